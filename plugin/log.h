@@ -1,0 +1,31 @@
+/* s3cow: logging that works inside nbdkit and in the command-line tools.
+ *
+ * The core (store, cache, disk, ...) logs only through these functions.  The
+ * plugin links log_nbdkit.c (nbdkit_error / nbdkit_debug); the s3cow command
+ * and the unit tests link log_stderr.c.
+ *
+ * Never pass a secret (secret key, session token, signature) to these.
+ */
+#ifndef S3COW_LOG_H
+#define S3COW_LOG_H
+
+/* Debug flags: nbdkit sets them with -D s3cow.NAME=1 (the plugin exports
+ * them), the s3cow command with --debug.
+ */
+extern int s3cow_debug_http;    /* every S3 request: method, key, status, time */
+extern int s3cow_debug_cache;   /* loads, evictions, write-back */
+extern int s3cow_debug_commit;  /* flush and commit steps */
+extern int s3cow_debug_lease;   /* lease acquire / renew / release */
+
+void s3cow_log_error (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+void s3cow_log_debug (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
+#define s3cow_debug(flag, fmt, ...)                                      \
+  do {                                                                   \
+    if (s3cow_debug_##flag)                                              \
+      s3cow_log_debug (fmt, ##__VA_ARGS__);                              \
+  } while (0)
+
+#endif /* S3COW_LOG_H */

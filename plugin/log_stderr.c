@@ -1,0 +1,39 @@
+/* s3cow: log.h on stderr (linked into the s3cow command and unit tests). */
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+int s3cow_debug_http;
+int s3cow_debug_cache;
+int s3cow_debug_commit;
+int s3cow_debug_lease;
+
+/* Set by the program (argv[0]); prefixes every line. */
+const char *s3cow_log_program = "s3cow";
+
+void
+s3cow_log_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "%s: error: ", s3cow_log_program);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+void
+s3cow_log_debug (const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "%s: debug: ", s3cow_log_program);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}

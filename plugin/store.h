@@ -1,0 +1,184 @@
+/* s3cow: the object-store interface.
+ *
+ * Everything above this layer (chunk cache, disk, lease, the s3cow command)
+ * talks to object storage only through these functions.  Two backends
+ * implement it with the same semantics:
+ *
+ *   store_s3.c    S3 over HTTP(S) with libcurl (AWS, MinIO, Ceph RGW, ...)
+ *   store_dir.c   a local directory, endpoint=file:///path
+ *
+ * A store is one bucket plus an optional key prefix: every key passed here
+ * is relative to the prefix, and store_list returns keys without it.  Keys
+ * are built by the callers from validated names only.
+ *
+ * All functions are thread-safe: any number of threads may call them on one
+ * store at once.  None of them holds a lock of the caller's.
+ *
+ * Return values: STORE_OK (0) or a negative enum store_status.
+ * STORE_NOT_FOUND and STORE_PRECONDITION are normal outcomes and are NOT
+ * logged; STORE_TRANSIENT and STORE_PERMANENT have been logged with
+ * s3cow_log_error (what, which key, the HTTP status and the S3 error Code and
+ * Message when there was one) before returning.
+ */
+#ifndef S3COW_STORE_H
+#define S3COW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum store_status {
+  STORE_OK = 0,
+  STORE_NOT_FOUND = -1,     /* no such key (404 NoSuchKey / ENOENT) */
+  STORE_PRECONDITION = -2,  /* If-Match / If-None-Match failed (412, 409) */
+  STORE_TRANSIENT = -3,     /* 5xx, 429/SlowDown, reset, timeout: still failing
+                             * when the retry time budget ran out */
+  STORE_PERMANENT = -4,     /* auth, no such bucket, bad request, object larger
+                             * than the caller allowed, local I/O error, ... */
+};
+
+/* Room for any etag, NUL included.  Etags are returned without quotes. */
+#define STORE_ETAG_MAX 130
+
+struct store_config {
+  /* NULL: AWS (https://s3.REGION.amazonaws.com).  "file:///path": the
+   * directory store.  Otherwise "http://host[:port]" or "https://...". */
+  const char *endpoint;
+  const char *bucket;           /* required */
+  const char *prefix;           /* "" or NULL for none */
+  const char *region;           /* NULL: us-east-1 */
+  const char *access_key;       /* S3 only; NULL with secret_key NULL: anonymous */
+  const char *secret_key;
+  const char *session_token;    /* NULL: none */
+  bool virtual_host;            /* bucket.host/key instead of host/bucket/key */
+  bool tls_verify;              /* default true; false only when asked */
+  const char *ca_file;          /* NULL: the system's CA bundle */
+  double timeout;               /* seconds for one request; 0: default 30 */
+  double retry_time;            /* total seconds spent retrying one call
+                                 * (transient failures); 0: default 60 */
+  unsigned connections;         /* max parallel connections; 0: default 16 */
+};
+
+struct store;
+
+/* Open the store.  Checks the configuration (a malformed endpoint, a missing
+ * bucket name, ...) and prepares connections, but does not contact the server.
+ * Returns NULL after logging the reason.
+ */
+struct store *store_open (const struct store_config *config);
+void store_close (struct store *store);
+
+/* Whole object into buf, which has room for cap bytes.  *len is set to the
+ * object's size.  An object larger than cap fails with STORE_PERMANENT (and
+ * never allocates more).  etag may be NULL.
+ */
+int store_get (struct store *store, const char *key,
+               void *buf, size_t cap, size_t *len, char *etag);
+
+/* Bytes [offset, offset + count) of an object into buf (room for count).
+ * *len is less than count only at the end of the object.
+ */
+int store_get_range (struct store *store, const char *key,
+                     uint64_t offset, size_t count, void *buf, size_t *len);
+
+/* Whole object into a new malloc'd buffer (*data, free it), at most max bytes:
+ * larger objects fail with STORE_PERMANENT without a large allocation.
+ */
+int store_get_alloc (struct store *store, const char *key, size_t max,
+                     void **data, size_t *len, char *etag);
+
+/* Create or replace an object.  sha256_hex may be NULL, or the lowercase hex
+ * SHA-256 of data when the caller already knows it (saves hashing it again
+ * for the signature).  etag (the new object's) may be NULL.
+ */
+int store_put (struct store *store, const char *key,
+               const void *data, size_t len, const char *sha256_hex,
+               char *etag);
+
+/* Create an object only if the key does not exist (If-None-Match: *).
+ * STORE_PRECONDITION if it exists.
+ */
+int store_put_if_absent (struct store *store, const char *key,
+                         const void *data, size_t len, char *etag);
+
+/* Replace an object only if its current etag is if_etag (If-Match):
+ * compare-and-swap.  STORE_PRECONDITION if the etag differs,
+ * STORE_NOT_FOUND if there is no object.  new_etag may be NULL.
+ */
+int store_put_if_match (struct store *store, const char *key,
+                        const void *data, size_t len, const char *if_etag,
+                        char *new_etag);
+
+/* Delete an object.  Deleting a missing key is STORE_OK (as S3 does). */
+int store_delete (struct store *store, const char *key);
+
+/* Size, etag and last-modified time of an object.  Any output may be NULL. */
+int store_head (struct store *store, const char *key,
+                uint64_t *size, char *etag, time_t *mtime);
+
+struct store_entry {
+  const char *key;              /* relative to the prefix */
+  uint64_t size;
+  time_t mtime;
+  const char *etag;             /* without quotes */
+};
+
+/* Call fn for every key that starts with key_prefix, in byte order, across
+ * all pages of the listing.  fn returns 0 to go on, anything else to stop
+ * (store_list then returns that value).  Keys are valid only during fn.
+ */
+typedef int (*store_list_fn) (void *opaque, const struct store_entry *entry);
+int store_list (struct store *store, const char *key_prefix,
+                store_list_fn fn, void *opaque);
+
+/* The errno to give an NBD client for a failed store call: EIO mostly. */
+int store_errno (int status);
+
+/* A short word for a status, for messages: "not found", ... */
+const char *store_strstatus (int status);
+
+/* Backend dispatch table: store.c calls these.  Each backend fills one. */
+struct store_ops {
+  const char *name;
+  void (*close) (struct store *);
+  int (*get) (struct store *, const char *key, uint64_t offset, size_t count,
+              bool whole, void *buf, size_t cap, size_t *len, char *etag);
+  int (*get_alloc) (struct store *, const char *key, size_t max,
+                    void **data, size_t *len, char *etag);
+  int (*put) (struct store *, const char *key, const void *data, size_t len,
+              const char *sha256_hex, const char *if_match, bool if_absent,
+              char *etag);
+  int (*delete) (struct store *, const char *key);
+  int (*head) (struct store *, const char *key, uint64_t *size, char *etag,
+               time_t *mtime);
+  int (*list) (struct store *, const char *key_prefix, store_list_fn fn,
+               void *opaque);
+};
+
+/* Every backend's private struct starts with this. */
+struct store {
+  const struct store_ops *ops;
+};
+
+struct store *store_s3_open (const struct store_config *config);
+struct store *store_dir_open (const struct store_config *config,
+                              const char *root);
+
+/* Resolve the connection settings as the plugin and the s3cow command take
+ * them: explicit values win; then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+ * / AWS_SESSION_TOKEN; then the shared credentials file
+ * (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile AWS_PROFILE or
+ * "default").  region: AWS_REGION, AWS_DEFAULT_REGION, us-east-1.
+ * endpoint: AWS_ENDPOINT_URL.  Fills only fields that are NULL; strings it
+ * allocates are owned by *owned (free with store_config_free_owned).
+ * Returns 0, or -1 after logging (an unreadable credentials file, ...).
+ */
+struct store_config_owned {
+  char *access_key, *secret_key, *session_token, *region, *endpoint;
+};
+int store_config_resolve (struct store_config *config,
+                          struct store_config_owned *owned);
+void store_config_free_owned (struct store_config_owned *owned);
+
+#endif /* S3COW_STORE_H */
