@@ -1,0 +1,870 @@
+/* s3cow: the chunk cache (see cache.h).
+ *
+ * One entry per cached chunk, found by (disk, chunk index) in a hash table.
+ *
+ *   entry states (cache->lock)        lists
+ *   -------------------------------   -----------------------------------
+ *   !loaded        being loaded or     none; always has a buffer; the
+ *                  overwritten         thread holding its wrlock fills it
+ *   loaded, CLEAN  same as the store   LRU, when unpinned (evictable)
+ *   loaded, DIRTY  newer than store    its disk's dirty list, in the order
+ *                                      it became dirty (dirty_seq)
+ *   data == NULL   (when loaded) the chunk is all zeros; no buffer
+ *
+ * Locking.  cache->lock protects every field marked (L): the hash table,
+ * the lists, the counters, and each entry's pins, state and list links.  An
+ * entry's rw lock protects its data bytes: readers and the uploader take it
+ * shared, writers and the loader exclusive.  e->data and e->loaded change
+ * only with both the entry's exclusive lock and cache->lock held, so either
+ * lock is enough to read them.  Lock order: entry rw lock, then cache->lock,
+ * then the chunk map's lock.  A thread takes an entry's rw lock only while
+ * it holds a pin on it and NOT cache->lock, except on an entry it has just
+ * created (uncontended).  Pinned entries are never evicted or freed.
+ *
+ * Memory.  cache->used counts chunk buffers plus reservations; it never
+ * exceeds cache->limit.  A thread reserves a buffer (evicting clean chunks,
+ * else waiting for uploads to clean some) before it takes an entry lock, so
+ * no thread waits for memory while holding an entry lock.
+ *
+ * Durability.  cache->seq numbers the moments entries become dirty.  A flush
+ * waits until no entry of its disk that became dirty at or before the flush
+ * began is still dirty: the uploader holds the entry's shared lock from
+ * hashing to marking it clean, so what it uploaded is what it marks clean.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "cache.h"
+#include "cleanup.h"
+#include "log.h"
+#include "names.h"
+
+enum entry_state { CLEAN, DIRTY };
+
+struct entry;
+struct list {
+  struct entry *head, *tail;
+};
+
+struct entry {
+  struct cache_disk *disk;
+  uint64_t idx;
+  pthread_rwlock_t rw;          /* the bytes of data */
+  struct entry *hnext;          /* (L) hash chain */
+  struct entry *prev, *next;    /* (L) on the LRU or on the disk's dirty list */
+  struct list *on;              /* (L) which list, or NULL */
+  unsigned pins;                /* (L) threads using it */
+  bool loaded;                  /* (L+wr) data holds the chunk */
+  uint8_t *data;                /* (L+wr) chunk_size bytes; NULL: zeros */
+  enum entry_state state;       /* (L) */
+  bool uploading;               /* (L) an uploader holds it */
+  uint64_t dirty_seq;           /* (L) when it last became dirty */
+  uint64_t written;             /* (L) bytes written since then */
+  double retry_at;              /* (L) after a failed upload: not before */
+  double backoff;               /* (L) seconds, doubling per failure */
+};
+
+struct cache_disk {
+  struct cache *cache;
+  char *name;
+  struct chunkmap *map;
+  uint32_t chunk_size;
+  uint8_t zero_hash[HASH_LEN];  /* SHA-256 of a chunk of zeros */
+  struct cache_disk *next;      /* (L) cache->disks */
+  struct list dirty;            /* (L) sorted by dirty_seq */
+  uint64_t ndirty;              /* (L) */
+  uint64_t flush_target;        /* (L) upload now what is dirty since <= */
+  uint64_t failures;            /* (L) failed uploads so far */
+};
+
+struct cache {
+  struct store *store;
+  pthread_mutex_t lock;         /* protects the (L) fields */
+  pthread_cond_t changed;       /* (L) an entry was loaded, cleaned, unpinned
+                                 * or freed, or an upload failed */
+  pthread_cond_t work;          /* (L) something may be ready to upload */
+  uint64_t limit;               /* cache-size */
+  uint64_t used;                /* (L) buffers + reservations, <= limit */
+  uint64_t dirty_bytes;         /* (L) chunk bytes of dirty entries */
+  uint64_t dirty_max;           /* writers wait above this */
+  uint64_t writeback_start;     /* uploads start above this */
+  uint64_t seq;                 /* (L) */
+  struct entry **buckets;       /* (L) */
+  size_t nbuckets;
+  struct list lru;              /* (L) clean, unpinned, with data */
+  struct cache_disk *disks;     /* (L) */
+  bool failing;                 /* (L) the last upload failed */
+  bool stop;                    /* (L) threads must exit */
+  double wait_timeout;
+  unsigned nthreads, started;
+  pthread_t *threads;
+};
+
+static double
+now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Wait on cond for at most seconds. */
+static void
+timed_wait (pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
+{
+  struct timespec ts;
+  double t;
+
+  clock_gettime (CLOCK_REALTIME, &ts);
+  t = ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
+  ts.tv_sec = (time_t) t;
+  ts.tv_nsec = (long) ((t - floor (t)) * 1e9);
+  pthread_cond_timedwait (cond, lock, &ts);
+}
+
+/* ---- lists and hash table: cache->lock held ---- */
+
+static void
+list_remove (struct entry *e)
+{
+  struct list *l = e->on;
+
+  if (l == NULL)
+    return;
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    l->head = e->next;
+  if (e->next)
+    e->next->prev = e->prev;
+  else
+    l->tail = e->prev;
+  e->prev = e->next = NULL;
+  e->on = NULL;
+}
+
+static void
+list_append (struct list *l, struct entry *e)
+{
+  list_remove (e);
+  e->prev = l->tail;
+  e->next = NULL;
+  if (l->tail)
+    l->tail->next = e;
+  else
+    l->head = e;
+  l->tail = e;
+  e->on = l;
+}
+
+static size_t
+bucket_of (struct cache *c, struct cache_disk *cd, uint64_t idx)
+{
+  uint64_t h = (idx + (uintptr_t) cd) * UINT64_C (0x9E3779B97F4A7C15);
+
+  return (h >> 20) & (c->nbuckets - 1);
+}
+
+static struct entry *
+lookup (struct cache_disk *cd, uint64_t idx)
+{
+  struct cache *c = cd->cache;
+  struct entry *e;
+
+  for (e = c->buckets[bucket_of (c, cd, idx)]; e; e = e->hnext)
+    if (e->disk == cd && e->idx == idx)
+      return e;
+  return NULL;
+}
+
+/* ---- buffers and memory: cache->lock held ---- */
+
+static uint8_t *
+buffer_alloc (uint32_t size)
+{
+  void *p = mmap (NULL, size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+buffer_free (uint8_t *p, uint32_t size)
+{
+  if (p)
+    munmap (p, size);
+}
+
+/* Free an unpinned entry entirely. */
+static void
+destroy (struct entry *e)
+{
+  struct cache *c = e->disk->cache;
+  struct entry **pp = &c->buckets[bucket_of (c, e->disk, e->idx)];
+
+  while (*pp != e)
+    pp = &(*pp)->hnext;
+  *pp = e->hnext;
+  list_remove (e);
+  if (e->data) {
+    buffer_free (e->data, e->disk->chunk_size);
+    c->used -= e->disk->chunk_size;
+  }
+  pthread_rwlock_destroy (&e->rw);
+  free (e);
+}
+
+/* Reserve size bytes of the budget, evicting clean chunks, else waiting
+ * for uploads to clean some.  Fails (EIO, logged) only after waiting
+ * wait_timeout while uploads fail.
+ */
+static int
+reserve (struct cache *c, uint32_t size)
+{
+  double start = now ();
+
+  while (c->used + size > c->limit) {
+    if (c->lru.head) {
+      s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
+                   c->lru.head->idx);
+      destroy (c->lru.head);
+      continue;
+    }
+    if (c->failing && now () - start > c->wait_timeout) {
+      s3cow_log_error ("cache full of dirty chunks that cannot be uploaded "
+                       "(waited %.0f s): failing the request",
+                       now () - start);
+      errno = EIO;
+      return -1;
+    }
+    pthread_cond_broadcast (&c->work);
+    timed_wait (&c->changed, &c->lock, 1.0);
+  }
+  c->used += size;
+  return 0;
+}
+
+static void
+unreserve (struct cache *c, uint32_t size)
+{
+  c->used -= size;
+  pthread_cond_broadcast (&c->changed);
+}
+
+/* Drop a pin; an unpinned entry goes where its state says. */
+static void
+unpin (struct entry *e)
+{
+  struct cache *c = e->disk->cache;
+
+  if (--e->pins > 0)
+    return;
+  if (!e->loaded || (e->state == CLEAN && e->data == NULL))
+    destroy (e);
+  else if (e->state == CLEAN)
+    list_append (&c->lru, e);
+  pthread_cond_broadcast (&c->changed);
+}
+
+static void
+pin (struct entry *e)
+{
+  if (e->pins++ == 0 && e->on == &e->disk->cache->lru)
+    list_remove (e);
+}
+
+/* Create, pin and exclusively lock a new entry with a reserved buffer (or
+ * none, for a chunk about to become all zeros).
+ */
+static struct entry *
+create (struct cache_disk *cd, uint64_t idx, bool with_buffer)
+{
+  struct cache *c = cd->cache;
+  struct entry *e = calloc (1, sizeof *e);
+  size_t b;
+
+  if (e == NULL || (with_buffer
+                    && (e->data = buffer_alloc (cd->chunk_size)) == NULL)) {
+    s3cow_log_error ("%s: out of memory for chunk %" PRIu64, cd->name, idx);
+    free (e);
+    if (with_buffer)
+      unreserve (c, cd->chunk_size);
+    errno = ENOMEM;
+    return NULL;
+  }
+  e->disk = cd;
+  e->idx = idx;
+  e->state = CLEAN;
+  e->pins = 1;
+  pthread_rwlock_init (&e->rw, NULL);
+  pthread_rwlock_wrlock (&e->rw);       /* new: uncontended */
+  b = bucket_of (c, cd, idx);
+  e->hnext = c->buckets[b];
+  c->buckets[b] = e;
+  return e;
+}
+
+/* ---- store I/O: entry lock held, cache->lock NOT held ---- */
+
+/* Fill e->data (exclusive lock held, !loaded) with the chunk from the store,
+ * checked against its address.  One retry on a bad body.
+ */
+static int
+load (struct entry *e)
+{
+  struct cache_disk *cd = e->disk;
+  uint8_t hash[HASH_LEN], sum[HASH_LEN];
+  char key[KEY_MAX_LEN];
+  size_t len;
+  int attempt, r;
+
+  chunkmap_get (cd->map, e->idx, hash);
+  if (hash_is_zero (hash)) {
+    memset (e->data, 0, cd->chunk_size);
+    return 0;
+  }
+  key_chunk (key, hash);
+  for (attempt = 0; attempt < 2; attempt++) {
+    r = store_get (cd->cache->store, key, e->data, cd->chunk_size, &len,
+                   NULL);
+    if (r == STORE_NOT_FOUND) {
+      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is missing from the bucket",
+                       cd->name, e->idx, key);
+      break;
+    }
+    if (r != STORE_OK)
+      break;            /* the store logged why */
+    if (len == cd->chunk_size) {
+      SHA256 (e->data, len, sum);
+      if (memcmp (sum, hash, HASH_LEN) == 0) {
+        s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
+        return 0;
+      }
+    }
+    s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content"
+                     " does not match its address)%s", cd->name, e->idx, key,
+                     len, attempt == 0 ? ": reading it again" : "");
+  }
+  errno = EIO;
+  return -1;
+}
+
+/* Upload e (shared lock held, DIRTY, loaded) and record it in the map. */
+static int
+upload (struct entry *e)
+{
+  struct cache_disk *cd = e->disk;
+  uint8_t hash[HASH_LEN], old[HASH_LEN];
+  char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
+
+  memset (hash, 0, HASH_LEN);
+  if (e->data) {
+    SHA256 (e->data, cd->chunk_size, hash);
+    if (memcmp (hash, cd->zero_hash, HASH_LEN) == 0)
+      memset (hash, 0, HASH_LEN);
+  }
+  chunkmap_get (cd->map, e->idx, old);
+  if (!hash_is_zero (hash) && memcmp (hash, old, HASH_LEN) != 0) {
+    key_chunk (key, hash);
+    hash_to_hex (hash, hex);
+    if (store_put (cd->cache->store, key, e->data, cd->chunk_size, hex, NULL)
+        != STORE_OK) {
+      s3cow_log_error ("%s: chunk %" PRIu64 " could not be uploaded: it stays "
+                       "dirty in memory and will be retried", cd->name,
+                       e->idx);
+      return -1;
+    }
+  }
+  chunkmap_set (cd->map, e->idx, hash);
+  s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, e->idx);
+  return 0;
+}
+
+/* ---- upload threads ---- */
+
+/* The next entry to upload, or NULL; *wake is when to look again. */
+static struct entry *
+pick (struct cache *c, double t, double *wake)
+{
+  struct cache_disk *cd;
+  struct entry *e;
+
+  for (cd = c->disks; cd; cd = cd->next)
+    for (e = cd->dirty.head; e; e = e->next) {
+      bool wanted = e->dirty_seq <= cd->flush_target
+                    || c->dirty_bytes >= c->writeback_start
+                    || e->written >= cd->chunk_size;
+      if (e->uploading || !wanted)
+        continue;
+      if (e->retry_at > t) {
+        if (e->retry_at < *wake)
+          *wake = e->retry_at;
+        continue;
+      }
+      return e;
+    }
+  return NULL;
+}
+
+static void *
+uploader (void *arg)
+{
+  struct cache *c = arg;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+
+  while (!c->stop) {
+    double t = now (), wake = t + 1.0;
+    struct entry *e = pick (c, t, &wake);
+    int r;
+
+    if (e == NULL) {
+      timed_wait (&c->work, &c->lock, wake - t);
+      continue;
+    }
+    e->uploading = true;
+    pin (e);
+    pthread_mutex_unlock (&c->lock);
+
+    pthread_rwlock_rdlock (&e->rw);
+    r = upload (e);
+    pthread_mutex_lock (&c->lock);
+    e->uploading = false;
+    if (r == 0) {
+      list_remove (e);
+      e->state = CLEAN;
+      e->backoff = 0;
+      e->disk->ndirty--;
+      c->dirty_bytes -= e->disk->chunk_size;
+      c->failing = false;
+    }
+    else {
+      e->backoff = e->backoff ? fmin (e->backoff * 2, 30) : 1;
+      e->retry_at = now () + e->backoff;
+      e->disk->failures++;
+      c->failing = true;
+    }
+    pthread_rwlock_unlock (&e->rw);
+    unpin (e);
+    pthread_cond_broadcast (&c->changed);
+  }
+  return NULL;
+}
+
+/* ---- public ---- */
+
+struct cache *
+cache_new (const struct cache_config *config, struct store *store)
+{
+  struct cache *c = calloc (1, sizeof *c);
+
+  if (c == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return NULL;
+  }
+  c->store = store;
+  c->limit = config->size;
+  c->dirty_max = config->size / 2;
+  c->writeback_start = config->size / 8;
+  c->wait_timeout = config->wait_timeout;
+  c->nthreads = config->upload_threads ? config->upload_threads : 1;
+  c->nbuckets = 1024;
+  while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
+    c->nbuckets *= 2;
+  c->buckets = calloc (c->nbuckets, sizeof *c->buckets);
+  c->threads = calloc (c->nthreads, sizeof *c->threads);
+  if (c->buckets == NULL || c->threads == NULL) {
+    s3cow_log_error ("calloc: %m");
+    free (c->buckets);
+    free (c->threads);
+    free (c);
+    return NULL;
+  }
+  pthread_mutex_init (&c->lock, NULL);
+  pthread_cond_init (&c->changed, NULL);
+  pthread_cond_init (&c->work, NULL);
+  return c;
+}
+
+int
+cache_start (struct cache *c)
+{
+  int err;
+
+  for (; c->started < c->nthreads; c->started++) {
+    err = pthread_create (&c->threads[c->started], NULL, uploader, c);
+    if (err != 0) {
+      errno = err;
+      s3cow_log_error ("cannot start upload thread: %m");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void
+cache_free (struct cache *c)
+{
+  unsigned i;
+  size_t b;
+
+  if (c == NULL)
+    return;
+  pthread_mutex_lock (&c->lock);
+  c->stop = true;
+  pthread_cond_broadcast (&c->work);
+  pthread_mutex_unlock (&c->lock);
+  for (i = 0; i < c->started; i++)
+    pthread_join (c->threads[i], NULL);
+  for (b = 0; b < c->nbuckets; b++)
+    while (c->buckets[b])
+      destroy (c->buckets[b]);
+  pthread_cond_destroy (&c->changed);
+  pthread_cond_destroy (&c->work);
+  pthread_mutex_destroy (&c->lock);
+  free (c->buckets);
+  free (c->threads);
+  free (c);
+}
+
+struct cache_disk *
+cache_attach (struct cache *c, const char *name, struct chunkmap *map,
+              uint32_t chunk_size)
+{
+  struct cache_disk *cd;
+  uint8_t *zeros;
+
+  /* Every request thread and uploader may pin one chunk at once. */
+  if (c->limit < (uint64_t) chunk_size * 32) {
+    s3cow_log_error ("%s: cache-size %" PRIu64 " is too small for %" PRIu32
+                     "-byte chunks: give at least 32 chunks", name, c->limit,
+                     chunk_size);
+    return NULL;
+  }
+  cd = calloc (1, sizeof *cd);
+  zeros = calloc (1, chunk_size);
+  if (cd == NULL || zeros == NULL || (cd->name = strdup (name)) == NULL) {
+    s3cow_log_error ("calloc: %m");
+    free (zeros);
+    free (cd);
+    return NULL;
+  }
+  SHA256 (zeros, chunk_size, cd->zero_hash);
+  free (zeros);
+  cd->cache = c;
+  cd->map = map;
+  cd->chunk_size = chunk_size;
+
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  cd->next = c->disks;
+  c->disks = cd;
+  return cd;
+}
+
+void
+cache_detach (struct cache_disk *cd)
+{
+  struct cache *c = cd->cache;
+  struct cache_disk **pp;
+  uint64_t lost = 0;
+  size_t b;
+
+  pthread_mutex_lock (&c->lock);
+  /* Uploads of this disk may still be running (pinned): wait for them. */
+  for (;;) {
+    struct entry *e;
+    bool busy = false;
+    for (e = cd->dirty.head; e; e = e->next)
+      busy |= e->uploading;
+    if (!busy)
+      break;
+    pthread_cond_wait (&c->changed, &c->lock);
+  }
+  for (b = 0; b < c->nbuckets; b++) {
+    struct entry **pp_e = &c->buckets[b];
+    while (*pp_e) {
+      struct entry *e = *pp_e;
+      if (e->disk != cd) {
+        pp_e = &e->hnext;
+        continue;
+      }
+      if (e->state == DIRTY) {
+        lost++;
+        c->dirty_bytes -= cd->chunk_size;
+      }
+      destroy (e);
+    }
+  }
+  for (pp = &c->disks; *pp != cd; pp = &(*pp)->next)
+    ;
+  *pp = cd->next;
+  pthread_cond_broadcast (&c->changed);
+  pthread_mutex_unlock (&c->lock);
+  if (lost)
+    s3cow_log_error ("%s: %" PRIu64 " dirty chunks were never uploaded and "
+                     "are lost", cd->name, lost);
+  free (cd->name);
+  free (cd);
+}
+
+int
+cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
+            void *buf)
+{
+  struct cache *c = cd->cache;
+  struct entry *e;
+  bool locked = false;
+
+  pthread_mutex_lock (&c->lock);
+  e = lookup (cd, idx);
+  if (e == NULL) {
+    if (chunkmap_is_zero (cd->map, idx)) {
+      pthread_mutex_unlock (&c->lock);
+      memset (buf, 0, len);
+      return 0;
+    }
+    if (reserve (c, cd->chunk_size) == -1
+        || (e = create (cd, idx, true)) == NULL) {
+      pthread_mutex_unlock (&c->lock);
+      return -1;
+    }
+    locked = true;              /* exclusively, and not loaded */
+  }
+  else
+    pin (e);
+  pthread_mutex_unlock (&c->lock);
+
+  for (;;) {
+    if (!locked)
+      pthread_rwlock_rdlock (&e->rw);
+    if (e->loaded)
+      break;
+    /* Not loaded: load it ourselves, exclusively. */
+    if (!locked) {
+      pthread_rwlock_unlock (&e->rw);
+      pthread_rwlock_wrlock (&e->rw);
+    }
+    locked = false;
+    if (!e->loaded) {
+      if (load (e) == -1) {
+        pthread_rwlock_unlock (&e->rw);
+        ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+        unpin (e);
+        return -1;
+      }
+      pthread_mutex_lock (&c->lock);
+      e->loaded = true;
+      pthread_cond_broadcast (&c->changed);
+      pthread_mutex_unlock (&c->lock);
+    }
+    pthread_rwlock_unlock (&e->rw);
+  }
+  if (e->data)
+    memcpy (buf, e->data + off, len);
+  else
+    memset (buf, 0, len);
+  pthread_rwlock_unlock (&e->rw);
+
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  unpin (e);
+  return 0;
+}
+
+/* Wait while the dirty buffer is full.  cache->lock held. */
+static int
+wait_for_dirty_room (struct cache *c)
+{
+  double start = now ();
+
+  while (c->dirty_bytes >= c->dirty_max) {
+    if (c->failing && now () - start > c->wait_timeout) {
+      s3cow_log_error ("write-back buffer full and uploads failing (waited "
+                       "%.0f s): failing the write", now () - start);
+      errno = EIO;
+      return -1;
+    }
+    pthread_cond_broadcast (&c->work);
+    timed_wait (&c->changed, &c->lock, 1.0);
+  }
+  return 0;
+}
+
+int
+cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
+             const void *buf)
+{
+  struct cache *c = cd->cache;
+  const bool whole = off == 0 && len == cd->chunk_size;
+  const bool zero_whole = whole && buf == NULL;
+  bool reserved = false, must_reserve = false, created;
+  struct entry *e;
+
+again:
+  pthread_mutex_lock (&c->lock);
+  e = lookup (cd, idx);
+  if (e == NULL && buf == NULL && chunkmap_is_zero (cd->map, idx)) {
+    pthread_mutex_unlock (&c->lock);
+    return 0;                   /* zeroing zeros */
+  }
+  if ((e == NULL || e->state != DIRTY) && wait_for_dirty_room (c) == -1) {
+    pthread_mutex_unlock (&c->lock);
+    return -1;
+  }
+  e = lookup (cd, idx);         /* waiting dropped the lock */
+  /* Reserve a buffer if this write may need one that the entry lacks. */
+  if (!zero_whole
+      && (must_reserve || e == NULL || (e->loaded && e->data == NULL))) {
+    if (reserve (c, cd->chunk_size) == -1) {
+      pthread_mutex_unlock (&c->lock);
+      return -1;
+    }
+    reserved = true;
+    e = lookup (cd, idx);
+  }
+  created = e == NULL;
+  if (created) {
+    /* The new entry takes the reservation as its buffer (create frees the
+     * reservation if it fails).
+     */
+    e = create (cd, idx, !zero_whole);
+    reserved = false;
+    if (e == NULL) {
+      pthread_mutex_unlock (&c->lock);
+      return -1;
+    }
+  }
+  else
+    pin (e);
+  pthread_mutex_unlock (&c->lock);
+
+  if (!created)
+    pthread_rwlock_wrlock (&e->rw);
+
+  /* Give e a buffer if the write needs one.  An entry without a buffer is
+   * a loaded zero chunk here (a new one got a buffer from create).
+   */
+  if (!zero_whole && e->data == NULL) {
+    uint8_t *data;
+    if (!reserved) {
+      /* It lost its buffer after we looked: start again with one. */
+      pthread_rwlock_unlock (&e->rw);
+      ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+      unpin (e);
+      must_reserve = true;
+      goto again;
+    }
+    data = buffer_alloc (cd->chunk_size);
+    if (data == NULL) {
+      s3cow_log_error ("%s: out of memory for chunk %" PRIu64, cd->name, idx);
+      errno = ENOMEM;
+      goto fail;
+    }
+    memset (data, 0, cd->chunk_size);
+    pthread_mutex_lock (&c->lock);
+    e->data = data;             /* the reservation becomes this buffer */
+    reserved = false;
+    pthread_mutex_unlock (&c->lock);
+  }
+  else if (!e->loaded && !whole && load (e) == -1)
+    goto fail;
+
+  /* Apply the write. */
+  if (zero_whole) {
+    if (e->data) {
+      pthread_mutex_lock (&c->lock);
+      buffer_free (e->data, cd->chunk_size);
+      c->used -= cd->chunk_size;
+      e->data = NULL;
+      pthread_mutex_unlock (&c->lock);
+    }
+  }
+  else if (buf)
+    memcpy (e->data + off, buf, len);
+  else
+    memset (e->data + off, 0, len);
+
+  pthread_mutex_lock (&c->lock);
+  e->loaded = true;
+  if (e->state != DIRTY) {
+    e->state = DIRTY;
+    e->dirty_seq = ++c->seq;
+    e->written = 0;
+    e->retry_at = 0;
+    list_append (&cd->dirty, e);
+    cd->ndirty++;
+    c->dirty_bytes += cd->chunk_size;
+  }
+  e->written += len;
+  if (reserved)
+    unreserve (c, cd->chunk_size);
+  if (e->written >= cd->chunk_size || c->dirty_bytes >= c->writeback_start)
+    pthread_cond_signal (&c->work);
+  pthread_rwlock_unlock (&e->rw);
+  unpin (e);
+  pthread_mutex_unlock (&c->lock);
+  return 0;
+
+fail:
+  pthread_rwlock_unlock (&e->rw);
+  pthread_mutex_lock (&c->lock);
+  if (reserved)
+    unreserve (c, cd->chunk_size);
+  unpin (e);
+  pthread_mutex_unlock (&c->lock);
+  return -1;
+}
+
+int
+cache_flush (struct cache_disk *cd)
+{
+  struct cache *c = cd->cache;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  uint64_t target = c->seq, failures = cd->failures;
+  struct entry *e;
+
+  if (cd->flush_target < target)
+    cd->flush_target = target;
+  for (e = cd->dirty.head; e && e->dirty_seq <= target; e = e->next)
+    e->retry_at = 0;            /* a flush retries failed uploads at once */
+  pthread_cond_broadcast (&c->work);
+
+  while (cd->dirty.head && cd->dirty.head->dirty_seq <= target) {
+    if (cd->failures != failures) {
+      s3cow_log_error ("%s: flush failed: %" PRIu64 " dirty chunks could not "
+                       "be uploaded (kept in memory for the next flush)",
+                       cd->name, cd->ndirty);
+      errno = EIO;
+      return -1;
+    }
+    pthread_cond_wait (&c->changed, &c->lock);
+  }
+  return 0;
+}
+
+bool
+cache_is_zero (struct cache_disk *cd, uint64_t idx)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&cd->cache->lock);
+  struct entry *e = lookup (cd, idx);
+
+  if (e && e->loaded)
+    return e->data == NULL;
+  return chunkmap_is_zero (cd->map, idx);
+}
+
+uint64_t
+cache_dirty_chunks (struct cache_disk *cd)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&cd->cache->lock);
+
+  return cd->ndirty;
+}

@@ -1,0 +1,78 @@
+/* s3cow: the chunk cache: an LRU of clean chunks and a bounded write-back
+ * buffer of dirty chunks, shared by every disk of the server.
+ *
+ * All chunk data in memory lives here, inside the configured size.  Reads
+ * load whole chunks from the store and check them against their address
+ * (SHA-256); writes modify cached chunks (reading a chunk first only for a
+ * partial write); background threads upload dirty chunks under their
+ * content address and record the new hash in the disk's chunk map.  The
+ * cache never commits: the disk does that after cache_flush.
+ *
+ * Thread-safe.  No function holds a lock across store I/O except an entry's
+ * own data lock (held by the thread that loads or uploads that one chunk).
+ */
+#ifndef S3COW_CACHE_H
+#define S3COW_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunkmap.h"
+#include "store.h"
+
+struct cache;
+struct cache_disk;
+
+struct cache_config {
+  uint64_t size;                /* bytes of chunk data in memory, at most */
+  unsigned upload_threads;      /* background uploaders */
+  double wait_timeout;          /* seconds a writer waits for buffer space
+                                 * while uploads are failing, before EIO */
+};
+
+/* A new, empty cache.  NULL after logging on error. */
+struct cache *cache_new (const struct cache_config *config,
+                         struct store *store);
+
+/* Start the upload threads (call after nbdkit forks).  0 or -1 (logged). */
+int cache_start (struct cache *cache);
+
+/* Stop the threads and free everything.  Detach every disk first. */
+void cache_free (struct cache *cache);
+
+/* Register a disk whose chunks are chunk_size bytes and whose map is map
+ * (the cache calls chunkmap_get and chunkmap_set on it).  name is for log
+ * lines.  The cache must hold at least a few chunks of this size: returns
+ * NULL after logging if cache-size is too small.
+ */
+struct cache_disk *cache_attach (struct cache *cache, const char *name,
+                                 struct chunkmap *map, uint32_t chunk_size);
+
+/* Drop every cached chunk of the disk.  Dirty chunks still there are lost:
+ * they are counted in a log line.  No request of the disk may be running.
+ */
+void cache_detach (struct cache_disk *cd);
+
+/* Read or write len bytes at offset off of chunk idx (off + len <= chunk
+ * size).  buf NULL in cache_write writes zeros.  Return 0, or -1 with errno
+ * set (EIO) after logging.
+ */
+int cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off,
+                uint32_t len, void *buf);
+int cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off,
+                 uint32_t len, const void *buf);
+
+/* Upload every chunk of the disk written before this call, in parallel,
+ * and record their hashes in the chunk map.  Returns 0 when all of them are
+ * durable in the store, or -1 with errno EIO (logged) if any upload failed
+ * meanwhile; the chunks stay dirty and a later flush retries them.
+ */
+int cache_flush (struct cache_disk *cd);
+
+/* True if chunk idx reads as zeros without any data (for extents). */
+bool cache_is_zero (struct cache_disk *cd, uint64_t idx);
+
+/* Dirty chunks of the disk now. */
+uint64_t cache_dirty_chunks (struct cache_disk *cd);
+
+#endif /* S3COW_CACHE_H */

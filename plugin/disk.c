@@ -1,0 +1,524 @@
+/* s3cow: one disk (see disk.h).
+ *
+ * The head names the disk's map objects, applied in order onto an all-zero
+ * disk.  A commit appends one delta map to the list; when the deltas grow
+ * large (in count or in entries) it writes one full map instead, and the
+ * list becomes just that map.  Maps are immutable and their keys unique
+ * (generation plus a random instance id), so a writer that lost the head
+ * can never overwrite a map that the new owner's head names.
+ *
+ * Locking: commit_lock serialises commits and protects head, etag,
+ * the map entry counts, uncertain/attempted; fenced is read without it
+ * (atomically).  The cache and chunk map have their own locks.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chunkmap.h"
+#include "cleanup.h"
+#include "disk.h"
+#include "format.h"
+#include "log.h"
+#include "names.h"
+
+/* Compact into a full map when a commit would list more maps than this, or
+ * when the deltas hold more entries than half the base plus this slack.
+ */
+#define MAX_DELTAS 32
+#define DELTA_SLACK 4096
+
+struct disk {
+  struct store *store;
+  struct cache *cache;
+  struct cache_disk *cd;
+  struct chunkmap *map;
+  char name[NAME_MAX_LEN + 1];
+  char label[2 * NAME_MAX_LEN + 2];     /* "disk" or "disk@snap" for logs */
+  char head_key[KEY_MAX_LEN];
+  char instance[17];            /* random: makes this process's map keys unique */
+  bool readonly;
+  double commit_interval;
+
+  pthread_mutex_t commit_lock;  /* protects the fields below */
+  struct head head;             /* last committed */
+  char etag[STORE_ETAG_MAX];    /* of the last committed head */
+  uint64_t base_entries;        /* entries in head.maps[0] */
+  uint64_t delta_entries;       /* entries in head.maps[1..] */
+  bool uncertain;               /* the last head PUT may or may not have landed */
+  void *attempted;              /* its bytes, when uncertain */
+  size_t attempted_len;
+  atomic_bool fenced;           /* another writer owns the head: write no more */
+
+  pthread_mutex_t thread_lock;  /* protects stop, and wakes the thread */
+  pthread_cond_t thread_cond;
+  bool stop;
+  bool thread_started;
+  pthread_t thread;
+};
+
+static void
+make_instance (char *instance)
+{
+  uint8_t r[8];
+  size_t i;
+
+  if (getrandom (r, sizeof r, 0) != sizeof r) {
+    uint64_t t = (uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32);
+    memcpy (r, &t, sizeof r);
+  }
+  for (i = 0; i < sizeof r; i++)
+    sprintf (instance + 2 * i, "%02x", r[i]);
+}
+
+/* Read the map objects named by d->head into d->map. */
+static int
+load_maps (struct disk *d)
+{
+  uint64_t nchunks = head_nchunks (&d->head);
+  uint32_t i;
+
+  d->base_entries = d->delta_entries = 0;
+  for (i = 0; i < d->head.nmaps; i++) {
+    CLEANUP_FREE void *data = NULL;
+    CLEANUP_FREE struct map_entry *entries = NULL;
+    size_t len, n;
+    bool full;
+    int r;
+
+    r = store_get_alloc (d->store, d->head.maps[i], map_max_size (nchunks),
+                         &data, &len, NULL);
+    if (r == STORE_NOT_FOUND)
+      s3cow_log_error ("%s: map %s named by the head is missing", d->label,
+                       d->head.maps[i]);
+    if (r != STORE_OK)
+      return -1;
+    if (map_decode (d->head.maps[i], data, len, d->head.chunk_size, nchunks,
+                    &entries, &n, &full) == -1)
+      return -1;
+    chunkmap_load (d->map, entries, n);
+    if (i == 0)
+      d->base_entries = n;
+    else
+      d->delta_entries += n;
+  }
+  return 0;
+}
+
+/* Create the disk's head if it does not exist.  0, or -1 after logging. */
+static int
+create_head (struct disk *d, const struct disk_config *config)
+{
+  CLEANUP_FREE void *data = NULL;
+  struct head head = { 0 };
+  size_t len;
+  int r;
+
+  head.size = config->create_size;
+  head.chunk_size = config->create_chunk_size;
+  head.created = head.committed = time (NULL);
+  if (head_encode (&head, &data, &len) == -1) {
+    s3cow_log_error ("%s: %m", d->label);
+    return -1;
+  }
+  r = store_put_if_absent (d->store, d->head_key, data, len, NULL);
+  if (r == STORE_OK)
+    s3cow_log_debug ("%s: created disk: %" PRIu64 " bytes, chunk size %"
+                     PRIu32, d->label, head.size, head.chunk_size);
+  return r == STORE_OK || r == STORE_PRECONDITION ? 0 : -1;
+}
+
+static int
+read_head (struct disk *d, const struct disk_config *config)
+{
+  CLEANUP_FREE void *data = NULL;
+  size_t len;
+  int r;
+
+  r = store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
+                       d->etag);
+  if (r == STORE_NOT_FOUND && config->create_size && !config->snap[0]) {
+    if (create_head (d, config) == -1)
+      return -1;
+    r = store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
+                         d->etag);
+  }
+  if (r == STORE_NOT_FOUND) {
+    if (config->snap[0])
+      s3cow_log_error ("snapshot %s does not exist", d->label);
+    else
+      s3cow_log_error ("disk %s does not exist (give size= to create it)",
+                       d->label);
+    return -1;
+  }
+  if (r != STORE_OK)
+    return -1;
+  if (head_decode (d->head_key, data, len, &d->head) == -1)
+    return -1;
+  if (config->create_size && config->create_size != d->head.size) {
+    s3cow_log_error ("disk %s exists with size %" PRIu64 ", not the size=%"
+                     PRIu64 " given (resizing is not supported)", d->label,
+                     d->head.size, config->create_size);
+    return -1;
+  }
+  return 0;
+}
+
+struct disk *
+disk_open (struct store *store, struct cache *cache,
+           const struct disk_config *config)
+{
+  struct disk *d = calloc (1, sizeof *d);
+
+  if (d == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return NULL;
+  }
+  d->store = store;
+  d->cache = cache;
+  snprintf (d->name, sizeof d->name, "%s", config->name);
+  snprintf (d->label, sizeof d->label, "%s%s%s", config->name,
+            config->snap[0] ? "@" : "", config->snap);
+  if (config->snap[0])
+    key_snap (d->head_key, config->name, config->snap);
+  else
+    key_head (d->head_key, config->name);
+  d->readonly = config->readonly || config->snap[0];
+  d->commit_interval = config->commit_interval;
+  make_instance (d->instance);
+  pthread_mutex_init (&d->commit_lock, NULL);
+  pthread_mutex_init (&d->thread_lock, NULL);
+  pthread_cond_init (&d->thread_cond, NULL);
+
+  if (read_head (d, config) == -1)
+    goto fail;
+  d->map = chunkmap_new (head_nchunks (&d->head));
+  if (d->map == NULL) {
+    s3cow_log_error ("%s: no memory for the map of %" PRIu64 " chunks",
+                     d->label, head_nchunks (&d->head));
+    goto fail;
+  }
+  if (load_maps (d) == -1)
+    goto fail;
+  d->cd = cache_attach (cache, d->label, d->map, d->head.chunk_size);
+  if (d->cd == NULL)
+    goto fail;
+  s3cow_debug (commit, "%s: opened generation %" PRIu64 ", %" PRIu32
+               " maps, %" PRIu64 " chunks in use", d->label,
+               d->head.generation, d->head.nmaps, chunkmap_nonzero (d->map));
+  return d;
+
+fail:
+  chunkmap_free (d->map);
+  pthread_mutex_destroy (&d->commit_lock);
+  pthread_mutex_destroy (&d->thread_lock);
+  pthread_cond_destroy (&d->thread_cond);
+  free (d);
+  return NULL;
+}
+
+uint64_t
+disk_size (const struct disk *d)
+{
+  return d->head.size;
+}
+
+uint32_t
+disk_chunk_size (const struct disk *d)
+{
+  return d->head.chunk_size;
+}
+
+bool
+disk_readonly (const struct disk *d)
+{
+  return d->readonly;
+}
+
+static void
+fence (struct disk *d, const char *why)
+{
+  if (!atomic_exchange (&d->fenced, true))
+    s3cow_log_error ("%s: %s: another writer owns this disk now; this server "
+                     "will not write it again (writes and flushes fail with "
+                     "EIO)", d->label, why);
+}
+
+/* The head PUT before this commit may have landed or not: find out.
+ * commit_lock held.
+ */
+static int
+reconcile (struct disk *d)
+{
+  CLEANUP_FREE void *data = NULL;
+  char etag[STORE_ETAG_MAX];
+  size_t len;
+
+  if (store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
+                       etag) != STORE_OK)
+    return -1;
+  if (len == d->attempted_len && memcmp (data, d->attempted, len) == 0) {
+    if (head_decode (d->head_key, data, len, &d->head) == -1)
+      return -1;
+    strcpy (d->etag, etag);
+    s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
+  }
+  else if (strcmp (etag, d->etag) != 0) {
+    fence (d, "the head changed under us");
+    return -1;
+  }
+  d->uncertain = false;
+  free (d->attempted);
+  d->attempted = NULL;
+  return 0;
+}
+
+/* Write the map entries changed since the last commit, then CAS the head.
+ * The dirty chunks they name are already durable (cache_flush).
+ */
+static int
+commit (struct disk *d)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->commit_lock);
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  CLEANUP_FREE void *map_data = NULL;
+  void *head_data = NULL;
+  size_t n, map_len, head_len;
+  char map_key[KEY_MAX_LEN], etag[STORE_ETAG_MAX];
+  struct head next;
+  uint64_t changed;
+  bool full;
+  int r;
+
+  if (atomic_load (&d->fenced))
+    goto eio;
+  if (d->uncertain && reconcile (d) == -1)
+    goto eio;
+  changed = chunkmap_changed (d->map);
+  if (changed == 0)
+    return 0;
+  full = d->head.nmaps + 1 > MAX_DELTAS
+         || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
+  if (chunkmap_take (d->map, full, &entries, &n) == -1) {
+    s3cow_log_error ("%s: commit: out of memory", d->label);
+    goto eio;
+  }
+
+  /* 1. The map object: a new key, written once. */
+  next = d->head;
+  next.generation++;
+  next.committed = time (NULL);
+  key_map (map_key, d->name, next.generation, d->instance);
+  if (map_encode (entries, n, full, d->head.chunk_size,
+                  head_nchunks (&d->head), &map_data, &map_len) == -1) {
+    s3cow_log_error ("%s: commit: out of memory", d->label);
+    goto untake;
+  }
+  if (store_put (d->store, map_key, map_data, map_len, NULL, NULL)
+      != STORE_OK)
+    goto untake;
+
+  /* 2. The head, compare-and-swap. */
+  if (full)
+    next.nmaps = 0;
+  strcpy (next.maps[next.nmaps++], map_key);
+  if (head_encode (&next, &head_data, &head_len) == -1) {
+    s3cow_log_error ("%s: commit: out of memory", d->label);
+    goto untake;
+  }
+  r = store_put_if_match (d->store, d->head_key, head_data, head_len, d->etag,
+                          etag);
+  if (r == STORE_PRECONDITION) {
+    /* A retry of our own PUT that had landed also gets here: look. */
+    d->uncertain = true;
+    d->attempted = head_data;
+    d->attempted_len = head_len;
+    head_data = NULL;
+    if (reconcile (d) == 0 && d->head.generation == next.generation)
+      goto committed;
+    goto untake;
+  }
+  if (r != STORE_OK) {
+    s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the last "
+                     "commit stays in force; the next flush retries",
+                     d->label, next.generation);
+    d->uncertain = true;
+    d->attempted = head_data;
+    d->attempted_len = head_len;
+    head_data = NULL;
+    goto untake;
+  }
+  free (head_data);
+  d->head = next;
+  strcpy (d->etag, etag);
+
+committed:
+  if (full) {
+    d->base_entries = n;
+    d->delta_entries = 0;
+  }
+  else
+    d->delta_entries += n;
+  s3cow_debug (commit, "%s: committed generation %" PRIu64 ": %zu %s entries",
+               d->label, d->head.generation, n, full ? "full" : "delta");
+  return 0;
+
+untake:
+  free (head_data);
+  chunkmap_untake (d->map, entries, n);
+eio:
+  errno = EIO;
+  return -1;
+}
+
+int
+disk_flush (struct disk *d)
+{
+  if (atomic_load (&d->fenced)) {
+    errno = EIO;
+    return -1;
+  }
+  if (cache_flush (d->cd) == -1)
+    return -1;
+  return commit (d);
+}
+
+static void *
+commit_thread (void *arg)
+{
+  struct disk *d = arg;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->thread_lock);
+
+  while (!d->stop) {
+    struct timespec ts;
+    double t;
+
+    clock_gettime (CLOCK_REALTIME, &ts);
+    t = ts.tv_sec + ts.tv_nsec / 1e9 + d->commit_interval;
+    ts.tv_sec = (time_t) t;
+    ts.tv_nsec = (long) ((t - floor (t)) * 1e9);
+    pthread_cond_timedwait (&d->thread_cond, &d->thread_lock, &ts);
+    if (d->stop || atomic_load (&d->fenced))
+      continue;
+    pthread_mutex_unlock (&d->thread_lock);
+    if (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0)
+      disk_flush (d);           /* failures are logged; the next try retries */
+    pthread_mutex_lock (&d->thread_lock);
+  }
+  return NULL;
+}
+
+int
+disk_start (struct disk *d)
+{
+  int err;
+
+  if (d->readonly || d->thread_started || d->commit_interval <= 0)
+    return 0;
+  err = pthread_create (&d->thread, NULL, commit_thread, d);
+  if (err != 0) {
+    errno = err;
+    s3cow_log_error ("%s: cannot start the commit thread: %m", d->label);
+    return -1;
+  }
+  d->thread_started = true;
+  return 0;
+}
+
+int
+disk_close (struct disk *d)
+{
+  int r = 0;
+
+  if (d->thread_started) {
+    pthread_mutex_lock (&d->thread_lock);
+    d->stop = true;
+    pthread_cond_signal (&d->thread_cond);
+    pthread_mutex_unlock (&d->thread_lock);
+    pthread_join (d->thread, NULL);
+  }
+  if (!d->readonly && !atomic_load (&d->fenced)
+      && (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0)) {
+    r = disk_flush (d);
+    if (r == -1)
+      s3cow_log_error ("%s: final commit failed: writes since the last "
+                       "successful flush are lost", d->label);
+  }
+  cache_detach (d->cd);
+  chunkmap_free (d->map);
+  free (d->attempted);
+  pthread_mutex_destroy (&d->commit_lock);
+  pthread_mutex_destroy (&d->thread_lock);
+  pthread_cond_destroy (&d->thread_cond);
+  free (d);
+  return r;
+}
+
+int
+disk_pread (struct disk *d, void *buf, uint32_t count, uint64_t offset)
+{
+  const uint32_t cs = d->head.chunk_size;
+  uint8_t *p = buf;
+
+  while (count > 0) {
+    uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
+    if (cache_read (d->cd, offset / cs, off, len, p) == -1)
+      return -1;
+    p += len;
+    offset += len;
+    count -= len;
+  }
+  return 0;
+}
+
+/* Write buf (NULL: zeros) chunk by chunk. */
+static int
+write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
+               uint64_t offset, bool fua)
+{
+  const uint32_t cs = d->head.chunk_size;
+
+  if (atomic_load (&d->fenced)) {
+    errno = EIO;
+    return -1;
+  }
+  while (count > 0) {
+    uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
+    if (cache_write (d->cd, offset / cs, off, len, p) == -1)
+      return -1;
+    if (p)
+      p += len;
+    offset += len;
+    count -= len;
+  }
+  return fua ? disk_flush (d) : 0;
+}
+
+int
+disk_pwrite (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
+             bool fua)
+{
+  return write_or_zero (d, buf, count, offset, fua);
+}
+
+int
+disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
+{
+  return write_or_zero (d, NULL, count, offset, fua);
+}
+
+bool
+disk_is_zero_chunk (struct disk *d, uint64_t offset)
+{
+  return cache_is_zero (d->cd, offset / d->head.chunk_size);
+}

@@ -1,0 +1,61 @@
+/* s3cow: one disk: its head, chunk map and commits, over the shared cache.
+ *
+ * A disk is opened once per server and shared by all its connections.
+ * Writes go to the cache; disk_flush makes them durable:
+ *
+ *   1. cache_flush: upload the dirty chunks (in parallel);
+ *   2. write the changed map entries as a new immutable map object (a delta,
+ *      or now and then a full base that replaces the list);
+ *   3. compare-and-swap the head on the etag this process last committed.
+ *
+ * A crash anywhere leaves the last committed head intact.  Step 3 is also
+ * the fence: if the head changed under us, another writer owns the disk, so
+ * this process stops writing it (every write and flush fails with EIO).
+ */
+#ifndef S3COW_DISK_H
+#define S3COW_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "store.h"
+
+struct disk_config {
+  const char *name;             /* disk name (valid) */
+  const char *snap;             /* snapshot name, or "" */
+  bool readonly;                /* a snapshot is always read-only */
+  uint64_t create_size;         /* create if missing with this size; 0: don't */
+  uint32_t create_chunk_size;   /* chunk size for a new disk */
+  double commit_interval;       /* seconds between background commits */
+};
+
+struct disk;
+
+/* Open (or create) a disk: read its head and maps.  NULL after logging. */
+struct disk *disk_open (struct store *store, struct cache *cache,
+                        const struct disk_config *config);
+
+/* Start the background commit thread (after nbdkit forks).  0 or -1. */
+int disk_start (struct disk *disk);
+
+/* Flush and commit what is dirty, stop the thread, free everything.
+ * Returns 0, or -1 if the final commit failed (logged: data lost).
+ */
+int disk_close (struct disk *disk);
+
+uint64_t disk_size (const struct disk *disk);
+uint32_t disk_chunk_size (const struct disk *disk);
+bool disk_readonly (const struct disk *disk);
+
+/* I/O.  Return 0, or -1 with errno set after logging. */
+int disk_pread (struct disk *disk, void *buf, uint32_t count, uint64_t offset);
+int disk_pwrite (struct disk *disk, const void *buf, uint32_t count,
+                 uint64_t offset, bool fua);
+int disk_zero (struct disk *disk, uint32_t count, uint64_t offset, bool fua);
+int disk_flush (struct disk *disk);
+
+/* True if the chunk containing offset reads as zeros without data. */
+bool disk_is_zero_chunk (struct disk *disk, uint64_t offset);
+
+#endif /* S3COW_DISK_H */

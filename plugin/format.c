@@ -1,0 +1,338 @@
+/* s3cow: encoding and decoding of heads and chunk maps (see format.h).
+ *
+ * All integers are little-endian.  Every object ends with the SHA-256 of all
+ * the bytes before it.
+ *
+ * head:  "s3cowHD\0" u32 version, u32 flags(0), u64 size, u32 chunk_size,
+ *        u32 nmaps, u64 generation, u64 created, u64 committed,
+ *        u16 parent_len, parent, nmaps x (u16 key_len, key), sha256
+ * map:   "s3cowMP\0" u32 version, u32 flags (bit 0: full), u32 chunk_size,
+ *        u32 reserved(0), u64 nchunks, u64 nentries,
+ *        nentries x (u64 idx, hash[32]), sha256
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "format.h"
+#include "log.h"
+
+static const char head_magic[8] = "s3cowHD";
+static const char map_magic[8] = "s3cowMP";
+#define MAP_HEADER_LEN 40
+#define MAP_ENTRY_LEN (8 + HASH_LEN)
+#define MAP_FLAG_FULL 1
+
+/* A bounded little-endian writer and reader. */
+struct writer {
+  uint8_t *p, *end;
+};
+struct reader {
+  const uint8_t *p, *end;
+  bool short_read;              /* set when a read ran past the end */
+};
+
+static void
+put_bytes (struct writer *w, const void *src, size_t n)
+{
+  memcpy (w->p, src, n);
+  w->p += n;
+}
+
+static void
+put_le (struct writer *w, uint64_t v, unsigned bytes)
+{
+  unsigned i;
+
+  for (i = 0; i < bytes; i++)
+    *w->p++ = (uint8_t) (v >> (8 * i));
+}
+
+static bool
+get_bytes (struct reader *r, void *dst, size_t n)
+{
+  if ((size_t) (r->end - r->p) < n) {
+    r->short_read = true;
+    return false;
+  }
+  memcpy (dst, r->p, n);
+  r->p += n;
+  return true;
+}
+
+static uint64_t
+get_le (struct reader *r, unsigned bytes)
+{
+  uint8_t buf[8];
+  uint64_t v = 0;
+  unsigned i;
+
+  if (!get_bytes (r, buf, bytes))
+    return 0;
+  for (i = 0; i < bytes; i++)
+    v |= (uint64_t) buf[i] << (8 * i);
+  return v;
+}
+
+/* Check magic, length and checksum common to all objects.  On success
+ * r covers the bytes between the magic and the checksum.
+ */
+static int
+check_envelope (const char *what, const char *key, const char magic[8],
+                const void *data, size_t len, struct reader *r)
+{
+  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint32_t version;
+
+  if (len < 8 + 4 + SHA256_DIGEST_LENGTH || memcmp (data, magic, 8) != 0) {
+    s3cow_log_error ("%s: not an s3cow %s object (bad magic or too short: "
+                     "%zu bytes)", key, what, len);
+    return -1;
+  }
+  r->p = (const uint8_t *) data + 8;
+  r->end = (const uint8_t *) data + len - SHA256_DIGEST_LENGTH;
+  r->short_read = false;
+  version = get_le (r, 4);
+  if (version != FORMAT_VERSION) {
+    s3cow_log_error ("%s: %s format version %u is not supported (this s3cow "
+                     "reads version %d)", key, what, version, FORMAT_VERSION);
+    return -1;
+  }
+  SHA256 (data, len - SHA256_DIGEST_LENGTH, sum);
+  if (memcmp (sum, r->end, SHA256_DIGEST_LENGTH) != 0) {
+    s3cow_log_error ("%s: %s object is corrupt (checksum mismatch)", key,
+                     what);
+    return -1;
+  }
+  return 0;
+}
+
+static bool
+valid_chunk_size (uint64_t chunk_size)
+{
+  return chunk_size >= CHUNK_SIZE_MIN && chunk_size <= CHUNK_SIZE_MAX
+         && (chunk_size & (chunk_size - 1)) == 0;
+}
+
+int
+head_encode (const struct head *head, void **data, size_t *len)
+{
+  size_t parent_len = strlen (head->parent);
+  size_t n = 8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 8 + 2 + parent_len;
+  struct writer w;
+  uint32_t i;
+
+  for (i = 0; i < head->nmaps; i++)
+    n += 2 + strlen (head->maps[i]);
+  n += SHA256_DIGEST_LENGTH;
+
+  *data = malloc (n);
+  if (*data == NULL)
+    return -1;
+  w.p = *data;
+  w.end = w.p + n;
+  put_bytes (&w, head_magic, 8);
+  put_le (&w, FORMAT_VERSION, 4);
+  put_le (&w, 0, 4);
+  put_le (&w, head->size, 8);
+  put_le (&w, head->chunk_size, 4);
+  put_le (&w, head->nmaps, 4);
+  put_le (&w, head->generation, 8);
+  put_le (&w, head->created, 8);
+  put_le (&w, head->committed, 8);
+  put_le (&w, parent_len, 2);
+  put_bytes (&w, head->parent, parent_len);
+  for (i = 0; i < head->nmaps; i++) {
+    size_t key_len = strlen (head->maps[i]);
+    put_le (&w, key_len, 2);
+    put_bytes (&w, head->maps[i], key_len);
+  }
+  SHA256 (*data, n - SHA256_DIGEST_LENGTH, w.p);
+  *len = n;
+  return 0;
+}
+
+int
+head_decode (const char *key, const void *data, size_t len,
+             struct head *head)
+{
+  struct reader r;
+  uint32_t flags, i;
+  size_t parent_len;
+
+  if (len > HEAD_MAX_SIZE) {
+    s3cow_log_error ("%s: head object too large (%zu bytes, at most %d)", key,
+                     len, HEAD_MAX_SIZE);
+    return -1;
+  }
+  if (check_envelope ("head", key, head_magic, data, len, &r) == -1)
+    return -1;
+
+  memset (head, 0, sizeof *head);
+  flags = get_le (&r, 4);
+  head->size = get_le (&r, 8);
+  head->chunk_size = get_le (&r, 4);
+  head->nmaps = get_le (&r, 4);
+  head->generation = get_le (&r, 8);
+  head->created = get_le (&r, 8);
+  head->committed = get_le (&r, 8);
+  parent_len = get_le (&r, 2);
+  if (r.short_read)
+    goto truncated;
+  if (flags != 0) {
+    s3cow_log_error ("%s: head has unknown flags 0x%x", key, flags);
+    return -1;
+  }
+  if (!valid_chunk_size (head->chunk_size) || head->size == 0
+      || head->size > DISK_SIZE_MAX || head->size % 512 != 0) {
+    s3cow_log_error ("%s: head has an invalid size %" PRIu64
+                     " or chunk size %" PRIu32, key, head->size,
+                     head->chunk_size);
+    return -1;
+  }
+  if (head->nmaps > HEAD_MAX_MAPS) {
+    s3cow_log_error ("%s: head lists %" PRIu32 " maps (at most %d)", key,
+                     head->nmaps, HEAD_MAX_MAPS);
+    return -1;
+  }
+  if (parent_len >= sizeof head->parent) {
+    s3cow_log_error ("%s: head has a parent name too long", key);
+    return -1;
+  }
+  if (!get_bytes (&r, head->parent, parent_len))
+    goto truncated;
+  head->parent[parent_len] = '\0';
+  for (i = 0; i < head->nmaps; i++) {
+    size_t key_len = get_le (&r, 2);
+    if (r.short_read)
+      goto truncated;
+    if (key_len == 0 || key_len >= KEY_MAX_LEN) {
+      s3cow_log_error ("%s: head map key %" PRIu32 " has a bad length %zu",
+                       key, i, key_len);
+      return -1;
+    }
+    if (!get_bytes (&r, head->maps[i], key_len))
+      goto truncated;
+    head->maps[i][key_len] = '\0';
+    if (strlen (head->maps[i]) != key_len
+        || strncmp (head->maps[i], KEY_DISKS_PREFIX,
+                    strlen (KEY_DISKS_PREFIX)) != 0
+        || strstr (head->maps[i], "..") != NULL) {
+      s3cow_log_error ("%s: head map key %" PRIu32 " is not a map key", key,
+                       i);
+      return -1;
+    }
+  }
+  if (r.p != r.end) {
+    s3cow_log_error ("%s: head has %zu unexpected trailing bytes", key,
+                     (size_t) (r.end - r.p));
+    return -1;
+  }
+  return 0;
+
+truncated:
+  s3cow_log_error ("%s: head object is truncated", key);
+  return -1;
+}
+
+size_t
+map_max_size (uint64_t nchunks)
+{
+  return MAP_HEADER_LEN + nchunks * MAP_ENTRY_LEN + SHA256_DIGEST_LENGTH;
+}
+
+int
+map_encode (const struct map_entry *entries, size_t n, bool full,
+            uint32_t chunk_size, uint64_t nchunks, void **data, size_t *len)
+{
+  size_t total = MAP_HEADER_LEN + n * MAP_ENTRY_LEN + SHA256_DIGEST_LENGTH;
+  struct writer w;
+  size_t i;
+
+  *data = malloc (total);
+  if (*data == NULL)
+    return -1;
+  w.p = *data;
+  w.end = w.p + total;
+  put_bytes (&w, map_magic, 8);
+  put_le (&w, FORMAT_VERSION, 4);
+  put_le (&w, full ? MAP_FLAG_FULL : 0, 4);
+  put_le (&w, chunk_size, 4);
+  put_le (&w, 0, 4);
+  put_le (&w, nchunks, 8);
+  put_le (&w, n, 8);
+  for (i = 0; i < n; i++) {
+    put_le (&w, entries[i].idx, 8);
+    put_bytes (&w, entries[i].hash, HASH_LEN);
+  }
+  SHA256 (*data, total - SHA256_DIGEST_LENGTH, w.p);
+  *len = total;
+  return 0;
+}
+
+int
+map_decode (const char *key, const void *data, size_t len,
+            uint32_t chunk_size, uint64_t nchunks,
+            struct map_entry **entries, size_t *n, bool *full)
+{
+  struct reader r;
+  uint32_t flags, map_chunk_size;
+  uint64_t map_nchunks, count, i;
+  struct map_entry *e;
+
+  *entries = NULL;
+  *n = 0;
+  if (len > map_max_size (nchunks)) {
+    s3cow_log_error ("%s: map object too large for this disk (%zu bytes)", key,
+                     len);
+    return -1;
+  }
+  if (check_envelope ("map", key, map_magic, data, len, &r) == -1)
+    return -1;
+  flags = get_le (&r, 4);
+  map_chunk_size = get_le (&r, 4);
+  (void) get_le (&r, 4);
+  map_nchunks = get_le (&r, 8);
+  count = get_le (&r, 8);
+  if (r.short_read) {
+    s3cow_log_error ("%s: map object is truncated", key);
+    return -1;
+  }
+  if ((flags & ~MAP_FLAG_FULL) != 0 || map_chunk_size != chunk_size
+      || map_nchunks > nchunks) {
+    s3cow_log_error ("%s: map does not belong to this disk (flags 0x%x, chunk "
+                     "size %" PRIu32 ", %" PRIu64 " chunks)", key, flags,
+                     map_chunk_size, map_nchunks);
+    return -1;
+  }
+  if (count != (uint64_t) (r.end - r.p) / MAP_ENTRY_LEN
+      || (size_t) (r.end - r.p) % MAP_ENTRY_LEN != 0) {
+    s3cow_log_error ("%s: map entry count %" PRIu64 " does not match its "
+                     "size", key, count);
+    return -1;
+  }
+  e = malloc (count ? count * sizeof *e : 1);
+  if (e == NULL) {
+    s3cow_log_error ("%s: malloc: %m", key);
+    return -1;
+  }
+  for (i = 0; i < count; i++) {
+    e[i].idx = get_le (&r, 8);
+    get_bytes (&r, e[i].hash, HASH_LEN);
+    if (e[i].idx >= map_nchunks || (i > 0 && e[i].idx <= e[i - 1].idx)) {
+      s3cow_log_error ("%s: map entry %" PRIu64 " (chunk %" PRIu64 ") is out "
+                       "of order or out of range", key, i, e[i].idx);
+      free (e);
+      return -1;
+    }
+  }
+  *entries = e;
+  *n = count;
+  *full = flags & MAP_FLAG_FULL;
+  return 0;
+}

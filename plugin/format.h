@@ -1,0 +1,83 @@
+/* s3cow: the stored objects that s3cow parses, and their (de)serialisation.
+ *
+ * Pure functions: no I/O, no locks.  Every decoder checks the magic, the
+ * format version, every length against the object size and against fixed
+ * limits, and the SHA-256 checksum trailer, so that a corrupt, truncated,
+ * foreign or oversized object is refused with a message naming the key and
+ * never half-read or used to size a huge allocation.  docs/format.md
+ * describes the layouts byte by byte.
+ */
+#ifndef S3COW_FORMAT_H
+#define S3COW_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "names.h"
+
+#define FORMAT_VERSION 1
+#define HEAD_MAX_MAPS 64          /* a commit compacts before reaching this */
+#define HEAD_MAX_SIZE 65536       /* bytes: bounds any head we read */
+#define CHUNK_SIZE_MIN (64 * 1024)
+#define CHUNK_SIZE_MAX (64 * 1024 * 1024)
+#define DISK_SIZE_MAX (UINT64_C (1) << 50)      /* 1 PiB */
+
+/* A disk head (disks/D/head) or snapshot (disks/D/snaps/S): everything needed
+ * to rebuild the disk's chunk map.  The maps are applied in order onto an
+ * all-zero disk; maps[0] is usually a full map (a base), the rest deltas.
+ */
+struct head {
+  uint64_t size;                /* bytes */
+  uint32_t chunk_size;          /* bytes, power of two */
+  uint64_t generation;          /* commits so far */
+  uint64_t created;             /* unix seconds */
+  uint64_t committed;           /* unix seconds of the last commit */
+  char parent[2 * NAME_MAX_LEN + 2];  /* "" or DISK or DISK@SNAP forked from */
+  uint32_t nmaps;
+  char maps[HEAD_MAX_MAPS][KEY_MAX_LEN];
+};
+
+/* One chunk-map entry: chunk idx has content hash (all zero bytes: a chunk
+ * of zeros, which has no object).
+ */
+struct map_entry {
+  uint64_t idx;
+  uint8_t hash[HASH_LEN];
+};
+
+/* Encode a head into a new malloc'd buffer.  Returns 0, or -1 (ENOMEM). */
+int head_encode (const struct head *head, void **data, size_t *len);
+
+/* Decode and check a head read from key.  Returns 0, or -1 after logging
+ * what is wrong (naming key).
+ */
+int head_decode (const char *key, const void *data, size_t len,
+                 struct head *head);
+
+/* The chunk count of a disk. */
+static inline uint64_t
+head_nchunks (const struct head *head)
+{
+  return (head->size + head->chunk_size - 1) / head->chunk_size;
+}
+
+/* Encode n map entries (sorted by idx, strictly ascending) into a new
+ * malloc'd buffer.  full says the map holds every non-zero chunk (a base).
+ */
+int map_encode (const struct map_entry *entries, size_t n, bool full,
+                uint32_t chunk_size, uint64_t nchunks,
+                void **data, size_t *len);
+
+/* The largest map object a disk of nchunks chunks can have. */
+size_t map_max_size (uint64_t nchunks);
+
+/* Decode and check a map read from key, for a disk with this chunk size and
+ * chunk count (an entry beyond nchunks is an error).  On success *entries is
+ * a new malloc'd array of *n entries pointing nowhere into data.
+ */
+int map_decode (const char *key, const void *data, size_t len,
+                uint32_t chunk_size, uint64_t nchunks,
+                struct map_entry **entries, size_t *n, bool *full);
+
+#endif /* S3COW_FORMAT_H */

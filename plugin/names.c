@@ -1,0 +1,96 @@
+/* s3cow: names and bucket keys (see names.h). */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "names.h"
+
+bool
+name_valid (const char *name)
+{
+  size_t i, len = strlen (name);
+
+  if (len == 0 || len > NAME_MAX_LEN || name[0] == '.' || name[0] == '-')
+    return false;
+  for (i = 0; i < len; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+int
+name_parse_export (const char *export, char *disk, char *snap)
+{
+  const char *at = strchr (export, '@');
+  size_t disk_len = at ? (size_t) (at - export) : strlen (export);
+
+  if (disk_len > NAME_MAX_LEN || (at && strlen (at + 1) > NAME_MAX_LEN)) {
+    s3cow_log_error ("disk name too long (at most %d characters per part)",
+                     NAME_MAX_LEN);
+    return -1;
+  }
+  memcpy (disk, export, disk_len);
+  disk[disk_len] = '\0';
+  strcpy (snap, at ? at + 1 : "");
+  if (!name_valid (disk) || (at && !name_valid (snap))) {
+    s3cow_log_error ("invalid disk name '%s': use 1 to %d of A-Z a-z 0-9 . _ -"
+                     " (not first . or -), and DISK@SNAPSHOT for a snapshot",
+                     export, NAME_MAX_LEN);
+    return -1;
+  }
+  return 0;
+}
+
+void
+hash_to_hex (const uint8_t hash[HASH_LEN], char *hex)
+{
+  static const char digits[] = "0123456789abcdef";
+  size_t i;
+
+  for (i = 0; i < HASH_LEN; i++) {
+    hex[2 * i] = digits[hash[i] >> 4];
+    hex[2 * i + 1] = digits[hash[i] & 15];
+  }
+  hex[HASH_HEX_LEN] = '\0';
+}
+
+void
+key_chunk (char *key, const uint8_t hash[HASH_LEN])
+{
+  char hex[HASH_HEX_LEN + 1];
+
+  hash_to_hex (hash, hex);
+  snprintf (key, KEY_MAX_LEN, KEY_CHUNKS_PREFIX "%s", hex);
+}
+
+void
+key_head (char *key, const char *disk)
+{
+  snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/head", disk);
+}
+
+void
+key_map (char *key, const char *disk, uint64_t generation,
+         const char *instance)
+{
+  snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/maps/%016" PRIx64 "-%s",
+            disk, generation, instance);
+}
+
+void
+key_snap (char *key, const char *disk, const char *snap)
+{
+  snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/snaps/%s", disk, snap);
+}
+
+void
+key_lease (char *key, const char *disk)
+{
+  snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/lease", disk);
+}

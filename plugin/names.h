@@ -1,0 +1,49 @@
+/* s3cow: disk and snapshot names, and the bucket layout built from them.
+ *
+ * Bucket keys are built here and only here, and only from names that
+ * name_valid accepted, so that no export name can reach outside
+ * disks/NAME/ (no "/", no "..", bounded length).
+ *
+ *   chunks/<sha256-hex>                  immutable chunk data
+ *   disks/<disk>/head                    the disk's only mutable object
+ *   disks/<disk>/maps/<gen>-<instance>   immutable chunk-map objects
+ *   disks/<disk>/snaps/<snap>            immutable snapshot heads
+ *   disks/<disk>/lease                   lease lock
+ */
+#ifndef S3COW_NAMES_H
+#define S3COW_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NAME_MAX_LEN 96
+#define HASH_LEN 32               /* SHA-256 */
+#define HASH_HEX_LEN 64
+#define KEY_MAX_LEN 256           /* any key built here fits, NUL included */
+
+/* A disk or snapshot name: 1 to NAME_MAX_LEN of [A-Za-z0-9._-], not
+ * starting with '.' or '-'.
+ */
+bool name_valid (const char *name);
+
+/* Split "DISK" or "DISK@SNAP" into its parts (written to disk and snap, each
+ * with room for NAME_MAX_LEN + 1; snap is "" when absent).  Returns 0, or -1
+ * after logging what is wrong with the name.
+ */
+int name_parse_export (const char *export, char *disk, char *snap);
+
+/* Key builders: write the key into key[KEY_MAX_LEN]. */
+void key_chunk (char *key, const uint8_t hash[HASH_LEN]);
+void key_head (char *key, const char *disk);
+void key_map (char *key, const char *disk, uint64_t generation,
+              const char *instance);
+void key_snap (char *key, const char *disk, const char *snap);
+void key_lease (char *key, const char *disk);
+#define KEY_DISKS_PREFIX "disks/"
+#define KEY_CHUNKS_PREFIX "chunks/"
+
+/* Hex encoding of a hash: hex has room for HASH_HEX_LEN + 1. */
+void hash_to_hex (const uint8_t hash[HASH_LEN], char *hex);
+
+#endif /* S3COW_NAMES_H */

@@ -1,1 +1,563 @@
-/* placeholder: replaced by the plugin core */
+/* s3cow: nbdkit plugin glue: parameters, the open disks, the callbacks.
+ *
+ * With export=NAME the server serves that one disk, opened before the
+ * server starts (so that a missing disk is an error at startup) and kept
+ * open until it stops.  Without it, the export name a client asks for picks
+ * the disk; disks are opened on demand, shared by all their connections,
+ * and closed (committed) when the last one goes.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+#include "cache.h"
+#include "cleanup.h"
+#include "disk.h"
+#include "format.h"
+#include "names.h"
+#include "store.h"
+
+/* Parameters. */
+static struct store_config store_config = { .tls_verify = true };
+static struct store_config_owned store_owned;
+static char *secret_key, *session_token;        /* from nbdkit_read_password */
+static const char *export_name;
+static uint64_t create_size;
+static uint32_t chunk_size = 1024 * 1024;
+static uint64_t cache_size = 256 * 1024 * 1024;
+static unsigned upload_threads = 8;
+static double commit_interval = 5;
+
+static struct store *store;
+static struct cache *cache;
+static bool forked;
+
+/* The open disks. */
+struct open_disk {
+  struct open_disk *next;
+  char export[2 * NAME_MAX_LEN + 2];
+  struct disk *disk;
+  unsigned refs;                /* connections, plus one for export= */
+};
+static pthread_mutex_t disks_lock = PTHREAD_MUTEX_INITIALIZER; /* the list */
+static struct open_disk *disks;
+
+struct handle {
+  struct open_disk *od;
+};
+
+static void
+s3cow_unload (void)
+{
+  struct open_disk *od;
+
+  while ((od = disks) != NULL) {
+    disks = od->next;
+    disk_close (od->disk);
+    free (od);
+  }
+  cache_free (cache);
+  store_close (store);
+  store_config_free_owned (&store_owned);
+  free (secret_key);
+  free (session_token);
+}
+
+static int
+parse_double (const char *key, const char *value, double *out)
+{
+  char *end;
+
+  errno = 0;
+  *out = strtod (value, &end);
+  if (errno || end == value || *end || *out < 0) {
+    nbdkit_error ("%s=%s: expected a non-negative number of seconds", key,
+                  value);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+parse_bool (const char *key, const char *value, bool *out)
+{
+  int r = nbdkit_parse_bool (value);
+
+  if (r == -1)
+    return -1;
+  *out = r;
+  return 0;
+}
+
+static int
+s3cow_config (const char *key, const char *value)
+{
+  int64_t size;
+
+  if (strcmp (key, "bucket") == 0)
+    store_config.bucket = value;
+  else if (strcmp (key, "export") == 0)
+    export_name = value;
+  else if (strcmp (key, "size") == 0) {
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    if (size <= 0 || size % 512 != 0 || (uint64_t) size > DISK_SIZE_MAX) {
+      nbdkit_error ("size=%s: must be a positive multiple of 512 bytes, at "
+                    "most 1P", value);
+      return -1;
+    }
+    create_size = size;
+  }
+  else if (strcmp (key, "chunk-size") == 0) {
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    if (size < CHUNK_SIZE_MIN || size > CHUNK_SIZE_MAX
+        || (size & (size - 1)) != 0) {
+      nbdkit_error ("chunk-size=%s: must be a power of two from 64K to 64M",
+                    value);
+      return -1;
+    }
+    chunk_size = size;
+  }
+  else if (strcmp (key, "cache-size") == 0) {
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    if (size <= 0) {
+      nbdkit_error ("cache-size=%s: must be positive", value);
+      return -1;
+    }
+    cache_size = size;
+  }
+  else if (strcmp (key, "endpoint") == 0)
+    store_config.endpoint = value;
+  else if (strcmp (key, "region") == 0)
+    store_config.region = value;
+  else if (strcmp (key, "prefix") == 0)
+    store_config.prefix = value;
+  else if (strcmp (key, "access-key") == 0)
+    store_config.access_key = value;
+  else if (strcmp (key, "secret-key") == 0) {
+    free (secret_key);
+    if (nbdkit_read_password (value, &secret_key) == -1)
+      return -1;
+    store_config.secret_key = secret_key;
+  }
+  else if (strcmp (key, "session-token") == 0) {
+    free (session_token);
+    if (nbdkit_read_password (value, &session_token) == -1)
+      return -1;
+    store_config.session_token = session_token;
+  }
+  else if (strcmp (key, "ca-file") == 0)
+    store_config.ca_file = value;
+  else if (strcmp (key, "tls-verify") == 0)
+    return parse_bool (key, value, &store_config.tls_verify);
+  else if (strcmp (key, "virtual-host") == 0)
+    return parse_bool (key, value, &store_config.virtual_host);
+  else if (strcmp (key, "timeout") == 0)
+    return parse_double (key, value, &store_config.timeout);
+  else if (strcmp (key, "retry-time") == 0)
+    return parse_double (key, value, &store_config.retry_time);
+  else if (strcmp (key, "commit-interval") == 0)
+    return parse_double (key, value, &commit_interval);
+  else if (strcmp (key, "connections") == 0 || strcmp (key, "upload-threads") == 0) {
+    unsigned n;
+    if (nbdkit_parse_unsigned (key, value, &n) == -1)
+      return -1;
+    if (n == 0 || n > 256) {
+      nbdkit_error ("%s=%s: must be from 1 to 256", key, value);
+      return -1;
+    }
+    if (key[0] == 'c')
+      store_config.connections = n;
+    else
+      upload_threads = n;
+  }
+  else {
+    nbdkit_error ("unknown parameter '%s' (see nbdkit-s3cow-plugin(1))", key);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+s3cow_config_complete (void)
+{
+  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+
+  if (store_config.bucket == NULL) {
+    nbdkit_error ("bucket= is required");
+    return -1;
+  }
+  if (export_name && name_parse_export (export_name, disk, snap) == -1)
+    return -1;
+  if (export_name && snap[0] && create_size) {
+    nbdkit_error ("size= cannot create a snapshot (export=%s)", export_name);
+    return -1;
+  }
+  if (cache_size < (uint64_t) chunk_size * 32) {
+    nbdkit_error ("cache-size must hold at least 32 chunks (%" PRIu64
+                  " bytes for chunk-size %" PRIu32 ")",
+                  (uint64_t) chunk_size * 32, chunk_size);
+    return -1;
+  }
+  return 0;
+}
+
+#define s3cow_config_help \
+  "bucket=<BUCKET>      (required) The S3 bucket.\n" \
+  "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT, read-only).\n" \
+  "size=<SIZE>          Create the disk with this size if it does not exist.\n" \
+  "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n" \
+  "cache-size=<SIZE>    Memory for chunk data (default 256M).\n" \
+  "endpoint=<URL>       S3 endpoint, or file:///DIR (default: AWS).\n" \
+  "region=<REGION>      Region (default: AWS_REGION or us-east-1).\n" \
+  "prefix=<PREFIX>      Key prefix inside the bucket.\n" \
+  "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n" \
+  "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n" \
+  "session-token=<TOK>  Session token (password forms).\n" \
+  "ca-file=<FILE>       CA certificates for HTTPS.\n" \
+  "tls-verify=false     Do not verify the server's certificate.\n" \
+  "virtual-host=true    Use bucket.host URLs.\n" \
+  "timeout=<SECS>       Timeout of one S3 request (default 30).\n" \
+  "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n" \
+  "connections=<N>      Parallel S3 connections (default 16).\n" \
+  "upload-threads=<N>   Background upload threads (default 8).\n" \
+  "commit-interval=<S>  Seconds between background commits (default 5)."
+
+/* Find or open the disk for an export name.  disks_lock held. */
+static struct open_disk *
+get_disk (const char *export, bool readonly)
+{
+  char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct disk_config config;
+  struct open_disk *od;
+
+  for (od = disks; od; od = od->next)
+    if (strcmp (od->export, export) == 0) {
+      od->refs++;
+      return od;
+    }
+  if (name_parse_export (export, name, snap) == -1)
+    return NULL;
+  config = (struct disk_config) {
+    .name = name, .snap = snap, .readonly = readonly,
+    .create_size = snap[0] ? 0 : create_size,
+    .create_chunk_size = chunk_size, .commit_interval = commit_interval,
+  };
+  od = calloc (1, sizeof *od);
+  if (od == NULL) {
+    nbdkit_error ("calloc: %m");
+    return NULL;
+  }
+  od->disk = disk_open (store, cache, &config);
+  if (od->disk == NULL || (forked && disk_start (od->disk) == -1)) {
+    if (od->disk)
+      disk_close (od->disk);
+    free (od);
+    return NULL;
+  }
+  snprintf (od->export, sizeof od->export, "%s", export);
+  od->refs = 1;
+  od->next = disks;
+  disks = od;
+  return od;
+}
+
+static void
+put_disk (struct open_disk *od)
+{
+  struct open_disk **pp;
+
+  if (--od->refs > 0)
+    return;
+  for (pp = &disks; *pp != od; pp = &(*pp)->next)
+    ;
+  *pp = od->next;
+  disk_close (od->disk);
+  free (od);
+}
+
+static int
+s3cow_get_ready (void)
+{
+  if (store_config_resolve (&store_config, &store_owned) == -1)
+    return -1;
+  store = store_open (&store_config);
+  if (store == NULL)
+    return -1;
+  cache = cache_new (&(struct cache_config) {
+                       .size = cache_size, .upload_threads = upload_threads,
+                       .wait_timeout = store_config.retry_time
+                                       ? store_config.retry_time : 60 },
+                     store);
+  if (cache == NULL)
+    return -1;
+  if (export_name) {
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+    if (get_disk (export_name, false) == NULL)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+s3cow_after_fork (void)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+  struct open_disk *od;
+
+  forked = true;
+  if (cache_start (cache) == -1)
+    return -1;
+  for (od = disks; od; od = od->next)
+    if (disk_start (od->disk) == -1)
+      return -1;
+  return 0;
+}
+
+/* Disks in the bucket: keys disks/NAME/head. */
+static int
+add_export (void *opaque, const struct store_entry *entry)
+{
+  struct nbdkit_exports *exports = opaque;
+  const char *name = entry->key + strlen (KEY_DISKS_PREFIX);
+  const char *slash = strchr (name, '/');
+  char disk[NAME_MAX_LEN + 1];
+
+  if (slash == NULL || strcmp (slash, "/head") != 0
+      || (size_t) (slash - name) > NAME_MAX_LEN)
+    return 0;
+  memcpy (disk, name, slash - name);
+  disk[slash - name] = '\0';
+  if (!name_valid (disk))
+    return 0;
+  return nbdkit_add_export (exports, disk, NULL);
+}
+
+static int
+s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
+{
+  if (export_name)
+    return nbdkit_add_export (exports, export_name, NULL);
+  if (store_list (store, KEY_DISKS_PREFIX, add_export, exports) != STORE_OK)
+    return -1;
+  return 0;
+}
+
+static const char *
+s3cow_default_export (int readonly, int is_tls)
+{
+  return export_name ? export_name : "";
+}
+
+static void *
+s3cow_open (int readonly)
+{
+  const char *export = nbdkit_export_name ();
+  struct handle *h;
+
+  if (export_name && export && export[0] && strcmp (export, export_name)) {
+    nbdkit_error ("this server serves only disk %s, not %s", export_name,
+                  export);
+    return NULL;
+  }
+  if (export_name)
+    export = export_name;
+  else if (export == NULL || export[0] == '\0') {
+    nbdkit_error ("no disk named: ask for an export name (the disk), or "
+                  "start the server with export=DISK");
+    return NULL;
+  }
+  h = calloc (1, sizeof *h);
+  if (h == NULL) {
+    nbdkit_error ("calloc: %m");
+    return NULL;
+  }
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+  h->od = get_disk (export, readonly);
+  if (h->od == NULL) {
+    free (h);
+    return NULL;
+  }
+  return h;
+}
+
+static void
+s3cow_close (void *handle)
+{
+  struct handle *h = handle;
+
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+  put_disk (h->od);
+  free (h);
+}
+
+#define DISK(handle) (((struct handle *) (handle))->od->disk)
+
+static int64_t
+s3cow_get_size (void *handle)
+{
+  return disk_size (DISK (handle));
+}
+
+static const char *
+s3cow_export_description (void *handle)
+{
+  struct disk *d = DISK (handle);
+
+  return nbdkit_printf_intern ("s3cow disk %s in bucket %s, chunk size %"
+                               PRIu32, ((struct handle *) handle)->od->export,
+                               store_config.bucket, disk_chunk_size (d));
+}
+
+static int
+s3cow_block_size (void *handle, uint32_t *minimum, uint32_t *preferred,
+                  uint32_t *maximum)
+{
+  uint32_t cs = disk_chunk_size (DISK (handle));
+
+  *minimum = 1;
+  *preferred = cs < 32 * 1024 * 1024 ? cs : 32 * 1024 * 1024;
+  *maximum = 0xffffffff;
+  return 0;
+}
+
+static int
+s3cow_can_write (void *handle)
+{
+  return !disk_readonly (DISK (handle));
+}
+
+static int
+s3cow_can_always_true (void *handle)
+{
+  return 1;
+}
+
+static int
+s3cow_can_fua (void *handle)
+{
+  return NBDKIT_FUA_NATIVE;
+}
+
+/* Data callbacks: the disk layer logged; pass its errno to the client. */
+#define RETURN_ERRNO(r)                                                  \
+  do {                                                                   \
+    if ((r) == -1) {                                                     \
+      nbdkit_set_error (errno ? errno : EIO);                            \
+      return -1;                                                         \
+    }                                                                    \
+    return 0;                                                            \
+  } while (0)
+
+static int
+s3cow_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+             uint32_t flags)
+{
+  RETURN_ERRNO (disk_pread (DISK (handle), buf, count, offset));
+}
+
+static int
+s3cow_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
+              uint32_t flags)
+{
+  RETURN_ERRNO (disk_pwrite (DISK (handle), buf, count, offset,
+                             flags & NBDKIT_FLAG_FUA));
+}
+
+static int
+s3cow_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  RETURN_ERRNO (disk_zero (DISK (handle), count, offset,
+                           flags & NBDKIT_FLAG_FUA));
+}
+
+static int
+s3cow_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  RETURN_ERRNO (disk_zero (DISK (handle), count, offset,
+                           flags & NBDKIT_FLAG_FUA));
+}
+
+static int
+s3cow_flush (void *handle, uint32_t flags)
+{
+  RETURN_ERRNO (disk_flush (DISK (handle)));
+}
+
+/* Zero chunks are holes; everything else is data. */
+static int
+s3cow_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+               struct nbdkit_extents *extents)
+{
+  struct disk *d = DISK (handle);
+  uint32_t cs = disk_chunk_size (d);
+  uint64_t end = offset + count, pos = offset - offset % cs;
+
+  while (pos < end) {
+    uint64_t len = cs;
+    uint32_t type = disk_is_zero_chunk (d, pos)
+                    ? NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO : 0;
+    if (pos + len > disk_size (d))
+      len = disk_size (d) - pos;
+    if (nbdkit_add_extent (extents, pos, len, type) == -1)
+      return -1;
+    pos += len;
+    if (flags & NBDKIT_FLAG_REQ_ONE)
+      break;
+  }
+  return 0;
+}
+
+static struct nbdkit_plugin plugin = {
+  .name = "s3cow",
+  .longname = "s3cow: copy-on-write disks on S3",
+  .version = PACKAGE_VERSION,
+  .unload = s3cow_unload,
+  .config = s3cow_config,
+  .config_complete = s3cow_config_complete,
+  .config_help = s3cow_config_help,
+  .magic_config_key = "bucket",
+  .get_ready = s3cow_get_ready,
+  .after_fork = s3cow_after_fork,
+  .list_exports = s3cow_list_exports,
+  .default_export = s3cow_default_export,
+  .open = s3cow_open,
+  .close = s3cow_close,
+  .get_size = s3cow_get_size,
+  .export_description = s3cow_export_description,
+  .block_size = s3cow_block_size,
+  .can_write = s3cow_can_write,
+  .can_flush = s3cow_can_always_true,
+  .can_trim = s3cow_can_always_true,
+  .can_zero = s3cow_can_always_true,
+  .can_fast_zero = s3cow_can_always_true,
+  .can_extents = s3cow_can_always_true,
+  .can_multi_conn = s3cow_can_always_true,
+  .can_fua = s3cow_can_fua,
+  .pread = s3cow_pread,
+  .pwrite = s3cow_pwrite,
+  .zero = s3cow_zero,
+  .trim = s3cow_trim,
+  .flush = s3cow_flush,
+  .extents = s3cow_extents,
+  .errno_is_preserved = 1,
+};
+
+NBDKIT_REGISTER_PLUGIN (plugin)
