@@ -1,0 +1,175 @@
+#!/bin/bash
+# Build s3cow and run all its tests, on a fresh Debian 12 machine or on a
+# developer's: the one test command.
+#
+#   scripts/test.sh
+#
+# 1. installs the packages the build and the tests need (only those
+#    missing: fast when all are there);
+# 2. autoreconf, configure out of tree in build/ (--enable-werror, plus
+#    $CONFIGURE_ARGS, e.g. CONFIGURE_ARGS=--enable-sanitizers), make;
+# 3. starts a throw-away Ceph RADOS Gateway (scripts/rgw-start.sh), unless
+#    S3COW_TEST_ENDPOINT names an S3 server already (e.g. MinIO, with
+#    S3COW_TEST_ACCESS_KEY, S3COW_TEST_SECRET_KEY, S3COW_TEST_REGION);
+# 4. make check (TEST_JOBS tests at a time, default 1), prints the logs
+#    of the failed tests, stops the gateway it started;
+# 5. ends with one line "N passed, N failed, N skipped" and fails if any
+#    test failed or none passed.
+
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+build="$root/build"
+jobs="$(nproc 2>/dev/null || echo 2)"
+test_jobs="${TEST_JOBS:-1}"
+
+say ()
+{
+  echo "==> $*"
+}
+
+# --- 1. Packages ----------------------------------------------------------
+
+# Real package names only: a virtual one (nbdfuse, which libnbd-bin
+# provides on Debian 12) never shows as installed, and would cost an
+# apt-get update on every run.
+packages=(
+  build-essential autoconf automake libtool pkg-config
+  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
+  libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
+  curl lcov cppcheck clang-format clang-tidy valgrind
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+    grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -qq update
+  apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The gateway this script starts, stopped however it exits.
+rgw_dir=
+stop_rgw ()
+{
+  [ -n "$rgw_dir" ] || return 0
+  S3COW_RGW_DIR="$rgw_dir" "$root/scripts/rgw-stop.sh" "$@" >/dev/null || true
+  rgw_dir=
+}
+summary_done=0
+on_exit ()
+{
+  local status=$?
+  stop_rgw
+  if [ "$summary_done" = 0 ] && [ "$status" -ne 0 ]; then
+    echo "scripts/test.sh: stopped before the tests ran (status $status):" \
+      "see above" >&2
+  fi
+}
+trap on_exit EXIT
+
+# --- 2. Build -------------------------------------------------------------
+
+say "autoreconf -i"
+autoreconf -i >/dev/null
+
+say "configure --enable-werror ${CONFIGURE_ARGS:-} (in build/)"
+mkdir -p "$build"
+cd "$build"
+# shellcheck disable=SC2086 # CONFIGURE_ARGS is a list of arguments
+"$root/configure" --enable-werror ${CONFIGURE_ARGS:-} >configure.out || {
+  tail -n 30 configure.out >&2
+  exit 1
+}
+
+say "make -j$jobs"
+make -j"$jobs"
+# The test programs too, in parallel (TESTS= runs none of the tests).
+make -j"$jobs" check TESTS= >/dev/null
+
+# --- 3. S3 server ---------------------------------------------------------
+
+# A port free for the gateway and its monitor (port + 10000): other
+# gateways, a developer's for one, may be running on this machine.
+port_free ()
+{
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+if [ -n "${S3COW_TEST_ENDPOINT:-}" ]; then
+  say "S3 server: $S3COW_TEST_ENDPOINT (given)"
+else
+  port="${S3COW_RGW_PORT:-}"
+  if [ -z "$port" ]; then
+    for p in $(seq 7480 7499); do
+      if port_free "$p" && port_free $((p + 10000)); then
+        port=$p
+        break
+      fi
+    done
+    [ -n "$port" ] || { echo "no free port in 7480-7499" >&2; exit 1; }
+  fi
+  rgw_dir="/tmp/s3cow-rgw-test.$$"
+  say "starting Ceph RGW on port $port (state in $rgw_dir)"
+  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" "$root/scripts/rgw-start.sh"
+  # shellcheck disable=SC1091 # written by rgw-start.sh
+  . "$rgw_dir/env"
+fi
+
+# --- 4. Tests -------------------------------------------------------------
+
+# Results of earlier runs, of tests since removed included, must not count.
+find "$build" -name '*.trs' -print | while read -r trs; do
+  rm -f "$trs" "${trs%.trs}.log"
+done
+
+say "make check (-j$test_jobs)"
+check_status=0
+make -j"$test_jobs" check || check_status=$?
+
+passed=0
+failed=0
+skipped=0
+failed_logs=()
+while read -r trs; do
+  while read -r result; do
+    case "$result" in
+      PASS | XFAIL) passed=$((passed + 1)) ;;
+      SKIP) skipped=$((skipped + 1)) ;;
+      *)
+        failed=$((failed + 1))
+        case " ${failed_logs[*]} " in
+          *" ${trs%.trs}.log "*) ;;
+          *) failed_logs+=("${trs%.trs}.log") ;;
+        esac
+        ;;
+    esac
+  done < <(sed -n 's/^:test-result: *\([A-Z]*\).*/\1/p' "$trs")
+done < <(find "$build" -name '*.trs' | sort)
+
+for log in "${failed_logs[@]}"; do
+  echo
+  echo "======== ${log#"$build"/}"
+  cat "$log"
+done
+
+# --- 5. Summary -----------------------------------------------------------
+
+if [ "$check_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "make check failed (status $check_status) outside any test" >&2
+fi
+if [ "$passed" -eq 0 ]; then
+  echo "no test passed" >&2
+fi
+if [ -n "$rgw_dir" ] && [ "$failed" -gt 0 ]; then
+  echo "the gateway's logs are kept in $rgw_dir/log"
+  stop_rgw --keep
+fi
+stop_rgw
+summary_done=1
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$check_status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
