@@ -29,6 +29,7 @@
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
+#include "lease.h"
 #include "log.h"
 #include "names.h"
 
@@ -49,6 +50,7 @@ struct disk {
   char instance[17];            /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
+  struct lease *lease;          /* NULL when read-only */
 
   pthread_mutex_t commit_lock;  /* protects the fields below */
   struct head head;             /* last committed */
@@ -59,11 +61,13 @@ struct disk {
   void *attempted;              /* its bytes, when uncertain */
   size_t attempted_len;
   atomic_bool fenced;           /* another writer owns the head: write no more */
+  atomic_bool expired;          /* the lease is expired (logged once) */
 
   pthread_mutex_t thread_lock;  /* protects stop, and wakes the thread */
   pthread_cond_t thread_cond;
   bool stop;
-  bool thread_started;
+  bool started;                 /* disk_start ran */
+  bool thread_started;          /* the commit thread runs */
   pthread_t thread;
 };
 
@@ -113,6 +117,19 @@ load_maps (struct disk *d)
       d->delta_entries += n;
   }
   return 0;
+}
+
+/* A new chunk map for d->head, filled from its maps. */
+static int
+load_head_maps (struct disk *d)
+{
+  d->map = chunkmap_new (head_nchunks (&d->head));
+  if (d->map == NULL) {
+    s3cow_log_error ("%s: no memory for the map of %" PRIu64 " chunks",
+                     d->label, head_nchunks (&d->head));
+    return -1;
+  }
+  return load_maps (d);
 }
 
 /* Create the disk's head if it does not exist.  0, or -1 after logging. */
@@ -174,6 +191,74 @@ read_head (struct disk *d, const struct disk_config *config)
   return 0;
 }
 
+/* The fields of d that name the disk. */
+static void
+init_names (struct disk *d, const struct disk_config *config)
+{
+  snprintf (d->name, sizeof d->name, "%s", config->name);
+  snprintf (d->label, sizeof d->label, "%s%s%s", config->name,
+            config->snap[0] ? "@" : "", config->snap);
+  if (config->snap[0])
+    key_snap (d->head_key, config->name, config->snap);
+  else
+    key_head (d->head_key, config->name);
+}
+
+int
+disk_check (struct store *store, const struct disk_config *config)
+{
+  CLEANUP_FREE struct disk *d = calloc (1, sizeof *d);
+
+  if (d == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return -1;
+  }
+  d->store = store;
+  init_names (d, config);
+  return read_head (d, config);
+}
+
+/* Rewrite the head (compare-and-swap) right after taking the lease: from
+ * now on, a commit by a writer that lost the lease fails.  If the head
+ * changed since we read it, read it and the maps again.
+ */
+static int
+claim_head (struct disk *d, const struct disk_config *config)
+{
+  int attempt;
+
+  for (attempt = 0; attempt < 5; attempt++) {
+    CLEANUP_FREE void *data = NULL;
+    struct head next = d->head;
+    char etag[STORE_ETAG_MAX];
+    size_t len;
+    int r;
+
+    next.generation++;
+    next.committed = time (NULL);
+    if (head_encode (&next, &data, &len) == -1) {
+      s3cow_log_error ("%s: %m", d->label);
+      return -1;
+    }
+    r = store_put_if_match (d->store, d->head_key, data, len, d->etag, etag);
+    if (r == STORE_OK) {
+      d->head = next;
+      strcpy (d->etag, etag);
+      return 0;
+    }
+    if (r != STORE_PRECONDITION)
+      return -1;
+    /* Someone committed just before we took the lease: start over. */
+    chunkmap_free (d->map);
+    d->map = NULL;
+    if (read_head (d, config) == -1 || load_head_maps (d) == -1)
+      return -1;
+  }
+  s3cow_log_error ("%s: the head keeps changing under us although we hold "
+                   "the lease", d->label);
+  return -1;
+}
+
 struct disk *
 disk_open (struct store *store, struct cache *cache,
            const struct disk_config *config)
@@ -186,13 +271,7 @@ disk_open (struct store *store, struct cache *cache,
   }
   d->store = store;
   d->cache = cache;
-  snprintf (d->name, sizeof d->name, "%s", config->name);
-  snprintf (d->label, sizeof d->label, "%s%s%s", config->name,
-            config->snap[0] ? "@" : "", config->snap);
-  if (config->snap[0])
-    key_snap (d->head_key, config->name, config->snap);
-  else
-    key_head (d->head_key, config->name);
+  init_names (d, config);
   d->readonly = config->readonly || config->snap[0];
   d->commit_interval = config->commit_interval;
   make_instance (d->instance);
@@ -200,15 +279,17 @@ disk_open (struct store *store, struct cache *cache,
   pthread_mutex_init (&d->thread_lock, NULL);
   pthread_cond_init (&d->thread_cond, NULL);
 
-  if (read_head (d, config) == -1)
-    goto fail;
-  d->map = chunkmap_new (head_nchunks (&d->head));
-  if (d->map == NULL) {
-    s3cow_log_error ("%s: no memory for the map of %" PRIu64 " chunks",
-                     d->label, head_nchunks (&d->head));
-    goto fail;
+  if (!d->readonly) {
+    d->lease = lease_acquire (store, &(struct lease_config) {
+                                .disk = d->name, .instance = d->instance,
+                                .duration = config->lease_duration,
+                                .wait = config->lease_wait });
+    if (d->lease == NULL)
+      goto fail;
   }
-  if (load_maps (d) == -1)
+  if (read_head (d, config) == -1 || load_head_maps (d) == -1)
+    goto fail;
+  if (!d->readonly && claim_head (d, config) == -1)
     goto fail;
   d->cd = cache_attach (cache, d->label, d->map, d->head.chunk_size);
   if (d->cd == NULL)
@@ -219,6 +300,7 @@ disk_open (struct store *store, struct cache *cache,
   return d;
 
 fail:
+  lease_release (d->lease);
   chunkmap_free (d->map);
   pthread_mutex_destroy (&d->commit_lock);
   pthread_mutex_destroy (&d->thread_lock);
@@ -252,6 +334,36 @@ fence (struct disk *d, const char *why)
     s3cow_log_error ("%s: %s: another writer owns this disk now; this server "
                      "will not write it again (writes and flushes fail with "
                      "EIO)", d->label, why);
+}
+
+/* May this server write the disk now?  If not: false, errno EIO, and a
+ * log line when the state starts.
+ */
+static bool
+may_write (struct disk *d)
+{
+  if (d->lease) {
+    switch (lease_state (d->lease)) {
+    case LEASE_LOST:
+      fence (d, "lease lost");
+      break;
+    case LEASE_EXPIRED:
+      if (!atomic_exchange (&d->expired, true))
+        s3cow_log_error ("%s: lease not renewed in time: writes and flushes "
+                         "fail until a renewal succeeds", d->label);
+      errno = EIO;
+      return false;
+    case LEASE_VALID:
+      if (atomic_exchange (&d->expired, false))
+        s3cow_log_error ("%s: lease renewed: writes resume", d->label);
+      break;
+    }
+  }
+  if (atomic_load (&d->fenced)) {
+    errno = EIO;
+    return false;
+  }
+  return true;
 }
 
 /* The head PUT before this commit may have landed or not: find out.
@@ -300,7 +412,7 @@ commit (struct disk *d)
   bool full;
   int r;
 
-  if (atomic_load (&d->fenced))
+  if (!may_write (d))
     goto eio;
   if (d->uncertain && reconcile (d) == -1)
     goto eio;
@@ -328,7 +440,9 @@ commit (struct disk *d)
       != STORE_OK)
     goto untake;
 
-  /* 2. The head, compare-and-swap. */
+  /* 2. The head, compare-and-swap, if we still hold the lease. */
+  if (!may_write (d))
+    goto untake;
   if (full)
     next.nmaps = 0;
   strcpy (next.maps[next.nmaps++], map_key);
@@ -384,10 +498,8 @@ eio:
 int
 disk_flush (struct disk *d)
 {
-  if (atomic_load (&d->fenced)) {
-    errno = EIO;
+  if (!may_write (d))
     return -1;
-  }
   if (cache_flush (d->cd) == -1)
     return -1;
   return commit (d);
@@ -423,7 +535,12 @@ disk_start (struct disk *d)
 {
   int err;
 
-  if (d->readonly || d->thread_started || d->commit_interval <= 0)
+  if (d->readonly || d->started)
+    return 0;
+  if (lease_start (d->lease) == -1)
+    return -1;
+  d->started = true;
+  if (d->commit_interval <= 0)
     return 0;
   err = pthread_create (&d->thread, NULL, commit_thread, d);
   if (err != 0) {
@@ -454,6 +571,7 @@ disk_close (struct disk *d)
       s3cow_log_error ("%s: final commit failed: writes since the last "
                        "successful flush are lost", d->label);
   }
+  lease_release (d->lease);
   cache_detach (d->cd);
   chunkmap_free (d->map);
   free (d->attempted);
@@ -488,10 +606,8 @@ write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
 {
   const uint32_t cs = d->head.chunk_size;
 
-  if (atomic_load (&d->fenced)) {
-    errno = EIO;
+  if (!may_write (d))
     return -1;
-  }
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
     if (cache_write (d->cd, offset / cs, off, len, p) == -1)

@@ -28,18 +28,31 @@ struct disk_config {
   uint64_t create_size;         /* create if missing with this size; 0: don't */
   uint32_t create_chunk_size;   /* chunk size for a new disk */
   double commit_interval;       /* seconds between background commits */
+  double lease_duration;        /* seconds (read-write opens take a lease) */
+  double lease_wait;            /* seconds to wait for a live lease holder */
 };
 
 struct disk;
 
-/* Open (or create) a disk: read its head and maps.  NULL after logging. */
+/* Check that a disk exists (creating it if config->create_size says so)
+ * with the size asked for, without opening it.  0, or -1 after logging.
+ */
+int disk_check (struct store *store, const struct disk_config *config);
+
+/* Open (or create) a disk: take its lease unless read-only, read its head
+ * and maps, and (read-write) rewrite the head once, so that a previous
+ * holder that lost the lease can no longer commit.  NULL after logging.
+ */
 struct disk *disk_open (struct store *store, struct cache *cache,
                         const struct disk_config *config);
 
-/* Start the background commit thread (after nbdkit forks).  0 or -1. */
+/* Start the background commit and lease renewal threads (after nbdkit
+ * forks).  0 or -1.
+ */
 int disk_start (struct disk *disk);
 
-/* Flush and commit what is dirty, stop the thread, free everything.
+/* Flush and commit what is dirty, stop the threads, release the lease,
+ * free everything.
  * Returns 0, or -1 if the final commit failed (logged: data lost).
  */
 int disk_close (struct disk *disk);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -335,4 +336,121 @@ map_decode (const char *key, const void *data, size_t len,
   *n = count;
   *full = flags & MAP_FLAG_FULL;
   return 0;
+}
+
+size_t
+lease_encode (const struct lease_info *info, char *buf)
+{
+  uint8_t sum[SHA256_DIGEST_LENGTH];
+  char hex[HASH_HEX_LEN + 1];
+  int n;
+
+  n = snprintf (buf, LEASE_MAX_SIZE,
+                "s3cow-lease %d\nstate=%s\nhost=%s\npid=%" PRIu64
+                "\ninstance=%s\nexport=%s\ntaken=%" PRIu64 "\nrenewed=%"
+                PRIu64 "\nduration=%" PRIu32 "\n", FORMAT_VERSION,
+                info->released ? "released" : "held", info->host, info->pid,
+                info->instance, info->export, info->taken, info->renewed,
+                info->duration);
+  SHA256 ((const uint8_t *) buf, n, sum);
+  hash_to_hex (sum, hex);
+  n += snprintf (buf + n, LEASE_MAX_SIZE - n, "sha256=%s\n", hex);
+  return n;
+}
+
+/* Copy the value of "name=VALUE\n" at *p into out (room for size), advance
+ * *p past the line.  false if the line is not that field or too long.
+ */
+static bool
+lease_field (const char **p, const char *end, const char *name, char *out,
+             size_t size)
+{
+  size_t name_len = strlen (name), len;
+  const char *nl;
+
+  if ((size_t) (end - *p) <= name_len || strncmp (*p, name, name_len) != 0
+      || (*p)[name_len] != '=')
+    return false;
+  *p += name_len + 1;
+  nl = memchr (*p, '\n', end - *p);
+  if (nl == NULL || (len = nl - *p) >= size || memchr (*p, '\0', len))
+    return false;
+  memcpy (out, *p, len);
+  out[len] = '\0';
+  *p = nl + 1;
+  return true;
+}
+
+static bool
+lease_number (const char **p, const char *end, const char *name,
+              uint64_t *out)
+{
+  char buf[32], *tail;
+
+  if (!lease_field (p, end, name, buf, sizeof buf) || buf[0] < '0'
+      || buf[0] > '9')
+    return false;
+  errno = 0;
+  *out = strtoull (buf, &tail, 10);
+  return errno == 0 && *tail == '\0';
+}
+
+int
+lease_decode (const char *key, const void *data, size_t len,
+              struct lease_info *info)
+{
+  const char *p = data, *end = p + len, *sum_line;
+  char header[32], state[16], sum_hex[HASH_HEX_LEN + 1];
+  char want[HASH_HEX_LEN + 1];
+  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint64_t duration;
+  const char *nl;
+
+  memset (info, 0, sizeof *info);
+  if (len > LEASE_MAX_SIZE || len < 12 || memcmp (p, "s3cow-lease ", 12)) {
+    s3cow_log_error ("%s: not an s3cow lease object", key);
+    return -1;
+  }
+  nl = memchr (p, '\n', len);
+  if (nl == NULL || (size_t) (nl - p) >= sizeof header) {
+    s3cow_log_error ("%s: not an s3cow lease object", key);
+    return -1;
+  }
+  memcpy (header, p, nl - p);
+  header[nl - p] = '\0';
+  if (strcmp (header + 12, "1") != 0) {
+    s3cow_log_error ("%s: lease format version %s is not supported (this "
+                     "s3cow reads version %d)", key, header + 12,
+                     FORMAT_VERSION);
+    return -1;
+  }
+  p = nl + 1;
+  if (!lease_field (&p, end, "state", state, sizeof state)
+      || (strcmp (state, "held") != 0 && strcmp (state, "released") != 0)
+      || !lease_field (&p, end, "host", info->host, sizeof info->host)
+      || !lease_number (&p, end, "pid", &info->pid)
+      || !lease_field (&p, end, "instance", info->instance,
+                       sizeof info->instance)
+      || !lease_field (&p, end, "export", info->export, sizeof info->export)
+      || !lease_number (&p, end, "taken", &info->taken)
+      || !lease_number (&p, end, "renewed", &info->renewed)
+      || !lease_number (&p, end, "duration", &duration)
+      || duration == 0 || duration > 86400)
+    goto bad;
+  info->duration = duration;
+  info->released = strcmp (state, "released") == 0;
+  sum_line = p;
+  if (!lease_field (&p, end, "sha256", sum_hex, sizeof sum_hex) || p != end)
+    goto bad;
+  SHA256 (data, sum_line - (const char *) data, sum);
+  hash_to_hex (sum, want);
+  if (strcmp (sum_hex, want) != 0) {
+    s3cow_log_error ("%s: lease object is corrupt (checksum mismatch)", key);
+    return -1;
+  }
+  return 0;
+
+bad:
+  s3cow_log_error ("%s: lease object is malformed", key);
+  return -1;
 }

@@ -80,4 +80,39 @@ int map_decode (const char *key, const void *data, size_t len,
                 uint32_t chunk_size, uint64_t nchunks,
                 struct map_entry **entries, size_t *n, bool *full);
 
+/* A lease object (disks/D/lease): who holds the disk's write lock.  Text,
+ * so that people can read it:
+ *
+ *   s3cow-lease 1
+ *   state=held|released
+ *   host=HOST
+ *   pid=PID
+ *   instance=HEX
+ *   export=DISK
+ *   taken=UNIX-SECONDS
+ *   renewed=UNIX-SECONDS
+ *   duration=SECONDS
+ *   sha256=HEX of every byte before this line
+ */
+#define LEASE_MAX_SIZE 4096
+#define LEASE_FIELD_MAX 256
+
+struct lease_info {
+  bool released;
+  char host[LEASE_FIELD_MAX];
+  uint64_t pid;
+  char instance[LEASE_FIELD_MAX];
+  char export[LEASE_FIELD_MAX];
+  uint64_t taken;               /* holder's clock */
+  uint64_t renewed;             /* holder's clock */
+  uint32_t duration;            /* seconds */
+};
+
+/* Encode into buf (room for LEASE_MAX_SIZE).  Returns the length. */
+size_t lease_encode (const struct lease_info *info, char *buf);
+
+/* Decode and check a lease read from key.  0, or -1 after logging. */
+int lease_decode (const char *key, const void *data, size_t len,
+                  struct lease_info *info);
+
 #endif /* S3COW_FORMAT_H */

@@ -1,10 +1,11 @@
 /* s3cow: nbdkit plugin glue: parameters, the open disks, the callbacks.
  *
- * With export=NAME the server serves that one disk, opened before the
- * server starts (so that a missing disk is an error at startup) and kept
- * open until it stops.  Without it, the export name a client asks for picks
- * the disk; disks are opened on demand, shared by all their connections,
- * and closed (committed) when the last one goes.
+ * Disks are opened by the first connection that asks for them (only then
+ * do we know whether the server is read-only: nbdkit -r opens take no
+ * lease), shared by all their connections, and closed (committed, lease
+ * released) when the last one goes.  With export=NAME the server serves
+ * that one disk: it checks at startup that the disk exists (or creates
+ * it), and keeps it open from the first connection until it stops.
  */
 #include <config.h>
 
@@ -39,17 +40,18 @@ static uint32_t chunk_size = 1024 * 1024;
 static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
 static double commit_interval = 5;
+static double lease_duration = 30;
+static double lease_wait = 0;
 
 static struct store *store;
 static struct cache *cache;
-static bool forked;
 
 /* The open disks. */
 struct open_disk {
   struct open_disk *next;
   char export[2 * NAME_MAX_LEN + 2];
   struct disk *disk;
-  unsigned refs;                /* connections, plus one for export= */
+  unsigned refs;                /* connections, plus one with export= */
 };
 static pthread_mutex_t disks_lock = PTHREAD_MUTEX_INITIALIZER; /* the list */
 static struct open_disk *disks;
@@ -175,6 +177,16 @@ s3cow_config (const char *key, const char *value)
     return parse_double (key, value, &store_config.retry_time);
   else if (strcmp (key, "commit-interval") == 0)
     return parse_double (key, value, &commit_interval);
+  else if (strcmp (key, "lease") == 0) {
+    if (parse_double (key, value, &lease_duration) == -1)
+      return -1;
+    if (lease_duration < 3 || lease_duration > 3600) {
+      nbdkit_error ("lease=%s: must be from 3 to 3600 seconds", value);
+      return -1;
+    }
+  }
+  else if (strcmp (key, "lease-wait") == 0)
+    return parse_double (key, value, &lease_wait);
   else if (strcmp (key, "connections") == 0 || strcmp (key, "upload-threads") == 0) {
     unsigned n;
     if (nbdkit_parse_unsigned (key, value, &n) == -1)
@@ -238,7 +250,27 @@ s3cow_config_complete (void)
   "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n" \
   "connections=<N>      Parallel S3 connections (default 16).\n" \
   "upload-threads=<N>   Background upload threads (default 8).\n" \
-  "commit-interval=<S>  Seconds between background commits (default 5)."
+  "commit-interval=<S>  Seconds between background commits (default 5).\n" \
+  "lease=<SECS>         Lease duration of a read-write open (default 30).\n" \
+  "lease-wait=<SECS>    Wait this long for a live lease holder (default 0)."
+
+/* The disk configuration for an export name (name and snap receive the
+ * parts).  0, or -1 after logging a bad name.
+ */
+static int
+disk_config_for (const char *export, bool readonly, char *name, char *snap,
+                 struct disk_config *config)
+{
+  if (name_parse_export (export, name, snap) == -1)
+    return -1;
+  *config = (struct disk_config) {
+    .name = name, .snap = snap, .readonly = readonly,
+    .create_size = snap[0] ? 0 : create_size,
+    .create_chunk_size = chunk_size, .commit_interval = commit_interval,
+    .lease_duration = lease_duration, .lease_wait = lease_wait,
+  };
+  return 0;
+}
 
 /* Find or open the disk for an export name.  disks_lock held. */
 static struct open_disk *
@@ -253,27 +285,22 @@ get_disk (const char *export, bool readonly)
       od->refs++;
       return od;
     }
-  if (name_parse_export (export, name, snap) == -1)
+  if (disk_config_for (export, readonly, name, snap, &config) == -1)
     return NULL;
-  config = (struct disk_config) {
-    .name = name, .snap = snap, .readonly = readonly,
-    .create_size = snap[0] ? 0 : create_size,
-    .create_chunk_size = chunk_size, .commit_interval = commit_interval,
-  };
   od = calloc (1, sizeof *od);
   if (od == NULL) {
     nbdkit_error ("calloc: %m");
     return NULL;
   }
   od->disk = disk_open (store, cache, &config);
-  if (od->disk == NULL || (forked && disk_start (od->disk) == -1)) {
+  if (od->disk == NULL || disk_start (od->disk) == -1) {
     if (od->disk)
       disk_close (od->disk);
     free (od);
     return NULL;
   }
   snprintf (od->export, sizeof od->export, "%s", export);
-  od->refs = 1;
+  od->refs = export_name ? 2 : 1;       /* export=: open until unload */
   od->next = disks;
   disks = od;
   return od;
@@ -309,8 +336,10 @@ s3cow_get_ready (void)
   if (cache == NULL)
     return -1;
   if (export_name) {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
-    if (get_disk (export_name, false) == NULL)
+    char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+    struct disk_config config;
+    if (disk_config_for (export_name, false, name, snap, &config) == -1
+        || disk_check (store, &config) == -1)
       return -1;
   }
   return 0;
@@ -319,16 +348,7 @@ s3cow_get_ready (void)
 static int
 s3cow_after_fork (void)
 {
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
-  struct open_disk *od;
-
-  forked = true;
-  if (cache_start (cache) == -1)
-    return -1;
-  for (od = disks; od; od = od->next)
-    if (disk_start (od->disk) == -1)
-      return -1;
-  return 0;
+  return cache_start (cache);
 }
 
 /* Disks in the bucket: keys disks/NAME/head. */

@@ -217,6 +217,36 @@ test_chunkmap (void)
   chunkmap_free (m);
 }
 
+static void
+test_lease (void)
+{
+  struct lease_info in = { 0 }, out;
+  char buf[LEASE_MAX_SIZE];
+  size_t len, i;
+
+  strcpy (in.host, "host1");
+  in.pid = 4242;
+  strcpy (in.instance, "00ff");
+  strcpy (in.export, "web1");
+  in.taken = 1700000000;
+  in.renewed = 1700000010;
+  in.duration = 30;
+  len = lease_encode (&in, buf);
+  CHECK (lease_decode ("l", buf, len, &out) == 0);
+  CHECK (!out.released);
+  CHECK (strcmp (out.host, "host1") == 0);
+  CHECK_EQ_U64 (out.pid, 4242);
+  CHECK_EQ_U64 (out.renewed, 1700000010);
+  CHECK_EQ_U64 (out.duration, 30);
+  for (i = 0; i < len; i++)
+    CHECK (lease_decode ("l", buf, i, &out) == -1);
+  buf[20] ^= 1;
+  CHECK (lease_decode ("l", buf, len, &out) == -1);
+  in.released = true;
+  len = lease_encode (&in, buf);
+  CHECK (lease_decode ("l", buf, len, &out) == 0 && out.released);
+}
+
 int
 main (void)
 {
@@ -224,6 +254,7 @@ main (void)
   test_head ();
   test_map ();
   test_chunkmap ();
+  test_lease ();
   if (failures) {
     fprintf (stderr, "test-format: %d checks failed\n", failures);
     return 1;

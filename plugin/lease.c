@@ -1,0 +1,291 @@
+/* s3cow: the lease lock (see lease.h). */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "format.h"
+#include "lease.h"
+#include "log.h"
+#include "names.h"
+
+struct lease {
+  struct store *store;
+  char key[KEY_MAX_LEN];
+  struct lease_info info;       /* what we write */
+  double duration;
+
+  pthread_mutex_t lock;         /* protects the fields below */
+  pthread_cond_t cond;          /* wakes the renewal thread */
+  char etag[STORE_ETAG_MAX];    /* of our lease object */
+  double valid_until;           /* monotonic seconds */
+  bool lost;
+  bool stop;
+  bool thread_started;
+  pthread_t thread;
+};
+
+static double
+now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Write our lease with the given precondition (if_etag NULL: If-None-Match).
+ * On STORE_PRECONDITION, check whether it was our own retried PUT that had
+ * landed (the content names our instance and renewal time): then it is
+ * STORE_OK.
+ */
+static int
+put_lease (struct lease *l, const char *if_etag, char *etag)
+{
+  char buf[LEASE_MAX_SIZE];
+  size_t len;
+  int r;
+
+  l->info.renewed = time (NULL);
+  len = lease_encode (&l->info, buf);
+  r = if_etag ? store_put_if_match (l->store, l->key, buf, len, if_etag, etag)
+              : store_put_if_absent (l->store, l->key, buf, len, etag);
+  if (r == STORE_PRECONDITION) {
+    CLEANUP_FREE void *data = NULL;
+    size_t got;
+    if (store_get_alloc (l->store, l->key, LEASE_MAX_SIZE, &data, &got, etag)
+            == STORE_OK
+        && got == len && memcmp (data, buf, len) == 0)
+      return STORE_OK;
+  }
+  return r;
+}
+
+static void
+describe_holder (const struct lease_info *h, char *out, size_t size)
+{
+  char taken[32], renewed[32];
+  time_t t1 = h->taken, t2 = h->renewed;
+  struct tm tm;
+
+  strftime (taken, sizeof taken, "%Y-%m-%d %H:%M:%S UTC",
+            gmtime_r (&t1, &tm));
+  strftime (renewed, sizeof renewed, "%H:%M:%S UTC", gmtime_r (&t2, &tm));
+  snprintf (out, size, "%s pid %" PRIu64 " (instance %s, export %s) since %s;"
+            " its %" PRIu32 " s lease was last renewed at %s (holder's clock)"
+            " and expires %" PRIu32 " s after its last renewal", h->host,
+            h->pid, h->instance, h->export, taken, h->duration, renewed,
+            h->duration);
+}
+
+struct lease *
+lease_acquire (struct store *store, const struct lease_config *config)
+{
+  struct lease *l = calloc (1, sizeof *l);
+  char seen_etag[STORE_ETAG_MAX] = "", etag[STORE_ETAG_MAX];
+  double start = now (), seen_at = 0, t;
+  bool saw_renewal = false;
+  int r;
+
+  if (l == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return NULL;
+  }
+  l->store = store;
+  l->duration = config->duration;
+  key_lease (l->key, config->disk);
+  if (gethostname (l->info.host, sizeof l->info.host - 1) == -1)
+    strcpy (l->info.host, "unknown");
+  l->info.host[strcspn (l->info.host, "\n")] = '\0';
+  l->info.pid = getpid ();
+  snprintf (l->info.instance, sizeof l->info.instance, "%s",
+            config->instance);
+  snprintf (l->info.export, sizeof l->info.export, "%s", config->disk);
+  l->info.taken = time (NULL);
+  l->info.duration = (uint32_t) ceil (config->duration);
+  pthread_mutex_init (&l->lock, NULL);
+  pthread_cond_init (&l->cond, NULL);
+
+  for (;;) {
+    CLEANUP_FREE void *data = NULL;
+    struct lease_info holder;
+    size_t len;
+    double hold;
+
+    t = now ();
+    r = put_lease (l, NULL, etag);
+    if (r == STORE_OK)
+      break;
+    if (r != STORE_PRECONDITION)
+      goto fail;
+    r = store_get_alloc (store, l->key, LEASE_MAX_SIZE, &data, &len, etag);
+    if (r == STORE_NOT_FOUND)
+      continue;                 /* deleted meanwhile: try again */
+    if (r != STORE_OK)
+      goto fail;
+    if (lease_decode (l->key, data, len, &holder) == -1) {
+      /* Unreadable: treat it as held for our own duration. */
+      memset (&holder, 0, sizeof holder);
+      strcpy (holder.host, "unknown (unreadable lease object)");
+      holder.duration = l->info.duration;
+    }
+    if (holder.released) {
+      if ((r = put_lease (l, etag, etag)) == STORE_OK)
+        break;
+      if (r != STORE_PRECONDITION)
+        goto fail;
+      continue;
+    }
+    if (strcmp (etag, seen_etag) != 0) {
+      saw_renewal = seen_etag[0] != '\0';
+      strcpy (seen_etag, etag);
+      seen_at = t;
+    }
+    hold = holder.duration ? holder.duration : l->duration;
+    if (t - seen_at >= hold) {
+      /* Unchanged for its whole duration on our clock: the holder is gone. */
+      if ((r = put_lease (l, etag, etag)) == STORE_OK) {
+        s3cow_log_debug ("disk %s: took over the stale lease of %s pid %"
+                         PRIu64 " (unchanged for %.0f s)", config->disk,
+                         holder.host, holder.pid, t - seen_at);
+        break;
+      }
+      if (r != STORE_PRECONDITION)
+        goto fail;
+      continue;
+    }
+    /* A holder that renews, or whose last renewal looks recent, is alive:
+     * refuse once lease-wait is over.  (Looking recent by the holder's
+     * clock can only make us refuse, never take over.)
+     */
+    if ((saw_renewal || (double) time (NULL) < holder.renewed + hold + 5)
+        && t - start >= config->wait) {
+      char who[1024];
+      describe_holder (&holder, who, sizeof who);
+      s3cow_log_error ("disk %s is locked by %s.  Wait for it with "
+                       "lease-wait=SECONDS, open it read-only (nbdkit -r), or "
+                       "break the lock with: s3cow unlock %s --force",
+                       config->disk, who, config->disk);
+      goto fail;
+    }
+    usleep (500 * 1000);
+  }
+
+  strcpy (l->etag, etag);
+  l->valid_until = t + l->duration * 2 / 3;
+  s3cow_debug (lease, "disk %s: lease taken (%.0f s)", config->disk,
+               l->duration);
+  return l;
+
+fail:
+  pthread_mutex_destroy (&l->lock);
+  pthread_cond_destroy (&l->cond);
+  free (l);
+  return NULL;
+}
+
+/* Renew every duration/3; after a failure, try again every second. */
+static void *
+renew_thread (void *arg)
+{
+  struct lease *l = arg;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&l->lock);
+  double wait = l->duration / 3;
+
+  while (!l->stop && !l->lost) {
+    char etag[STORE_ETAG_MAX], old[STORE_ETAG_MAX];
+    struct timespec ts;
+    double t, deadline;
+    int r;
+
+    clock_gettime (CLOCK_REALTIME, &ts);
+    deadline = ts.tv_sec + ts.tv_nsec / 1e9 + wait;
+    ts.tv_sec = (time_t) deadline;
+    ts.tv_nsec = (long) ((deadline - floor (deadline)) * 1e9);
+    pthread_cond_timedwait (&l->cond, &l->lock, &ts);
+    if (l->stop)
+      break;
+    strcpy (old, l->etag);
+    pthread_mutex_unlock (&l->lock);
+
+    t = now ();
+    r = put_lease (l, old, etag);
+
+    pthread_mutex_lock (&l->lock);
+    if (r == STORE_OK) {
+      strcpy (l->etag, etag);
+      l->valid_until = t + l->duration * 2 / 3;
+      wait = l->duration / 3;
+      s3cow_debug (lease, "%s: renewed", l->key);
+    }
+    else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
+      l->lost = true;
+      s3cow_log_error ("%s: lease lost: another server took it or it was "
+                       "broken by hand", l->key);
+    }
+    else {
+      wait = 1;
+      s3cow_log_error ("%s: lease renewal failed (valid for %.0f s more)",
+                       l->key, fmax (0, l->valid_until - now ()));
+    }
+  }
+  return NULL;
+}
+
+int
+lease_start (struct lease *l)
+{
+  int err = pthread_create (&l->thread, NULL, renew_thread, l);
+
+  if (err != 0) {
+    errno = err;
+    s3cow_log_error ("%s: cannot start the renewal thread: %m", l->key);
+    return -1;
+  }
+  l->thread_started = true;
+  return 0;
+}
+
+enum lease_state
+lease_state (struct lease *l)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&l->lock);
+
+  if (l->lost)
+    return LEASE_LOST;
+  return now () < l->valid_until ? LEASE_VALID : LEASE_EXPIRED;
+}
+
+void
+lease_release (struct lease *l)
+{
+  char etag[STORE_ETAG_MAX];
+
+  if (l == NULL)
+    return;
+  pthread_mutex_lock (&l->lock);
+  l->stop = true;
+  pthread_cond_signal (&l->cond);
+  pthread_mutex_unlock (&l->lock);
+  if (l->thread_started)
+    pthread_join (l->thread, NULL);
+  if (!l->lost) {
+    l->info.released = true;
+    if (put_lease (l, l->etag, etag) == STORE_OK)
+      s3cow_debug (lease, "%s: released", l->key);
+    else
+      s3cow_log_error ("%s: could not release the lease: it will expire",
+                       l->key);
+  }
+  pthread_mutex_destroy (&l->lock);
+  pthread_cond_destroy (&l->cond);
+  free (l);
+}
