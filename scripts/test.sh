@@ -29,29 +29,6 @@ say ()
   echo "==> $*"
 }
 
-# --- 1. Packages ----------------------------------------------------------
-
-# Real package names only: a virtual one (nbdfuse, which libnbd-bin
-# provides on Debian 12) never shows as installed, and would cost an
-# apt-get update on every run.
-packages=(
-  build-essential autoconf automake libtool pkg-config
-  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
-  libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
-  curl lcov cppcheck clang-format clang-tidy valgrind
-)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-    grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -qq update
-  apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
 # The gateway this script starts, stopped however it exits.
 rgw_dir=
 stop_rgw ()
@@ -72,22 +49,10 @@ on_exit ()
 }
 trap on_exit EXIT
 
-# --- 2. Build -------------------------------------------------------------
+# --- 1, 2. Packages and build (scripts/build.sh) ---------------------------
 
-say "autoreconf -i"
-autoreconf -i >/dev/null
-
-say "configure --enable-werror ${CONFIGURE_ARGS:-} (in build/)"
-mkdir -p "$build"
+"$root/scripts/build.sh"
 cd "$build"
-# shellcheck disable=SC2086 # CONFIGURE_ARGS is a list of arguments
-"$root/configure" --enable-werror ${CONFIGURE_ARGS:-} >configure.out || {
-  tail -n 30 configure.out >&2
-  exit 1
-}
-
-say "make -j$jobs"
-make -j"$jobs"
 # The test programs too, in parallel (TESTS= runs none of the tests).
 make -j"$jobs" check TESTS= >/dev/null
 

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Install what s3cow needs to build and test (Debian 12, only the packages
+# missing), then build it out of tree in build/.  Used by scripts/test.sh
+# and scripts/serve.sh; run it alone to just build.
+#
+#   scripts/build.sh           # CONFIGURE_ARGS adds configure options
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+say ()
+{
+  echo "==> $*"
+}
+
+# Real package names only: a virtual one (nbdfuse, which libnbd-bin
+# provides on Debian 12) never shows as installed, and would cost an
+# apt-get update on every run.
+packages=(
+  build-essential autoconf automake libtool pkg-config
+  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
+  libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
+  curl lcov cppcheck clang-format clang-tidy valgrind
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+    grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -qq update
+  apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cd "$root"
+say "autoreconf -i"
+autoreconf -i >/dev/null
+
+say "configure --enable-werror ${CONFIGURE_ARGS:-} (in build/)"
+mkdir -p "$build"
+cd "$build"
+# shellcheck disable=SC2086 # CONFIGURE_ARGS is a list of arguments
+"$root/configure" --enable-werror ${CONFIGURE_ARGS:-} >configure.out || {
+  tail -n 30 configure.out >&2
+  exit 1
+}
+
+say "make -j$jobs"
+make -j"$jobs" >/dev/null
