@@ -632,14 +632,22 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
       memset (buf, 0, len);
       return 0;
     }
-    if (reserve (c, cd->chunk_size) == -1
-        || (e = create (cd, idx, true)) == NULL) {
+    if (reserve (c, cd->chunk_size) == -1) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
-    locked = true;              /* exclusively, and not loaded */
+    /* reserve may have waited, and another thread created it meanwhile. */
+    e = lookup (cd, idx);
+    if (e)
+      unreserve (c, cd->chunk_size);
+    else if ((e = create (cd, idx, true)) == NULL) {
+      pthread_mutex_unlock (&c->lock);
+      return -1;
+    }
+    else
+      locked = true;            /* exclusively, and not loaded */
   }
-  else
+  if (!locked)
     pin (e);
   pthread_mutex_unlock (&c->lock);
 
