@@ -47,6 +47,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "names.h"
+#include "stats.h"
 
 enum entry_state { CLEAN, DIRTY };
 
@@ -237,6 +238,7 @@ reserve (struct cache *c, uint32_t size)
     if (c->lru.head) {
       s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
                    c->lru.head->idx);
+      stats_inc (STAT_CACHE_EVICTIONS);
       destroy (c->lru.head);
       continue;
     }
@@ -334,6 +336,7 @@ load (struct entry *e)
     return 0;
   }
   key_chunk (key, hash);
+  stats_inc (STAT_CACHE_MISSES);
   for (attempt = 0; attempt < 2; attempt++) {
     r = store_get (cd->cache->store, key, e->data, cd->chunk_size, &len,
                    NULL);
@@ -351,6 +354,7 @@ load (struct entry *e)
         return 0;
       }
     }
+    stats_inc (STAT_CHUNK_CORRUPT);
     s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content"
                      " does not match its address)%s", cd->name, e->idx, key,
                      len, attempt == 0 ? ": reading it again" : "");
@@ -377,14 +381,18 @@ upload (struct entry *e)
   if (!hash_is_zero (hash) && memcmp (hash, old, HASH_LEN) != 0) {
     key_chunk (key, hash);
     hash_to_hex (hash, hex);
+    stats_inc (STAT_CHUNK_UPLOADS);
     if (store_put (cd->cache->store, key, e->data, cd->chunk_size, hex, NULL)
         != STORE_OK) {
+      stats_inc (STAT_CHUNK_UPLOAD_FAILURES);
       s3cow_log_error ("%s: chunk %" PRIu64 " could not be uploaded: it stays "
                        "dirty in memory and will be retried", cd->name,
                        e->idx);
       return -1;
     }
   }
+  else
+    stats_inc (STAT_CHUNK_UPLOADS_SKIPPED);
   chunkmap_set (cd->map, e->idx, hash);
   s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, e->idx);
   return 0;
@@ -629,6 +637,7 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
   if (e == NULL) {
     if (chunkmap_is_zero (cd->map, idx)) {
       pthread_mutex_unlock (&c->lock);
+      stats_inc (STAT_CACHE_ZERO_READS);
       memset (buf, 0, len);
       return 0;
     }
@@ -647,8 +656,10 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
     else
       locked = true;            /* exclusively, and not loaded */
   }
-  if (!locked)
+  if (!locked) {
     pin (e);
+    stats_inc (STAT_CACHE_HITS);
+  }
   pthread_mutex_unlock (&c->lock);
 
   for (;;) {
@@ -867,6 +878,16 @@ cache_is_zero (struct cache_disk *cd, uint64_t idx)
   if (e && e->loaded)
     return e->data == NULL;
   return chunkmap_is_zero (cd->map, idx);
+}
+
+void
+cache_gauges (struct cache *c, struct stats_gauges *g)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+
+  g->cache_bytes = c->used;
+  g->cache_limit = c->limit;
+  g->dirty_bytes = c->dirty_bytes;
 }
 
 uint64_t

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "chunkmap.h"
+#include "stats.h"
 #include "store.h"
 
 struct cache;
@@ -71,6 +72,9 @@ int cache_flush (struct cache_disk *cd);
 
 /* True if chunk idx reads as zeros without any data (for extents). */
 bool cache_is_zero (struct cache_disk *cd, uint64_t idx);
+
+/* Memory and dirty bytes now, for stats=. */
+void cache_gauges (struct cache *cache, struct stats_gauges *gauges);
 
 /* Dirty chunks of the disk now. */
 uint64_t cache_dirty_chunks (struct cache_disk *cd);

@@ -32,6 +32,7 @@
 #include "lease.h"
 #include "log.h"
 #include "names.h"
+#include "stats.h"
 
 /* Compact into a full map when a commit would list more maps than this, or
  * when the deltas hold more entries than half the base plus this slack.
@@ -70,6 +71,15 @@ struct disk {
   bool thread_started;          /* the commit thread runs */
   pthread_t thread;
 };
+
+static double
+monotonic (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void
 make_instance (char *instance)
@@ -410,6 +420,7 @@ commit (struct disk *d)
   struct head next;
   uint64_t changed;
   bool full;
+  double start;
   int r;
 
   if (!may_write (d))
@@ -419,6 +430,7 @@ commit (struct disk *d)
   changed = chunkmap_changed (d->map);
   if (changed == 0)
     return 0;
+  start = monotonic ();
   full = d->head.nmaps + 1 > MAX_DELTAS
          || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
   if (chunkmap_take (d->map, full, &entries, &n) == -1) {
@@ -477,7 +489,10 @@ commit (struct disk *d)
   strcpy (d->etag, etag);
 
 committed:
+  stats_inc (STAT_COMMITS);
+  stats_add (STAT_COMMIT_MICROSECONDS, (monotonic () - start) * 1e6);
   if (full) {
+    stats_inc (STAT_COMMITS_FULL);
     d->base_entries = n;
     d->delta_entries = 0;
   }
@@ -498,6 +513,7 @@ eio:
 int
 disk_flush (struct disk *d)
 {
+  stats_inc (STAT_FLUSHES);
   if (!may_write (d))
     return -1;
   if (cache_flush (d->cd) == -1)

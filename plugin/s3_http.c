@@ -38,6 +38,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "s3_http.h"
+#include "stats.h"
 
 #define BACKOFF_FIRST 0.1 /* seconds */
 #define BACKOFF_MAX 5.0
@@ -722,6 +723,7 @@ s3_http_perform (struct s3_http *http, const struct s3_http_request *req,
     sleep = backoff / 2 + jitter () * backoff / 2;
     if (sleep > deadline - t1)
       sleep = deadline - t1;
+    stats_inc (STAT_HTTP_RETRIES);
     s3cow_debug (http, "%s %s: retrying in %.0f ms (attempt %u failed: %s)",
                  req->method, req->what, sleep * 1000, resp->attempts,
                  resp->errmsg);

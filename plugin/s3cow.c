@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -28,6 +29,7 @@
 #include "disk.h"
 #include "format.h"
 #include "names.h"
+#include "stats.h"
 #include "store.h"
 
 /* Parameters. */
@@ -42,9 +44,16 @@ static unsigned upload_threads = 8;
 static double commit_interval = 5;
 static double lease_duration = 30;
 static double lease_wait = 0;
+static const char *stats_file;
 
 static struct store *store;
 static struct cache *cache;
+
+/* The stats= writer thread. */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER; /* stats_stop */
+static pthread_cond_t stats_cond = PTHREAD_COND_INITIALIZER;
+static bool stats_stop, stats_started;
+static pthread_t stats_thread;
 
 /* The open disks. */
 struct open_disk {
@@ -61,15 +70,50 @@ struct handle {
 };
 
 static void
+write_stats (void)
+{
+  struct stats_gauges gauges;
+
+  cache_gauges (cache, &gauges);
+  stats_write (stats_file, &gauges);
+}
+
+/* Write the stats file every second. */
+static void *
+stats_writer (void *arg)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&stats_lock);
+
+  while (!stats_stop) {
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_sec++;
+    pthread_cond_timedwait (&stats_cond, &stats_lock, &ts);
+    write_stats ();
+  }
+  return NULL;
+}
+
+static void
 s3cow_unload (void)
 {
   struct open_disk *od;
+
+  if (stats_started) {
+    pthread_mutex_lock (&stats_lock);
+    stats_stop = true;
+    pthread_cond_signal (&stats_cond);
+    pthread_mutex_unlock (&stats_lock);
+    pthread_join (stats_thread, NULL);
+  }
 
   while ((od = disks) != NULL) {
     disks = od->next;
     disk_close (od->disk);
     free (od);
   }
+  if (stats_file && cache)
+    write_stats ();
   cache_free (cache);
   store_close (store);
   store_config_free_owned (&store_owned);
@@ -187,6 +231,8 @@ s3cow_config (const char *key, const char *value)
   }
   else if (strcmp (key, "lease-wait") == 0)
     return parse_double (key, value, &lease_wait);
+  else if (strcmp (key, "stats") == 0)
+    stats_file = value;
   else if (strcmp (key, "connections") == 0 || strcmp (key, "upload-threads") == 0) {
     unsigned n;
     if (nbdkit_parse_unsigned (key, value, &n) == -1)
@@ -252,7 +298,8 @@ s3cow_config_complete (void)
   "upload-threads=<N>   Background upload threads (default 8).\n" \
   "commit-interval=<S>  Seconds between background commits (default 5).\n" \
   "lease=<SECS>         Lease duration of a read-write open (default 30).\n" \
-  "lease-wait=<SECS>    Wait this long for a live lease holder (default 0)."
+  "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
+  "stats=<FILE>         Write counters here every second (Prometheus text)."
 
 /* The disk configuration for an export name (name and snap receive the
  * parts).  0, or -1 after logging a bad name.
@@ -348,7 +395,20 @@ s3cow_get_ready (void)
 static int
 s3cow_after_fork (void)
 {
-  return cache_start (cache);
+  int err;
+
+  if (cache_start (cache) == -1)
+    return -1;
+  if (stats_file) {
+    err = pthread_create (&stats_thread, NULL, stats_writer, NULL);
+    if (err != 0) {
+      errno = err;
+      nbdkit_error ("cannot start the stats thread: %m");
+      return -1;
+    }
+    stats_started = true;
+  }
+  return 0;
 }
 
 /* Disks in the bucket: keys disks/NAME/head. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "stats.h"
 #include "store.h"
 
 struct store *
@@ -35,11 +36,26 @@ store_close (struct store *store)
     store->ops->close (store);
 }
 
+/* Count a finished call. */
+static int
+counted (int r, enum stat op, enum stat bytes_stat, uint64_t bytes)
+{
+  stats_inc (op);
+  if (r == STORE_OK && bytes)
+    stats_add (bytes_stat, bytes);
+  if (r == STORE_TRANSIENT || r == STORE_PERMANENT)
+    stats_inc (STAT_STORE_ERRORS);
+  return r;
+}
+
 int
 store_get (struct store *store, const char *key,
            void *buf, size_t cap, size_t *len, char *etag)
 {
-  return store->ops->get (store, key, 0, 0, true, buf, cap, len, etag);
+  int r = store->ops->get (store, key, 0, 0, true, buf, cap, len, etag);
+
+  return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
+                  r == STORE_OK ? *len : 0);
 }
 
 int
@@ -50,30 +66,39 @@ store_get_range (struct store *store, const char *key,
     *len = 0;
     return STORE_OK;
   }
-  return store->ops->get (store, key, offset, count, false, buf, count, len,
-                          NULL);
+  int r = store->ops->get (store, key, offset, count, false, buf, count, len,
+                           NULL);
+
+  return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
+                  r == STORE_OK ? *len : 0);
 }
 
 int
 store_get_alloc (struct store *store, const char *key, size_t max,
                  void **data, size_t *len, char *etag)
 {
-  return store->ops->get_alloc (store, key, max, data, len, etag);
+  int r = store->ops->get_alloc (store, key, max, data, len, etag);
+
+  return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
+                  r == STORE_OK ? *len : 0);
 }
 
 int
 store_put (struct store *store, const char *key,
            const void *data, size_t len, const char *sha256_hex, char *etag)
 {
-  return store->ops->put (store, key, data, len, sha256_hex, NULL, false,
-                          etag);
+  return counted (store->ops->put (store, key, data, len, sha256_hex, NULL,
+                                   false, etag),
+                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
 store_put_if_absent (struct store *store, const char *key,
                      const void *data, size_t len, char *etag)
 {
-  return store->ops->put (store, key, data, len, NULL, NULL, true, etag);
+  return counted (store->ops->put (store, key, data, len, NULL, NULL, true,
+                                   etag),
+                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
@@ -81,28 +106,32 @@ store_put_if_match (struct store *store, const char *key,
                     const void *data, size_t len, const char *if_etag,
                     char *new_etag)
 {
-  return store->ops->put (store, key, data, len, NULL, if_etag, false,
-                          new_etag);
+  return counted (store->ops->put (store, key, data, len, NULL, if_etag,
+                                   false, new_etag),
+                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
 store_delete (struct store *store, const char *key)
 {
-  return store->ops->delete (store, key);
+  return counted (store->ops->delete (store, key), STAT_STORE_DELETE,
+                  STAT_STORE_DELETE, 0);
 }
 
 int
 store_head (struct store *store, const char *key,
             uint64_t *size, char *etag, time_t *mtime)
 {
-  return store->ops->head (store, key, size, etag, mtime);
+  return counted (store->ops->head (store, key, size, etag, mtime),
+                  STAT_STORE_HEAD, STAT_STORE_HEAD, 0);
 }
 
 int
 store_list (struct store *store, const char *key_prefix,
             store_list_fn fn, void *opaque)
 {
-  return store->ops->list (store, key_prefix, fn, opaque);
+  return counted (store->ops->list (store, key_prefix, fn, opaque),
+                  STAT_STORE_LIST, STAT_STORE_LIST, 0);
 }
 
 int

@@ -1,0 +1,57 @@
+/* s3cow: counters of what the plugin does, for people (stats=FILE).
+ *
+ * Process-wide atomic counters, incremented by every layer without locks,
+ * and written out in Prometheus text format.  Counting never fails and
+ * never blocks.
+ */
+#ifndef S3COW_STATS_H
+#define S3COW_STATS_H
+
+#include <stdint.h>
+
+enum stat {
+  STAT_STORE_GET,               /* object-store calls, by kind */
+  STAT_STORE_PUT,
+  STAT_STORE_HEAD,
+  STAT_STORE_DELETE,
+  STAT_STORE_LIST,
+  STAT_STORE_GET_BYTES,
+  STAT_STORE_PUT_BYTES,
+  STAT_STORE_ERRORS,            /* calls that failed (not 404 / 412) */
+  STAT_HTTP_RETRIES,            /* HTTP attempts retried */
+  STAT_CACHE_HITS,              /* chunk reads served from memory */
+  STAT_CACHE_MISSES,            /* chunk loads from the store */
+  STAT_CACHE_ZERO_READS,        /* chunk reads of zero chunks (no data) */
+  STAT_CACHE_EVICTIONS,
+  STAT_CHUNK_UPLOADS,           /* dirty chunks uploaded */
+  STAT_CHUNK_UPLOADS_SKIPPED,   /* dirty chunks unchanged or all zeros */
+  STAT_CHUNK_UPLOAD_FAILURES,
+  STAT_CHUNK_CORRUPT,           /* chunk bodies that failed the hash check */
+  STAT_FLUSHES,
+  STAT_COMMITS,
+  STAT_COMMIT_MICROSECONDS,     /* total time spent in commits */
+  STAT_COMMITS_FULL,            /* commits that wrote a full map */
+  STAT_COUNT
+};
+
+void stats_add (enum stat which, uint64_t n);
+
+static inline void
+stats_inc (enum stat which)
+{
+  stats_add (which, 1);
+}
+
+/* Gauges supplied by their owner when the stats are written. */
+struct stats_gauges {
+  uint64_t cache_bytes;         /* chunk buffers + reservations */
+  uint64_t cache_limit;
+  uint64_t dirty_bytes;
+};
+
+/* Write every counter and the gauges to path, atomically (temp file and
+ * rename).  0, or -1 after logging.
+ */
+int stats_write (const char *path, const struct stats_gauges *gauges);
+
+#endif /* S3COW_STATS_H */
