@@ -77,7 +77,8 @@ int store_get (struct store *store, const char *key,
                void *buf, size_t cap, size_t *len, char *etag);
 
 /* Bytes [offset, offset + count) of an object into buf (room for count).
- * *len is less than count only at the end of the object.
+ * *len is less than count only at the end of the object (0 for a range
+ * starting at or past the end: STORE_OK).
  */
 int store_get_range (struct store *store, const char *key,
                      uint64_t offset, size_t count, void *buf, size_t *len);
@@ -105,6 +106,11 @@ int store_put_if_absent (struct store *store, const char *key,
 /* Replace an object only if its current etag is if_etag (If-Match):
  * compare-and-swap.  STORE_PRECONDITION if the etag differs,
  * STORE_NOT_FOUND if there is no object.  new_etag may be NULL.
+ *
+ * Both conditional puts: after a transient failure and a retry,
+ * STORE_PRECONDITION may hide an attempt of this very call that was
+ * applied (the first try landed, its answer was lost).  Callers that must
+ * know write content unique to the attempt and read the object back.
  */
 int store_put_if_match (struct store *store, const char *key,
                         const void *data, size_t len, const char *if_etag,
