@@ -28,8 +28,10 @@
  *
  * Durability.  cache->seq numbers the moments entries become dirty.  A flush
  * waits until no entry of its disk that became dirty at or before the flush
- * began is still dirty: the uploader holds the entry's shared lock from
- * hashing to marking it clean, so what it uploaded is what it marks clean.
+ * began is still dirty.  An uploader copies the chunk under the entry's
+ * shared lock (or, short of memory, holds that lock through the upload) and
+ * marks the entry clean only if no write came after the copy (e->version):
+ * what it marks clean is what it uploaded.
  */
 #include <config.h>
 
@@ -70,6 +72,7 @@ struct entry {
   bool uploading;               /* (L) an uploader holds it */
   uint64_t dirty_seq;           /* (L) when it last became dirty */
   uint64_t written;             /* (L) bytes written since then */
+  uint64_t version;             /* (L+wr) writes so far */
   double retry_at;              /* (L) after a failed upload: not before */
   double backoff;               /* (L) seconds, doubling per failure */
 };
@@ -363,38 +366,38 @@ load (struct entry *e)
   return -1;
 }
 
-/* Upload e (shared lock held, DIRTY, loaded) and record it in the map. */
+/* Upload data (NULL: zeros), the content of chunk idx, and record it in the
+ * map.  The caller keeps data unchanged meanwhile.
+ */
 static int
-upload (struct entry *e)
+upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data)
 {
-  struct cache_disk *cd = e->disk;
   uint8_t hash[HASH_LEN], old[HASH_LEN];
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
 
   memset (hash, 0, HASH_LEN);
-  if (e->data) {
-    SHA256 (e->data, cd->chunk_size, hash);
+  if (data) {
+    SHA256 (data, cd->chunk_size, hash);
     if (memcmp (hash, cd->zero_hash, HASH_LEN) == 0)
       memset (hash, 0, HASH_LEN);
   }
-  chunkmap_get (cd->map, e->idx, old);
+  chunkmap_get (cd->map, idx, old);
   if (!hash_is_zero (hash) && memcmp (hash, old, HASH_LEN) != 0) {
     key_chunk (key, hash);
     hash_to_hex (hash, hex);
     stats_inc (STAT_CHUNK_UPLOADS);
-    if (store_put (cd->cache->store, key, e->data, cd->chunk_size, hex, NULL)
+    if (store_put (cd->cache->store, key, data, cd->chunk_size, hex, NULL)
         != STORE_OK) {
       stats_inc (STAT_CHUNK_UPLOAD_FAILURES);
       s3cow_log_error ("%s: chunk %" PRIu64 " could not be uploaded: it stays "
-                       "dirty in memory and will be retried", cd->name,
-                       e->idx);
+                       "dirty in memory and will be retried", cd->name, idx);
       return -1;
     }
   }
   else
     stats_inc (STAT_CHUNK_UPLOADS_SKIPPED);
-  chunkmap_set (cd->map, e->idx, hash);
-  s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, e->idx);
+  chunkmap_set (cd->map, idx, hash);
+  s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, idx);
   return 0;
 }
 
@@ -433,26 +436,54 @@ uploader (void *arg)
   while (!c->stop) {
     double t = now (), wake = t + 1.0;
     struct entry *e = pick (c, t, &wake);
+    uint8_t *copy;
+    uint64_t version;
+    uint32_t cs;
     int r;
 
     if (e == NULL) {
       timed_wait (&c->work, &c->lock, wake - t);
       continue;
     }
+    cs = e->disk->chunk_size;
     e->uploading = true;
     pin (e);
+    /* Upload a copy if memory allows without waiting, so that writers of
+     * the chunk need not wait for the upload; else the chunk itself, with
+     * writers kept out.
+     */
+    copy = NULL;
+    if (e->data && c->used + cs <= c->limit
+        && (copy = buffer_alloc (cs)) != NULL)
+      c->used += cs;
     pthread_mutex_unlock (&c->lock);
 
     pthread_rwlock_rdlock (&e->rw);
-    r = upload (e);
+    version = e->version;
+    if (copy) {
+      memcpy (copy, e->data, cs);
+      pthread_rwlock_unlock (&e->rw);
+      r = upload (e->disk, e->idx, copy);
+    }
+    else
+      r = upload (e->disk, e->idx, e->data);
     pthread_mutex_lock (&c->lock);
     e->uploading = false;
-    if (r == 0) {
+    if (copy) {
+      buffer_free (copy, cs);
+      c->used -= cs;
+    }
+    if (r == 0 && e->version != version) {
+      /* Written during the upload: still dirty, and wanted at once. */
+      e->retry_at = 0;
+      e->backoff = 0;
+    }
+    else if (r == 0) {
       list_remove (e);
       e->state = CLEAN;
       e->backoff = 0;
       e->disk->ndirty--;
-      c->dirty_bytes -= e->disk->chunk_size;
+      c->dirty_bytes -= cs;
       c->failing = false;
     }
     else {
@@ -461,7 +492,8 @@ uploader (void *arg)
       e->disk->failures++;
       c->failing = true;
     }
-    pthread_rwlock_unlock (&e->rw);
+    if (!copy)
+      pthread_rwlock_unlock (&e->rw);
     unpin (e);
     pthread_cond_broadcast (&c->changed);
   }
@@ -823,6 +855,7 @@ again:
     c->dirty_bytes += cd->chunk_size;
   }
   e->written += len;
+  e->version++;
   if (reserved)
     unreserve (c, cd->chunk_size);
   if (e->written >= cd->chunk_size || c->dirty_bytes >= c->writeback_start)

@@ -116,6 +116,7 @@ def main():
                                  lambda: server.send_signal(signal.SIGKILL))
         killer.start()
         pending = {}                    # block -> contents this round wrote
+        in_flush = False
         try:
             while True:
                 rnd += 1
