@@ -215,7 +215,8 @@ init_names (struct disk *d, const struct disk_config *config)
 }
 
 int
-disk_check (struct store *store, const struct disk_config *config)
+disk_check (struct store *store, const struct disk_config *config,
+            uint32_t *chunk_size)
 {
   CLEANUP_FREE struct disk *d = calloc (1, sizeof *d);
 
@@ -225,7 +226,10 @@ disk_check (struct store *store, const struct disk_config *config)
   }
   d->store = store;
   init_names (d, config);
-  return read_head (d, config);
+  if (read_head (d, config) == -1)
+    return -1;
+  *chunk_size = d->head.chunk_size;
+  return 0;
 }
 
 /* Rewrite the head (compare-and-swap) right after taking the lease: from

@@ -35,9 +35,11 @@ struct disk_config {
 struct disk;
 
 /* Check that a disk exists (creating it if config->create_size says so)
- * with the size asked for, without opening it.  0, or -1 after logging.
+ * with the size asked for, without opening it; *chunk_size is its chunk
+ * size.  0, or -1 after logging.
  */
-int disk_check (struct store *store, const struct disk_config *config);
+int disk_check (struct store *store, const struct disk_config *config,
+                uint32_t *chunk_size);
 
 /* Open (or create) a disk: take its lease unless read-only, read its head
  * and maps, and (read-write) rewrite the head once, so that a previous

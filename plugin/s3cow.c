@@ -253,6 +253,21 @@ s3cow_config (const char *key, const char *value)
   return 0;
 }
 
+/* The cache must hold 32 chunks: every request thread and uploader may pin
+ * one at a time.
+ */
+static int
+check_cache_size (uint32_t disk_chunk_size)
+{
+  if (cache_size < (uint64_t) disk_chunk_size * 32) {
+    nbdkit_error ("cache-size must hold at least 32 chunks (%" PRIu64
+                  " bytes for chunk size %" PRIu32 ")",
+                  (uint64_t) disk_chunk_size * 32, disk_chunk_size);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 s3cow_config_complete (void)
 {
@@ -268,12 +283,8 @@ s3cow_config_complete (void)
     nbdkit_error ("size= cannot create a snapshot (export=%s)", export_name);
     return -1;
   }
-  if (cache_size < (uint64_t) chunk_size * 32) {
-    nbdkit_error ("cache-size must hold at least 32 chunks (%" PRIu64
-                  " bytes for chunk-size %" PRIu32 ")",
-                  (uint64_t) chunk_size * 32, chunk_size);
+  if (create_size && check_cache_size (chunk_size) == -1)
     return -1;
-  }
   return 0;
 }
 
@@ -385,8 +396,10 @@ s3cow_get_ready (void)
   if (export_name) {
     char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
     struct disk_config config;
+    uint32_t disk_chunk_size;
     if (disk_config_for (export_name, false, name, snap, &config) == -1
-        || disk_check (store, &config) == -1)
+        || disk_check (store, &config, &disk_chunk_size) == -1
+        || check_cache_size (disk_chunk_size) == -1)
       return -1;
   }
   return 0;
