@@ -1,0 +1,156 @@
+/* s3cow command: what the subcommands share.
+ *
+ * main.c parses the options into a struct cli and calls one cmd_* function
+ * with the operands that follow the subcommand name.  Each cmd_* returns
+ * the process exit status (EXIT_OK, EXIT_FAIL, EXIT_USAGE) after printing
+ * what went wrong; none of them calls exit.
+ *
+ * Files:
+ *   main.c        options, environment, dispatch, --help, --version
+ *   parse.c       sizes, durations, names, secrets
+ *   output.c      human sizes and times, JSON strings, terminal progress
+ *   lease_view.c  a disk's lease object, as text
+ *   roots.c       listing the disks and snapshots
+ *   hashset.c     a set of 32-byte hashes (hashset.h)
+ *   cmd_disk.c    create, fork, snapshot, rm, unlock
+ *   cmd_ls.c      ls
+ *   cmd_info.c    info
+ *   cmd_gc.c      gc
+ *   cmd_fsck.c    fsck
+ *   cmd_debug.c   debug-fill (hidden: for scripts/bench-fork.sh)
+ * The bucket itself is read through plugin/catalog.h and plugin/store.h.
+ */
+#ifndef S3COW_CLI_H
+#define S3COW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "names.h"
+#include "store.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1  /* the command failed, or fsck found problems */
+#define EXIT_USAGE 2 /* bad options or operands: nothing was done */
+
+#define DEFAULT_CHUNK_SIZE (1024 * 1024) /* as the plugin's */
+#define DEFAULT_GRACE (60 * 60)          /* seconds */
+#define DEFAULT_RETRY_TIME 15            /* seconds: people wait */
+
+struct cli {
+  /* Connection: filled by main.c, resolved by cli_store. */
+  struct store_config config;
+  struct store_config_owned owned;
+  char *secret_key;    /* read from --secret-key-file */
+  struct store *store; /* NULL until cli_store */
+
+  /* Options of the subcommands (main.c checks which apply where). */
+  bool json;           /* ls, info */
+  bool force;          /* rm, unlock */
+  bool dry_run;        /* gc */
+  bool verbose;        /* gc: name every object deleted */
+  bool progress;       /* gc, fsck: stderr is a terminal */
+  double grace;        /* gc: seconds */
+  uint32_t chunk_size; /* create */
+};
+
+/* The store of the connection options, opened on first use (store_open
+ * does not contact the server).  NULL after printing why.
+ */
+struct store *cli_store (struct cli *cli);
+
+/* Subcommands: argv[0] is the subcommand name, argv[1..] its operands. */
+int cmd_create (struct cli *cli, int argc, char **argv);
+int cmd_fork (struct cli *cli, int argc, char **argv);
+int cmd_snapshot (struct cli *cli, int argc, char **argv);
+int cmd_rm (struct cli *cli, int argc, char **argv);
+int cmd_unlock (struct cli *cli, int argc, char **argv);
+int cmd_ls (struct cli *cli, int argc, char **argv);
+int cmd_info (struct cli *cli, int argc, char **argv);
+int cmd_gc (struct cli *cli, int argc, char **argv);
+int cmd_fsck (struct cli *cli, int argc, char **argv);
+int cmd_debug_fill (struct cli *cli, int argc, char **argv);
+
+/* ---- roots.c ---- */
+
+/* A disk head (snap "") or a snapshot. */
+struct root {
+  char disk[NAME_MAX_LEN + 1];
+  char snap[NAME_MAX_LEN + 1];
+  char label[2 * NAME_MAX_LEN + 2]; /* DISK or DISK@SNAP */
+  time_t mtime;                     /* of the object, when listed */
+};
+
+struct roots {
+  struct root *v;
+  size_t n, cap;
+};
+
+/* The keys under disks/ (of disk only, if not NULL) of the kinds in kinds
+ * (CATALOG_MASK (CATALOG_HEAD) | CATALOG_MASK (CATALOG_SNAP), or one of
+ * them), in byte order of their keys, into *out (free with roots_free).
+ * Returns STORE_OK, or a store status after printing.
+ */
+int roots_list (struct store *store, const char *disk, unsigned kinds,
+                struct roots *out);
+void roots_free (struct roots *roots);
+
+/* ---- lease_view.c ---- */
+
+/* Read disk's lease object for display.  Returns STORE_OK with *text (a new
+ * string of printable ASCII and newlines) and *held (false when the lease
+ * says "state=released"), STORE_NOT_FOUND (no lease; not logged), or
+ * another store status (logged).
+ */
+int lease_view (struct store *store, const char *disk, char **text, bool *held);
+
+/* ---- parse.c ---- */
+
+/* A size in bytes: digits with an optional K, M, G, T, P or E suffix
+ * (powers of 1024, either case).  Returns 0, or -1 after printing what is
+ * wrong with it (what names the thing, e.g. "size").
+ */
+int parse_size (const char *what, const char *s, uint64_t *out);
+
+/* A duration: a non-negative number with an optional s, m, h or d suffix
+ * (no suffix: seconds).  Returns 0, or -1 after printing.
+ */
+int parse_duration (const char *what, const char *s, double *out);
+
+/* A number of seconds (for --timeout, --retry-time).  0 or -1. */
+int parse_seconds (const char *what, const char *s, double *out);
+
+/* "DISK" (snap_allowed false) or "DISK[@SNAP]" into disk and snap (each
+ * NAME_MAX_LEN + 1; snap "" when absent).  Returns 0, or -1 after printing.
+ */
+int parse_disk_name (const char *s, bool snap_allowed, char *disk, char *snap);
+
+/* A snapshot name alone (SNAP).  0, or -1 after printing. */
+int parse_snap_name (const char *s);
+
+/* The first line of file ("-": standard input), without the newline, into
+ * a new string (*out).  For secrets: never echoed.  0, or -1 after printing.
+ */
+int read_secret_file (const char *file, char **out);
+
+/* ---- output.c ---- */
+
+/* "1.5G", "64K", "512": at most 15 characters, into buf (room for 16). */
+const char *human_size (uint64_t bytes, char *buf);
+
+/* "2024-05-01T12:34:56Z" (UTC) into buf (room for 21); "-" for 0. */
+const char *iso_time (uint64_t t, char *buf);
+
+/* s as a JSON string, quotes included. */
+void json_string (FILE *fp, const char *s);
+
+/* A progress line on stderr, rewritten in place at most 10 times a second,
+ * only when cli->progress.  progress_done clears it.
+ */
+void progress (const struct cli *cli, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void progress_done (const struct cli *cli);
+
+#endif /* S3COW_CLI_H */

@@ -1,0 +1,337 @@
+/* s3cow command: fsck [DISK[@SNAP]].
+ *
+ * For every root checked (all disks and snapshots; or DISK and its
+ * snapshots; or DISK@SNAP): its head decodes, every map it names exists and
+ * decodes, and every chunk of its resolved chunk map (what a reader of the
+ * disk reads) exists, has the chunk size and hashes to its key.  Every
+ * distinct chunk is downloaded once (CHECK_THREADS at a time), whatever
+ * number of disks share it; a bad chunk is reported for every disk chunk
+ * that uses it, one line each:
+ *
+ *   missing chunk chunks/<hash> (disk D chunk N)
+ *   corrupt chunk chunks/<hash> (disk D chunk N): <why>
+ *   missing map disks/D/maps/<name> (disk D)
+ *   corrupt map disks/D/maps/<name> (disk D)
+ *   corrupt head disks/D/head (disk D)
+ *
+ * Problems go to stdout (the decoders' details to stderr), then a summary;
+ * the exit status is 1 if there was any problem.  Memory: one set entry per
+ * distinct chunk, plus one root's resolved map at a time.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "catalog.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "format.h"
+#include "hashset.h"
+#include "log.h"
+#include "names.h"
+
+#define CHECK_THREADS 8
+
+/* Values in the set of checked chunks. */
+enum chunk_state {
+  CHUNK_QUEUED = 1,
+  CHUNK_OK,
+  CHUNK_MISSING,
+  CHUNK_WRONG_SIZE,
+  CHUNK_WRONG_HASH,
+  CHUNK_UNREADABLE,
+};
+
+struct fsck {
+  struct cli *cli;
+  struct store *store;
+  struct hashset *checked; /* chunk hash -> enum chunk_state */
+  uint64_t problems, chunks_checked, bytes_checked, roots_checked;
+};
+
+/* One batch of chunks to download and hash, shared by the threads. */
+struct batch {
+  struct store *store;
+  uint32_t chunk_size;
+  uint8_t (*hashes)[HASH_LEN];
+  uint8_t *states;
+  size_t n;
+  atomic_size_t next; /* the next index to take */
+  atomic_size_t done;
+};
+
+static enum chunk_state
+check_chunk (struct store *store, uint32_t chunk_size,
+             const uint8_t hash[HASH_LEN], uint8_t *buf)
+{
+  uint8_t sum[SHA256_DIGEST_LENGTH];
+  char key[KEY_MAX_LEN];
+  size_t len;
+  int r;
+
+  key_chunk (key, hash);
+  r = store_get_range (store, key, 0, (size_t)chunk_size + 1, buf, &len);
+  if (r == STORE_NOT_FOUND)
+    return CHUNK_MISSING;
+  if (r != STORE_OK)
+    return CHUNK_UNREADABLE;
+  if (len != chunk_size)
+    return CHUNK_WRONG_SIZE;
+  SHA256 (buf, len, sum);
+  return memcmp (sum, hash, HASH_LEN) == 0 ? CHUNK_OK : CHUNK_WRONG_HASH;
+}
+
+static void *
+check_thread (void *arg)
+{
+  struct batch *b = arg;
+  uint8_t *buf = malloc ((size_t)b->chunk_size + 1);
+  size_t i;
+
+  while ((i = atomic_fetch_add (&b->next, 1)) < b->n) {
+    b->states[i]
+        = buf ? check_chunk (b->store, b->chunk_size, b->hashes[i], buf)
+              : CHUNK_UNREADABLE;
+    atomic_fetch_add (&b->done, 1);
+  }
+  free (buf);
+  return NULL;
+}
+
+/* Download and check the chunks of b with CHECK_THREADS threads. */
+static int
+run_batch (struct fsck *f, struct batch *b, const char *label)
+{
+  pthread_t threads[CHECK_THREADS];
+  unsigned i, started = 0;
+  int err;
+
+  for (i = 0; i < CHECK_THREADS && i < b->n; i++) {
+    err = pthread_create (&threads[i], NULL, check_thread, b);
+    if (err != 0)
+      break;
+    started++;
+  }
+  if (started == 0 && b->n > 0) {
+    s3cow_log_error ("cannot start a thread");
+    return -1;
+  }
+  /* Progress from this thread while the others work. */
+  while (f->cli->progress && started > 0 && atomic_load (&b->done) < b->n) {
+    progress (f->cli, "fsck: %s: chunk %zu/%zu", label, atomic_load (&b->done),
+              b->n);
+    nanosleep (&(struct timespec){ .tv_nsec = 50000000L }, NULL);
+  }
+  for (i = 0; i < started; i++)
+    pthread_join (threads[i], NULL);
+  return 0;
+}
+
+static void problem (struct fsck *f, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+problem (struct fsck *f, const char *fmt, ...)
+{
+  va_list ap;
+
+  progress_done (f->cli);
+  va_start (ap, fmt);
+  vprintf (fmt, ap);
+  va_end (ap);
+  putchar ('\n');
+  f->problems++;
+}
+
+static const char *
+chunk_problem (enum chunk_state s)
+{
+  switch (s) {
+  case CHUNK_MISSING:
+    return "missing";
+  case CHUNK_UNREADABLE:
+    return "unreadable";
+  default:
+    return "corrupt";
+  }
+}
+
+static const char *
+chunk_why (enum chunk_state s)
+{
+  switch (s) {
+  case CHUNK_WRONG_SIZE:
+    return ": wrong size";
+  case CHUNK_WRONG_HASH:
+    return ": content does not match its hash";
+  default:
+    return "";
+  }
+}
+
+static int
+check_root (struct fsck *f, const struct root *root)
+{
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  struct batch b = { .store = f->store };
+  char key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
+  struct head h;
+  size_t n, i, k;
+  int r, status = -1;
+
+  /* The head. */
+  if (root->snap[0])
+    key_snap (key, root->disk, root->snap);
+  else
+    key_head (key, root->disk);
+  r = catalog_read_head (f->store, root->disk, root->snap, &h, NULL, NULL,
+                         NULL);
+  if (r == STORE_NOT_FOUND)
+    return 0; /* removed since the listing */
+  if (r != STORE_OK) {
+    problem (f, "%s head %s (%s %s)",
+             r == STORE_PERMANENT ? "corrupt" : "unreadable", key,
+             root->snap[0] ? "snapshot" : "disk", root->label);
+    return 0;
+  }
+  f->roots_checked++;
+
+  /* Its maps. */
+  r = catalog_resolve (f->store, &h, &entries, &n, bad_map);
+  if (r != STORE_OK) {
+    problem (f, "%s map %s (%s %s)",
+             r == STORE_NOT_FOUND   ? "missing"
+             : r == STORE_PERMANENT ? "corrupt"
+                                    : "unreadable",
+             bad_map, root->snap[0] ? "snapshot" : "disk", root->label);
+    return 0;
+  }
+
+  /* The chunks not checked yet, downloaded in one parallel batch. */
+  b.chunk_size = h.chunk_size;
+  b.hashes = malloc ((n ? n : 1) * HASH_LEN);
+  b.states = calloc (n ? n : 1, 1);
+  if (b.hashes == NULL || b.states == NULL)
+    goto nomem;
+  for (i = 0; i < n; i++) {
+    bool added;
+    uint8_t *v = hashset_add (f->checked, entries[i].hash, &added);
+
+    if (v == NULL)
+      goto nomem;
+    if (added) {
+      *v = CHUNK_QUEUED;
+      memcpy (b.hashes[b.n++], entries[i].hash, HASH_LEN);
+    }
+  }
+  if (run_batch (f, &b, root->label) == -1)
+    goto out;
+  for (k = 0; k < b.n; k++) {
+    *hashset_find (f->checked, b.hashes[k]) = b.states[k];
+    f->chunks_checked++;
+    f->bytes_checked += h.chunk_size;
+  }
+
+  /* Every use of a bad chunk, one line each. */
+  for (i = 0; i < n; i++) {
+    enum chunk_state s = *hashset_find (f->checked, entries[i].hash);
+
+    if (s != CHUNK_OK) {
+      key_chunk (key, entries[i].hash);
+      problem (f, "%s chunk %s (%s %s chunk %" PRIu64 ")%s", chunk_problem (s),
+               key, root->snap[0] ? "snapshot" : "disk", root->label,
+               entries[i].idx, chunk_why (s));
+    }
+  }
+  status = 0;
+  goto out;
+
+nomem:
+  s3cow_log_error ("out of memory");
+out:
+  free (b.hashes);
+  free (b.states);
+  return status;
+}
+
+int
+cmd_fsck (struct cli *cli, int argc, char **argv)
+{
+  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct fsck f = { .cli = cli };
+  struct roots roots = { 0 };
+  struct head h;
+  size_t i;
+  int status = EXIT_FAIL, r;
+
+  if (argc > 1 && parse_disk_name (argv[1], true, disk, snap) == -1)
+    return EXIT_USAGE;
+  f.store = cli_store (cli);
+  if (f.store == NULL)
+    return EXIT_FAIL;
+  f.checked = hashset_new ();
+  if (f.checked == NULL) {
+    s3cow_log_error ("out of memory");
+    return EXIT_FAIL;
+  }
+
+  if (argc > 1) {
+    char label[2 * NAME_MAX_LEN + 2];
+
+    catalog_label (label, disk, snap);
+    r = catalog_read_head (f.store, disk, snap, &h, NULL, NULL, NULL);
+    if (r == STORE_NOT_FOUND) {
+      s3cow_log_error ("%s %s does not exist", snap[0] ? "snapshot" : "disk",
+                       label);
+      goto out;
+    }
+    if (r != STORE_OK && r != STORE_PERMANENT) {
+      s3cow_log_error ("cannot read %s", label);
+      goto out;
+    }
+  }
+  if (argc > 1 && snap[0]) {
+    roots.v = calloc (1, sizeof *roots.v);
+    if (roots.v == NULL) {
+      s3cow_log_error ("calloc: %m");
+      goto out;
+    }
+    roots.n = roots.cap = 1;
+    strcpy (roots.v[0].disk, disk);
+    strcpy (roots.v[0].snap, snap);
+    catalog_label (roots.v[0].label, disk, snap);
+  } else if (roots_list (f.store, argc > 1 ? disk : NULL,
+                         CATALOG_MASK (CATALOG_HEAD)
+                             | CATALOG_MASK (CATALOG_SNAP),
+                         &roots)
+             != STORE_OK)
+    goto out;
+
+  for (i = 0; i < roots.n; i++)
+    if (check_root (&f, &roots.v[i]) == -1)
+      goto out;
+  progress_done (cli);
+  printf ("fsck: %" PRIu64 " disks and snapshots, %" PRIu64 " chunks (%" PRIu64
+          " bytes) checked: ",
+          f.roots_checked, f.chunks_checked, f.bytes_checked);
+  if (f.problems)
+    printf ("%" PRIu64 " problem%s\n", f.problems, f.problems == 1 ? "" : "s");
+  else
+    printf ("no problems\n");
+  status = f.problems ? EXIT_FAIL : EXIT_OK;
+
+out:
+  progress_done (cli);
+  roots_free (&roots);
+  hashset_free (f.checked);
+  return status;
+}

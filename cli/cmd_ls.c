@@ -1,0 +1,157 @@
+/* s3cow command: ls (disks, or one disk's snapshots), as a table or JSON.
+ *
+ * One listing of disks/ (streamed) finds the names; then one GET per head.
+ * A head that cannot be read is reported on stderr, shown as "?" and makes
+ * the exit status 1; the others are still listed.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "cli.h"
+#include "format.h"
+#include "log.h"
+#include "names.h"
+
+struct row {
+  char name[NAME_MAX_LEN + 1];
+  bool ok;
+  struct head head;
+};
+
+static void
+print_json (const char *disk, const struct row *rows, size_t n)
+{
+  char t[32];
+  size_t i;
+
+  printf ("[");
+  for (i = 0; i < n; i++) {
+    const struct head *h = &rows[i].head;
+
+    printf ("%s\n  {\"name\": ", i ? "," : "");
+    json_string (stdout, rows[i].name);
+    if (disk) {
+      printf (", \"disk\": ");
+      json_string (stdout, disk);
+    }
+    if (!rows[i].ok) {
+      printf (", \"error\": \"cannot read the head\"}");
+      continue;
+    }
+    printf (", \"size\": %" PRIu64 ", \"chunk_size\": %" PRIu32
+            ", \"parent\": ",
+            h->size, h->chunk_size);
+    if (h->parent[0])
+      json_string (stdout, h->parent);
+    else
+      printf ("null");
+    printf (", \"generation\": %" PRIu64 ", \"maps\": %" PRIu32, h->generation,
+            h->nmaps);
+    printf (", \"created\": \"%s\"", iso_time (h->created, t));
+    printf (", \"committed\": \"%s\"}", iso_time (h->committed, t));
+  }
+  printf ("%s]\n", n ? "\n" : "");
+}
+
+static void
+print_table (const char *disk, const struct row *rows, size_t n)
+{
+  char s1[16], s2[16], t[32];
+  int w = disk ? 8 : 4;
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if ((int)strlen (rows[i].name) > w)
+      w = strlen (rows[i].name);
+  printf ("%-*s %8s %6s %-20s %s\n", w, disk ? "SNAPSHOT" : "NAME", "SIZE",
+          "CHUNK", "COMMITTED", disk ? "GENERATION" : "PARENT");
+  for (i = 0; i < n; i++) {
+    const struct head *h = &rows[i].head;
+
+    if (!rows[i].ok) {
+      printf ("%-*s %8s %6s %-20s %s\n", w, rows[i].name, "?", "?", "?", "?");
+      continue;
+    }
+    printf ("%-*s %8s %6s %-20s ", w, rows[i].name, human_size (h->size, s1),
+            human_size (h->chunk_size, s2), iso_time (h->committed, t));
+    if (disk)
+      printf ("%" PRIu64 "\n", h->generation);
+    else
+      printf ("%s\n", h->parent[0] ? h->parent : "-");
+  }
+}
+
+int
+cmd_ls (struct cli *cli, int argc, char **argv)
+{
+  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct roots list = { 0 };
+  struct row *rows = NULL;
+  struct store *store;
+  struct head head;
+  size_t i;
+  int status = EXIT_FAIL, r;
+
+  if (argc > 1 && parse_disk_name (argv[1], false, disk, snap) == -1)
+    return EXIT_USAGE;
+  store = cli_store (cli);
+  if (store == NULL)
+    return EXIT_FAIL;
+
+  if (argc > 1) {
+    r = catalog_read_head (store, disk, "", &head, NULL, NULL, NULL);
+    if (r == STORE_NOT_FOUND) {
+      s3cow_log_error ("disk %s does not exist", disk);
+      return EXIT_FAIL;
+    }
+    if (r != STORE_OK && r != STORE_PERMANENT) {
+      s3cow_log_error ("cannot read disk %s", disk);
+      return EXIT_FAIL;
+    }
+  }
+  r = roots_list (store, argc > 1 ? disk : NULL,
+                  CATALOG_MASK (argc > 1 ? CATALOG_SNAP : CATALOG_HEAD), &list);
+  if (r != STORE_OK)
+    return EXIT_FAIL;
+  rows = calloc (list.n ? list.n : 1, sizeof *rows);
+  if (rows == NULL) {
+    s3cow_log_error ("calloc: %m");
+    goto out;
+  }
+  status = EXIT_OK;
+  for (i = 0; i < list.n; i++) {
+    const struct root *root = &list.v[i];
+
+    strcpy (rows[i].name, argc > 1 ? root->snap : root->disk);
+    r = catalog_read_head (store, root->disk, root->snap, &rows[i].head, NULL,
+                           NULL, NULL);
+    rows[i].ok = r == STORE_OK;
+    /* Removed since the listing: leave it out. */
+    if (r == STORE_NOT_FOUND)
+      rows[i].name[0] = '\0';
+    else if (r != STORE_OK)
+      status = EXIT_FAIL;
+  }
+  /* Drop the rows removed meanwhile. */
+  {
+    size_t k = 0;
+    for (i = 0; i < list.n; i++)
+      if (rows[i].name[0])
+        rows[k++] = rows[i];
+    list.n = k;
+  }
+  if (cli->json)
+    print_json (argc > 1 ? disk : NULL, rows, list.n);
+  else
+    print_table (argc > 1 ? disk : NULL, rows, list.n);
+
+out:
+  free (rows);
+  roots_free (&list);
+  return status;
+}

@@ -1,0 +1,110 @@
+/* s3cow command: formatting for people (sizes, times, progress) and for
+ * programs (JSON strings).
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+const char *
+human_size (uint64_t bytes, char *buf)
+{
+  static const char units[] = "KMGTPE";
+  double v;
+  int u = 0;
+
+  if (bytes < 1024) {
+    snprintf (buf, 16, "%" PRIu64, bytes);
+    return buf;
+  }
+  for (v = bytes / 1024.0; v >= 1024 && u < 5; u++)
+    v /= 1024;
+  if (v == (double)(uint64_t)v)
+    snprintf (buf, 16, "%" PRIu64 "%c", (uint64_t)v, units[u]);
+  else
+    snprintf (buf, 16, "%.1f%c", v, units[u]);
+  return buf;
+}
+
+const char *
+iso_time (uint64_t t, char *buf)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+
+  if (t == 0 || gmtime_r (&tt, &tm) == NULL) {
+    strcpy (buf, "-");
+    return buf;
+  }
+  strftime (buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void
+json_string (FILE *fp, const char *s)
+{
+  const unsigned char *p;
+
+  fputc ('"', fp);
+  for (p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf (fp, "\\%c", *p);
+    else if (*p == '\n')
+      fputs ("\\n", fp);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf (fp, "\\u%04x", *p);
+    else
+      fputc (*p, fp);
+  }
+  fputc ('"', fp);
+}
+
+static double
+now_seconds (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* When the progress line was last drawn (monotonic seconds), and whether
+ * one is on the screen.  The command is single-threaded where it reports.
+ */
+static double progress_last;
+static bool progress_shown;
+
+void
+progress (const struct cli *cli, const char *fmt, ...)
+{
+  double t;
+  va_list ap;
+
+  if (!cli->progress)
+    return;
+  t = now_seconds ();
+  if (progress_shown && t - progress_last < 0.1)
+    return;
+  progress_last = t;
+  progress_shown = true;
+  fputs ("\r\033[K", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fflush (stderr);
+}
+
+void
+progress_done (const struct cli *cli)
+{
+  if (!cli->progress || !progress_shown)
+    return;
+  fputs ("\r\033[K", stderr);
+  fflush (stderr);
+  progress_shown = false;
+}
