@@ -25,6 +25,7 @@
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
 #include "cache.h"
+#include "catalog.h"
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
@@ -424,23 +425,12 @@ s3cow_after_fork (void)
   return 0;
 }
 
-/* Disks in the bucket: keys disks/NAME/head. */
+/* Every disk in the bucket is an export. */
 static int
-add_export (void *opaque, const struct store_entry *entry)
+add_export (void *opaque, const struct catalog_key *key,
+            const struct store_entry *entry)
 {
-  struct nbdkit_exports *exports = opaque;
-  const char *name = entry->key + strlen (KEY_DISKS_PREFIX);
-  const char *slash = strchr (name, '/');
-  char disk[NAME_MAX_LEN + 1];
-
-  if (slash == NULL || strcmp (slash, "/head") != 0
-      || (size_t) (slash - name) > NAME_MAX_LEN)
-    return 0;
-  memcpy (disk, name, slash - name);
-  disk[slash - name] = '\0';
-  if (!name_valid (disk))
-    return 0;
-  return nbdkit_add_export (exports, disk, NULL);
+  return nbdkit_add_export (opaque, key->disk, NULL);
 }
 
 static int
@@ -448,7 +438,8 @@ s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 {
   if (export_name)
     return nbdkit_add_export (exports, export_name, NULL);
-  if (store_list (store, KEY_DISKS_PREFIX, add_export, exports) != STORE_OK)
+  if (catalog_list (store, NULL, CATALOG_MASK (CATALOG_HEAD), add_export,
+                    exports) != STORE_OK)
     return -1;
   return 0;
 }
