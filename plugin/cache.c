@@ -450,10 +450,11 @@ uploader (void *arg)
     pin (e);
     /* Upload a copy if memory allows without waiting, so that writers of
      * the chunk need not wait for the upload; else the chunk itself, with
-     * writers kept out.
+     * writers kept out.  A chunk written whole (sequential writes) is
+     * unlikely to be written again soon: no copy.
      */
     copy = NULL;
-    if (e->data && c->used + cs <= c->limit
+    if (e->data && e->written < cs && c->used + cs <= c->limit
         && (copy = buffer_alloc (cs)) != NULL)
       c->used += cs;
     pthread_mutex_unlock (&c->lock);
