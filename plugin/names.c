@@ -13,7 +13,8 @@ name_valid (const char *name)
 {
   size_t i, len = strlen (name);
 
-  if (len == 0 || len > NAME_MAX_LEN || name[0] == '.' || name[0] == '-')
+  if (len == 0 || len > NAME_MAX_LEN || name[0] == '.' || name[0] == '-'
+      || strstr (name, "..") != NULL)
     return false;
   for (i = 0; i < len; i++) {
     char c = name[i];
@@ -24,9 +25,21 @@ name_valid (const char *name)
   return true;
 }
 
+void
+name_printable (const char *text, char *out, size_t size)
+{
+  size_t i;
+
+  for (i = 0; text[i] && i + 1 < size; i++)
+    out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+  out[i] = '\0';
+}
+
 int
 name_parse_export (const char *export, char *disk, char *snap)
 {
+  char shown[2 * NAME_MAX_LEN + 2];
+
   const char *at = strchr (export, '@');
   size_t disk_len = at ? (size_t) (at - export) : strlen (export);
 
@@ -39,9 +52,10 @@ name_parse_export (const char *export, char *disk, char *snap)
   disk[disk_len] = '\0';
   strcpy (snap, at ? at + 1 : "");
   if (!name_valid (disk) || (at && !name_valid (snap))) {
+    name_printable (export, shown, sizeof shown);
     s3cow_log_error ("invalid disk name '%s': use 1 to %d of A-Z a-z 0-9 . _ -"
-                     " (not first . or -), and DISK@SNAPSHOT for a snapshot",
-                     export, NAME_MAX_LEN);
+                     " (not first . or -, no ..), and DISK@SNAPSHOT for a "
+                     "snapshot", shown, NAME_MAX_LEN);
     return -1;
   }
   return 0;

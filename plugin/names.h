@@ -23,7 +23,7 @@
 #define KEY_MAX_LEN 256           /* any key built here fits, NUL included */
 
 /* A disk or snapshot name: 1 to NAME_MAX_LEN of [A-Za-z0-9._-], not
- * starting with '.' or '-'.
+ * starting with '.' or '-', without "..".
  */
 bool name_valid (const char *name);
 
@@ -32,6 +32,12 @@ bool name_valid (const char *name);
  * after logging what is wrong with the name.
  */
 int name_parse_export (const char *export, char *disk, char *snap);
+
+/* A printable copy of untrusted text (a client's export name) for log
+ * lines: bytes other than printable ASCII become '?', and it is cut to fit
+ * out[size].
+ */
+void name_printable (const char *text, char *out, size_t size);
 
 /* Key builders: write the key into key[KEY_MAX_LEN]. */
 void key_chunk (char *key, const uint8_t hash[HASH_LEN]);

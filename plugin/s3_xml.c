@@ -149,6 +149,10 @@ decode_append (struct text *t, const char *s, size_t len)
 {
   const char *end = s + len;
 
+  if (memchr (s, '\0', len)) {
+    errno = EINVAL;             /* XML has no NUL characters */
+    return -1;
+  }
   while (s < end) {
     const char *amp = memchr (s, '&', end - s);
     const char *lt

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -122,6 +123,7 @@ s3cow_unload (void)
   free (session_token);
 }
 
+/* Seconds: a finite number from 0 to a day. */
 static int
 parse_double (const char *key, const char *value, double *out)
 {
@@ -129,8 +131,9 @@ parse_double (const char *key, const char *value, double *out)
 
   errno = 0;
   *out = strtod (value, &end);
-  if (errno || end == value || *end || *out < 0) {
-    nbdkit_error ("%s=%s: expected a non-negative number of seconds", key,
+  if (errno || end == value || *end || !isfinite (*out) || *out < 0
+      || *out > 86400) {
+    nbdkit_error ("%s=%s: expected a number of seconds from 0 to 86400", key,
                   value);
     return -1;
   }
@@ -457,8 +460,10 @@ s3cow_open (int readonly)
   struct handle *h;
 
   if (export_name && export && export[0] && strcmp (export, export_name)) {
+    char shown[2 * NAME_MAX_LEN + 2];
+    name_printable (export, shown, sizeof shown);
     nbdkit_error ("this server serves only disk %s, not %s", export_name,
-                  export);
+                  shown);
     return NULL;
   }
   if (export_name)

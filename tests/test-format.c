@@ -48,6 +48,7 @@ test_names (void)
   CHECK (!name_valid ("a/b"));
   CHECK (!name_valid ("a@b"));
   CHECK (!name_valid ("a b"));
+  CHECK (!name_valid ("v1..2"));
   memset (long_name, 'x', NAME_MAX_LEN + 1);
   long_name[NAME_MAX_LEN + 1] = '\0';
   CHECK (!name_valid (long_name));

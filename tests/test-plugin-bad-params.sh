@@ -121,7 +121,7 @@ expect_refused "size= for a snapshot" \
 expect_refused "connections=0" "connections=0: must be from 1 to 256" \
   "${s3[@]}" export=d size=1M connections=0
 expect_refused "timeout=abc" \
-  "timeout=abc: expected a non-negative number of seconds" \
+  "timeout=abc: expected a number of seconds from 0 to 86400" \
   "${s3[@]}" export=d size=1M timeout=abc
 
 # 2. Refused after looking at the bucket.
