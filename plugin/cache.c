@@ -71,7 +71,7 @@ struct entry {
   enum entry_state state;       /* (L) */
   bool uploading;               /* (L) an uploader holds it */
   uint64_t dirty_seq;           /* (L) when it last became dirty */
-  uint64_t written;             /* (L) bytes written since then */
+  uint32_t run_start, run_end;  /* (L) the last run of contiguous writes */
   uint64_t version;             /* (L+wr) writes so far */
   double retry_at;              /* (L) after a failed upload: not before */
   double backoff;               /* (L) seconds, doubling per failure */
@@ -403,6 +403,13 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data)
 
 /* ---- upload threads ---- */
 
+/* Was e written whole, in one run, since it became dirty?  (L) */
+static bool
+written_whole (const struct entry *e)
+{
+  return e->run_start == 0 && e->run_end == e->disk->chunk_size;
+}
+
 /* The next entry to upload, or NULL; *wake is when to look again. */
 static struct entry *
 pick (struct cache *c, double t, double *wake)
@@ -414,7 +421,7 @@ pick (struct cache *c, double t, double *wake)
     for (e = cd->dirty.head; e; e = e->next) {
       bool wanted = e->dirty_seq <= cd->flush_target
                     || c->dirty_bytes >= c->writeback_start
-                    || e->written >= cd->chunk_size;
+                    || written_whole (e);
       if (e->uploading || !wanted)
         continue;
       if (e->retry_at > t) {
@@ -454,7 +461,7 @@ uploader (void *arg)
      * unlikely to be written again soon: no copy.
      */
     copy = NULL;
-    if (e->data && e->written < cs && c->used + cs <= c->limit
+    if (e->data && !written_whole (e) && c->used + cs <= c->limit
         && (copy = buffer_alloc (cs)) != NULL)
       c->used += cs;
     pthread_mutex_unlock (&c->lock);
@@ -514,8 +521,12 @@ cache_new (const struct cache_config *config, struct store *store)
   }
   c->store = store;
   c->limit = config->size;
-  c->dirty_max = config->size / 2;
-  c->writeback_start = config->size / 8;
+  /* Below writeback_start, chunks upload only when written whole or when
+   * a flush (or the background commit) asks: random writes then rewrite
+   * memory, not S3.
+   */
+  c->dirty_max = config->size / 4 * 3;
+  c->writeback_start = c->dirty_max / 4 * 3;
   c->wait_timeout = config->wait_timeout;
   c->nthreads = config->upload_threads ? config->upload_threads : 1;
   c->nbuckets = 1024;
@@ -849,17 +860,22 @@ again:
   if (e->state != DIRTY) {
     e->state = DIRTY;
     e->dirty_seq = ++c->seq;
-    e->written = 0;
+    e->run_start = e->run_end = off;
     e->retry_at = 0;
     list_append (&cd->dirty, e);
     cd->ndirty++;
     c->dirty_bytes += cd->chunk_size;
   }
-  e->written += len;
+  /* Track runs of contiguous writes: a chunk written whole in one run
+   * (sequential writes) is ready to upload at once.
+   */
+  if (off != e->run_end)
+    e->run_start = off;
+  e->run_end = off + len;
   e->version++;
   if (reserved)
     unreserve (c, cd->chunk_size);
-  if (e->written >= cd->chunk_size || c->dirty_bytes >= c->writeback_start)
+  if (written_whole (e) || c->dirty_bytes >= c->writeback_start)
     pthread_cond_signal (&c->work);
   pthread_rwlock_unlock (&e->rw);
   unpin (e);
