@@ -390,12 +390,16 @@ reconcile (struct disk *d)
   char etag[STORE_ETAG_MAX];
   size_t len;
 
+  struct head head;
+
   if (store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
                        etag) != STORE_OK)
     return -1;
+  /* Unreadable (damaged on the way?): still uncertain, not fenced. */
+  if (head_decode (d->head_key, data, len, &head) == -1)
+    return -1;
   if (len == d->attempted_len && memcmp (data, d->attempted, len) == 0) {
-    if (head_decode (d->head_key, data, len, &d->head) == -1)
-      return -1;
+    d->head = head;
     strcpy (d->etag, etag);
     s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
   }

@@ -43,9 +43,10 @@ now (void)
 }
 
 /* Write our lease with the given precondition (if_etag NULL: If-None-Match).
- * On STORE_PRECONDITION, check whether it was our own retried PUT that had
- * landed (the content names our instance and renewal time): then it is
- * STORE_OK.
+ * On STORE_PRECONDITION, check whether it was our own PUT that had landed
+ * (this or an earlier attempt whose answer was lost): the object names our
+ * instance, in the same state.  No other server writes our instance id, so
+ * then it is STORE_OK.
  */
 static int
 put_lease (struct lease *l, const char *if_etag, char *etag)
@@ -60,10 +61,13 @@ put_lease (struct lease *l, const char *if_etag, char *etag)
               : store_put_if_absent (l->store, l->key, buf, len, etag);
   if (r == STORE_PRECONDITION) {
     CLEANUP_FREE void *data = NULL;
+    struct lease_info stored;
     size_t got;
     if (store_get_alloc (l->store, l->key, LEASE_MAX_SIZE, &data, &got, etag)
             == STORE_OK
-        && got == len && memcmp (data, buf, len) == 0)
+        && lease_decode (l->key, data, got, &stored) == 0
+        && strcmp (stored.instance, l->info.instance) == 0
+        && stored.released == l->info.released)
       return STORE_OK;
   }
   return r;
