@@ -666,6 +666,14 @@ attempt_once (struct s3_http *http, CURL *h, const struct s3_http_request *req,
               "short body: %" PRIu64 " of %" PRIu64 " bytes", resp->received,
               resp->content_length);
     ret = S3_HTTP_TRANSIENT;
+  } else if (is_2xx (resp->status) && req->check_fn
+             && strcmp (req->method, "HEAD") != 0
+             && req->check_fn (req->check_opaque, resp,
+                               req->sink == S3_HTTP_ALLOC ? resp->data
+                                                          : req->buf,
+                               resp->len, resp->errmsg, sizeof resp->errmsg)
+                    == -1) {
+    ret = S3_HTTP_TRANSIENT;
   } else if (status_transient (resp)) {
     if (resp->error.code[0])
       snprintf (resp->errmsg, sizeof resp->errmsg, "HTTP %ld %.63s: %.160s",

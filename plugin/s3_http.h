@@ -7,8 +7,9 @@
  *
  * s3_http_perform sends one request and retries it while it fails in a way
  * that may go away (connection refused or reset, timeout, a body shorter
- * than its Content-Length, HTTP 5xx except 501/505, 408, 429, 503
- * SlowDown, 400 RequestTimeout), with exponential backoff and jitter,
+ * than its Content-Length, a body that the caller's check_fn rejects,
+ * HTTP 5xx except 501/505, 408, 429, 503 SlowDown, 400 RequestTimeout),
+ * with exponential backoff and jitter,
  * within a time budget.  It knows nothing of S3 semantics beyond that: the
  * caller decides what a final status means.  It does not log errors (the
  * caller does, knowing the context); it emits one s3cow_debug (http, ...)
@@ -37,6 +38,7 @@ struct s3_http_config {
 };
 
 struct s3_http;
+struct s3_http_response;
 
 /* Make a pool (no handle or connection is made before the first request).
  * Returns NULL after logging the reason.
@@ -79,6 +81,15 @@ struct s3_http_request {
    */
   bool range;
   uint64_t range_offset;
+  /* Optional: a check of a complete 2xx body (body, len: what the sink
+   * holds) before the call returns it.  0 accepts the body; -1 fails the
+   * attempt as transient, with errmsg saying why, so it is retried like a
+   * short body (a body damaged on the way, say).
+   */
+  int (*check_fn) (void *opaque, const struct s3_http_response *resp,
+                   const void *body, size_t len, char *errmsg,
+                   size_t errmsg_size);
+  void *check_opaque;
 };
 
 #define S3_HTTP_ETAG_MAX 130 /* as STORE_ETAG_MAX */

@@ -37,6 +37,21 @@
  * RGW 16.2 matches If-Match only against the unquoted etag (AWS and MinIO
  * take both): we send it unquoted.
  *
+ * Bodies damaged on the way: s3_http retries a body shorter than its
+ * Content-Length; a body of the right length with wrong bytes (a flipped
+ * bit behind a broken proxy or NIC) is caught here, for whole-object GETs,
+ * by its MD5 against the ETag, and retried the same way within the retry
+ * budget, so that a chunk's SHA-256 check (cache.c) and the checksums of
+ * heads and maps see good data unless the object itself is bad.  The ETag
+ * of a single PUT is the MD5 of the body on AWS (without SSE-KMS/SSE-C),
+ * MinIO (without encryption or compression) and RGW, but not everywhere,
+ * so etag_md5 learns it: a PUT or GET whose ETag is (or is not) the MD5 of
+ * the body it sent (or of the same body received twice) settles it for
+ * the process; until a mismatch settles "no", GET bodies are checked.  A
+ * body that arrives the same twice but does not match an ETag known to be
+ * an MD5 is what the server holds: it is returned, for the caller's own
+ * checks to judge.
+ *
  * No lock here: the store's fields are read-only after store_s3_open;
  * s3_http has the only lock (its pool).  The secret key is wiped on close
  * and is never put in a message.
@@ -46,6 +61,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +70,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -80,6 +97,10 @@ struct s3_store {
   char *access_key; /* NULL: anonymous requests */
   char *secret_key;
   char *session_token; /* NULL: none */
+  /* Are the server's ETags the MD5 of the object's content?  0: not known
+   * yet, 1: yes (seen), -1: no (seen); see the top.
+   */
+  atomic_int etag_md5;
 };
 
 /* Options of one S3 call. */
@@ -380,6 +401,106 @@ take_etag (const char *method, const char *what,
   return STORE_OK;
 }
 
+/* Is etag 32 hex digits, the form of an MD5?  Then md5 gets its bytes. */
+static bool
+etag_as_md5 (const char *etag, unsigned char md5[16])
+{
+  size_t i;
+
+  if (strlen (etag) != 32)
+    return false;
+  for (i = 0; i < 32; i++) {
+    char c = etag[i];
+    int v = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (v < 0)
+      return false;
+    if (i % 2 == 0)
+      md5[i / 2] = v << 4;
+    else
+      md5[i / 2] |= v;
+  }
+  return true;
+}
+
+static bool
+md5_of (const void *data, size_t len, unsigned char md5[16])
+{
+  unsigned int n = 0;
+
+  return EVP_Digest (data, len, md5, &n, EVP_md5 (), NULL) == 1 && n == 16;
+}
+
+/* Record what a body and its ETag told about the server's ETags. */
+static void
+learn_etag_md5 (struct s3_store *s, bool is_md5)
+{
+  int unknown = 0;
+
+  if (atomic_compare_exchange_strong (&s->etag_md5, &unknown, is_md5 ? 1 : -1)
+      && !is_md5)
+    s3cow_debug (http,
+                 "%s: the server's ETags are not MD5s of the content: "
+                 "GET bodies are not checked against them",
+                 s->endpoint);
+}
+
+/* A whole-object GET: the state of its body check across attempts. */
+struct body_check {
+  struct s3_store *s;
+  bool have_bad;             /* an earlier attempt's body did not match */
+  unsigned char bad_md5[16]; /* its MD5 */
+  bool held_bad;             /* the server holds a body unlike its ETag */
+  char etag[S3_HTTP_ETAG_MAX];
+};
+
+/* After a whole-object GET: say so if its content is not its ETag's. */
+static void
+report_body_check (const struct body_check *bc, const char *what)
+{
+  if (bc->held_bad)
+    s3cow_log_error ("GET %s: the object's content does not match its ETag "
+                     "%s (the same wrong bytes twice): it may be damaged in "
+                     "the bucket",
+                     what, bc->etag);
+}
+
+/* s3_http check_fn: the MD5 of a whole object's body against its ETag. */
+static int
+check_body (void *opaque, const struct s3_http_response *resp, const void *body,
+            size_t len, char *errmsg, size_t errmsg_size)
+{
+  struct body_check *bc = opaque;
+  unsigned char want[16], got[16];
+
+  if (resp->status != 200 || atomic_load (&bc->s->etag_md5) < 0
+      || len != resp->received || !etag_as_md5 (resp->etag, want)
+      || !md5_of (len ? body : "", len, got))
+    return 0; /* nothing to check against */
+  if (memcmp (want, got, 16) == 0) {
+    learn_etag_md5 (bc->s, true);
+    return 0;
+  }
+  if (bc->have_bad && memcmp (bc->bad_md5, got, 16) == 0) {
+    /* The same body twice: that is what the server holds. */
+    learn_etag_md5 (bc->s, false);
+    if (atomic_load (&bc->s->etag_md5) > 0) {
+      bc->held_bad = true;
+      memcpy (bc->etag, resp->etag, sizeof bc->etag);
+    }
+    return 0;
+  }
+  bc->have_bad = true;
+  memcpy (bc->bad_md5, got, 16);
+  snprintf (errmsg, errmsg_size,
+            "%zu-byte body does not match its ETag %.32s (MD5): damaged on "
+            "the way",
+            len, resp->etag);
+  return -1;
+}
+
 static int
 s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
         bool whole, void *buf, size_t cap, size_t *len, char *etag)
@@ -390,6 +511,7 @@ s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
       = { .sink = S3_HTTP_BUFFER, .buf = buf, .cap = cap };
   struct s3_http_response resp;
   CLEANUP_FREE char *what = NULL;
+  struct body_check bc = { .s = s };
   char range[64];
   int r;
 
@@ -405,9 +527,13 @@ s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
     call.range = range;
     hreq.range = true;
     hreq.range_offset = offset;
+  } else {
+    hreq.check_fn = check_body;
+    hreq.check_opaque = &bc;
   }
 
   r = s3_perform (s, &call, &hreq, &resp, &what);
+  report_body_check (&bc, what);
   if (r == S3_HTTP_OK && !whole && resp.status == 416)
     return STORE_OK; /* at or past the end of the object: nothing */
   r = s3_status (s, "GET", what, r, &resp);
@@ -436,7 +562,11 @@ s3_get_alloc (struct store *store, const char *key, size_t max, void **data,
 {
   struct s3_store *s = (struct s3_store *)store;
   const struct s3_call call = { .method = "GET", .key = key };
-  struct s3_http_request hreq = { .sink = S3_HTTP_ALLOC, .max = max };
+  struct body_check bc = { .s = s };
+  struct s3_http_request hreq = { .sink = S3_HTTP_ALLOC,
+                                  .max = max,
+                                  .check_fn = check_body,
+                                  .check_opaque = &bc };
   struct s3_http_response resp;
   CLEANUP_FREE char *what = NULL;
   int r;
@@ -444,6 +574,7 @@ s3_get_alloc (struct store *store, const char *key, size_t max, void **data,
   *data = NULL;
   *len = 0;
   r = s3_perform (s, &call, &hreq, &resp, &what);
+  report_body_check (&bc, what);
   r = s3_status (s, "GET", what, r, &resp);
   if (r == STORE_OK)
     r = take_etag ("GET", what, &resp, etag);
@@ -561,6 +692,12 @@ s3_put (struct store *store, const char *key, const void *data, size_t len,
   }
   if (r != STORE_OK)
     return r;
+  if (atomic_load (&s->etag_md5) == 0) {
+    unsigned char want[16], got[16];
+
+    if (etag_as_md5 (resp.etag, want) && md5_of (len ? data : "", len, got))
+      learn_etag_md5 (s, memcmp (want, got, 16) == 0);
+  }
   return take_etag ("PUT", what, &resp, etag);
 }
 

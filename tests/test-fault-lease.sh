@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fault injection (issue 7): a lease renewal that lands on S3 but whose
+# response is lost, and whose retries then fail until retry-time runs out
+# (tests/faultproxy.py drops every response to lease PUTs for a while).
+# Nobody else took the lease, so once the network is back the server must
+# renew it and writes must work again: it must not declare its lease lost
+# and fence itself for good.
+#
+# This failed before lease.c recognised its own landed renewal (412 on the
+# next renewal, and a stored lease naming our instance): see
+# docs/reliability.md, bug 4.
+source "${srcdir:-.}/functions.sh"
+set -euo pipefail
+
+requires nbdkit curl /usr/bin/python3
+/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
+  echo "$0: SKIP: needs python3-libnbd"
+  exit 77
+}
+requires_s3
+make_tmpdir
+export tmpdir
+bucket=$(new_bucket)
+export bucket
+
+/usr/bin/python3 "$srcdir/faultload.py" lease \
+  --disk 16M --chunk 256K --cache 8M --timeout 1 --retry-time 2 --lease 9 || {
+  echo "---- tail of nbdkit.log" >&2
+  tail -n 20 "$tmpdir/nbdkit.log" >&2
+  fail "lease renewal with a lost response (see above)"
+}

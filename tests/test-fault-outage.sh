@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Fault injection (issue 7): an S3 outage (tests/faultproxy.py) longer than
+# the retry budget (retry-time=3, outage 10 s).  A flush during it fails
+# with EIO, never success, and the server logs why; the dirty data stays
+# in memory (still readable), and once the outage is over a flush succeeds
+# and every byte written before and during the outage is there.  Then a
+# second outage while a client keeps writing whole chunks: once the
+# write-back buffer (the dirty limit, three quarters of cache-size) is
+# full, writes wait (retry-time) and then fail with EIO, and the server's
+# RSS stays under cache-size + 64 MiB.
+# After the outage a flush succeeds; the whole disk is checked against a
+# model, also after a restart without the proxy.
+source "${srcdir:-.}/functions.sh"
+set -euo pipefail
+
+requires nbdkit curl /usr/bin/python3
+/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
+  echo "$0: SKIP: needs python3-libnbd"
+  exit 77
+}
+requires_s3
+make_tmpdir
+export tmpdir
+bucket=$(new_bucket)
+export bucket
+
+/usr/bin/python3 "$srcdir/faultload.py" outage \
+  --disk 64M --chunk 256K --cache 32M --timeout 2 --retry-time 3 \
+  --outage 10 --outage-mode reset --fill-seconds 6 || {
+  echo "---- tail of nbdkit.log" >&2
+  tail -n 30 "$tmpdir/nbdkit.log" >&2
+  fail "S3 outage (see above)"
+}
