@@ -363,7 +363,7 @@ walker_tag (struct walker *w, const struct xml_handler *h)
 static int
 xml_walk (const char *xml, size_t len, const struct xml_handler *h)
 {
-  struct walker w = { .p = xml, .end = xml + len };
+  struct walker w = { .p = xml };
   bool seen_root = false;
   int r = -1;
 
@@ -371,6 +371,7 @@ xml_walk (const char *xml, size_t len, const struct xml_handler *h)
     errno = EINVAL;
     return -1;
   }
+  w.end = xml + len;
   while (w.p < w.end) {
     if (*w.p != '<') {
       const char *lt = memchr (w.p, '<', w.end - w.p);
