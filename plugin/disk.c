@@ -51,6 +51,8 @@ struct disk {
   char instance[17];            /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
+  uint64_t size;                /* never change after open: the I/O paths */
+  uint32_t chunk_size;          /* read these, not head (commit_lock) */
   struct lease *lease;          /* NULL when read-only */
 
   pthread_mutex_t commit_lock;  /* protects the fields below */
@@ -305,7 +307,9 @@ disk_open (struct store *store, struct cache *cache,
     goto fail;
   if (!d->readonly && claim_head (d, config) == -1)
     goto fail;
-  d->cd = cache_attach (cache, d->label, d->map, d->head.chunk_size);
+  d->size = d->head.size;
+  d->chunk_size = d->head.chunk_size;
+  d->cd = cache_attach (cache, d->label, d->map, d->chunk_size);
   if (d->cd == NULL)
     goto fail;
   s3cow_debug (commit, "%s: opened generation %" PRIu64 ", %" PRIu32
@@ -326,13 +330,13 @@ fail:
 uint64_t
 disk_size (const struct disk *d)
 {
-  return d->head.size;
+  return d->size;
 }
 
 uint32_t
 disk_chunk_size (const struct disk *d)
 {
-  return d->head.chunk_size;
+  return d->chunk_size;
 }
 
 bool
@@ -609,7 +613,7 @@ disk_close (struct disk *d)
 int
 disk_pread (struct disk *d, void *buf, uint32_t count, uint64_t offset)
 {
-  const uint32_t cs = d->head.chunk_size;
+  const uint32_t cs = d->chunk_size;
   uint8_t *p = buf;
 
   while (count > 0) {
@@ -628,7 +632,7 @@ static int
 write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
                uint64_t offset, bool fua)
 {
-  const uint32_t cs = d->head.chunk_size;
+  const uint32_t cs = d->chunk_size;
 
   if (!may_write (d))
     return -1;
@@ -660,5 +664,5 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
 bool
 disk_is_zero_chunk (struct disk *d, uint64_t offset)
 {
-  return cache_is_zero (d->cd, offset / d->head.chunk_size);
+  return cache_is_zero (d->cd, offset / d->chunk_size);
 }
