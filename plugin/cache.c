@@ -322,16 +322,26 @@ create (struct cache_disk *cd, uint64_t idx, bool with_buffer)
 /* ---- store I/O: entry lock held, cache->lock NOT held ---- */
 
 /* Fill e->data (exclusive lock held, !loaded) with the chunk from the store,
- * checked against its address.  One retry on a bad body.
+ * checked against its address.
+ *
+ * A body that does not hash to the chunk's address is read again, like any
+ * transient failure, for up to wait_timeout (retry-time): the store's own
+ * checks (length, ETag) may not see damage on the way, e.g. from a server
+ * whose ETags are not MD5s.  But the same wrong content read twice is what
+ * the bucket holds (damaged, truncated or altered there): EIO at once, not
+ * after the whole budget.  Every bad read is logged, naming the chunk.
  */
 static int
 load (struct entry *e)
 {
   struct cache_disk *cd = e->disk;
-  uint8_t hash[HASH_LEN], sum[HASH_LEN];
+  uint8_t hash[HASH_LEN], sum[HASH_LEN], bad[HASH_LEN];
+  size_t len, bad_len = 0;
   char key[KEY_MAX_LEN];
-  size_t len;
-  int attempt, r;
+  double start, delay = 0.01;
+  bool have_bad = false;
+  unsigned attempt;
+  int r;
 
   chunkmap_get (cd->map, e->idx, hash);
   if (hash_is_zero (hash)) {
@@ -340,7 +350,8 @@ load (struct entry *e)
   }
   key_chunk (key, hash);
   stats_inc (STAT_CACHE_MISSES);
-  for (attempt = 0; attempt < 2; attempt++) {
+  start = now ();
+  for (attempt = 1;; attempt++) {
     r = store_get (cd->cache->store, key, e->data, cd->chunk_size, &len,
                    NULL);
     if (r == STORE_NOT_FOUND) {
@@ -349,18 +360,37 @@ load (struct entry *e)
       break;
     }
     if (r != STORE_OK)
-      break;            /* the store logged why */
-    if (len == cd->chunk_size) {
-      SHA256 (e->data, len, sum);
-      if (memcmp (sum, hash, HASH_LEN) == 0) {
-        s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
-        return 0;
-      }
+      break;            /* the store retried, and logged why */
+    SHA256 (e->data, len, sum);
+    if (len == cd->chunk_size && memcmp (sum, hash, HASH_LEN) == 0) {
+      s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
+      return 0;
     }
     stats_inc (STAT_CHUNK_CORRUPT);
+    if (have_bad && len == bad_len && memcmp (sum, bad, HASH_LEN) == 0) {
+      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
+                       "content does not match its address; the same wrong "
+                       "content twice: damaged in the bucket)",
+                       cd->name, e->idx, key, len);
+      break;
+    }
+    if (now () - start + delay > cd->cache->wait_timeout) {
+      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
+                       "content does not match its address): still bad "
+                       "after %u reads in %.0f s", cd->name, e->idx, key, len,
+                       attempt, now () - start);
+      break;
+    }
     s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content"
-                     " does not match its address)%s", cd->name, e->idx, key,
-                     len, attempt == 0 ? ": reading it again" : "");
+                     " does not match its address): reading it again",
+                     cd->name, e->idx, key, len);
+    have_bad = true;
+    bad_len = len;
+    memcpy (bad, sum, HASH_LEN);
+    nanosleep (&(struct timespec) { .tv_sec = (time_t) delay,
+                                    .tv_nsec = (long) (fmod (delay, 1) * 1e9) },
+               NULL);
+    delay = fmin (delay * 2, 1);
   }
   errno = EIO;
   return -1;

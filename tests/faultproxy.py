@@ -51,11 +51,14 @@ Usage:
      matches (e.g. 'PUT .*/head$').  --port-file gets
      "PORT CONTROL_PORT" once the proxy listens.  Counts of the faults
      injected are printed (JSON) when it stops (SIGTERM, SIGINT), and
-     written to --stats-file every second.
+     written to --stats-file every second.  --no-etag strips the ETag
+     header of 2xx GET responses (those --match matches), as from a
+     server whose ETags are not MD5s: the client cannot check bodies
+     against them, so corrupt bodies reach its own checks.
 
   faultproxy.py ctl CONTROL_PORT stats              counts, as JSON
   faultproxy.py ctl CONTROL_PORT set KIND=P ... [all=P] [slow_seconds=S]
-                                     [seed=N] [match=RE]
+                                     [seed=N] [match=RE] [no_etag=0|1]
   faultproxy.py ctl CONTROL_PORT clear              all rates to 0
   faultproxy.py ctl CONTROL_PORT outage SECONDS [refuse|reset|hang]
   faultproxy.py ctl CONTROL_PORT end-outage
@@ -110,6 +113,7 @@ class Config:
         self.outage_until = 0.0
         self.outage_mode = "reset"
         self.match = None               # regex on "METHOD target", or None
+        self.no_etag = False            # strip ETags of matching 2xx GETs
         self.seen = {}                  # (method, target) -> count
         self.counts = {k: 0 for k in KINDS}
         self.counts.update(requests=0, forwarded=0, outage_rejected=0,
@@ -136,6 +140,8 @@ class Config:
                 self.seen = {}
             elif key == "match":
                 self.match = re.compile(value) if value else None
+            elif key == "no_etag":
+                self.no_etag = str(value).lower() in ("1", "true", "yes")
             else:
                 raise ValueError("unknown setting %r (kinds: %s)"
                                  % (key, ", ".join(KINDS)))
@@ -206,6 +212,7 @@ class Config:
             d["slow_seconds"] = self.slow_seconds
             d["seed"] = self.seed
             d["match"] = self.match.pattern if self.match else None
+            d["no_etag"] = self.no_etag
             d["outage_left"] = max(0.0, self.outage_until - time.monotonic())
             return d
 
@@ -499,6 +506,11 @@ class Proxy:
         cfg.count("bytes_down", len(rbody))
         has_body = (method == "GET" and 200 <= status < 300 and len(rbody) > 0
                     and header(rheaders, "content-length") is not None)
+        if (cfg.no_etag and method == "GET" and 200 <= status < 300
+                and (cfg.match is None or cfg.match.search(what))):
+            # As from a server whose ETags are not MD5s of the content
+            # (SSE-KMS, multipart): the client cannot check the body.
+            rhead = re.sub(rb"(?im)^etag:[^\r\n]*\r\n", b"", rhead)
         if kind == "reset_after":
             cfg.count(kind)
             cfg.note("reset_after: %s -> %d (applied, response dropped)"
@@ -642,6 +654,8 @@ def cmd_serve(args):
     config.set("slow_seconds", args.slow_seconds)
     if args.match:
         config.set("match", args.match)
+    if args.no_etag:
+        config.set("no_etag", "1")
     proxy = Proxy(config, args.upstream, args.port)
     ctl = control_server(config, args.control_port)
     done = threading.Event()
@@ -719,6 +733,8 @@ def main():
     s.add_argument("--all", type=float, default=0)
     s.add_argument("--slow-seconds", type=float, default=5.0)
     s.add_argument("--match", metavar="RE")
+    s.add_argument("--no-etag", action="store_true",
+                   help="strip the ETag of 2xx GET responses (of --match)")
     s.add_argument("--log")
     s.add_argument("--log-requests", action="store_true",
                    help="log every request, not only the faults")

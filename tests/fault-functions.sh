@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# Helpers for shell tests that put tests/faultproxy.py between the plugin
+# and the S3 test server, on top of functions.sh:
+#
+#   start_proxy [FAULTPROXY-SERVE-ARG...]   # sets $proxy_endpoint and
+#                                          # $proxy_ctl (control port); the
+#                                          # proxy is stopped at exit
+#   proxy_ctl set 500=1 match='PUT .*/head$'
+#   proxy_ctl clear
+
+start_proxy ()
+{
+  local pf="$tmpdir/proxy.ports" i
+  rm -f "$pf"
+  /usr/bin/python3 "$srcdir/faultproxy.py" serve \
+    --upstream "$S3COW_TEST_ENDPOINT" --port-file "$pf" \
+    --log "$tmpdir/proxy.log" "$@" >>"$tmpdir/proxy.out" 2>&1 &
+  proxy_pid=$!
+  cleanup_fn _stop_proxy "$proxy_pid"
+  for ((i = 0; i < 200; i++)); do
+    [ -s "$pf" ] && break
+    kill -0 "$proxy_pid" 2>/dev/null || fail "faultproxy.py exited early"
+    sleep 0.05
+  done
+  [ -s "$pf" ] || fail "faultproxy.py did not start"
+  read -r proxy_port proxy_ctl_port <"$pf"
+  proxy_endpoint="http://127.0.0.1:$proxy_port"
+}
+
+_stop_proxy ()
+{
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+proxy_ctl ()
+{
+  /usr/bin/python3 "$srcdir/faultproxy.py" ctl "$proxy_ctl_port" "$@" \
+    >/dev/null || fail "faultproxy.py ctl $*"
+}
