@@ -25,8 +25,9 @@
  * head CAS), fork and snapshot (cmd_disk.c):
  *  - A chunk a writer uploaded but has not committed yet, and a map it
  *    wrote but has not named in the head yet, are younger than the grace
- *    period (which must exceed the time from upload to commit: the commit
- *    interval plus retries), so they are not candidates.  The plugin
+ *    period (which must be at least the servers' gc-grace=: a server
+ *    uploads again what it could not commit in time, see plugin/disk.c),
+ *    so they are not candidates.  The plugin
  *    uploads a chunk again whenever a chunk index takes a new hash, which
  *    refreshes its mtime, so an old unreferenced chunk becomes referenced
  *    only after a fresh upload.  Step 5's HEAD catches an upload made since

@@ -404,6 +404,7 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data)
 {
   uint8_t hash[HASH_LEN], old[HASH_LEN];
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
+  const double since = now (); /* no later than the object's mtime */
 
   memset (hash, 0, HASH_LEN);
   if (data) {
@@ -426,7 +427,7 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data)
   }
   else
     stats_inc (STAT_CHUNK_UPLOADS_SKIPPED);
-  chunkmap_set (cd->map, idx, hash);
+  chunkmap_set (cd->map, idx, hash, since);
   s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, idx);
   return 0;
 }
@@ -946,6 +947,87 @@ cache_flush (struct cache_disk *cd)
     }
     pthread_cond_wait (&c->changed, &c->lock);
   }
+  return 0;
+}
+
+/* Copy chunk idx into buf if the cache holds it with content hash.  The
+ * caller holds no lock.
+ */
+static bool
+copy_cached (struct cache_disk *cd, uint64_t idx, const uint8_t *hash,
+             uint8_t *buf)
+{
+  struct cache *c = cd->cache;
+  uint8_t sum[HASH_LEN];
+  struct entry *e;
+  bool copied = false;
+
+  pthread_mutex_lock (&c->lock);
+  e = lookup (cd, idx);
+  if (e == NULL || !e->loaded || e->data == NULL) {
+    pthread_mutex_unlock (&c->lock);
+    return false;
+  }
+  pin (e);
+  pthread_mutex_unlock (&c->lock);
+  pthread_rwlock_rdlock (&e->rw);
+  if (e->loaded && e->data) {
+    memcpy (buf, e->data, cd->chunk_size);
+    copied = true;
+  }
+  pthread_rwlock_unlock (&e->rw);
+  pthread_mutex_lock (&c->lock);
+  unpin (e);
+  pthread_mutex_unlock (&c->lock);
+  if (!copied)
+    return false;
+  SHA256 (buf, cd->chunk_size, sum);
+  return memcmp (sum, hash, HASH_LEN) == 0;
+}
+
+int
+cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
+               size_t n, double uploaded)
+{
+  CLEANUP_FREE uint8_t *buf = malloc (cd->chunk_size);
+  char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
+  uint8_t sum[HASH_LEN];
+  size_t i, len, count = 0;
+  int r;
+
+  if (buf == NULL) {
+    s3cow_log_error ("%s: out of memory", cd->name);
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    if (hash_is_zero (entries[i].hash))
+      continue;
+    key_chunk (key, entries[i].hash);
+    hash_to_hex (entries[i].hash, hex);
+    if (!copy_cached (cd, entries[i].idx, entries[i].hash, buf)) {
+      r = store_get (cd->cache->store, key, buf, cd->chunk_size, &len, NULL);
+      if (r == STORE_OK) {
+        SHA256 (buf, len, sum);
+        if (len != cd->chunk_size || memcmp (sum, entries[i].hash, HASH_LEN))
+          r = STORE_PERMANENT;
+      }
+      if (r != STORE_OK) {
+        s3cow_log_error ("%s: chunk %" PRIu64 ": %s, uploaded %.0f s ago and "
+                         "not committed yet, is %s and no longer in memory: "
+                         "it cannot be uploaded again before the commit",
+                         cd->name, entries[i].idx, key, now () - uploaded,
+                         r == STORE_NOT_FOUND ? "gone from the bucket "
+                         "(deleted by s3cow gc?)" : "unreadable");
+        return -1;
+      }
+    }
+    if (store_put (cd->cache->store, key, buf, cd->chunk_size, hex, NULL)
+        != STORE_OK)
+      return -1;
+    count++;
+  }
+  s3cow_debug (commit, "%s: uploaded again %zu chunks uploaded %.0f s ago "
+               "and not committed yet", cd->name, count, now () - uploaded);
   return 0;
 }
 

@@ -70,6 +70,17 @@ int cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off,
  */
 int cache_flush (struct cache_disk *cd);
 
+/* Upload again the non-zero chunks of entries (from chunkmap_take; the
+ * oldest was uploaded at monotonic time uploaded), from memory when the
+ * cache holds them, else by reading them from the store (checked against
+ * their hash), so that their modification time in the bucket is now: see
+ * "gc-grace" in disk.c.  Returns 0, or -1 (logged, naming the chunk) if
+ * one cannot be read or uploaded.  Takes and drops the cache's locks;
+ * does network I/O.
+ */
+int cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
+                   size_t n, double uploaded);
+
 /* True if chunk idx reads as zeros without any data (for extents). */
 bool cache_is_zero (struct cache_disk *cd, uint64_t idx);
 

@@ -15,6 +15,9 @@ struct chunkmap {
   uint64_t *changed;            /* bitmap: changed since the last take */
   uint64_t nchanged;            /* bits set in changed */
   uint64_t nonzero;             /* non-zero entries in hashes */
+  double oldest;                /* when the upload began of the oldest
+                                 * non-zero chunk among the changed
+                                 * entries (monotonic seconds); 0: none */
 };
 
 static const uint8_t zero_hash[HASH_LEN];
@@ -112,18 +115,30 @@ chunkmap_is_zero (struct chunkmap *map, uint64_t idx)
   return hash_is_zero (map->hashes[idx]);
 }
 
+/* Keep the oldest upload time.  Lock held. */
+static void
+note_upload (struct chunkmap *map, double since)
+{
+  if (since > 0 && (map->oldest == 0 || since < map->oldest))
+    map->oldest = since;
+}
+
 void
-chunkmap_set (struct chunkmap *map, uint64_t idx, const uint8_t hash[HASH_LEN])
+chunkmap_set (struct chunkmap *map, uint64_t idx, const uint8_t hash[HASH_LEN],
+              double since)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&map->lock);
 
-  if (store_hash (map, idx, hash))
+  if (store_hash (map, idx, hash)) {
     mark (map, idx);
+    if (!hash_is_zero (hash))
+      note_upload (map, since);
+  }
 }
 
 int
 chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
-               size_t *n)
+               size_t *n, double *oldest)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&map->lock);
   uint64_t count = full ? map->nonzero : map->nchanged;
@@ -157,6 +172,8 @@ chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
   }
   memset (map->changed, 0, (map->nchunks + 63) / 64 * sizeof (uint64_t));
   map->nchanged = 0;
+  *oldest = map->oldest;
+  map->oldest = 0;
   *entries = e;
   *n = k;
   return 0;
@@ -164,13 +181,22 @@ chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
 
 void
 chunkmap_untake (struct chunkmap *map, const struct map_entry *entries,
-                 size_t n)
+                 size_t n, double oldest)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&map->lock);
   size_t i;
 
   for (i = 0; i < n; i++)
     mark (map, entries[i].idx);
+  note_upload (map, oldest);
+}
+
+double
+chunkmap_oldest (struct chunkmap *map)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&map->lock);
+
+  return map->oldest;
 }
 
 uint64_t

@@ -35,24 +35,34 @@ void chunkmap_get (struct chunkmap *map, uint64_t idx, uint8_t hash[HASH_LEN]);
 bool chunkmap_is_zero (struct chunkmap *map, uint64_t idx);
 
 /* Set chunk idx to hash, marking it changed if it differs.  The caller
- * guarantees the chunk object is durable in the store before this call.
+ * guarantees the chunk object is durable in the store before this call;
+ * since is when its upload began (monotonic seconds): the map keeps the
+ * oldest such time among the changed entries (chunkmap_oldest), so that a
+ * commit can tell how long ago the chunks it names were uploaded (see
+ * "gc-grace" in disk.c).
  */
 void chunkmap_set (struct chunkmap *map, uint64_t idx,
-                   const uint8_t hash[HASH_LEN]);
+                   const uint8_t hash[HASH_LEN], double since);
 
 /* Take the entries changed since the last take, and clear their marks.
  * With full, return every non-zero entry instead (a base), still clearing
- * all marks.  *entries is a new malloc'd array sorted by idx.  Returns 0, or
- * -1 on ENOMEM (nothing cleared).
+ * all marks.  *entries is a new malloc'd array sorted by idx; *oldest is
+ * the upload time of the oldest changed non-zero chunk (0: none), and is
+ * cleared too.  Returns 0, or -1 on ENOMEM (nothing cleared).
  */
 int chunkmap_take (struct chunkmap *map, bool full,
-                   struct map_entry **entries, size_t *n);
+                   struct map_entry **entries, size_t *n, double *oldest);
 
-/* Mark these entries changed again (their commit failed).  The current
- * hashes stay: they are at least as new as the ones that failed.
+/* Mark these entries changed again (their commit failed), with oldest
+ * (from chunkmap_take, or later if they were uploaded again since) as
+ * their oldest upload time.  The current hashes stay: they are at least
+ * as new as the ones that failed.
  */
 void chunkmap_untake (struct chunkmap *map, const struct map_entry *entries,
-                      size_t n);
+                      size_t n, double oldest);
+
+/* The oldest upload time among the changed entries (0: none). */
+double chunkmap_oldest (struct chunkmap *map);
 
 /* How many entries are marked changed; how many chunks are non-zero. */
 uint64_t chunkmap_changed (struct chunkmap *map);

@@ -7,6 +7,40 @@
  * (generation plus a random instance id), so a writer that lost the head
  * can never overwrite a map that the new owner's head names.
  *
+ * Uncommitted chunks and gc ("gc-grace").  s3cow gc deletes unreferenced
+ * chunks whose modification time (mtime) in the bucket is older than its
+ * grace period G.  A chunk this server uploaded but has not committed yet
+ * is unreferenced, so its upload must never be more than G old when a
+ * head naming it lands, however long commits fail.  The chunk map keeps
+ * the oldest upload start among the changed entries (chunkmap_oldest),
+ * taken before the PUT, so never later than the object's mtime, and:
+ *
+ *   1. a commit that finds it older than G/4 uploads those chunks again
+ *      first (cache_refresh: from memory, else read back and checked), so
+ *      their mtime is recent;
+ *   2. just before the head PUT is sent (at t_s), a commit whose oldest
+ *      chunk (or its map, uploaded just before) is older than
+ *      G - put_time - GC_MARGIN gives up (EIO); the next one uploads
+ *      again (1);
+ *   3. the commit thread commits at least every G/8 while chunks older
+ *      than G/4 wait, even when commit-interval=0 or the chunk uploads of
+ *      a flush fail, so that (1) runs in time.
+ *
+ * Why this is enough: the head PUT (and every retry of it) lands by
+ * t_l <= t_s + put_time.  Each chunk the new head names that the last one
+ * did not has mtime m >= t_s - (G - put_time - GC_MARGIN), so
+ * m > t_l - G + GC_MARGIN.  A gc run that read its clock T0 <= t_l + 1
+ * (S3 mtimes are whole seconds: 1 s of truncation) has cutoff T0 - G
+ * < m - 1: the chunk is no candidate there (neither in its listing nor in
+ * its HEAD before the DELETE).  A gc run with T0 > t_l marks from roots it
+ * reads after T0, when the head naming the chunk is in place (or a later
+ * one, which names what it needs).  Ages are measured on this machine's
+ * monotonic clock against the store's clock: only durations are compared,
+ * never clocks.  config_complete checks that G >= 2 (put_time + 2), so
+ * that (2) leaves at least G/2 after a refresh.  What is not covered: a
+ * server that cannot reach the store at all for longer than G while gc
+ * can, and whose cache has since dropped those chunks (see s3cow(1)).
+ *
  * Locking: commit_lock serialises commits and protects head, etag,
  * the map entry counts, uncertain/attempted; fenced is read without it
  * (atomically).  The cache and chunk map have their own locks.
@@ -40,6 +74,11 @@
 #define MAX_DELTAS 32
 #define DELTA_SLACK 4096
 
+/* Seconds kept between the age a commit allows its chunks and gc-grace:
+ * whole-second mtimes, and rounding.
+ */
+#define GC_MARGIN 2
+
 struct disk {
   struct store *store;
   struct cache *cache;
@@ -51,6 +90,7 @@ struct disk {
   char instance[17];            /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
+  double gc_grace, put_time;    /* see the top */
   uint64_t size;                /* never change after open: the I/O paths */
   uint32_t chunk_size;          /* read these, not head (commit_lock) */
   struct lease *lease;          /* NULL when read-only */
@@ -290,6 +330,8 @@ disk_open (struct store *store, struct cache *cache,
   init_names (d, config);
   d->readonly = config->readonly || config->snap[0];
   d->commit_interval = config->commit_interval;
+  d->gc_grace = config->gc_grace;
+  d->put_time = config->put_time;
   make_instance (d->instance);
   pthread_mutex_init (&d->commit_lock, NULL);
   pthread_mutex_init (&d->thread_lock, NULL);
@@ -432,7 +474,7 @@ commit (struct disk *d)
   struct head next;
   uint64_t changed;
   bool full;
-  double start;
+  double start, oldest = 0, map_start, age;
   int r;
 
   if (!may_write (d))
@@ -443,11 +485,31 @@ commit (struct disk *d)
   if (changed == 0)
     return 0;
   start = monotonic ();
-  full = d->head.nmaps + 1 > MAX_DELTAS
-         || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
-  if (chunkmap_take (d->map, full, &entries, &n) == -1) {
+  oldest = chunkmap_oldest (d->map);
+  /* A delta when chunks must be uploaded again: (0) uploads the entries
+   * taken, and a delta holds just the changed ones.
+   */
+  full = (d->head.nmaps + 1 > MAX_DELTAS
+          || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK)
+         && !(oldest && start - oldest > d->gc_grace / 4);
+  if (chunkmap_take (d->map, full, &entries, &n, &oldest) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto eio;
+  }
+
+  /* 0. Chunks uploaded long ago (commits failed meanwhile): upload them
+   * again, so that gc cannot take them before the head names them (see
+   * the top).
+   */
+  if (oldest && monotonic () - oldest > d->gc_grace / 4) {
+    double now = monotonic ();
+
+    s3cow_log_error ("%s: chunks uploaded %.0f s ago are not committed yet "
+                     "(gc-grace=%g): uploading them again", d->label,
+                     now - oldest, d->gc_grace);
+    if (cache_refresh (d->cd, entries, n, oldest) == -1)
+      goto untake;
+    oldest = now;
   }
 
   /* 1. The map object: a new key, written once. */
@@ -460,13 +522,24 @@ commit (struct disk *d)
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
   }
+  map_start = monotonic ();
   if (store_put (d->store, map_key, map_data, map_len, NULL, NULL)
       != STORE_OK)
     goto untake;
 
-  /* 2. The head, compare-and-swap, if we still hold the lease. */
+  /* 2. The head, compare-and-swap, if we still hold the lease, and if
+   * gc cannot have taken what it names before it lands (see the top).
+   */
   if (!may_write (d))
     goto untake;
+  age = monotonic () - (oldest ? fmin (oldest, map_start) : map_start);
+  if (age > d->gc_grace - d->put_time - GC_MARGIN) {
+    s3cow_log_error ("%s: commit of generation %" PRIu64 " given up: what it "
+                     "names was uploaded %.0f s ago, too close to gc-grace="
+                     "%g; the next commit uploads it again", d->label,
+                     next.generation, age, d->gc_grace);
+    goto untake;
+  }
   if (full)
     next.nmaps = 0;
   strcpy (next.maps[next.nmaps++], map_key);
@@ -516,7 +589,7 @@ committed:
 
 untake:
   free (head_data);
-  chunkmap_untake (d->map, entries, n);
+  chunkmap_untake (d->map, entries, n, oldest);
 eio:
   errno = EIO;
   return -1;
@@ -539,20 +612,33 @@ commit_thread (void *arg)
   struct disk *d = arg;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->thread_lock);
 
+  /* At least every gc-grace/8: see the top, (3). */
+  double period = d->gc_grace / 8;
+
+  if (d->commit_interval > 0 && d->commit_interval < period)
+    period = d->commit_interval;
   while (!d->stop) {
     struct timespec ts;
-    double t;
+    double t, oldest;
 
     clock_gettime (CLOCK_REALTIME, &ts);
-    t = ts.tv_sec + ts.tv_nsec / 1e9 + d->commit_interval;
+    t = ts.tv_sec + ts.tv_nsec / 1e9 + period;
     ts.tv_sec = (time_t) t;
     ts.tv_nsec = (long) ((t - floor (t)) * 1e9);
     pthread_cond_timedwait (&d->thread_cond, &d->thread_lock, &ts);
     if (d->stop || atomic_load (&d->fenced))
       continue;
     pthread_mutex_unlock (&d->thread_lock);
-    if (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0)
+    if (d->commit_interval > 0
+        && (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0))
       disk_flush (d);           /* failures are logged; the next try retries */
+    /* Chunks uploaded long ago and still not committed (their flush
+     * failed, or commit-interval=0): commit them, uploading them again
+     * first, before gc may take them (see the top).
+     */
+    oldest = chunkmap_oldest (d->map);
+    if (oldest && monotonic () - oldest > d->gc_grace / 4 && may_write (d))
+      commit (d);
     pthread_mutex_lock (&d->thread_lock);
   }
   return NULL;
@@ -568,8 +654,7 @@ disk_start (struct disk *d)
   if (lease_start (d->lease) == -1)
     return -1;
   d->started = true;
-  if (d->commit_interval <= 0)
-    return 0;
+  /* Even with commit-interval=0: see the top, (3). */
   err = pthread_create (&d->thread, NULL, commit_thread, d);
   if (err != 0) {
     errno = err;

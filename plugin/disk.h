@@ -28,6 +28,9 @@ struct disk_config {
   uint64_t create_size;         /* create if missing with this size; 0: don't */
   uint32_t create_chunk_size;   /* chunk size for a new disk */
   double commit_interval;       /* seconds between background commits */
+  double gc_grace;              /* the shortest grace s3cow gc runs with */
+  double put_time;              /* the longest one store PUT may take
+                                 * (retry-time + timeout) */
   double lease_duration;        /* seconds (read-write opens take a lease) */
   double lease_wait;            /* seconds to wait for a live lease holder */
 };

@@ -44,6 +44,7 @@ static uint32_t chunk_size = 1024 * 1024;
 static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
 static double commit_interval = 5;
+static double gc_grace = 3600;
 static double lease_duration = 30;
 static double lease_wait = 0;
 static const char *stats_file;
@@ -225,6 +226,8 @@ s3cow_config (const char *key, const char *value)
     return parse_double (key, value, &store_config.retry_time);
   else if (strcmp (key, "commit-interval") == 0)
     return parse_double (key, value, &commit_interval);
+  else if (strcmp (key, "gc-grace") == 0)
+    return parse_double (key, value, &gc_grace);
   else if (strcmp (key, "lease") == 0) {
     if (parse_double (key, value, &lease_duration) == -1)
       return -1;
@@ -272,6 +275,25 @@ check_cache_size (uint32_t disk_chunk_size)
   return 0;
 }
 
+static double
+effective_retry_time (void)
+{
+  return store_config.retry_time ? store_config.retry_time : 60;
+}
+
+static double
+effective_timeout (void)
+{
+  return store_config.timeout ? store_config.timeout : 30;
+}
+
+/* The longest one store PUT may take, retries included. */
+static double
+put_time (void)
+{
+  return effective_retry_time () + effective_timeout ();
+}
+
 static int
 s3cow_config_complete (void)
 {
@@ -289,6 +311,17 @@ s3cow_config_complete (void)
   }
   if (create_size && check_cache_size (chunk_size) == -1)
     return -1;
+  /* See "gc-grace" in disk.c: what a commit needs after uploading its
+   * chunks again.
+   */
+  if (gc_grace < 2 * (put_time () + 2)) {
+    nbdkit_error ("gc-grace=%g is too short for retry-time=%g and "
+                  "timeout=%g: it must be at least 2 * (retry-time + "
+                  "timeout + 2) = %g seconds", gc_grace,
+                  effective_retry_time (), effective_timeout (),
+                  2 * (put_time () + 2));
+    return -1;
+  }
   return 0;
 }
 
@@ -312,6 +345,7 @@ s3cow_config_complete (void)
   "connections=<N>      Parallel S3 connections (default 16).\n" \
   "upload-threads=<N>   Background upload threads (default 8).\n" \
   "commit-interval=<S>  Seconds between background commits (default 5).\n" \
+  "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n" \
   "lease=<SECS>         Lease duration of a read-write open (default 30).\n" \
   "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
@@ -329,6 +363,7 @@ disk_config_for (const char *export, bool readonly, char *name, char *snap,
     .name = name, .snap = snap, .readonly = readonly,
     .create_size = snap[0] ? 0 : create_size,
     .create_chunk_size = chunk_size, .commit_interval = commit_interval,
+    .gc_grace = gc_grace, .put_time = put_time (),
     .lease_duration = lease_duration, .lease_wait = lease_wait,
   };
   return 0;

@@ -186,31 +186,36 @@ test_chunkmap (void)
   struct map_entry *e;
   uint8_t h[HASH_LEN], got[HASH_LEN];
   size_t n;
+  double oldest;
 
   CHECK (m != NULL);
   CHECK (chunkmap_is_zero (m, 999));
   memset (h, 7, HASH_LEN);
-  chunkmap_set (m, 3, h);
-  chunkmap_set (m, 700, h);
-  chunkmap_set (m, 700, h);     /* unchanged: marked once */
+  chunkmap_set (m, 3, h, 5);
+  chunkmap_set (m, 700, h, 2);
+  chunkmap_set (m, 700, h, 1);     /* unchanged: marked once, time kept */
+  CHECK (chunkmap_oldest (m) == 2);
   CHECK_EQ_U64 (chunkmap_changed (m), 2);
   CHECK_EQ_U64 (chunkmap_nonzero (m), 2);
   chunkmap_get (m, 700, got);
   CHECK (memcmp (got, h, HASH_LEN) == 0);
 
-  CHECK (chunkmap_take (m, false, &e, &n) == 0);
+  CHECK (chunkmap_take (m, false, &e, &n, &oldest) == 0);
   CHECK_EQ_U64 (n, 2);
   CHECK_EQ_U64 (e[0].idx, 3);
   CHECK_EQ_U64 (e[1].idx, 700);
   CHECK_EQ_U64 (chunkmap_changed (m), 0);
-  chunkmap_untake (m, e, n);     /* a failed commit */
+  CHECK (oldest == 2 && chunkmap_oldest (m) == 0);
+  chunkmap_untake (m, e, n, oldest);     /* a failed commit */
   CHECK_EQ_U64 (chunkmap_changed (m), 2);
+  CHECK (chunkmap_oldest (m) == 2);
   free (e);
 
-  memset (h, 0, HASH_LEN);       /* trim chunk 3 */
-  chunkmap_set (m, 3, h);
+  memset (h, 0, HASH_LEN);       /* trim chunk 3: no object, no time */
+  chunkmap_set (m, 3, h, 1);
+  CHECK (chunkmap_oldest (m) == 2);
   CHECK_EQ_U64 (chunkmap_nonzero (m), 1);
-  CHECK (chunkmap_take (m, true, &e, &n) == 0);
+  CHECK (chunkmap_take (m, true, &e, &n, &oldest) == 0);
   CHECK_EQ_U64 (n, 1);           /* a full map holds only non-zero chunks */
   CHECK_EQ_U64 (e[0].idx, 700);
   CHECK_EQ_U64 (chunkmap_changed (m), 0);
