@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# docs/errors.md lists every bad parameter and every malformed stored
+# object with the exact message a user sees.  This test provokes each row
+# (function case_ID below, one per row ID) and checks that the row's
+# message, placeholders filled in, is in what the user saw (nbdkit's
+# stderr, or s3cow fsck's output): the table and the code cannot drift
+# apart.  Every row must have a case and every case a row.  No case may
+# crash the server (exit status from a signal) or make it serve a disk
+# with a bad head or map.  Oversized objects are refused by their size
+# before they are read (no large allocation: the "larger than" rows).
+source "${srcdir:-.}/functions.sh"
+source "${srcdir:-.}/cli-functions.sh"
+set -euo pipefail
+
+requires /usr/bin/python3 timeout
+cli_setup
+table="${abs_top_srcdir:-$srcdir/..}/docs/errors.md"
+[ -r "$table" ] || fail "cannot read $table"
+ep="$S3COW_TEST_ENDPOINT"
+printf '%s' "not-the-secret-key" >"$tmpdir/wrong"
+
+# ---- the fixture: disk d with two maps (two commits) and two chunks ----
+s3cow create d 1M --chunk-size 64K
+cli_serve
+nbd_py '
+CS = 65536
+w("d", 0, pattern("x0", CS))
+w("d", CS, pattern("x1", CS))
+'
+stop_nbdkit || fail "nbdkit exited with status $?"
+map1=$(s3_sizes disks/d/maps/ | awk 'NR == 1 { print $1 }')
+map2=$(s3_sizes disks/d/maps/ | awk 'NR == 2 { print $1 }')
+[ -n "$map2" ] || fail "the fixture has no second map"
+hash0=$(CLI_SOCK= /usr/bin/python3 -c "$_cli_py_prelude
+print(hashlib.sha256(pattern('x0', 65536)).hexdigest())")
+chunk0="chunks/$hash0"
+
+# refused PLUGIN-ARG...: nbdkit must refuse to start.
+refused ()
+{
+  local status=0
+  timeout 90 nbdkit -U - "$S3COW_PLUGIN" "$@" --run 'echo SERVING' || status=$?
+  [ "$status" != 0 ] || echo "UNEXPECTED: the server started"
+  [ "$status" -lt 128 ] || echo "UNEXPECTED: exit status $status"
+}
+
+# serve_d: serve d and read chunks 0 and 1; then s3cow fsck d.
+serve_d ()
+{
+  local status=0
+  # shellcheck disable=SC2016 # $uri is for nbdkit --run
+  timeout 90 nbdkit -U - "$S3COW_PLUGIN" "${s3args[@]}" export=d \
+    retry-time=2 lease=3 --run 'nbdsh -u "$uri" -c "
+try:
+    h.pread(65536, 0)
+    print(\"READ chunk 0\")
+except nbd.Error as e:
+    print(\"chunk 0: %s\" % e)
+h.pread(65536, 65536)
+print(\"READ chunk 1\")
+"' || status=$?
+  [ "$status" -lt 128 ] || echo "UNEXPECTED: nbdkit exit status $status"
+  s3cow fsck d || true
+}
+
+# damaged KEY MODE: serve_d with KEY damaged (tests/mutate-object.py MODE),
+# then put KEY back.
+damaged ()
+{
+  s3curl -f -o "$tmpdir/orig" "$ep/$bucket/$1" || fail "GET $1"
+  /usr/bin/python3 "$srcdir/mutate-object.py" "$2" "$tmpdir/orig" \
+    "$tmpdir/bad" || fail "mutate-object.py $2"
+  s3_put "$1" "$tmpdir/bad"
+  serve_d
+  s3_put "$1" "$tmpdir/orig"
+}
+
+# missing KEY: serve_d without KEY, then put it back.
+missing ()
+{
+  s3curl -f -o "$tmpdir/orig" "$ep/$bucket/$1" || fail "GET $1"
+  s3_delete "$1"
+  serve_d
+  s3_put "$1" "$tmpdir/orig"
+}
+
+s3=("${s3args[@]}")
+
+# ---- parameters ----
+case_no_bucket () { refused export=d endpoint="$ep"; }
+case_unknown_param () { refused "${s3[@]}" export=d colour=blue; }
+case_size_unparsable () { refused "${s3[@]}" export=d size=lots; }
+case_size_unaligned () { refused "${s3[@]}" export=d size=1000; }
+case_size_zero () { refused "${s3[@]}" export=d size=0; }
+case_chunk_size () { refused "${s3[@]}" export=e size=1M chunk-size=3M; }
+case_cache_size_zero () { refused "${s3[@]}" export=d cache-size=0; }
+case_cache_size_small () {
+  refused "${s3[@]}" export=e size=1M chunk-size=1M cache-size=16M
+}
+case_cache_size_disk () { refused "${s3[@]}" export=d cache-size=1M; }
+case_endpoint_scheme () {
+  refused bucket=b export=d endpoint=ftp://x access-key=a \
+    secret-key=+"$tmpdir/secret"
+}
+case_endpoint_host () {
+  refused bucket=b export=d endpoint=http:// access-key=a \
+    secret-key=+"$tmpdir/secret"
+}
+case_endpoint_path () {
+  refused bucket=b export=d endpoint=http://127.0.0.1:1/b access-key=a \
+    secret-key=+"$tmpdir/secret"
+}
+case_endpoint_user () {
+  refused bucket=b export=d endpoint=http://u:pw@127.0.0.1:1 access-key=a \
+    secret-key=+"$tmpdir/secret"
+}
+case_endpoint_file () { refused bucket=b export=d endpoint=file://rel; }
+case_export_name () { refused "${s3[@]}" export=../x; }
+case_export_long () {
+  refused "${s3[@]}" export="$(printf 'n%.0s' $(seq 97))"
+}
+case_snapshot_size () { refused "${s3[@]}" export=d@s1 size=1M; }
+case_number () { refused "${s3[@]}" export=d timeout=abc; }
+case_connections () { refused "${s3[@]}" export=d connections=0; }
+case_upload_threads () { refused "${s3[@]}" export=d upload-threads=300; }
+case_lease () { refused "${s3[@]}" export=d lease=1; }
+case_gc_grace () {
+  refused "${s3[@]}" export=d gc-grace=60 retry-time=30 timeout=10
+}
+case_no_disk () { refused "${s3[@]}" export=nodisk; }
+case_other_size () { refused "${s3[@]}" export=d size=2M; }
+case_no_snapshot () { refused "${s3[@]}" export=d@nosnap; }
+case_secret_key () {
+  refused bucket="$bucket" endpoint="$ep" access-key="$S3COW_TEST_ACCESS_KEY" \
+    secret-key=+"$tmpdir/wrong" export=d
+}
+case_access_key () {
+  refused bucket="$bucket" endpoint="$ep" access-key=NOSUCHKEY \
+    secret-key=+"$tmpdir/secret" export=d
+}
+case_no_such_bucket () {
+  refused bucket=no-such-bucket endpoint="$ep" \
+    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret" export=d
+}
+case_no_bucket_dir () {
+  refused bucket=nob endpoint="file://$tmpdir" export=d size=1M
+}
+case_unreachable () {
+  refused bucket=b endpoint=http://127.0.0.1:1 access-key=a \
+    secret-key=+"$tmpdir/secret" retry-time=1 export=d
+}
+
+# ---- stored objects ----
+case_head_missing () { missing disks/d/head; }
+case_head_corrupt () { damaged disks/d/head corrupt; }
+case_head_truncated () { damaged disks/d/head truncatehalf; }
+case_head_short () { damaged disks/d/head truncate20; }
+case_head_foreign () { damaged disks/d/head magic; }
+case_head_version () { damaged disks/d/head version; }
+case_head_oversized () { damaged disks/d/head oversized; }
+case_map_missing () { missing "$map1"; }
+case_map_corrupt () { damaged "$map1" corrupt; }
+case_map_short () { damaged "$map1" truncate20; }
+case_map_foreign () { damaged "$map1" magic; }
+case_map_version () { damaged "$map1" version; }
+case_map_oversized () { damaged "$map1" oversized; }
+case_delta_missing () { missing "$map2"; }
+case_delta_corrupt () { damaged "$map2" corrupt; }
+case_delta_truncated () { damaged "$map2" truncatehalf; }
+case_delta_version () { damaged "$map2" version; }
+case_delta_oversized () { damaged "$map2" oversized; }
+case_lease_corrupt () { damaged disks/d/lease lease-corrupt; }
+case_lease_truncated () { damaged disks/d/lease lease-truncate; }
+case_lease_foreign () { damaged disks/d/lease magic; }
+case_lease_version () { damaged disks/d/lease lease-version; }
+case_lease_oversized () { damaged disks/d/lease lease-oversized; }
+case_chunk_missing () { missing "$chunk0"; }
+case_chunk_truncated () { damaged "$chunk0" truncatehalf; }
+case_chunk_altered () { damaged "$chunk0" corrupt; }
+case_chunk_oversized () { damaged "$chunk0" chunk-oversized; }
+
+# ---- the table: | `ID` | what | `MESSAGE` | (a message may end early) ----
+sed -n 's/^| `\([a-z0-9_]*\)` |.*| `\(.*\)` |$/\1\t\2/p' "$table" \
+  >"$tmpdir/rows"
+nrows=$(wc -l <"$tmpdir/rows")
+[ "$nrows" -ge 40 ] || fail "only $nrows rows read from $table"
+failures=()
+declare -A seen=()
+while IFS=$'\t' read -r id message; do
+  seen[$id]=1
+  if ! declare -F "case_$id" >/dev/null; then
+    failures+=("row $id: no case_$id in this test")
+    continue
+  fi
+  # A case runs once, however many rows (messages) it has.
+  if [ ! -e "$tmpdir/out.$id" ]; then
+    t0=$SECONDS
+    "case_$id" >"$tmpdir/out.$id" 2>&1 </dev/null || true
+    [ $((SECONDS - t0)) -lt 5 ] || echo "(case $id took $((SECONDS - t0)) s)"
+  fi
+  cp "$tmpdir/out.$id" "$tmpdir/out"
+  want="${message//<bucket>/$bucket}"
+  want="${want//<endpoint>/$ep}"
+  want="${want//<dir>/$tmpdir}"
+  want="${want//<map1>/$map1}"
+  want="${want//<map2>/$map2}"
+  want="${want//<hash>/$hash0}"
+  if ! grep -qF -- "$want" "$tmpdir/out"; then
+    failures+=("row $id: the output does not hold \"$want\"; it is:
+$(cat "$tmpdir/out")")
+  elif grep -q "UNEXPECTED\|^READ chunk 0" "$tmpdir/out" &&
+    [ "${id#chunk_}" = "$id" ] && [ "${id#lease_}" = "$id" ]; then
+    failures+=("row $id: $(grep "UNEXPECTED\|^READ" "$tmpdir/out")")
+  elif grep -q "UNEXPECTED" "$tmpdir/out"; then
+    failures+=("row $id: $(grep "UNEXPECTED" "$tmpdir/out")")
+  else
+    echo "ok $id: $want"
+  fi
+done <"$tmpdir/rows"
+for f in $(declare -F | awk '$3 ~ /^case_/ { print substr($3, 6) }'); do
+  [ -n "${seen[$f]:-}" ] || failures+=("case_$f has no row in $table")
+done
+if [ ${#failures[@]} -gt 0 ]; then
+  printf -- '--- %s\n' "${failures[@]}" >&2
+  fail "${#failures[@]} row(s) failed (above)"
+fi
+echo "$0: PASS ($nrows rows)"
