@@ -15,7 +15,7 @@
  *   3. List chunks/: candidate chunks, unmarked with mtime <= cutoff.
  *   4. Mark pass 2, 3, ...: the same as 2, until a pass sees exactly the
  *      roots and etags of the pass before (at most MAX_PASSES).
- *   5. Delete the candidate maps still unmarked; then the candidate chunks
+ *   5. Delete the candidate maps still unmarked, then the candidate chunks
  *      still unmarked, each after a HEAD shows its mtime is still old.
  *
  * Any root or map that cannot be read or decoded stops gc before step 5:
@@ -30,9 +30,10 @@
  *    so they are not candidates.  The plugin
  *    uploads a chunk again whenever a chunk index takes a new hash, which
  *    refreshes its mtime, so an old unreferenced chunk becomes referenced
- *    only after a fresh upload.  Step 5's HEAD catches an upload made since
- *    step 3; what remains is the round trip between that HEAD and the
- *    DELETE.
+ *    only after a fresh upload.  Likewise a map: a server retrying a failed
+ *    commit writes the same map key again (same generation) before its
+ *    head PUT.  Step 5's HEAD catches an upload made since the listing;
+ *    what remains is the round trip between that HEAD and the DELETE.
  *  - An old map or chunk becomes referenced by a new root only through a
  *    fork or snapshot, which checks that its source still names the maps
  *    after the new root exists: so an object, once referenced, stays
@@ -334,16 +335,19 @@ sweep_one (struct gc *gc, const struct candidate *c, bool is_chunk,
     printf ("would delete %s (%" PRIu64 " bytes, modified %s)\n", key, c->size,
             iso_time (c->mtime, t));
   } else {
-    if (is_chunk) {
-      /* Uploaded again since the listing: a writer is using it. */
-      r = store_head (gc->store, key, NULL, NULL, &mtime);
-      if (r == STORE_NOT_FOUND)
-        return 0;
-      if (r != STORE_OK)
-        return -1;
-      if (mtime > gc->cutoff)
-        return 0;
-    }
+    /* Uploaded again since the listing: a writer is using it.  Chunks: a
+     * writer uploads a chunk again whenever it needs it.  Maps: a server
+     * whose head PUT failed writes the same map key again on its next
+     * attempt (the generation did not advance), and may land that head
+     * after our last mark pass.
+     */
+    r = store_head (gc->store, key, NULL, NULL, &mtime);
+    if (r == STORE_NOT_FOUND)
+      return 0;
+    if (r != STORE_OK)
+      return -1;
+    if (mtime > gc->cutoff)
+      return 0;
     if (store_delete (gc->store, key) != STORE_OK)
       return -1;
     if (gc->cli->verbose) {
