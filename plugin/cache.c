@@ -360,7 +360,7 @@ load (struct entry *e)
       break;
     }
     if (r != STORE_OK)
-      break;            /* the store retried, and logged why */
+      break; /* the store retried, and logged why */
     SHA256 (e->data, len, sum);
     if (len == cd->chunk_size && memcmp (sum, hash, HASH_LEN) == 0) {
       s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
@@ -377,8 +377,8 @@ load (struct entry *e)
     if (now () - start + delay > cd->cache->wait_timeout) {
       s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
                        "content does not match its address): still bad "
-                       "after %u reads in %.0f s", cd->name, e->idx, key, len,
-                       attempt, now () - start);
+                       "after %u reads in %.0f s",
+                       cd->name, e->idx, key, len, attempt, now () - start);
       break;
     }
     s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content"
@@ -387,8 +387,8 @@ load (struct entry *e)
     have_bad = true;
     bad_len = len;
     memcpy (bad, sum, HASH_LEN);
-    nanosleep (&(struct timespec) { .tv_sec = (time_t) delay,
-                                    .tv_nsec = (long) (fmod (delay, 1) * 1e9) },
+    nanosleep (&(struct timespec){ .tv_sec = (time_t)delay,
+                                   .tv_nsec = (long)(fmod (delay, 1) * 1e9) },
                NULL);
     delay = fmin (delay * 2, 1);
   }
@@ -986,14 +986,14 @@ copy_cached (struct cache_disk *cd, uint64_t idx, const uint8_t *hash,
 }
 
 int
-cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
-               size_t n, double uploaded)
+cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
+               double uploaded)
 {
-  CLEANUP_FREE uint8_t *buf = malloc (cd->chunk_size);
+  uint8_t *buf = malloc (cd->chunk_size);
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
   uint8_t sum[HASH_LEN];
   size_t i, len, count = 0;
-  int r;
+  int r, status = -1;
 
   if (buf == NULL) {
     s3cow_log_error ("%s: out of memory", cd->name);
@@ -1008,7 +1008,8 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
       r = store_get (cd->cache->store, key, buf, cd->chunk_size, &len, NULL);
       if (r == STORE_OK) {
         SHA256 (buf, len, sum);
-        if (len != cd->chunk_size || memcmp (sum, entries[i].hash, HASH_LEN))
+        if (len != cd->chunk_size
+            || memcmp (sum, entries[i].hash, HASH_LEN) != 0)
           r = STORE_PERMANENT;
       }
       if (r != STORE_OK) {
@@ -1017,18 +1018,25 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
                          "it cannot be uploaded again before the commit",
                          cd->name, entries[i].idx, key, now () - uploaded,
                          r == STORE_NOT_FOUND ? "gone from the bucket "
-                         "(deleted by s3cow gc?)" : "unreadable");
-        return -1;
+                                                "(deleted by s3cow gc?)"
+                                              : "unreadable");
+        goto out;
       }
     }
     if (store_put (cd->cache->store, key, buf, cd->chunk_size, hex, NULL)
         != STORE_OK)
-      return -1;
+      goto out;
     count++;
   }
-  s3cow_debug (commit, "%s: uploaded again %zu chunks uploaded %.0f s ago "
-               "and not committed yet", cd->name, count, now () - uploaded);
-  return 0;
+  s3cow_debug (commit,
+               "%s: uploaded again %zu chunks uploaded %.0f s ago "
+               "and not committed yet",
+               cd->name, count, now () - uploaded);
+  status = 0;
+
+out:
+  free (buf);
+  return status;
 }
 
 bool

@@ -50,8 +50,8 @@ void chunkmap_set (struct chunkmap *map, uint64_t idx,
  * the upload time of the oldest changed non-zero chunk (0: none), and is
  * cleared too.  Returns 0, or -1 on ENOMEM (nothing cleared).
  */
-int chunkmap_take (struct chunkmap *map, bool full,
-                   struct map_entry **entries, size_t *n, double *oldest);
+int chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
+                   size_t *n, double *oldest);
 
 /* Mark these entries changed again (their commit failed), with oldest
  * (from chunkmap_take, or later if they were uploaded again since) as

@@ -505,8 +505,8 @@ commit (struct disk *d)
     double now = monotonic ();
 
     s3cow_log_error ("%s: chunks uploaded %.0f s ago are not committed yet "
-                     "(gc-grace=%g): uploading them again", d->label,
-                     now - oldest, d->gc_grace);
+                     "(gc-grace=%g): uploading them again",
+                     d->label, now - oldest, d->gc_grace);
     if (cache_refresh (d->cd, entries, n, oldest) == -1)
       goto untake;
     oldest = now;
@@ -536,8 +536,8 @@ commit (struct disk *d)
   if (age > d->gc_grace - d->put_time - GC_MARGIN) {
     s3cow_log_error ("%s: commit of generation %" PRIu64 " given up: what it "
                      "names was uploaded %.0f s ago, too close to gc-grace="
-                     "%g; the next commit uploads it again", d->label,
-                     next.generation, age, d->gc_grace);
+                     "%g; the next commit uploads it again",
+                     d->label, next.generation, age, d->gc_grace);
     goto untake;
   }
   if (full)

@@ -317,8 +317,8 @@ s3cow_config_complete (void)
   if (gc_grace < 2 * (put_time () + 2)) {
     nbdkit_error ("gc-grace=%g is too short for retry-time=%g and "
                   "timeout=%g: it must be at least 2 * (retry-time + "
-                  "timeout + 2) = %g seconds", gc_grace,
-                  effective_retry_time (), effective_timeout (),
+                  "timeout + 2) = %g seconds",
+                  gc_grace, effective_retry_time (), effective_timeout (),
                   2 * (put_time () + 2));
     return -1;
   }
