@@ -62,9 +62,15 @@ put_lease (struct lease *l, const char *if_etag, char *etag)
   if (r == STORE_PRECONDITION) {
     CLEANUP_FREE void *data = NULL;
     struct lease_info stored;
+    char mine[sizeof l->info.instance + 16];
     size_t got;
+    /* Decode (which logs a bad object) only what names our instance:
+     * the caller reports an unreadable lease once.
+     */
+    snprintf (mine, sizeof mine, "\ninstance=%s\n", l->info.instance);
     if (store_get_alloc (l->store, l->key, LEASE_MAX_SIZE, &data, &got, etag)
             == STORE_OK
+        && memmem (data, got, mine, strlen (mine)) != NULL
         && lease_decode (l->key, data, got, &stored) == 0
         && strcmp (stored.instance, l->info.instance) == 0
         && stored.released == l->info.released)
@@ -96,7 +102,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
   struct lease *l = calloc (1, sizeof *l);
   char seen_etag[STORE_ETAG_MAX] = "", etag[STORE_ETAG_MAX];
   double start = now (), seen_at = 0, t;
-  bool saw_renewal = false;
+  bool saw_renewal = false, seen_unreadable = false;
   int r;
 
   if (l == NULL) {
@@ -123,6 +129,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     struct lease_info holder;
     size_t len;
     double hold;
+    bool unreadable;
 
     t = now ();
     r = put_lease (l, NULL, etag);
@@ -135,8 +142,20 @@ lease_acquire (struct store *store, const struct lease_config *config)
       continue;                 /* deleted meanwhile: try again */
     if (r != STORE_OK)
       goto fail;
-    if (lease_decode (l->key, data, len, &holder) == -1) {
-      /* Unreadable: treat it as held for our own duration. */
+    /* Unreadable: treat it as held for our own duration.  Decoded (and
+     * logged) once per version of the object, not every half second.
+     */
+    unreadable = strcmp (etag, seen_etag) == 0 && seen_unreadable;
+    if (!unreadable) {
+      unreadable = lease_decode (l->key, data, len, &holder) == -1;
+      if (unreadable)
+        s3cow_log_error ("disk %s: its lease object cannot be read: treating "
+                         "it as held; it is taken over once unchanged for "
+                         "%" PRIu32 " s, or break it with: s3cow unlock %s "
+                         "--force",
+                         config->disk, l->info.duration, config->disk);
+    }
+    if (unreadable) {
       memset (&holder, 0, sizeof holder);
       strcpy (holder.host, "unknown (unreadable lease object)");
       holder.duration = l->info.duration;
@@ -152,6 +171,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
       saw_renewal = seen_etag[0] != '\0';
       strcpy (seen_etag, etag);
       seen_at = t;
+      seen_unreadable = unreadable;
     }
     hold = holder.duration ? holder.duration : l->duration;
     if (t - seen_at >= hold) {

@@ -18,7 +18,6 @@ set -euo pipefail
 
 requires /usr/bin/python3
 cli_setup
-CS=65536
 
 s3cow create d 1M --chunk-size 64K
 cli_serve
