@@ -16,8 +16,6 @@
 #                       give --enable-fuzzing).  Built here if missing.
 #   S3COW_FUZZ_WORK     corpora, crashes and logs (default
 #                       $S3COW_BUILD/tests/fuzz/work): keep it between runs
-#   S3COW_FUZZ_STRICT=1 do not tolerate the open known bugs
-#                       (tests/fuzz/known-bugs): find them too
 #   S3COW_FUZZ_JOBS     parallel fuzzing processes per target (default 1)
 #
 # Prints one line per target (inputs run, corpus size, coverage, crashes)
@@ -54,16 +52,8 @@ then
   exit 1
 fi
 
-if [ "${S3COW_FUZZ_STRICT:-0}" = 1 ]; then
-  S3COW_FUZZ_TOLERATE=
-else
-  S3COW_FUZZ_TOLERATE="$(awk '!/^#/ && $2 == "open" { print $1 }' \
-    "$root/tests/fuzz/known-bugs" | sort -u | tr '\n' ' ')"
-fi
-export S3COW_FUZZ_TOLERATE
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 echo "fuzz-long: ${#targets[@]} target(s), ${seconds}s each, work in $work"
-echo "fuzz-long: tolerating known bugs: ${S3COW_FUZZ_TOLERATE:-none}"
 
 total=0
 failed=0

@@ -9,9 +9,7 @@
 #     tree).  A crash fails the test; its input is kept in
 #     tests/fuzz/crashes/ of the build tree: add it to
 #     tests/fuzz/regress-TARGET/ with the fix.
-# The open bugs of tests/fuzz/known-bugs (reported, not fixed yet) are
-# tolerated here (S3COW_FUZZ_TOLERATE); test-security-known-bugs.sh checks
-# them.  Longer runs: scripts/fuzz-long.sh.
+# Longer runs: scripts/fuzz-long.sh.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -27,10 +25,6 @@ for t in "${targets[@]}"; do
 done
 make_tmpdir
 seconds="${S3COW_FUZZ_SECONDS:-3}"
-S3COW_FUZZ_TOLERATE="$(awk '!/^#/ && $2 == "open" { print $1 }' "$src/known-bugs" |
-  sort -u | tr '\n' ' ')"
-export S3COW_FUZZ_TOLERATE
-echo "$0: tolerating the known bugs: ${S3COW_FUZZ_TOLERATE:-none}"
 # Leaks are errors too; keep memory bounded on a shared machine.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1"

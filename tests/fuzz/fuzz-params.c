@@ -313,16 +313,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_ASSERT (!create_size || cache_size >= (uint64_t) chunk_size * 32);
     FUZZ_ASSERT (create_size % 512 == 0 && create_size <= DISK_SIZE_MAX);
     /* Seconds: finite, and small enough that now + value fits a time_t
-     * and value * 1000 a long (known bug "param-nonfinite": strtod takes
-     * nan, inf and 1e300, which then make the lease unusable, the commit
-     * thread spin, or a cast overflow).
+     * and value * 1000 a long (bug "param-nonfinite": strtod takes nan,
+     * inf and 1e300, which then made the lease unusable, the commit thread
+     * spin, or a cast overflow).
      */
-    if (!fuzz_tolerate ("param-nonfinite")) {
-      FUZZ_ASSERT (lease_duration >= 3 && lease_duration <= 3600);
-      FUZZ_ASSERT (seconds_ok (lease_wait) && seconds_ok (commit_interval));
-      FUZZ_ASSERT (seconds_ok (store_config.timeout));
-      FUZZ_ASSERT (seconds_ok (store_config.retry_time));
-    }
+    FUZZ_ASSERT (lease_duration >= 3 && lease_duration <= 3600);
+    FUZZ_ASSERT (seconds_ok (lease_wait) && seconds_ok (commit_interval));
+    FUZZ_ASSERT (seconds_ok (store_config.timeout));
+    FUZZ_ASSERT (seconds_ok (store_config.retry_time));
     FUZZ_ASSERT (store_config.connections <= 256);
     FUZZ_ASSERT (upload_threads >= 1 && upload_threads <= 256);
     if (export_name) {

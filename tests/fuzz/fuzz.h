@@ -24,14 +24,6 @@ extern unsigned long fuzz_log_errors;
     }                                                                     \
   } while (0)
 
-/* Is the known bug NAME (tests/fuzz/known-bugs) to be tolerated?  True
- * when NAME is a word of S3COW_FUZZ_TOLERATE, which the short CI run sets
- * to the bugs known and reported but not fixed yet, so that it fails only
- * on new ones; a fuzz run without it finds them all.
- */
-#include <stdbool.h>
-bool fuzz_tolerate (const char *name);
-
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 #endif /* S3COW_FUZZ_H */

@@ -47,19 +47,6 @@ fuzz_vlog (const char *level, const char *fmt, va_list ap)
     }
 }
 
-bool
-fuzz_tolerate (const char *name)
-{
-  const char *list = getenv ("S3COW_FUZZ_TOLERATE"), *p;
-  size_t n = strlen (name);
-
-  for (p = list; p && (p = strstr (p, name)) != NULL; p += n)
-    if ((p == list || p[-1] == ' ' || p[-1] == ',')
-        && (p[n] == '\0' || p[n] == ' ' || p[n] == ','))
-      return true;
-  return false;
-}
-
 void
 s3cow_log_error (const char *fmt, ...)
 {
