@@ -59,6 +59,16 @@ s3cow_log_error (const char *fmt, ...)
 }
 
 void
+s3cow_log_warning (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  fuzz_vlog ("warning", fmt, ap);
+  va_end (ap);
+}
+
+void
 s3cow_log_debug (const char *fmt, ...)
 {
   va_list ap;
