@@ -31,7 +31,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   switch (data[0] % 4) {
   case 0: {
     struct s3_xml_error err;
-    int r = s3_xml_parse_error (xml, len, &err);
+    int r;
+
+    /* No NUL to start with: the parser must terminate both strings. */
+    memset (&err, 0xff, sizeof err);
+    r = s3_xml_parse_error (xml, len, &err);
 
     FUZZ_ASSERT (memchr (err.code, '\0', sizeof err.code) != NULL);
     FUZZ_ASSERT (memchr (err.message, '\0', sizeof err.message) != NULL);
