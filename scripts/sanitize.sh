@@ -23,11 +23,14 @@
 #
 # Builds go to $S3COW_SANITIZE_DIR (default build-sanitize/ in the source
 # tree).  A throw-away Ceph RGW is started as in scripts/test.sh unless
-# S3COW_TEST_ENDPOINT names an S3 server.  Not part of scripts/test.sh: it
-# takes several times as long (about 15 minutes on 2 cores).
+# S3COW_TEST_ENDPOINT names an S3 server (port S3COW_RGW_PORT, else the
+# first free one of 7500-7519).  CI (.ci/run) runs it after
+# scripts/test.sh; about 25 minutes on 2 cores.
 #
 # Prints a summary: per mode, tests passed/failed/skipped and sanitizer or
-# valgrind reports; fails if any test failed or any report was written.
+# valgrind reports, then one line "sanitize: N passed, N failed, N skipped"
+# (each sanitizer report and each valgrind run with errors counts as a
+# failure); fails if any test failed or any report was written.
 
 # shellcheck disable=SC2317 # functions called as run_$mode, and by trap
 set -euo pipefail
@@ -53,6 +56,9 @@ say ()
 
 summary=()
 bad=0
+total_pass=0
+total_fail=0
+total_skip=0
 
 # ---- S3 server -----------------------------------------------------------
 
@@ -75,14 +81,18 @@ start_s3 ()
   local p port=
   [ -z "${S3COW_TEST_ENDPOINT:-}" ] || return 0
   [ -z "$rgw_dir" ] || return 0
-  for p in $(seq 7500 7519); do
+  for p in ${S3COW_RGW_PORT:-$(seq 7500 7519)}; do
     if port_free "$p" && port_free $((p + 10000)) && port_free $((p + 20000))
     then
       port=$p
       break
     fi
   done
-  [ -n "$port" ] || { echo "no free port in 7500-7519" >&2; exit 1; }
+  [ -n "$port" ] || {
+    echo "no free port in ${S3COW_RGW_PORT:-7500-7519} (and +10000," \
+      "+20000)" >&2
+    exit 1
+  }
   rgw_dir="/tmp/s3cow-rgw-sanitize.$$"
   say "starting Ceph RGW on port $port"
   S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" \
@@ -214,6 +224,9 @@ check ()
     done < <(sed -n 's/^:test-result: *\([A-Z]*\).*/\1/p' "$trs")
   done < <(find "$dir" -name '*.trs' | sort)
   nrep="$(find "$reports" -type f | wc -l)"
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail + nrep))
+  total_skip=$((total_skip + skip))
   summary+=("$(printf '%-9s %3d passed, %d failed, %d skipped; %d sanitizer report(s)%s' \
     "$name" "$pass" "$fail" "$skip" "$nrep" \
     "${failed_tests[*]:+; failed: ${failed_tests[*]}}")")
@@ -378,6 +391,8 @@ h.pwrite(b"x" * 4096, 7 << 20)   # committed by the clean stop
   rm -rf "$tmp"
   summary+=("$(printf '%-9s %3d runs under memcheck, %d with errors or leaks' \
     valgrind "$n" "$errors")")
+  total_pass=$((total_pass + n - errors))
+  total_fail=$((total_fail + errors))
   [ "$errors" -eq 0 ] && [ "$n" -gt 0 ] || bad=1
 }
 
@@ -388,4 +403,5 @@ done
 echo
 echo "==== sanitize.sh summary ($work)"
 printf '%s\n' "${summary[@]}"
+echo "sanitize: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit "$bad"
