@@ -48,11 +48,8 @@ catalog_parse_key (const char *key, struct catalog_key *out)
       goto other;
     out->kind = CATALOG_SNAP;
   } else if (strncmp (rest, "maps/", 5) == 0) {
-    const char *m = rest + 5;
-    if (m[0] == '\0' || strchr (m, '/') != NULL
-        || strlen (m) >= sizeof out->name)
+    if (!take_name (out->name, sizeof out->name, rest + 5, strlen (rest + 5)))
       goto other;
-    strcpy (out->name, m);
     out->kind = CATALOG_MAP;
   } else
     goto other;

@@ -41,8 +41,9 @@ struct catalog_key {
 };
 
 /* Classify key (relative to the prefix) into *out and return its kind.
- * Disk and snapshot names must pass name_valid, map names must be one path
- * component; anything else is CATALOG_OTHER.
+ * Disk, snapshot and map names must pass name_valid (as everything s3cow
+ * writes does: no control bytes reach a terminal through gc or fsck);
+ * anything else is CATALOG_OTHER.
  */
 enum catalog_kind catalog_parse_key (const char *key, struct catalog_key *out);
 

@@ -208,6 +208,18 @@ head_decode (const char *key, const void *data, size_t len,
   if (!get_bytes (&r, head->parent, parent_len))
     goto truncated;
   head->parent[parent_len] = '\0';
+  /* Shown by s3cow ls and info, and followed by info: only a name that
+   * s3cow could have written (no control bytes from the bucket reach a
+   * terminal).
+   */
+  if (parent_len > 0
+      && (strlen (head->parent) != parent_len
+          || !name_valid_label (head->parent))) {
+    s3cow_log_error ("%s: head has an invalid parent name (not DISK or "
+                     "DISK@SNAPSHOT)",
+                     key);
+    return -1;
+  }
   for (i = 0; i < head->nmaps; i++) {
     size_t key_len = get_le (&r, 2);
     if (r.short_read)
@@ -220,10 +232,7 @@ head_decode (const char *key, const void *data, size_t len,
     if (!get_bytes (&r, head->maps[i], key_len))
       goto truncated;
     head->maps[i][key_len] = '\0';
-    if (strlen (head->maps[i]) != key_len
-        || strncmp (head->maps[i], KEY_DISKS_PREFIX,
-                    strlen (KEY_DISKS_PREFIX)) != 0
-        || strstr (head->maps[i], "..") != NULL) {
+    if (strlen (head->maps[i]) != key_len || !key_map_valid (head->maps[i])) {
       s3cow_log_error ("%s: head map key %" PRIu32 " is not a map key", key,
                        i);
       return -1;
@@ -434,8 +443,11 @@ lease_decode (const char *key, const void *data, size_t len,
       || !lease_field (&p, end, "export", info->export, sizeof info->export)
       || !lease_number (&p, end, "taken", &info->taken)
       || !lease_number (&p, end, "renewed", &info->renewed)
-      || !lease_number (&p, end, "duration", &duration)
-      || duration == 0 || duration > 86400)
+      || !lease_number (&p, end, "duration", &duration) || duration == 0
+      || duration > 86400
+      /* Shown in messages ("held by HOST pid PID ..."): no control bytes. */
+      || !name_valid_text (info->host) || !name_valid (info->instance)
+      || !name_valid (info->export))
     goto bad;
   info->duration = duration;
   info->released = strcmp (state, "released") == 0;

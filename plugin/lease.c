@@ -101,6 +101,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
 {
   struct lease *l = calloc (1, sizeof *l);
   char seen_etag[STORE_ETAG_MAX] = "", etag[STORE_ETAG_MAX];
+  char host[LEASE_FIELD_MAX];
   double start = now (), seen_at = 0, t;
   bool saw_renewal = false, seen_unreadable = false;
   int r;
@@ -114,7 +115,10 @@ lease_acquire (struct store *store, const struct lease_config *config)
   key_lease (l->key, config->disk);
   if (gethostname (l->info.host, sizeof l->info.host - 1) == -1)
     strcpy (l->info.host, "unknown");
-  l->info.host[strcspn (l->info.host, "\n")] = '\0';
+  /* lease_decode takes printable ASCII only: so must we write. */
+  name_printable (l->info.host, host, sizeof host);
+  snprintf (l->info.host, sizeof l->info.host, "%s",
+            host[0] ? host : "unknown");
   l->info.pid = getpid ();
   snprintf (l->info.instance, sizeof l->info.instance, "%s",
             config->instance);

@@ -21,6 +21,11 @@ void s3cow_log_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 void s3cow_log_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
+/* Something the user asked for but should know is unsafe: shown without
+ * any debug flag, and not an error.
+ */
+void s3cow_log_warning (const char *fmt, ...)
+    __attribute__ ((format (printf, 1, 2)));
 
 #define s3cow_debug(flag, fmt, ...)                                      \
   do {                                                                   \

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <stdarg.h>
+#include <stdio.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -22,6 +23,22 @@ s3cow_log_error (const char *fmt, ...)
   va_start (ap, fmt);
   nbdkit_verror (fmt, ap);
   va_end (ap);
+}
+
+/* nbdkit 1.32 has no warning call for plugins: nbdkit_error would read as
+ * a failure, nbdkit_debug shows only with -v.  So straight to stderr, in
+ * nbdkit's own format (with --log=syslog it is not in the syslog).
+ */
+void
+s3cow_log_warning (const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "nbdkit: s3cow: warning: ");
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
 }
 
 void

@@ -27,6 +27,18 @@ s3cow_log_error (const char *fmt, ...)
 }
 
 void
+s3cow_log_warning (const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "%s: warning: ", s3cow_log_program);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+void
 s3cow_log_debug (const char *fmt, ...)
 {
   va_list ap;

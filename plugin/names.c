@@ -25,6 +25,31 @@ name_valid (const char *name)
   return true;
 }
 
+bool
+name_valid_label (const char *label)
+{
+  char part[NAME_MAX_LEN + 1];
+  const char *at = strchr (label, '@');
+  size_t len = at ? (size_t)(at - label) : strlen (label);
+
+  if (len > NAME_MAX_LEN)
+    return false;
+  memcpy (part, label, len);
+  part[len] = '\0';
+  return name_valid (part) && (at == NULL || name_valid (at + 1));
+}
+
+bool
+name_valid_text (const char *text)
+{
+  size_t i;
+
+  for (i = 0; text[i]; i++)
+    if (text[i] < 0x20 || text[i] >= 0x7f)
+      return false;
+  return i > 0;
+}
+
 void
 name_printable (const char *text, char *out, size_t size)
 {
@@ -101,6 +126,25 @@ void
 key_snap (char *key, const char *disk, const char *snap)
 {
   snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/snaps/%s", disk, snap);
+}
+
+bool
+key_map_valid (const char *key)
+{
+  const size_t plen = strlen (KEY_DISKS_PREFIX);
+  char disk[NAME_MAX_LEN + 1];
+  const char *name, *slash;
+
+  if (strncmp (key, KEY_DISKS_PREFIX, plen) != 0)
+    return false;
+  name = key + plen;
+  slash = strchr (name, '/');
+  if (slash == NULL || (size_t)(slash - name) > NAME_MAX_LEN)
+    return false;
+  memcpy (disk, name, slash - name);
+  disk[slash - name] = '\0';
+  return name_valid (disk) && strncmp (slash, "/maps/", 6) == 0
+         && name_valid (slash + 6);
 }
 
 void

@@ -27,6 +27,16 @@
  */
 bool name_valid (const char *name);
 
+/* "DISK" or "DISK@SNAP", each part name_valid (a head's parent, a lease's
+ * export).  Logs nothing.
+ */
+bool name_valid_label (const char *label);
+
+/* Printable ASCII only (0x20 to 0x7e), and non-empty: for stored text that
+ * is not a name (a lease's host) but reaches logs and terminals.
+ */
+bool name_valid_text (const char *text);
+
 /* Split "DISK" or "DISK@SNAP" into its parts (written to disk and snap, each
  * with room for NAME_MAX_LEN + 1; snap is "" when absent).  Returns 0, or -1
  * after logging what is wrong with the name.
@@ -47,6 +57,11 @@ void key_map (char *key, const char *disk, uint64_t generation,
 void key_snap (char *key, const char *disk, const char *snap);
 void key_lease (char *key, const char *disk);
 #define KEY_DISKS_PREFIX "disks/"
+
+/* Is key a map key as key_map builds them: "disks/DISK/maps/NAME" with DISK
+ * and NAME name_valid?  Logs nothing.
+ */
+bool key_map_valid (const char *key);
 #define KEY_CHUNKS_PREFIX "chunks/"
 
 /* Hex encoding of a hash: hex has room for HASH_HEX_LEN + 1. */

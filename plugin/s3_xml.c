@@ -421,13 +421,21 @@ out:
   return r;
 }
 
-/* Copy text to dst (size n), truncated, NUL-terminated. */
+/* Copy text to dst (size n), truncated, NUL-terminated.  The error's code
+ * and message go to logs and terminals, and came from the network: bytes
+ * other than printable ASCII become '?' (blanks a space).
+ */
 static void
 copy_truncated (char *dst, size_t n, const char *text, size_t len)
 {
+  size_t i;
+
   if (len >= n)
     len = n - 1;
-  memcpy (dst, text, len);
+  for (i = 0; i < len; i++) {
+    unsigned char c = text[i];
+    dst[i] = is_space (c) ? ' ' : c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
   dst[len] = '\0';
 }
 

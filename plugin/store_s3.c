@@ -1064,8 +1064,10 @@ store_s3_open (const struct store_config *config)
   if (s->http == NULL)
     goto fail;
   if (!config->tls_verify && https)
-    s3cow_debug (http, "endpoint %s: TLS certificate verification is OFF",
-                 s->endpoint);
+    s3cow_log_warning ("endpoint %s: TLS certificate verification is OFF "
+                       "(tls-verify=false): anyone on the network path can "
+                       "read and change the data",
+                       s->endpoint);
   s3cow_debug (http,
                "s3 store: %s, bucket %s, prefix \"%s\", region %s, "
                "%s style, %s",

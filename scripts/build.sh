@@ -22,8 +22,14 @@ packages=(
   build-essential autoconf automake libtool pkg-config
   nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
   libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
-  curl lcov cppcheck clang-format clang-tidy valgrind
+  curl openssl lcov cppcheck clang-format clang-tidy valgrind
+  clang libclang-rt-14-dev llvm
 )
+# clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build
+# the fuzz targets of tests/fuzz/; llvm gives llvm-symbolizer for their
+# reports.  valgrind and gcc's own ASan/UBSan/TSan runtimes (libasan8,
+# libubsan1, libtsan2, which build-essential brings) serve
+# scripts/sanitize.sh; openssl makes the test CA of the HTTPS test.
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
@@ -40,11 +46,14 @@ cd "$root"
 say "autoreconf -i"
 autoreconf -i >/dev/null
 
-say "configure --enable-werror ${CONFIGURE_ARGS:-} (in build/)"
+# --enable-fuzzing: the fuzz targets must build (make check runs them),
+# rather than their test being skipped.
+say "configure --enable-werror --enable-fuzzing ${CONFIGURE_ARGS:-} (in build/)"
 mkdir -p "$build"
 cd "$build"
 # shellcheck disable=SC2086 # CONFIGURE_ARGS is a list of arguments
-"$root/configure" --enable-werror ${CONFIGURE_ARGS:-} >configure.out || {
+"$root/configure" --enable-werror --enable-fuzzing ${CONFIGURE_ARGS:-} \
+  >configure.out || {
   tail -n 30 configure.out >&2
   exit 1
 }

@@ -22,9 +22,8 @@
 #   corrupt  64 MiB read 8 times with 20% truncated and 20% corrupted
 #            GET bodies; then 10% of the chunks damaged "in the bucket"
 #            (the same bit flipped in every GET): EIO, never bad data
-#   lease    a lease renewal that landed with its response lost (a known
-#            bug of plugin/lease.c while tests/test-fault-lease.sh XFAILs:
-#            reported, does not fail the script)
+#   lease    a lease renewal that landed with its response lost: the
+#            server keeps its lease (bug 4 of docs/reliability.md, fixed)
 #
 # It ends with the RESULT line of each run: faults injected, bytes moved
 # and verified.  Logs stay in $FAULT_LOGS (default /tmp/s3cow-fault-long).
@@ -110,15 +109,11 @@ s3curl ()
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 
-# run NAME [KNOWN-BUG] -- FAULTLOAD-ARGS...
+# run NAME -- FAULTLOAD-ARGS...
 run ()
 {
-  local name="$1" known="" status=0 t0
+  local name="$1" status=0 t0
   shift
-  if [ "$1" = known-bug ]; then
-    known=1
-    shift
-  fi
   shift # --
   export tmpdir="$logs/$name"
   mkdir -p "$tmpdir"
@@ -132,8 +127,6 @@ run ()
   result="$(grep -E 'RESULT|FAIL' "$tmpdir/out" | tail -n 1 || true)"
   if [ "$status" -eq 0 ]; then
     results+=("PASS  $name: ${result#faultload: }")
-  elif [ -n "$known" ]; then
-    results+=("KNOWN BUG  $name: ${result#faultload: }")
   else
     results+=("FAIL  $name ($(($(date +%s) - t0)) s): ${result#faultload: }")
     failed=$((failed + 1))
@@ -157,7 +150,7 @@ run outage-hang -- outage --disk 128M --chunk 1M --cache 64M \
   --fill-mode reset --fill-seconds 20
 run corrupt -- corrupt --disk 64M --chunk 256K --cache 8M --timeout 2 \
   --retry-time 30 --passes 8 --truncate 0.2 --corrupt 0.2 --rot 0.1
-run lease known-bug -- lease --disk 16M --chunk 256K --cache 8M \
+run lease -- lease --disk 16M --chunk 256K --cache 8M \
   --timeout 1 --retry-time 2 --lease 9
 
 echo

@@ -71,7 +71,7 @@ for f in "$dir"/* "$dir"/.[!.]*; do
   [ -e "$f" ] || continue
   case "${f##*/}" in
     ceph.conf | keyring | monmap | env | env.tmp | *.pid | log | run | \
-      crash | mon.a | osd.0) ;;
+      crash | mon.a | osd.0 | tls) ;;
     *)
       echo "rgw-stop: $dir holds $f, which is not ours: not removing it" >&2
       exit 1

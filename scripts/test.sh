@@ -58,8 +58,9 @@ make -j"$jobs" check TESTS= >/dev/null
 
 # --- 3. S3 server ---------------------------------------------------------
 
-# A port free for the gateway and its monitor (port + 10000): other
-# gateways, a developer's for one, may be running on this machine.
+# A port free for the gateway, its monitor (port + 10000) and HTTPS
+# (port + 20000): other gateways, a developer's for one, may be running
+# on this machine.
 port_free ()
 {
   ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -71,7 +72,8 @@ else
   port="${S3COW_RGW_PORT:-}"
   if [ -z "$port" ]; then
     for p in $(seq 7480 7499); do
-      if port_free "$p" && port_free $((p + 10000)); then
+      if port_free "$p" && port_free $((p + 10000)) &&
+        port_free $((p + 20000)); then
         port=$p
         break
       fi
@@ -80,7 +82,10 @@ else
   fi
   rgw_dir="/tmp/s3cow-rgw-test.$$"
   say "starting Ceph RGW on port $port (state in $rgw_dir)"
-  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" "$root/scripts/rgw-start.sh"
+  # HTTPS too, on port + 20000, for tests/test-security-https.sh.
+  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" \
+    S3COW_RGW_TLS_PORT="${S3COW_RGW_TLS_PORT:-$((port + 20000))}" \
+    "$root/scripts/rgw-start.sh"
   # shellcheck disable=SC1091 # written by rgw-start.sh
   . "$rgw_dir/env"
 fi

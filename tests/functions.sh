@@ -19,6 +19,13 @@
 # S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY, S3COW_TEST_SECRET_KEY,
 # S3COW_TEST_REGION.  tests/Makefile.am sets S3COW_PLUGIN, the plugin .so.
 
+# scripts/sanitize.sh: S3COW_TEST_PATH_FIRST names a directory put first on
+# PATH, with an nbdkit that preloads the sanitizer runtime (a plugin built
+# with --enable-sanitizers cannot be loaded otherwise).
+if [ -n "${S3COW_TEST_PATH_FIRST:-}" ]; then
+  PATH="$S3COW_TEST_PATH_FIRST:$PATH"
+fi
+
 # ---- Cleanups ------------------------------------------------------------
 
 # cleanup_fn CMD [ARG...]

@@ -71,6 +71,27 @@ test_names (void)
          == 0);
   key_chunk (key, hash);
   CHECK (strncmp (key, "chunks/ab01000000", 17) == 0 && strlen (key) == 71);
+
+  /* What stored objects may hold, since the commands print it. */
+  CHECK (name_valid_label ("web1"));
+  CHECK (name_valid_label ("web1@v1"));
+  CHECK (!name_valid_label (""));
+  CHECK (!name_valid_label ("web1@"));
+  CHECK (!name_valid_label ("@v1"));
+  CHECK (!name_valid_label ("a@b@c"));
+  CHECK (!name_valid_label ("web1\x1b[2J"));
+  CHECK (!name_valid_label ("web1\nFORGED"));
+  CHECK (name_valid_text ("host-1.example.com"));
+  CHECK (!name_valid_text (""));
+  CHECK (!name_valid_text ("host\x1b]0;x\x07"));
+  CHECK (!name_valid_text ("h\xc3\xa9"));
+  CHECK (key_map_valid ("disks/web1/maps/000000000000002a-0011223344556677"));
+  CHECK (!key_map_valid ("disks/web1/maps/"));
+  CHECK (!key_map_valid ("disks/web1/maps/a/b"));
+  CHECK (!key_map_valid ("disks/web1/head"));
+  CHECK (!key_map_valid ("disks/../maps/x"));
+  CHECK (!key_map_valid ("disks/web1/maps/x\x1b[2J"));
+  CHECK (!key_map_valid ("chunks/x"));
 }
 
 static struct head
@@ -131,6 +152,45 @@ test_head (void)
   CHECK (head_encode (&h, (void **) &data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
+  /* The parent and the map keys are printed by s3cow ls and info: a name
+   * s3cow could have written, or the head is refused.
+   */
+  {
+    static const char *const bad_parents[] = {
+      "golden\x1b[31mFORGED",
+      "golden\nweb2 1G",
+      "a@b@c",
+      "@v1",
+      "golden@",
+      "../x",
+      "a b",
+    };
+    static const char *const bad_maps[] = {
+      "disks/golden/maps/x\x1b[2J", "disks/golden/maps/a/b",
+      "disks/golden/head",          "disks/gol\nden/maps/x",
+      "disks/golden/maps/",
+    };
+
+    for (i = 0; i < sizeof bad_parents / sizeof *bad_parents; i++) {
+      h = sample_head ();
+      strcpy (h.parent, bad_parents[i]);
+      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_decode ("k", data, len, &d) == -1);
+      free (data);
+    }
+    for (i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
+      h = sample_head ();
+      strcpy (h.maps[1], bad_maps[i]);
+      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_decode ("k", data, len, &d) == -1);
+      free (data);
+    }
+    h = sample_head ();
+    h.parent[0] = '\0';
+    CHECK (head_encode (&h, (void **)&data, &len) == 0);
+    CHECK (head_decode ("k", data, len, &d) == 0 && d.parent[0] == '\0');
+    free (data);
+  }
 }
 
 static void
@@ -251,6 +311,22 @@ test_lease (void)
   in.released = true;
   len = lease_encode (&in, buf);
   CHECK (lease_decode ("l", buf, len, &out) == 0 && out.released);
+
+  /* Its fields reach messages ("held by HOST ..."): control bytes and
+   * names s3cow does not write are refused, checksum or not.
+   */
+  in.released = false;
+  strcpy (in.host, "host\x1b[2J");
+  len = lease_encode (&in, buf);
+  CHECK (lease_decode ("l", buf, len, &out) == -1);
+  strcpy (in.host, "host1");
+  strcpy (in.export, "../web1");
+  len = lease_encode (&in, buf);
+  CHECK (lease_decode ("l", buf, len, &out) == -1);
+  strcpy (in.export, "web1");
+  strcpy (in.instance, "00\tff");
+  len = lease_encode (&in, buf);
+  CHECK (lease_decode ("l", buf, len, &out) == -1);
 }
 
 int

@@ -1,0 +1,337 @@
+/* s3cow fuzzing: the plugin's parameter parsing (s3cow_config and
+ * s3cow_config_complete in plugin/s3cow.c), outside nbdkit.
+ *
+ * plugin/s3cow.c is compiled into this file, so that its static functions
+ * and parameters can be reached and reset; the nbdkit functions it calls
+ * are replaced by small equivalents below (nbdkit_parse_size as nbdkit
+ * 1.32 parses sizes; passwords only in their literal form: no terminal,
+ * file or descriptor is read).
+ *
+ * Input: lines of KEY=VALUE (a line without '=' is a value for bucket=,
+ * nbdkit's magic key), given to s3cow_config in order, as nbdkit does
+ * (stopping at the first error); then s3cow_config_complete.  Values of
+ * secret-key= and session-token= get a marker in front.  Checked
+ * besides memory safety: an error is reported (nbdkit_error) for every
+ * refusal, a literal secret-key= or session-token= value is never in an
+ * error message, and an accepted configuration is within every documented
+ * limit (chunk size, cache size for a new disk, size, lease, names), with durations that
+ * are finite and at most 1e9 seconds.
+ */
+#include "s3cow.c"
+
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <strings.h>
+#include <stdarg.h>
+
+#include "fuzz.h"
+
+static unsigned long nbdkit_errors;
+
+/* Errors so far: nbdkit_error's and the core's (s3cow_log_error, which is
+ * nbdkit_error in the plugin).
+ */
+static unsigned long
+errors_now (void)
+{
+  return nbdkit_errors + fuzz_log_errors;
+}
+
+/* ---- nbdkit's functions, as far as s3cow.c uses them ---- */
+
+static void
+check_message (const char *fmt, va_list ap)
+{
+  char buf[8192];
+  size_t i;
+
+  vsnprintf (buf, sizeof buf, fmt, ap);
+  for (i = 0; i < 2; i++)
+    if (fuzz_log_forbidden[i] && strstr (buf, fuzz_log_forbidden[i])) {
+      fprintf (stderr, "s3cow-fuzz: a secret is in an error: %s\n", buf);
+      abort ();
+    }
+}
+
+void
+nbdkit_verror (const char *fmt, va_list ap)
+{
+  nbdkit_errors++;
+  check_message (fmt, ap);
+}
+
+void
+nbdkit_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  nbdkit_verror (fmt, ap);
+  va_end (ap);
+}
+
+void
+nbdkit_vdebug (const char *fmt, va_list ap)
+{
+  check_message (fmt, ap);
+}
+
+void
+nbdkit_debug (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  nbdkit_vdebug (fmt, ap);
+  va_end (ap);
+}
+
+/* As nbdkit 1.32's server/public.c. */
+int64_t
+nbdkit_parse_size (const char *str)
+{
+  int64_t size;
+  char *end;
+  uint64_t scale = 1;
+
+  errno = 0;
+  size = strtoimax (str, &end, 10);
+  if (str == end) {
+    nbdkit_error ("could not parse size string (%s)", str);
+    return -1;
+  }
+  if (size < 0) {
+    nbdkit_error ("size cannot be negative (%s)", str);
+    return -1;
+  }
+  if (errno) {
+    nbdkit_error ("size (%s) exceeds maximum value", str);
+    return -1;
+  }
+  switch (*end) {
+  case '\0':
+    end--;
+    break;
+  case 'e': case 'E': scale *= 1024; /* fallthrough */
+  case 'p': case 'P': scale *= 1024; /* fallthrough */
+  case 't': case 'T': scale *= 1024; /* fallthrough */
+  case 'g': case 'G': scale *= 1024; /* fallthrough */
+  case 'm': case 'M': scale *= 1024; /* fallthrough */
+  case 'k': case 'K': scale *= 1024; /* fallthrough */
+  case 'b': case 'B': break;
+  case 's': case 'S': scale = 512; break;
+  default:
+    nbdkit_error ("could not parse size: unknown suffix '%s'", end);
+    return -1;
+  }
+  if (end[1]) {
+    nbdkit_error ("could not parse size: unknown suffix '%s'", end);
+    return -1;
+  }
+  if (INT64_MAX / scale < (uint64_t) size) {
+    nbdkit_error ("overflow computing size (%s)", str);
+    return -1;
+  }
+  return size * scale;
+}
+
+int
+nbdkit_parse_bool (const char *str)
+{
+  if (!strcmp (str, "1") || !strcasecmp (str, "true") || !strcasecmp (str, "t")
+      || !strcasecmp (str, "yes") || !strcasecmp (str, "y")
+      || !strcasecmp (str, "on"))
+    return 1;
+  if (!strcmp (str, "0") || !strcasecmp (str, "false") || !strcasecmp (str, "f")
+      || !strcasecmp (str, "no") || !strcasecmp (str, "n")
+      || !strcasecmp (str, "off"))
+    return 0;
+  nbdkit_error ("could not decipher boolean (%s)", str);
+  return -1;
+}
+
+int
+nbdkit_parse_unsigned (const char *what, const char *str, unsigned *rp)
+{
+  unsigned long r;
+  char *end;
+  const char *p = str;
+
+  while (isspace ((unsigned char) *p))
+    p++;
+  if (*p == '-') {
+    nbdkit_error ("%s: negative numbers are not allowed", what);
+    return -1;
+  }
+  errno = 0;
+  r = strtoul (str, &end, 0);
+  if (errno || end == str || *end || r > UINT_MAX) {
+    nbdkit_error ("%s: could not parse number: \"%s\"", what, str);
+    return -1;
+  }
+  *rp = r;
+  return 0;
+}
+
+int
+nbdkit_read_password (const char *value, char **password)
+{
+  *password = NULL;
+  if (value[0] == '-' || value[0] == '+') {
+    nbdkit_error ("fuzzing: password forms are not read");
+    return -1;
+  }
+  *password = strdup (value);
+  if (*password == NULL) {
+    nbdkit_error ("strdup: %m");
+    return -1;
+  }
+  return 0;
+}
+
+/* Called only by callbacks that are not fuzzed here. */
+int
+nbdkit_add_export (struct nbdkit_exports *e, const char *n, const char *d)
+{
+  abort ();
+}
+const char *
+nbdkit_export_name (void)
+{
+  abort ();
+}
+void
+nbdkit_set_error (int err)
+{
+  abort ();
+}
+const char *
+nbdkit_printf_intern (const char *fmt, ...)
+{
+  abort ();
+}
+int
+nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l,
+                   uint32_t t)
+{
+  abort ();
+}
+
+/* ---- The target ---- */
+
+static void
+reset (void)
+{
+  store_config = (struct store_config) { .tls_verify = true };
+  free (secret_key);
+  free (session_token);
+  secret_key = session_token = NULL;
+  export_name = NULL;
+  create_size = 0;
+  chunk_size = 1024 * 1024;
+  cache_size = 256 * 1024 * 1024;
+  upload_threads = 8;
+  commit_interval = 5;
+  lease_duration = 30;
+  lease_wait = 0;
+  stats_file = NULL;
+}
+
+static bool
+seconds_ok (double s)
+{
+  return isfinite (s) && s >= 0 && s <= 1e9;
+}
+
+/* Literal secrets get this marker in front (the plugin treats them as
+ * opaque strings), so that an error message holding one is told from a
+ * message whose own text matches the fuzzer's secret.
+ */
+#define SECRET_MARK "\001s3cow-fuzz-secret:"
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  char *buf = malloc (size + 1), *line, *next;
+  unsigned long errors;
+  int r = 0;
+
+  FUZZ_ASSERT (buf != NULL);
+  memcpy (buf, data, size);
+  buf[size] = '\0';
+  reset ();
+  /* No message may hold a secret (unless the input spells the marker, even
+   * in part: a message could add the ':').
+   */
+  if (memmem (data, size, "s3cow-fuzz", strlen ("s3cow-fuzz")) == NULL)
+    fuzz_log_forbidden[0] = SECRET_MARK;
+
+  for (line = buf; line && r == 0; line = next) {
+    char *eq, *key, *value;
+
+    next = strchr (line, '\n');
+    if (next)
+      *next++ = '\0';
+    eq = strchr (line, '=');
+    if (eq) {
+      *eq = '\0';
+      key = line;
+      value = eq + 1;
+    } else {
+      key = "bucket";
+      value = line;
+    }
+    if (strcmp (key, "secret-key") == 0
+        || strcmp (key, "session-token") == 0) {
+      char *m;
+
+      if (asprintf (&m, "%s%s", SECRET_MARK, value) == -1)
+        abort ();
+      errors = errors_now ();
+      r = s3cow_config (key, m);
+      free (m);
+    } else {
+      errors = errors_now ();
+      r = s3cow_config (key, value);
+    }
+    FUZZ_ASSERT (r == 0 || errors_now () > errors);
+  }
+  if (r == 0) {
+    errors = errors_now ();
+    r = s3cow_config_complete ();
+    FUZZ_ASSERT (r == 0 || errors_now () > errors);
+  }
+  if (r == 0) {
+    FUZZ_ASSERT (store_config.bucket != NULL);
+    FUZZ_ASSERT (chunk_size >= CHUNK_SIZE_MIN && chunk_size <= CHUNK_SIZE_MAX);
+    FUZZ_ASSERT ((chunk_size & (chunk_size - 1)) == 0);
+    /* (The cache is checked against an existing disk's own chunk size
+     * when it is opened.)
+     */
+    FUZZ_ASSERT (!create_size || cache_size >= (uint64_t) chunk_size * 32);
+    FUZZ_ASSERT (create_size % 512 == 0 && create_size <= DISK_SIZE_MAX);
+    /* Seconds: finite, and small enough that now + value fits a time_t
+     * and value * 1000 a long (bug "param-nonfinite": strtod takes nan,
+     * inf and 1e300, which then made the lease unusable, the commit thread
+     * spin, or a cast overflow).
+     */
+    FUZZ_ASSERT (lease_duration >= 3 && lease_duration <= 3600);
+    FUZZ_ASSERT (seconds_ok (lease_wait) && seconds_ok (commit_interval));
+    FUZZ_ASSERT (seconds_ok (store_config.timeout));
+    FUZZ_ASSERT (seconds_ok (store_config.retry_time));
+    FUZZ_ASSERT (store_config.connections <= 256);
+    FUZZ_ASSERT (upload_threads >= 1 && upload_threads <= 256);
+    if (export_name) {
+      char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+
+      FUZZ_ASSERT (name_parse_export (export_name, disk, snap) == 0);
+      FUZZ_ASSERT (!(snap[0] && create_size));
+    }
+  }
+  fuzz_log_forbidden[0] = fuzz_log_forbidden[1] = NULL;
+  reset ();
+  free (buf);
+  return 0;
+}
