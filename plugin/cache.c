@@ -91,8 +91,8 @@ struct entry {
   uint64_t version;             /* (L+wr) writes so far */
   double retry_at;              /* (L) after a failed upload: not before */
   double backoff;               /* (L) seconds, doubling per failure */
-  bool readahead;              /* (L) made by read-ahead and not read yet:
-                                * counted in cache->ra_bytes */
+  bool readahead;               /* (L) made by read-ahead and not read yet:
+                                 * counted in cache->ra_bytes */
 };
 
 /* A sequential stream of reads of one disk, for read-ahead. */
