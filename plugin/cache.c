@@ -21,10 +21,24 @@
  * it holds a pin on it and NOT cache->lock, except on an entry it has just
  * created (uncontended).  Pinned entries are never evicted or freed.
  *
- * Memory.  cache->used counts chunk buffers plus reservations; it never
- * exceeds cache->limit.  A thread reserves a buffer (evicting clean chunks,
- * else waiting for uploads to clean some) before it takes an entry lock, so
- * no thread waits for memory while holding an entry lock.
+ * Memory.  cache->used counts every chunk buffer: those of entries, those
+ * reserved by a thread and not yet given to an entry, upload copies, and
+ * the pool of free buffers; it never exceeds cache->limit.  Freed buffers
+ * go to the pool and are reused as they are: mapping a fresh buffer per
+ * chunk cost a page fault per 4 KiB and the kernel's zeroing on every load
+ * (a third of the CPU of a cold sequential read, measured).  A thread
+ * reserves a buffer (from the pool, else a new one while under the limit,
+ * else evicting clean chunks, else waiting for uploads to clean some)
+ * before it takes an entry lock, so no thread waits for memory while
+ * holding an entry lock.
+ *
+ * Read-ahead.  Reads are followed as streams per disk (readahead_note);
+ * a stream that goes on queues the chunks ahead of it, within ra_max bytes
+ * for all streams, and the read-ahead threads load them as ordinary clean
+ * entries (flag readahead until a read finds them).  They never wait for
+ * memory and never evict anything but clean chunks; an entry they are
+ * loading is pinned and !loaded, so a read or write of that chunk waits on
+ * its lock as for any load, and loads it itself if read-ahead failed.
  *
  * Durability.  cache->seq numbers the moments entries become dirty.  A flush
  * waits until no entry of its disk that became dirty at or before the flush
@@ -53,6 +67,8 @@
 
 enum entry_state { CLEAN, DIRTY };
 
+struct free_buffer;
+
 struct entry;
 struct list {
   struct entry *head, *tail;
@@ -75,6 +91,29 @@ struct entry {
   uint64_t version;             /* (L+wr) writes so far */
   double retry_at;              /* (L) after a failed upload: not before */
   double backoff;               /* (L) seconds, doubling per failure */
+  bool readahead;               /* (L) made by read-ahead and not read yet:
+                                 * counted in cache->ra_bytes */
+};
+
+/* A sequential stream of reads of one disk, for read-ahead. */
+struct ra_stream {
+  uint64_t next;  /* the chunk after the last one read */
+  uint64_t sched; /* read-ahead scheduled up to here */
+  unsigned run;   /* chunks read in sequence so far */
+  uint64_t used;  /* when it last moved (disk's ra_clock) */
+  uint64_t gen;   /* changes when the slot is reused */
+};
+#define RA_STREAMS 8 /* streams tracked per disk */
+#define RA_GAP                                                                 \
+  4 /* chunks a stream may skip (requests of                                   \
+     * parallel readers arrive out of order) */
+
+/* A chunk to read ahead. */
+struct ra_item {
+  struct cache_disk *cd;
+  uint64_t idx;
+  unsigned slot; /* its stream, and the stream's gen: */
+  uint64_t gen;  /* a reused slot cancels the item */
 };
 
 struct cache_disk {
@@ -88,6 +127,9 @@ struct cache_disk {
   uint64_t ndirty;              /* (L) */
   uint64_t flush_target;        /* (L) upload now what is dirty since <= */
   uint64_t failures;            /* (L) failed uploads so far */
+  struct ra_stream streams[RA_STREAMS]; /* (L) */
+  uint64_t ra_clock;                    /* (L) */
+  unsigned ra_inflight;                 /* (L) read-ahead loads running */
 };
 
 struct cache {
@@ -106,6 +148,16 @@ struct cache {
   size_t nbuckets;
   struct list lru;              /* (L) clean, unpinned, with data */
   struct cache_disk *disks;     /* (L) */
+  struct free_buffer *pool;     /* (L) unused buffers, counted in used */
+  uint64_t pooled;              /* (L) bytes on the pool */
+  uint64_t ra_max;              /* read-ahead bytes at most; 0: none */
+  uint64_t ra_bytes;            /* (L) chunks queued, loading, or loaded
+                                 * by read-ahead and not read yet */
+  struct ra_item *raq;          /* (L) ring of ra_cap items */
+  size_t ra_cap, ra_head, ra_len; /* (L) */
+  pthread_cond_t ra_work;       /* (L) the ring is not empty, or stop */
+  unsigned ra_nthreads, ra_started;
+  pthread_t *ra_threads;
   bool failing;                 /* (L) the last upload failed */
   bool stop;                    /* (L) threads must exit */
   double wait_timeout;
@@ -193,20 +245,68 @@ lookup (struct cache_disk *cd, uint64_t idx)
 
 /* ---- buffers and memory: cache->lock held ---- */
 
-static uint8_t *
-buffer_alloc (uint32_t size)
-{
-  void *p = mmap (NULL, size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* A free buffer on the pool keeps its size and the link in its first
+ * bytes: chunk buffers are at least CHUNK_SIZE_MIN bytes.
+ */
+struct free_buffer {
+  struct free_buffer *next;
+  uint32_t size;
+};
 
-  return p == MAP_FAILED ? NULL : p;
+/* A buffer of size bytes, counted in c->used: a pooled one if there is one
+ * of that size (its pages are already mapped and touched: no page faults,
+ * no zeroing by the kernel), else a new mapping if the budget has room.
+ * NULL otherwise, without waiting.  Its content is undefined.
+ */
+static uint8_t *
+pool_take (struct cache *c, uint32_t size)
+{
+  struct free_buffer **pp, *f;
+  void *p;
+
+  for (pp = &c->pool; (f = *pp) != NULL; pp = &f->next)
+    if (f->size == size) {
+      *pp = f->next;
+      c->pooled -= size;
+      return (uint8_t *)f;
+    }
+  if (c->used + size > c->limit)
+    return NULL;
+  p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+            0);
+  if (p == MAP_FAILED)
+    return NULL;
+  c->used += size;
+  return p;
 }
 
+/* Give a buffer back to the pool (it stays counted in c->used). */
 static void
-buffer_free (uint8_t *p, uint32_t size)
+pool_put (struct cache *c, uint8_t *p, uint32_t size)
 {
-  if (p)
-    munmap (p, size);
+  struct free_buffer *f = (struct free_buffer *)p;
+
+  if (p == NULL)
+    return;
+  f->size = size;
+  f->next = c->pool;
+  c->pool = f;
+  c->pooled += size;
+}
+
+/* Unmap one pooled buffer (of a size nobody asks for).  False if none. */
+static bool
+pool_shrink (struct cache *c)
+{
+  struct free_buffer *f = c->pool;
+
+  if (f == NULL)
+    return false;
+  c->pool = f->next;
+  c->pooled -= f->size;
+  c->used -= f->size;
+  munmap (f, f->size);
+  return true;
 }
 
 /* Free an unpinned entry entirely. */
@@ -220,24 +320,31 @@ destroy (struct entry *e)
     pp = &(*pp)->hnext;
   *pp = e->hnext;
   list_remove (e);
-  if (e->data) {
-    buffer_free (e->data, e->disk->chunk_size);
-    c->used -= e->disk->chunk_size;
-  }
+  if (e->readahead)
+    c->ra_bytes -= e->disk->chunk_size; /* evicted unread */
+  pool_put (c, e->data, e->disk->chunk_size);
   pthread_rwlock_destroy (&e->rw);
   free (e);
 }
 
-/* Reserve size bytes of the budget, evicting clean chunks, else waiting
- * for uploads to clean some.  Fails (EIO, logged) only after waiting
- * wait_timeout while uploads fail.
+/* A buffer of size bytes (see pool_take), evicting clean chunks, else
+ * waiting for uploads to clean some.  Fails (EIO, logged) only after
+ * waiting wait_timeout while uploads fail.
  */
-static int
+static uint8_t *
 reserve (struct cache *c, uint32_t size)
 {
   double start = now ();
+  uint8_t *p;
 
-  while (c->used + size > c->limit) {
+  while ((p = pool_take (c, size)) == NULL) {
+    if (c->used + size <= c->limit) {
+      s3cow_log_error ("out of memory for a %" PRIu32 "-byte chunk: %m", size);
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (pool_shrink (c))
+      continue;
     if (c->lru.head) {
       s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
                    c->lru.head->idx);
@@ -250,19 +357,19 @@ reserve (struct cache *c, uint32_t size)
                        "(waited %.0f s): failing the request",
                        now () - start);
       errno = EIO;
-      return -1;
+      return NULL;
     }
     pthread_cond_broadcast (&c->work);
     timed_wait (&c->changed, &c->lock, 1.0);
   }
-  c->used += size;
-  return 0;
+  return p;
 }
 
+/* Give back a buffer that reserve gave and nothing took. */
 static void
-unreserve (struct cache *c, uint32_t size)
+unreserve (struct cache *c, uint8_t *p, uint32_t size)
 {
-  c->used -= size;
+  pool_put (c, p, size);
   pthread_cond_broadcast (&c->changed);
 }
 
@@ -288,27 +395,25 @@ pin (struct entry *e)
     list_remove (e);
 }
 
-/* Create, pin and exclusively lock a new entry with a reserved buffer (or
- * none, for a chunk about to become all zeros).
+/* Create, pin and exclusively lock a new entry with buffer data from
+ * reserve (it takes it), or NULL for a chunk about to become all zeros.
  */
 static struct entry *
-create (struct cache_disk *cd, uint64_t idx, bool with_buffer)
+create (struct cache_disk *cd, uint64_t idx, uint8_t *data)
 {
   struct cache *c = cd->cache;
   struct entry *e = calloc (1, sizeof *e);
   size_t b;
 
-  if (e == NULL || (with_buffer
-                    && (e->data = buffer_alloc (cd->chunk_size)) == NULL)) {
+  if (e == NULL) {
     s3cow_log_error ("%s: out of memory for chunk %" PRIu64, cd->name, idx);
-    free (e);
-    if (with_buffer)
-      unreserve (c, cd->chunk_size);
+    unreserve (c, data, cd->chunk_size);
     errno = ENOMEM;
     return NULL;
   }
   e->disk = cd;
   e->idx = idx;
+  e->data = data;
   e->state = CLEAN;
   e->pins = 1;
   pthread_rwlock_init (&e->rw, NULL);
@@ -321,26 +426,50 @@ create (struct cache_disk *cd, uint64_t idx, bool with_buffer)
 
 /* ---- store I/O: entry lock held, cache->lock NOT held ---- */
 
+/* The check of a chunk's body against its address, for store_get_checked:
+ * the body is hashed once, while the store can still retry it.
+ */
+struct chunk_check {
+  const uint8_t *hash;
+  uint32_t size;
+  bool checked, ok; /* the last body seen, and its verdict */
+};
+
+static bool
+check_chunk (void *opaque, const void *body, size_t len)
+{
+  struct chunk_check *cc = opaque;
+  uint8_t sum[HASH_LEN];
+
+  cc->checked = true;
+  cc->ok = false;
+  if (len == cc->size) {
+    SHA256 (body, len, sum);
+    cc->ok = memcmp (sum, cc->hash, HASH_LEN) == 0;
+  }
+  return cc->ok;
+}
+
 /* Fill e->data (exclusive lock held, !loaded) with the chunk from the store,
  * checked against its address.
  *
- * A body that does not hash to the chunk's address is read again, like any
- * transient failure, for up to wait_timeout (retry-time): the store's own
- * checks (length, ETag) may not see damage on the way, e.g. from a server
- * whose ETags are not MD5s.  But the same wrong content read twice is what
- * the bucket holds (damaged, truncated or altered there): EIO at once, not
- * after the whole budget.  Every bad read is logged, naming the chunk.
+ * The check runs inside store_get_checked, so that the body is hashed once
+ * and a body that fails it is read again like any transient failure, for
+ * up to retry-time: damage on the way (a flipped bit behind a broken proxy)
+ * costs a retry, not an error.  The same wrong content twice is what the
+ * bucket holds (damaged, truncated or altered there): the store returns it
+ * at once, and the read gets EIO with a line naming the chunk.  A backend
+ * that does not run the check (the directory: nothing on the way) returns
+ * what it holds, checked here.
  */
 static int
 load (struct entry *e)
 {
   struct cache_disk *cd = e->disk;
-  uint8_t hash[HASH_LEN], sum[HASH_LEN], bad[HASH_LEN];
-  size_t len, bad_len = 0;
+  uint8_t hash[HASH_LEN];
   char key[KEY_MAX_LEN];
-  double start, delay = 0.01;
-  bool have_bad = false;
-  unsigned attempt;
+  struct chunk_check cc = { .hash = hash, .size = cd->chunk_size };
+  size_t len;
   int r;
 
   chunkmap_get (cd->map, e->idx, hash);
@@ -350,50 +479,170 @@ load (struct entry *e)
   }
   key_chunk (key, hash);
   stats_inc (STAT_CACHE_MISSES);
-  start = now ();
-  for (attempt = 1;; attempt++) {
-    r = store_get (cd->cache->store, key, e->data, cd->chunk_size, &len,
-                   NULL);
-    if (r == STORE_NOT_FOUND) {
-      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is missing from the bucket",
-                       cd->name, e->idx, key);
-      break;
-    }
-    if (r != STORE_OK)
-      break; /* the store retried, and logged why */
-    SHA256 (e->data, len, sum);
-    if (len == cd->chunk_size && memcmp (sum, hash, HASH_LEN) == 0) {
-      s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
-      return 0;
-    }
-    stats_inc (STAT_CHUNK_CORRUPT);
-    if (have_bad && len == bad_len && memcmp (sum, bad, HASH_LEN) == 0) {
-      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
-                       "content does not match its address; the same wrong "
-                       "content twice: damaged in the bucket)",
-                       cd->name, e->idx, key, len);
-      break;
-    }
-    if (now () - start + delay > cd->cache->wait_timeout) {
-      s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
-                       "content does not match its address): still bad "
-                       "after %u reads in %.0f s",
-                       cd->name, e->idx, key, len, attempt, now () - start);
-      break;
-    }
-    s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content"
-                     " does not match its address): reading it again",
-                     cd->name, e->idx, key, len);
-    have_bad = true;
-    bad_len = len;
-    memcpy (bad, sum, HASH_LEN);
-    nanosleep (&(struct timespec){ .tv_sec = (time_t)delay,
-                                   .tv_nsec = (long)(fmod (delay, 1) * 1e9) },
-               NULL);
-    delay = fmin (delay * 2, 1);
+  r = store_get_checked (cd->cache->store, key, e->data, cd->chunk_size, &len,
+                         check_chunk, &cc);
+  if (r == STORE_NOT_FOUND)
+    s3cow_log_error ("%s: chunk %" PRIu64 ": %s is missing from the bucket",
+                     cd->name, e->idx, key);
+  if (r != STORE_OK)
+    goto eio; /* else the store retried, and logged why */
+  if (!cc.checked)
+    check_chunk (&cc, e->data, len);
+  if (cc.ok) {
+    s3cow_debug (cache, "%s: loaded chunk %" PRIu64, cd->name, e->idx);
+    return 0;
   }
+  stats_inc (STAT_CHUNK_CORRUPT);
+  s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, content "
+                   "does not match its address%s: damaged in the bucket)",
+                   cd->name, e->idx, key, len,
+                   cc.checked ? "; the same wrong content twice" : "");
+eio:
   errno = EIO;
   return -1;
+}
+
+/* ---- read-ahead ---- */
+
+/* A read of chunk idx of cd is starting; e is its entry, if any.  Follow
+ * the sequential streams of the disk and queue the chunks ahead of one
+ * that goes on.  cache->lock held.
+ *
+ * A stream is a run of reads moving forward by at most RA_GAP chunks at a
+ * time (parallel readers' requests arrive a little out of order).  After
+ * three chunks in sequence its window is 4 chunks, doubling with every
+ * chunk read on, up to ra_max bytes for all streams together.  A read that
+ * continues no stream takes the least recently moved slot, which cancels
+ * that stream's queued chunks: random reads queue nothing and stop what a
+ * finished stream had queued.
+ */
+static void
+readahead_note (struct cache_disk *cd, uint64_t idx, struct entry *e)
+{
+  struct cache *c = cd->cache;
+  const uint32_t cs = cd->chunk_size;
+  struct ra_stream *s = NULL;
+  uint64_t nchunks, window, i;
+  unsigned k;
+
+  if (e && e->readahead) {
+    e->readahead = false;
+    c->ra_bytes -= cs;
+    stats_inc (STAT_READAHEAD_HITS);
+  }
+  if (c->ra_max == 0)
+    return;
+  for (k = 0; k < RA_STREAMS; k++) {
+    struct ra_stream *t = &cd->streams[k];
+    if (t->next > 0 && idx + 1 + RA_GAP >= t->next && idx <= t->next + RA_GAP) {
+      s = t;
+      break;
+    }
+  }
+  if (s == NULL) {
+    s = &cd->streams[0];
+    for (k = 1; k < RA_STREAMS; k++)
+      if (cd->streams[k].used < s->used)
+        s = &cd->streams[k];
+    s->gen++;
+    s->next = idx + 1;
+    s->sched = idx;
+    s->run = 1;
+    s->used = ++cd->ra_clock;
+    return;
+  }
+  s->used = ++cd->ra_clock;
+  if (idx < s->next)
+    return; /* the same chunk again, or one left behind */
+  s->run++;
+  s->next = idx + 1;
+  if (s->run < 3)
+    return;
+  window = s->run >= 12 ? UINT64_MAX : UINT64_C (1) << (s->run - 1);
+  if (window > c->ra_max / cs)
+    window = c->ra_max / cs;
+  nchunks = chunkmap_nchunks (cd->map);
+  if (s->sched < idx)
+    s->sched = idx;
+  for (i = s->sched + 1; i <= idx + window && i < nchunks; i++) {
+    struct ra_item *it;
+    if (c->ra_bytes + cs > c->ra_max || c->ra_len == c->ra_cap)
+      break;
+    s->sched = i;
+    if (lookup (cd, i) || chunkmap_is_zero (cd->map, i))
+      continue;
+    it = &c->raq[(c->ra_head + c->ra_len++) % c->ra_cap];
+    it->cd = cd;
+    it->idx = i;
+    it->slot = s - cd->streams;
+    it->gen = s->gen;
+    c->ra_bytes += cs;
+    pthread_cond_signal (&c->ra_work);
+  }
+}
+
+/* Read-ahead threads: load queued chunks into the cache as clean entries.
+ * They never wait for memory: a chunk that finds neither a free buffer
+ * nor a clean chunk to evict is dropped, so read-ahead never pushes out
+ * dirty data nor waits for uploads.  A failed load is only logged: the
+ * entry goes, and a read of that chunk loads it again itself.
+ */
+static void *
+readahead_thread (void *arg)
+{
+  struct cache *c = arg;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+
+  while (!c->stop) {
+    struct ra_item it;
+    struct cache_disk *cd;
+    struct entry *e;
+    uint8_t *data;
+    uint32_t cs;
+
+    if (c->ra_len == 0) {
+      pthread_cond_wait (&c->ra_work, &c->lock);
+      continue;
+    }
+    it = c->raq[c->ra_head];
+    c->ra_head = (c->ra_head + 1) % c->ra_cap;
+    c->ra_len--;
+    cd = it.cd;
+    cs = cd->chunk_size;
+    data = NULL;
+    if (cd->streams[it.slot].gen == it.gen && lookup (cd, it.idx) == NULL
+        && !chunkmap_is_zero (cd->map, it.idx)) {
+      data = pool_take (c, cs);
+      if (data == NULL && c->lru.head) {
+        stats_inc (STAT_CACHE_EVICTIONS);
+        destroy (c->lru.head);
+        data = pool_take (c, cs);
+      }
+    }
+    if (data == NULL || (e = create (cd, it.idx, data)) == NULL) {
+      c->ra_bytes -= cs; /* cancelled, present, zeros, or no room */
+      continue;
+    }
+    e->readahead = true; /* ra_bytes now counts the entry */
+    cd->ra_inflight++;
+    stats_inc (STAT_READAHEAD_LOADS);
+    pthread_mutex_unlock (&c->lock);
+
+    int r = load (e); /* exclusive lock held since create */
+
+    pthread_mutex_lock (&c->lock);
+    if (r == 0)
+      e->loaded = true;
+    else if (e->readahead) {
+      e->readahead = false;
+      c->ra_bytes -= cs;
+    }
+    pthread_rwlock_unlock (&e->rw);
+    cd->ra_inflight--;
+    unpin (e); /* not loaded: destroyed unless pinned */
+    pthread_cond_broadcast (&c->changed);
+  }
+  return NULL;
 }
 
 /* Upload data (NULL: zeros), the content of chunk idx, and record it in the
@@ -492,9 +741,8 @@ uploader (void *arg)
      * unlikely to be written again soon: no copy.
      */
     copy = NULL;
-    if (e->data && !written_whole (e) && c->used + cs <= c->limit
-        && (copy = buffer_alloc (cs)) != NULL)
-      c->used += cs;
+    if (e->data && !written_whole (e))
+      copy = pool_take (c, cs);
     pthread_mutex_unlock (&c->lock);
 
     pthread_rwlock_rdlock (&e->rw);
@@ -508,10 +756,8 @@ uploader (void *arg)
       r = upload (e->disk, e->idx, e->data);
     pthread_mutex_lock (&c->lock);
     e->uploading = false;
-    if (copy) {
-      buffer_free (copy, cs);
-      c->used -= cs;
-    }
+    if (copy)
+      unreserve (c, copy, cs);
     if (r == 0 && e->version != version) {
       /* Written during the upload: still dirty, and wanted at once. */
       e->retry_at = 0;
@@ -560,21 +806,34 @@ cache_new (const struct cache_config *config, struct store *store)
   c->writeback_start = c->dirty_max / 4 * 3;
   c->wait_timeout = config->wait_timeout;
   c->nthreads = config->upload_threads ? config->upload_threads : 1;
+  c->ra_max = config->readahead;
+  if (c->ra_max > config->size / 4)
+    c->ra_max = config->size / 4;
+  c->ra_nthreads = config->readahead_threads;
+  if (c->ra_max == 0)
+    c->ra_nthreads = 0;
+  c->ra_cap = c->ra_max / (uint64_t) CHUNK_SIZE_MIN + 1;
   c->nbuckets = 1024;
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
     c->nbuckets *= 2;
   c->buckets = calloc (c->nbuckets, sizeof *c->buckets);
   c->threads = calloc (c->nthreads, sizeof *c->threads);
-  if (c->buckets == NULL || c->threads == NULL) {
+  c->ra_threads = calloc (c->ra_nthreads + 1, sizeof *c->ra_threads);
+  c->raq = calloc (c->ra_cap, sizeof *c->raq);
+  if (c->buckets == NULL || c->threads == NULL || c->ra_threads == NULL
+      || c->raq == NULL) {
     s3cow_log_error ("calloc: %m");
     free (c->buckets);
     free (c->threads);
+    free (c->ra_threads);
+    free (c->raq);
     free (c);
     return NULL;
   }
   pthread_mutex_init (&c->lock, NULL);
   pthread_cond_init (&c->changed, NULL);
   pthread_cond_init (&c->work, NULL);
+  pthread_cond_init (&c->ra_work, NULL);
   return c;
 }
 
@@ -588,6 +847,15 @@ cache_start (struct cache *c)
     if (err != 0) {
       errno = err;
       s3cow_log_error ("cannot start upload thread: %m");
+      return -1;
+    }
+  }
+  for (; c->ra_started < c->ra_nthreads; c->ra_started++) {
+    err = pthread_create (&c->ra_threads[c->ra_started], NULL, readahead_thread,
+                          c);
+    if (err != 0) {
+      errno = err;
+      s3cow_log_error ("cannot start read-ahead thread: %m");
       return -1;
     }
   }
@@ -605,17 +873,25 @@ cache_free (struct cache *c)
   pthread_mutex_lock (&c->lock);
   c->stop = true;
   pthread_cond_broadcast (&c->work);
+  pthread_cond_broadcast (&c->ra_work);
   pthread_mutex_unlock (&c->lock);
   for (i = 0; i < c->started; i++)
     pthread_join (c->threads[i], NULL);
+  for (i = 0; i < c->ra_started; i++)
+    pthread_join (c->ra_threads[i], NULL);
   for (b = 0; b < c->nbuckets; b++)
     while (c->buckets[b])
       destroy (c->buckets[b]);
+  while (pool_shrink (c))
+    ;
   pthread_cond_destroy (&c->changed);
   pthread_cond_destroy (&c->work);
+  pthread_cond_destroy (&c->ra_work);
   pthread_mutex_destroy (&c->lock);
   free (c->buckets);
   free (c->threads);
+  free (c->ra_threads);
+  free (c->raq);
   free (c);
 }
 
@@ -659,7 +935,7 @@ cache_detach (struct cache_disk *cd)
   struct cache *c = cd->cache;
   struct cache_disk **pp;
   uint64_t lost = 0;
-  size_t b;
+  size_t b, k, n;
 
   pthread_mutex_lock (&c->lock);
   /* Uploads of this disk may still be running (pinned): wait for them. */
@@ -672,6 +948,17 @@ cache_detach (struct cache_disk *cd)
       break;
     pthread_cond_wait (&c->changed, &c->lock);
   }
+  /* Drop its queued read-ahead, and wait for the loads running. */
+  for (k = n = 0; k < c->ra_len; k++) {
+    struct ra_item it = c->raq[(c->ra_head + k) % c->ra_cap];
+    if (it.cd == cd)
+      c->ra_bytes -= cd->chunk_size;
+    else
+      c->raq[(c->ra_head + n++) % c->ra_cap] = it;
+  }
+  c->ra_len = n;
+  while (cd->ra_inflight > 0)
+    pthread_cond_wait (&c->changed, &c->lock);
   for (b = 0; b < c->nbuckets; b++) {
     struct entry **pp_e = &c->buckets[b];
     while (*pp_e) {
@@ -705,10 +992,12 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
 {
   struct cache *c = cd->cache;
   struct entry *e;
+  uint8_t *data;
   bool locked = false;
 
   pthread_mutex_lock (&c->lock);
   e = lookup (cd, idx);
+  readahead_note (cd, idx, e);
   if (e == NULL) {
     if (chunkmap_is_zero (cd->map, idx)) {
       pthread_mutex_unlock (&c->lock);
@@ -716,15 +1005,15 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
       memset (buf, 0, len);
       return 0;
     }
-    if (reserve (c, cd->chunk_size) == -1) {
+    if ((data = reserve (c, cd->chunk_size)) == NULL) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
     /* reserve may have waited, and another thread created it meanwhile. */
     e = lookup (cd, idx);
     if (e)
-      unreserve (c, cd->chunk_size);
-    else if ((e = create (cd, idx, true)) == NULL) {
+      unreserve (c, data, cd->chunk_size);
+    else if ((e = create (cd, idx, data)) == NULL) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
@@ -799,7 +1088,8 @@ cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
   struct cache *c = cd->cache;
   const bool whole = off == 0 && len == cd->chunk_size;
   const bool zero_whole = whole && buf == NULL;
-  bool reserved = false, must_reserve = false, created;
+  bool must_reserve = false, created;
+  uint8_t *spare = NULL; /* a buffer from reserve, not yet used */
   struct entry *e;
 
 again:
@@ -817,20 +1107,19 @@ again:
   /* Reserve a buffer if this write may need one that the entry lacks. */
   if (!zero_whole
       && (must_reserve || e == NULL || (e->loaded && e->data == NULL))) {
-    if (reserve (c, cd->chunk_size) == -1) {
+    if ((spare = reserve (c, cd->chunk_size)) == NULL) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
-    reserved = true;
     e = lookup (cd, idx);
   }
   created = e == NULL;
   if (created) {
-    /* The new entry takes the reservation as its buffer (create frees the
-     * reservation if it fails).
+    /* The new entry takes the spare buffer (create gives it back if it
+     * fails).
      */
-    e = create (cd, idx, !zero_whole);
-    reserved = false;
+    e = create (cd, idx, spare);
+    spare = NULL;
     if (e == NULL) {
       pthread_mutex_unlock (&c->lock);
       return -1;
@@ -847,8 +1136,7 @@ again:
    * a loaded zero chunk here (a new one got a buffer from create).
    */
   if (!zero_whole && e->data == NULL) {
-    uint8_t *data;
-    if (!reserved) {
+    if (spare == NULL) {
       /* It lost its buffer after we looked: start again with one. */
       pthread_rwlock_unlock (&e->rw);
       ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
@@ -856,16 +1144,10 @@ again:
       must_reserve = true;
       goto again;
     }
-    data = buffer_alloc (cd->chunk_size);
-    if (data == NULL) {
-      s3cow_log_error ("%s: out of memory for chunk %" PRIu64, cd->name, idx);
-      errno = ENOMEM;
-      goto fail;
-    }
-    memset (data, 0, cd->chunk_size);
+    memset (spare, 0, cd->chunk_size);
     pthread_mutex_lock (&c->lock);
-    e->data = data;             /* the reservation becomes this buffer */
-    reserved = false;
+    e->data = spare;            /* the spare becomes this chunk's buffer */
+    spare = NULL;
     pthread_mutex_unlock (&c->lock);
   }
   else if (!e->loaded && !whole && load (e) == -1)
@@ -875,8 +1157,7 @@ again:
   if (zero_whole) {
     if (e->data) {
       pthread_mutex_lock (&c->lock);
-      buffer_free (e->data, cd->chunk_size);
-      c->used -= cd->chunk_size;
+      unreserve (c, e->data, cd->chunk_size);
       e->data = NULL;
       pthread_mutex_unlock (&c->lock);
     }
@@ -904,8 +1185,8 @@ again:
     e->run_start = off;
   e->run_end = off + len;
   e->version++;
-  if (reserved)
-    unreserve (c, cd->chunk_size);
+  if (spare)
+    unreserve (c, spare, cd->chunk_size);
   if (written_whole (e) || c->dirty_bytes >= c->writeback_start)
     pthread_cond_signal (&c->work);
   pthread_rwlock_unlock (&e->rw);
@@ -916,8 +1197,8 @@ again:
 fail:
   pthread_rwlock_unlock (&e->rw);
   pthread_mutex_lock (&c->lock);
-  if (reserved)
-    unreserve (c, cd->chunk_size);
+  if (spare)
+    unreserve (c, spare, cd->chunk_size);
   unpin (e);
   pthread_mutex_unlock (&c->lock);
   return -1;

@@ -29,6 +29,9 @@ struct cache_config {
   unsigned upload_threads;      /* background uploaders */
   double wait_timeout;          /* seconds a writer waits for buffer space
                                  * while uploads are failing, before EIO */
+  uint64_t readahead;           /* bytes read ahead of sequential readers,
+                                 * at most (capped at size / 4); 0: none */
+  unsigned readahead_threads;   /* threads loading them */
 };
 
 /* A new, empty cache.  NULL after logging on error. */

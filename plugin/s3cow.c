@@ -43,6 +43,8 @@ static uint64_t create_size;
 static uint32_t chunk_size = 1024 * 1024;
 static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
+static uint64_t readahead = 64 * 1024 * 1024;
+static unsigned readahead_threads = 4;
 static double commit_interval = 5;
 static double gc_grace = 3600;
 static double lease_duration = 30;
@@ -194,6 +196,12 @@ s3cow_config (const char *key, const char *value)
     }
     cache_size = size;
   }
+  else if (strcmp (key, "read-ahead") == 0) {
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    readahead = size;
+  }
   else if (strcmp (key, "endpoint") == 0)
     store_config.endpoint = value;
   else if (strcmp (key, "region") == 0)
@@ -240,7 +248,9 @@ s3cow_config (const char *key, const char *value)
     return parse_double (key, value, &lease_wait);
   else if (strcmp (key, "stats") == 0)
     stats_file = value;
-  else if (strcmp (key, "connections") == 0 || strcmp (key, "upload-threads") == 0) {
+  else if (strcmp (key, "connections") == 0
+           || strcmp (key, "upload-threads") == 0
+           || strcmp (key, "read-ahead-threads") == 0) {
     unsigned n;
     if (nbdkit_parse_unsigned (key, value, &n) == -1)
       return -1;
@@ -250,8 +260,10 @@ s3cow_config (const char *key, const char *value)
     }
     if (key[0] == 'c')
       store_config.connections = n;
-    else
+    else if (key[0] == 'u')
       upload_threads = n;
+    else
+      readahead_threads = n;
   }
   else {
     nbdkit_error ("unknown parameter '%s' (see nbdkit-s3cow-plugin(1))", key);
@@ -344,6 +356,8 @@ s3cow_config_complete (void)
   "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n" \
   "connections=<N>      Parallel S3 connections (default 16).\n" \
   "upload-threads=<N>   Background upload threads (default 8).\n" \
+  "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: off).\n" \
+  "read-ahead-threads=<N>  Threads that read ahead (default 4).\n" \
   "commit-interval=<S>  Seconds between background commits (default 5).\n" \
   "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n" \
   "lease=<SECS>         Lease duration of a read-write open (default 30).\n" \
@@ -427,6 +441,8 @@ s3cow_get_ready (void)
     return -1;
   cache = cache_new (&(struct cache_config) {
                        .size = cache_size, .upload_threads = upload_threads,
+                       .readahead = readahead,
+                       .readahead_threads = readahead_threads,
                        .wait_timeout = store_config.retry_time
                                        ? store_config.retry_time : 60 },
                      store);

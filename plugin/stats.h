@@ -23,6 +23,8 @@ enum stat {
   STAT_CACHE_MISSES,            /* chunk loads from the store */
   STAT_CACHE_ZERO_READS,        /* chunk reads of zero chunks (no data) */
   STAT_CACHE_EVICTIONS,
+  STAT_READAHEAD_LOADS,       /* chunks loaded by read-ahead */
+  STAT_READAHEAD_HITS,        /* reads that found a read-ahead chunk */
   STAT_CHUNK_UPLOADS,           /* dirty chunks uploaded */
   STAT_CHUNK_UPLOADS_SKIPPED,   /* dirty chunks unchanged or all zeros */
   STAT_CHUNK_UPLOAD_FAILURES,

@@ -52,7 +52,19 @@ int
 store_get (struct store *store, const char *key,
            void *buf, size_t cap, size_t *len, char *etag)
 {
-  int r = store->ops->get (store, key, 0, 0, true, buf, cap, len, etag);
+  int r = store->ops->get (store, key, 0, 0, true, buf, cap, len, etag, NULL,
+                           NULL);
+
+  return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
+                  r == STORE_OK ? *len : 0);
+}
+
+int
+store_get_checked (struct store *store, const char *key, void *buf, size_t cap,
+                   size_t *len, store_check_fn check, void *check_opaque)
+{
+  int r = store->ops->get (store, key, 0, 0, true, buf, cap, len, NULL, check,
+                           check_opaque);
 
   return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
                   r == STORE_OK ? *len : 0);
@@ -67,7 +79,7 @@ store_get_range (struct store *store, const char *key,
     return STORE_OK;
   }
   int r = store->ops->get (store, key, offset, count, false, buf, count, len,
-                           NULL);
+                           NULL, NULL, NULL);
 
   return counted (r, STAT_STORE_GET, STAT_STORE_GET_BYTES,
                   r == STORE_OK ? *len : 0);

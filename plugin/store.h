@@ -76,6 +76,25 @@ void store_close (struct store *store);
 int store_get (struct store *store, const char *key,
                void *buf, size_t cap, size_t *len, char *etag);
 
+/* A reader's own check of a whole object's body (a content hash, say):
+ * true accepts it.  Called with no lock of the store held, possibly more
+ * than once per call (once per attempt), the last time on the body that
+ * store_get_checked returns.
+ */
+typedef bool (*store_check_fn) (void *opaque, const void *body, size_t len);
+
+/* store_get, with check in place of the store's own check of the body
+ * (on S3: the MD5 of the body against the ETag), so that the body is hashed
+ * once: a body that check rejects is retried as damaged on the way, within
+ * the retry budget; the same rejected body twice is what the server holds
+ * and is returned (STORE_OK) for the caller to judge.  A backend whose
+ * bodies cannot be damaged on the way (the directory) may not call check
+ * at all: the caller checks what it got unless check saw it.
+ */
+int store_get_checked (struct store *store, const char *key, void *buf,
+                       size_t cap, size_t *len, store_check_fn check,
+                       void *check_opaque);
+
 /* Bytes [offset, offset + count) of an object into buf (room for count).
  * *len is less than count only at the end of the object (0 for a range
  * starting at or past the end: STORE_OK).
@@ -149,7 +168,8 @@ struct store_ops {
   const char *name;
   void (*close) (struct store *);
   int (*get) (struct store *, const char *key, uint64_t offset, size_t count,
-              bool whole, void *buf, size_t cap, size_t *len, char *etag);
+              bool whole, void *buf, size_t cap, size_t *len, char *etag,
+              store_check_fn check, void *check_opaque);
   int (*get_alloc) (struct store *, const char *key, size_t max,
                     void **data, size_t *len, char *etag);
   int (*put) (struct store *, const char *key, const void *data, size_t len,

@@ -456,13 +456,20 @@ struct body_check {
   unsigned char bad_md5[16]; /* its MD5 */
   bool held_bad;             /* the server holds a body unlike its ETag */
   char etag[S3_HTTP_ETAG_MAX];
+  store_check_fn user_check; /* the caller's check, in place of the MD5 */
+  void *user_opaque;
 };
 
 /* After a whole-object GET: say so if its content is not its ETag's. */
 static void
 report_body_check (const struct body_check *bc, const char *what)
 {
-  if (bc->held_bad)
+  if (bc->held_bad && bc->user_check)
+    s3cow_log_error ("GET %s: the object's content fails the reader's check "
+                     "(the same wrong bytes twice): it may be damaged in the "
+                     "bucket",
+                     what);
+  else if (bc->held_bad)
     s3cow_log_error ("GET %s: the object's content does not match its ETag "
                      "%s (the same wrong bytes twice): it may be damaged in "
                      "the bucket",
@@ -477,6 +484,25 @@ check_body (void *opaque, const struct s3_http_response *resp, const void *body,
   struct body_check *bc = opaque;
   unsigned char want[16], got[16];
 
+  if (bc->user_check) {
+    /* The caller's check (a content hash): the MD5 only tells a body
+     * received twice from a new one.
+     */
+    if (bc->user_check (bc->user_opaque, len ? body : "", len))
+      return 0;
+    if (!md5_of (len ? body : "", len, got))
+      return 0;
+    if (bc->have_bad && memcmp (bc->bad_md5, got, 16) == 0) {
+      bc->held_bad = true; /* the same body twice: what the server holds */
+      return 0;
+    }
+    bc->have_bad = true;
+    memcpy (bc->bad_md5, got, 16);
+    snprintf (errmsg, errmsg_size,
+              "%zu-byte body fails the reader's check: damaged on the way?",
+              len);
+    return -1;
+  }
   if (resp->status != 200 || atomic_load (&bc->s->etag_md5) < 0
       || len != resp->received || !etag_as_md5 (resp->etag, want)
       || !md5_of (len ? body : "", len, got))
@@ -505,7 +531,8 @@ check_body (void *opaque, const struct s3_http_response *resp, const void *body,
 
 static int
 s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
-        bool whole, void *buf, size_t cap, size_t *len, char *etag)
+        bool whole, void *buf, size_t cap, size_t *len, char *etag,
+        store_check_fn check, void *check_opaque)
 {
   struct s3_store *s = (struct s3_store *)store;
   struct s3_call call = { .method = "GET", .key = key };
@@ -513,7 +540,8 @@ s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
       = { .sink = S3_HTTP_BUFFER, .buf = buf, .cap = cap };
   struct s3_http_response resp;
   CLEANUP_FREE char *what = NULL;
-  struct body_check bc = { .s = s };
+  struct body_check bc
+      = { .s = s, .user_check = check, .user_opaque = check_opaque };
   char range[64];
   int r;
 

@@ -10,6 +10,9 @@ scripts/fault-long.sh.
                                    memory stays bounded
   faultload.py corrupt [options]   truncated and corrupted GET bodies are
                                    retried, never returned nor cached
+  faultload.py readahead [options] sequential reads served by read-ahead:
+                                   right under faults, racing writes, and
+                                   failing only where their own chunk does
 
 Settings come from the environment, as for the other tests:
 S3COW_PLUGIN, S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY,
@@ -772,6 +775,142 @@ def scenario_corrupt(a):
            read / MiB, len(bad), time.monotonic() - t0))
 
 
+# ---- readahead: read-ahead under faults, racing writes -------------------
+
+def scenario_readahead(a):
+    env = Env()
+    proxy = Proxy(env, a.seed, 3, {})
+    model = Model(a.disk)
+    rng = random.Random(a.seed)
+    t0 = time.monotonic()
+    params = ["cache-size=%d" % a.cache, "chunk-size=%d" % a.chunk,
+              "timeout=%g" % a.timeout, "retry-time=%g" % a.retry_time,
+              "read-ahead=%d" % a.read_ahead]
+    srv = Server(env, "ra-fill", proxy.endpoint,
+                 server_params(a, ["timeout=%g" % a.timeout]))
+    h = srv.connect()
+    for off in range(0, a.disk, MiB):
+        data = rng.randbytes(MiB)
+        h.pwrite(data, off)
+        model.write(off, data)
+    h.flush()
+    close(h)
+    srv.stop()
+
+    def sequential(h, what, step, expect_eio=frozenset()):
+        """Read the disk front to back in pieces of step bytes (crossing
+        chunk boundaries unless step divides the chunk size); a piece
+        fails with EIO exactly when it touches a chunk of expect_eio."""
+        eio = 0
+        for off in range(0, a.disk, step):
+            n = min(step, a.disk - off)
+            touched = set(range(off // a.chunk, (off + n - 1) // a.chunk + 1))
+            try:
+                got = h.pread(n, off)
+            except nbd.Error as e:
+                if touched & expect_eio and nbd_errno(e) == errno.EIO:
+                    eio += 1
+                    continue
+                die("%s: read of %d bytes at %d (chunks %s) failed: %s "
+                    "(faults so far: %s)" % (what, n, off, sorted(touched), e,
+                                             injected(proxy.ctl.stats())))
+            if touched & expect_eio:
+                die("%s: read of %d bytes at %d touches a damaged chunk but "
+                    "did not fail" % (what, n, off))
+            model.check(off, got, what)
+        return eio
+
+    # 1. Sequential reads across chunk boundaries, every GET body at risk
+    #    of truncation or corruption (retried): every byte right, and the
+    #    reads were served by read-ahead.
+    proxy.ctl.set(truncate=a.truncate, corrupt=a.corrupt)
+    srv = Server(env, "ra-faults", proxy.endpoint, params)
+    h = srv.connect()
+    sequential(h, "sequential reads under faults", 100003)
+    close(h)
+    srv.stop()
+    st = srv.stats()
+    loads = st.get("s3cow_readahead_loads_total", 0)
+    hits = st.get("s3cow_readahead_hits_total", 0)
+    if loads == 0 or hits == 0:
+        die("sequential reads: read-ahead loaded %d chunks, %d hits: "
+            "expected some of both" % (loads, hits))
+    say("sequential reads under faults (%s): every byte right; read-ahead "
+        "loaded %d chunks, %d reads found one; %s"
+        % (injected(proxy.ctl.stats()), loads, hits, plugin_summary(st)))
+    proxy.ctl.clear()
+
+    # 2. Read-ahead racing writes: read sequentially on one connection
+    #    and, after each read, write a piece of a chunk just ahead on
+    #    another (a chunk that read-ahead is likely loading right then);
+    #    the reader must see every write once it gets there.
+    srv = Server(env, "ra-race", proxy.endpoint, params)
+    h = srv.connect()
+    w = srv.connect()
+    nchunks = a.disk // a.chunk
+    writes = 0
+    for c in range(nchunks):
+        off = c * a.chunk
+        model.check(off, h.pread(a.chunk, off), "reads racing writes")
+        ahead = c + rng.randint(1, 6)
+        if ahead < nchunks:
+            n = rng.randint(1, a.chunk // 2)
+            woff = ahead * a.chunk + rng.randrange(0, a.chunk - n)
+            data = rng.randbytes(n)
+            w.pwrite(data, woff)
+            model.write(woff, data)
+            writes += 1
+    w.flush()
+    close(w)
+    sequential(h, "after reads racing writes", a.chunk)
+    close(h)
+    srv.stop()
+    st = srv.stats()
+    say("reads racing %d writes to the chunks just ahead: every read saw "
+        "every write; read-ahead loaded %d chunks"
+        % (writes, st.get("s3cow_readahead_loads_total", 0)))
+
+    # 3. Chunks damaged in the bucket (the same bit flipped in every GET):
+    #    read-ahead of them fails (logged), but only reads that touch a
+    #    damaged chunk fail, with EIO; read them twice.
+    proxy.ctl.set(rot=a.rot, match="^GET [^ ]*/chunks/")
+    srv = Server(env, "ra-rot", proxy.endpoint, params)
+    h = srv.connect()
+    bad = set()
+    for c in range(nchunks):
+        try:
+            model.check(c * a.chunk, h.pread(a.chunk, c * a.chunk),
+                        "finding damaged chunks")
+        except nbd.Error as e:
+            if nbd_errno(e) != errno.EIO:
+                die("read of chunk %d failed with %s, not EIO" % (c, e))
+            bad.add(c)
+    if not bad:
+        die("no chunk was damaged (rot=%g): raise --rot" % a.rot)
+    if len(bad) == nchunks:
+        die("every chunk was damaged (rot=%g): lower --rot" % a.rot)
+    close(h)
+    srv.stop()
+    srv = Server(env, "ra-rot2", proxy.endpoint, params)
+    h = srv.connect()
+    eio = sequential(h, "sequential reads with damaged chunks", a.chunk // 4,
+                     frozenset(bad))
+    close(h)
+    srv.stop()
+    st = srv.stats()
+    proxy.ctl.clear()
+    if st.get("s3cow_readahead_loads_total", 0) == 0:
+        die("damaged chunks: read-ahead loaded nothing")
+    if "is corrupt" not in srv.log_text():
+        die("no \"is corrupt\" in the log of the server with damaged chunks")
+    snap = proxy.stop()
+    say("%d of %d chunks damaged: %d reads that touch them failed with EIO, "
+        "every other read right; read-ahead loaded %d chunks"
+        % (len(bad), nchunks, eio, st.get("s3cow_readahead_loads_total", 0)))
+    say("RESULT readahead: %s; %.0f s" % (faultproxy.summary(snap),
+                                          time.monotonic() - t0))
+
+
 # ---- lease: a renewal that landed but whose response was lost -----------
 
 def scenario_lease(a):
@@ -884,6 +1023,15 @@ def main():
     p.add_argument("--rot", type=float, default=0.1,
                    help="share of chunks damaged in the bucket (0: skip)")
 
+    p = sub.add_parser("readahead")
+    common(p, 32 * MiB, 256 * 1024, 16 * MiB)
+    p.add_argument("--retry-time", type=float, default=30)
+    p.add_argument("--read-ahead", type=size, default=4 * MiB)
+    p.add_argument("--truncate", type=float, default=0.1)
+    p.add_argument("--corrupt", type=float, default=0.1)
+    p.add_argument("--rot", type=float, default=0.1,
+                   help="share of chunks damaged in the bucket")
+
     p = sub.add_parser("lease")
     common(p, 16 * MiB, 256 * 1024, 8 * MiB)
     p.add_argument("--retry-time", type=float, default=2)
@@ -895,7 +1043,8 @@ def main():
                                                     a.seed))
     try:
         {"random": scenario_random, "outage": scenario_outage,
-         "corrupt": scenario_corrupt, "lease": scenario_lease}[a.scenario](a)
+         "corrupt": scenario_corrupt, "lease": scenario_lease,
+         "readahead": scenario_readahead}[a.scenario](a)
     except Mismatch as e:
         die(str(e))
 

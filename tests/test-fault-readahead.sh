@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Read-ahead (issue 6): sequential reads are served by read-ahead, and it
+# never changes what a read returns or whether it fails.  With
+# tests/faultproxy.py truncating and corrupting 10% of GET bodies each,
+# unaligned sequential reads across chunk boundaries return every byte
+# right, and read-ahead loaded chunks that reads then found.  Reads racing
+# writes on another connection to the chunks just ahead (which read-ahead
+# is loading) see every write.  With 10% of the chunks damaged in the
+# bucket, read-ahead of them fails, yet only the reads that touch a
+# damaged chunk fail (EIO, with a log line); every other read is right.
+source "${srcdir:-.}/functions.sh"
+set -euo pipefail
+
+requires nbdkit curl /usr/bin/python3
+/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
+  echo "$0: SKIP: needs python3-libnbd"
+  exit 77
+}
+requires_s3
+make_tmpdir
+export tmpdir
+bucket=$(new_bucket)
+export bucket
+
+/usr/bin/python3 "$srcdir/faultload.py" readahead \
+  --disk 32M --chunk 256K --cache 16M --read-ahead 4M --timeout 2 \
+  --retry-time 30 --truncate 0.1 --corrupt 0.1 --rot 0.1 || {
+  echo "---- tail of nbdkit.log" >&2
+  tail -n 30 "$tmpdir/nbdkit.log" >&2
+  fail "read-ahead under faults, racing writes, damaged chunks (see above)"
+}
