@@ -26,8 +26,8 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 start_proxy --seed "${FAULT_SEED:-7}" --rate corrupt=0.5 --no-etag \
   --match '^GET .*/chunks/'
 s3args[1]="endpoint=$proxy_endpoint"
-# -D s3cow.http=1: the store's retries are logged (at debug level).
-NBDKIT_OPTS="-D s3cow.http=1" cli_serve cache-size=8M retry-time=20 \
+# -v -D s3cow.http=1: the store's retries are logged (at debug level).
+NBDKIT_OPTS="-v -D s3cow.http=1" cli_serve cache-size=8M retry-time=20 \
   timeout=5 2>"$tmpdir/log1"
 nbd_py "
 import time
