@@ -6,6 +6,7 @@
 # disk and the whole disk is compared with the model: every block must hold
 # what it held after the last acknowledged flush, or, for a block written in
 # the round that was cut short, that round's content (whole: never torn).
+# After each cleanly stopped server, `s3cow fsck` must find the bucket clean.
 #
 # usage: crash.py ITERATIONS  (settings in the environment, see below)
 
@@ -68,6 +69,19 @@ def break_lease():
                     "--user", access_key + ":" + secret_key,
                     "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
                     "%s/%s/disks/d/lease" % (endpoint, bucket)], check=True)
+
+
+def fsck(label):
+    """s3cow fsck of the bucket: every head, map and chunk readable and
+    every chunk whole, after a crash and a clean stop."""
+    env = dict(os.environ, S3COW_ENDPOINT=endpoint, S3COW_BUCKET=bucket,
+               AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key,
+               AWS_REGION=region)
+    r = subprocess.run(["s3cow", "fsck"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        sys.exit("crash.py: %s: s3cow fsck failed (status %d):\n%s"
+                 % (label, r.returncode, r.stdout.decode(errors="replace")))
 
 
 def content(rnd, block):
@@ -155,8 +169,10 @@ def main():
         if server.wait() != 0:
             sys.exit("crash.py: nbdkit exited with status %d after a clean "
                      "stop" % server.returncode)
+        fsck("after kill %d" % (it + 1))
     print("crash.py: %d kills survived (%d during a flush), %d rounds, "
-          "seed %d" % (iterations, kills_during_flush, rnd, seed))
+          "s3cow fsck clean after each, seed %d"
+          % (iterations, kills_during_flush, rnd, seed))
 
 
 main()
