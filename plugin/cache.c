@@ -1239,7 +1239,7 @@ copy_cached (struct cache_disk *cd, uint64_t idx, const uint8_t *hash,
              uint8_t *buf)
 {
   struct cache *c = cd->cache;
-  uint8_t sum[HASH_LEN];
+  struct chunk_check cc = { .hash = hash, .size = cd->chunk_size };
   struct entry *e;
   bool copied = false;
 
@@ -1260,10 +1260,7 @@ copy_cached (struct cache_disk *cd, uint64_t idx, const uint8_t *hash,
   pthread_mutex_lock (&c->lock);
   unpin (e);
   pthread_mutex_unlock (&c->lock);
-  if (!copied)
-    return false;
-  SHA256 (buf, cd->chunk_size, sum);
-  return memcmp (sum, hash, HASH_LEN) == 0;
+  return copied && check_chunk (&cc, buf, cd->chunk_size);
 }
 
 int
@@ -1272,7 +1269,6 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
 {
   uint8_t *buf = malloc (cd->chunk_size);
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
-  uint8_t sum[HASH_LEN];
   size_t i, len, count = 0;
   int r, status = -1;
 
@@ -1286,13 +1282,16 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
     key_chunk (key, entries[i].hash);
     hash_to_hex (entries[i].hash, hex);
     if (!copy_cached (cd, entries[i].idx, entries[i].hash, buf)) {
-      r = store_get (cd->cache->store, key, buf, cd->chunk_size, &len, NULL);
-      if (r == STORE_OK) {
-        SHA256 (buf, len, sum);
-        if (len != cd->chunk_size
-            || memcmp (sum, entries[i].hash, HASH_LEN) != 0)
-          r = STORE_PERMANENT;
-      }
+      struct chunk_check cc = { .hash = entries[i].hash,
+                                .size = cd->chunk_size };
+
+      /* Checked as load() checks: damage on the way is retried. */
+      r = store_get_checked (cd->cache->store, key, buf, cd->chunk_size, &len,
+                             check_chunk, &cc);
+      if (r == STORE_OK && !cc.checked)
+        check_chunk (&cc, buf, len);
+      if (r == STORE_OK && !cc.ok)
+        r = STORE_PERMANENT;
       if (r != STORE_OK) {
         s3cow_log_error ("%s: chunk %" PRIu64 ": %s, uploaded %.0f s ago and "
                          "not committed yet, is %s and no longer in memory: "
