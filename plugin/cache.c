@@ -77,22 +77,22 @@ struct list {
 struct entry {
   struct cache_disk *disk;
   uint64_t idx;
-  pthread_rwlock_t rw;          /* the bytes of data */
-  struct entry *hnext;          /* (L) hash chain */
-  struct entry *prev, *next;    /* (L) on the LRU or on the disk's dirty list */
-  struct list *on;              /* (L) which list, or NULL */
-  unsigned pins;                /* (L) threads using it */
-  bool loaded;                  /* (L+wr) data holds the chunk */
-  uint8_t *data;                /* (L+wr) chunk_size bytes; NULL: zeros */
-  enum entry_state state;       /* (L) */
-  bool uploading;               /* (L) an uploader holds it */
-  uint64_t dirty_seq;           /* (L) when it last became dirty */
-  uint32_t run_start, run_end;  /* (L) the last run of contiguous writes */
-  uint64_t version;             /* (L+wr) writes so far */
-  double retry_at;              /* (L) after a failed upload: not before */
-  double backoff;               /* (L) seconds, doubling per failure */
-  bool readahead;               /* (L) made by read-ahead and not read yet:
-                                 * counted in cache->ra_bytes */
+  pthread_rwlock_t rw;         /* the bytes of data */
+  struct entry *hnext;         /* (L) hash chain */
+  struct entry *prev, *next;   /* (L) on the LRU or on the disk's dirty list */
+  struct list *on;             /* (L) which list, or NULL */
+  unsigned pins;               /* (L) threads using it */
+  bool loaded;                 /* (L+wr) data holds the chunk */
+  uint8_t *data;               /* (L+wr) chunk_size bytes; NULL: zeros */
+  enum entry_state state;      /* (L) */
+  bool uploading;              /* (L) an uploader holds it */
+  uint64_t dirty_seq;          /* (L) when it last became dirty */
+  uint32_t run_start, run_end; /* (L) the last run of contiguous writes */
+  uint64_t version;            /* (L+wr) writes so far */
+  double retry_at;             /* (L) after a failed upload: not before */
+  double backoff;              /* (L) seconds, doubling per failure */
+  bool readahead;              /* (L) made by read-ahead and not read yet:
+                                * counted in cache->ra_bytes */
 };
 
 /* A sequential stream of reads of one disk, for read-ahead. */
@@ -121,12 +121,12 @@ struct cache_disk {
   char *name;
   struct chunkmap *map;
   uint32_t chunk_size;
-  uint8_t zero_hash[HASH_LEN];  /* SHA-256 of a chunk of zeros */
-  struct cache_disk *next;      /* (L) cache->disks */
-  struct list dirty;            /* (L) sorted by dirty_seq */
-  uint64_t ndirty;              /* (L) */
-  uint64_t flush_target;        /* (L) upload now what is dirty since <= */
-  uint64_t failures;            /* (L) failed uploads so far */
+  uint8_t zero_hash[HASH_LEN]; /* SHA-256 of a chunk of zeros */
+  struct cache_disk *next;     /* (L) cache->disks */
+  struct list dirty;           /* (L) sorted by dirty_seq */
+  uint64_t ndirty;             /* (L) */
+  uint64_t flush_target;       /* (L) upload now what is dirty since <= */
+  uint64_t failures;           /* (L) failed uploads so far */
   struct ra_stream streams[RA_STREAMS]; /* (L) */
   uint64_t ra_clock;                    /* (L) */
   unsigned ra_inflight;                 /* (L) read-ahead loads running */
@@ -134,32 +134,32 @@ struct cache_disk {
 
 struct cache {
   struct store *store;
-  pthread_mutex_t lock;         /* protects the (L) fields */
-  pthread_cond_t changed;       /* (L) an entry was loaded, cleaned, unpinned
-                                 * or freed, or an upload failed */
-  pthread_cond_t work;          /* (L) something may be ready to upload */
-  uint64_t limit;               /* cache-size */
-  uint64_t used;                /* (L) buffers + reservations, <= limit */
-  uint64_t dirty_bytes;         /* (L) chunk bytes of dirty entries */
-  uint64_t dirty_max;           /* writers wait above this */
-  uint64_t writeback_start;     /* uploads start above this */
-  uint64_t seq;                 /* (L) */
-  struct entry **buckets;       /* (L) */
+  pthread_mutex_t lock;     /* protects the (L) fields */
+  pthread_cond_t changed;   /* (L) an entry was loaded, cleaned, unpinned
+                             * or freed, or an upload failed */
+  pthread_cond_t work;      /* (L) something may be ready to upload */
+  uint64_t limit;           /* cache-size */
+  uint64_t used;            /* (L) buffers + reservations, <= limit */
+  uint64_t dirty_bytes;     /* (L) chunk bytes of dirty entries */
+  uint64_t dirty_max;       /* writers wait above this */
+  uint64_t writeback_start; /* uploads start above this */
+  uint64_t seq;             /* (L) */
+  struct entry **buckets;   /* (L) */
   size_t nbuckets;
-  struct list lru;              /* (L) clean, unpinned, with data */
-  struct cache_disk *disks;     /* (L) */
-  struct free_buffer *pool;     /* (L) unused buffers, counted in used */
-  uint64_t pooled;              /* (L) bytes on the pool */
-  uint64_t ra_max;              /* read-ahead bytes at most; 0: none */
-  uint64_t ra_bytes;            /* (L) chunks queued, loading, or loaded
-                                 * by read-ahead and not read yet */
-  struct ra_item *raq;          /* (L) ring of ra_cap items */
+  struct list lru;                /* (L) clean, unpinned, with data */
+  struct cache_disk *disks;       /* (L) */
+  struct free_buffer *pool;       /* (L) unused buffers, counted in used */
+  uint64_t pooled;                /* (L) bytes on the pool */
+  uint64_t ra_max;                /* read-ahead bytes at most; 0: none */
+  uint64_t ra_bytes;              /* (L) chunks queued, loading, or loaded
+                                   * by read-ahead and not read yet */
+  struct ra_item *raq;            /* (L) ring of ra_cap items */
   size_t ra_cap, ra_head, ra_len; /* (L) */
-  pthread_cond_t ra_work;       /* (L) the ring is not empty, or stop */
+  pthread_cond_t ra_work;         /* (L) the ring is not empty, or stop */
   unsigned ra_nthreads, ra_started;
   pthread_t *ra_threads;
-  bool failing;                 /* (L) the last upload failed */
-  bool stop;                    /* (L) threads must exit */
+  bool failing; /* (L) the last upload failed */
+  bool stop;    /* (L) threads must exit */
   double wait_timeout;
   unsigned nthreads, started;
   pthread_t *threads;
@@ -183,8 +183,8 @@ timed_wait (pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
 
   clock_gettime (CLOCK_REALTIME, &ts);
   t = ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t) t;
-  ts.tv_nsec = (long) ((t - floor (t)) * 1e9);
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - floor (t)) * 1e9);
   pthread_cond_timedwait (cond, lock, &ts);
 }
 
@@ -226,7 +226,7 @@ list_append (struct list *l, struct entry *e)
 static size_t
 bucket_of (struct cache *c, struct cache_disk *cd, uint64_t idx)
 {
-  uint64_t h = (idx + (uintptr_t) cd) * UINT64_C (0x9E3779B97F4A7C15);
+  uint64_t h = (idx + (uintptr_t)cd) * UINT64_C (0x9E3779B97F4A7C15);
 
   return (h >> 20) & (c->nbuckets - 1);
 }
@@ -417,7 +417,7 @@ create (struct cache_disk *cd, uint64_t idx, uint8_t *data)
   e->state = CLEAN;
   e->pins = 1;
   pthread_rwlock_init (&e->rw, NULL);
-  pthread_rwlock_wrlock (&e->rw);       /* new: uncontended */
+  pthread_rwlock_wrlock (&e->rw); /* new: uncontended */
   b = bucket_of (c, cd, idx);
   e->hnext = c->buckets[b];
   c->buckets[b] = e;
@@ -670,11 +670,11 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data)
         != STORE_OK) {
       stats_inc (STAT_CHUNK_UPLOAD_FAILURES);
       s3cow_log_error ("%s: chunk %" PRIu64 " could not be uploaded: it stays "
-                       "dirty in memory and will be retried", cd->name, idx);
+                       "dirty in memory and will be retried",
+                       cd->name, idx);
       return -1;
     }
-  }
-  else
+  } else
     stats_inc (STAT_CHUNK_UPLOADS_SKIPPED);
   chunkmap_set (cd->map, idx, hash, since);
   s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, idx);
@@ -751,8 +751,7 @@ uploader (void *arg)
       memcpy (copy, e->data, cs);
       pthread_rwlock_unlock (&e->rw);
       r = upload (e->disk, e->idx, copy);
-    }
-    else
+    } else
       r = upload (e->disk, e->idx, e->data);
     pthread_mutex_lock (&c->lock);
     e->uploading = false;
@@ -762,16 +761,14 @@ uploader (void *arg)
       /* Written during the upload: still dirty, and wanted at once. */
       e->retry_at = 0;
       e->backoff = 0;
-    }
-    else if (r == 0) {
+    } else if (r == 0) {
       list_remove (e);
       e->state = CLEAN;
       e->backoff = 0;
       e->disk->ndirty--;
       c->dirty_bytes -= cs;
       c->failing = false;
-    }
-    else {
+    } else {
       e->backoff = e->backoff ? fmin (e->backoff * 2, 30) : 1;
       e->retry_at = now () + e->backoff;
       e->disk->failures++;
@@ -812,7 +809,7 @@ cache_new (const struct cache_config *config, struct store *store)
   c->ra_nthreads = config->readahead_threads;
   if (c->ra_max == 0)
     c->ra_nthreads = 0;
-  c->ra_cap = c->ra_max / (uint64_t) CHUNK_SIZE_MIN + 1;
+  c->ra_cap = c->ra_max / (uint64_t)CHUNK_SIZE_MIN + 1;
   c->nbuckets = 1024;
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
     c->nbuckets *= 2;
@@ -903,10 +900,10 @@ cache_attach (struct cache *c, const char *name, struct chunkmap *map,
   uint8_t *zeros;
 
   /* Every request thread and uploader may pin one chunk at once. */
-  if (c->limit < (uint64_t) chunk_size * 32) {
+  if (c->limit < (uint64_t)chunk_size * 32) {
     s3cow_log_error ("%s: cache-size %" PRIu64 " is too small for %" PRIu32
-                     "-byte chunks: give at least 32 chunks", name, c->limit,
-                     chunk_size);
+                     "-byte chunks: give at least 32 chunks",
+                     name, c->limit, chunk_size);
     return NULL;
   }
   cd = calloc (1, sizeof *cd);
@@ -981,7 +978,8 @@ cache_detach (struct cache_disk *cd)
   pthread_mutex_unlock (&c->lock);
   if (lost)
     s3cow_log_error ("%s: %" PRIu64 " dirty chunks were never uploaded and "
-                     "are lost", cd->name, lost);
+                     "are lost",
+                     cd->name, lost);
   free (cd->name);
   free (cd);
 }
@@ -1016,9 +1014,8 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
     else if ((e = create (cd, idx, data)) == NULL) {
       pthread_mutex_unlock (&c->lock);
       return -1;
-    }
-    else
-      locked = true;            /* exclusively, and not loaded */
+    } else
+      locked = true; /* exclusively, and not loaded */
   }
   if (!locked) {
     pin (e);
@@ -1071,7 +1068,8 @@ wait_for_dirty_room (struct cache *c)
   while (c->dirty_bytes >= c->dirty_max) {
     if (c->failing && now () - start > c->wait_timeout) {
       s3cow_log_error ("write-back buffer full and uploads failing (waited "
-                       "%.0f s): failing the write", now () - start);
+                       "%.0f s): failing the write",
+                       now () - start);
       errno = EIO;
       return -1;
     }
@@ -1097,13 +1095,13 @@ again:
   e = lookup (cd, idx);
   if (e == NULL && buf == NULL && chunkmap_is_zero (cd->map, idx)) {
     pthread_mutex_unlock (&c->lock);
-    return 0;                   /* zeroing zeros */
+    return 0; /* zeroing zeros */
   }
   if ((e == NULL || e->state != DIRTY) && wait_for_dirty_room (c) == -1) {
     pthread_mutex_unlock (&c->lock);
     return -1;
   }
-  e = lookup (cd, idx);         /* waiting dropped the lock */
+  e = lookup (cd, idx); /* waiting dropped the lock */
   /* Reserve a buffer if this write may need one that the entry lacks. */
   if (!zero_whole
       && (must_reserve || e == NULL || (e->loaded && e->data == NULL))) {
@@ -1124,8 +1122,7 @@ again:
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
-  }
-  else
+  } else
     pin (e);
   pthread_mutex_unlock (&c->lock);
 
@@ -1146,11 +1143,10 @@ again:
     }
     memset (spare, 0, cd->chunk_size);
     pthread_mutex_lock (&c->lock);
-    e->data = spare;            /* the spare becomes this chunk's buffer */
+    e->data = spare; /* the spare becomes this chunk's buffer */
     spare = NULL;
     pthread_mutex_unlock (&c->lock);
-  }
-  else if (!e->loaded && !whole && load (e) == -1)
+  } else if (!e->loaded && !whole && load (e) == -1)
     goto fail;
 
   /* Apply the write. */
@@ -1161,8 +1157,7 @@ again:
       e->data = NULL;
       pthread_mutex_unlock (&c->lock);
     }
-  }
-  else if (buf)
+  } else if (buf)
     memcpy (e->data + off, buf, len);
   else
     memset (e->data + off, 0, len);
@@ -1215,7 +1210,7 @@ cache_flush (struct cache_disk *cd)
   if (cd->flush_target < target)
     cd->flush_target = target;
   for (e = cd->dirty.head; e && e->dirty_seq <= target; e = e->next)
-    e->retry_at = 0;            /* a flush retries failed uploads at once */
+    e->retry_at = 0; /* a flush retries failed uploads at once */
   pthread_cond_broadcast (&c->work);
 
   while (cd->dirty.head && cd->dirty.head->dirty_seq <= target) {
@@ -1282,8 +1277,8 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
     key_chunk (key, entries[i].hash);
     hash_to_hex (entries[i].hash, hex);
     if (!copy_cached (cd, entries[i].idx, entries[i].hash, buf)) {
-      struct chunk_check cc = { .hash = entries[i].hash,
-                                .size = cd->chunk_size };
+      struct chunk_check cc
+          = { .hash = entries[i].hash, .size = cd->chunk_size };
 
       /* Checked as load() checks: damage on the way is retried. */
       r = store_get_checked (cd->cache->store, key, buf, cd->chunk_size, &len,

@@ -25,13 +25,13 @@ struct cache;
 struct cache_disk;
 
 struct cache_config {
-  uint64_t size;                /* bytes of chunk data in memory, at most */
-  unsigned upload_threads;      /* background uploaders */
-  double wait_timeout;          /* seconds a writer waits for buffer space
-                                 * while uploads are failing, before EIO */
-  uint64_t readahead;           /* bytes read ahead of sequential readers,
-                                 * at most (capped at size / 4); 0: none */
-  unsigned readahead_threads;   /* threads loading them */
+  uint64_t size;              /* bytes of chunk data in memory, at most */
+  unsigned upload_threads;    /* background uploaders */
+  double wait_timeout;        /* seconds a writer waits for buffer space
+                               * while uploads are failing, before EIO */
+  uint64_t readahead;         /* bytes read ahead of sequential readers,
+                               * at most (capped at size / 4); 0: none */
+  unsigned readahead_threads; /* threads loading them */
 };
 
 /* A new, empty cache.  NULL after logging on error. */
@@ -61,8 +61,8 @@ void cache_detach (struct cache_disk *cd);
  * size).  buf NULL in cache_write writes zeros.  Return 0, or -1 with errno
  * set (EIO) after logging.
  */
-int cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off,
-                uint32_t len, void *buf);
+int cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
+                void *buf);
 int cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off,
                  uint32_t len, const void *buf);
 

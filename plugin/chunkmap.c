@@ -9,15 +9,15 @@
 #include "cleanup.h"
 
 struct chunkmap {
-  pthread_mutex_t lock;         /* protects everything below */
+  pthread_mutex_t lock; /* protects everything below */
   uint64_t nchunks;
-  uint8_t (*hashes)[HASH_LEN];  /* nchunks entries */
-  uint64_t *changed;            /* bitmap: changed since the last take */
-  uint64_t nchanged;            /* bits set in changed */
-  uint64_t nonzero;             /* non-zero entries in hashes */
-  double oldest;                /* when the upload began of the oldest
-                                 * non-zero chunk among the changed
-                                 * entries (monotonic seconds); 0: none */
+  uint8_t (*hashes)[HASH_LEN]; /* nchunks entries */
+  uint64_t *changed;           /* bitmap: changed since the last take */
+  uint64_t nchanged;           /* bits set in changed */
+  uint64_t nonzero;            /* non-zero entries in hashes */
+  double oldest;               /* when the upload began of the oldest
+                                * non-zero chunk among the changed
+                                * entries (monotonic seconds); 0: none */
 };
 
 static const uint8_t zero_hash[HASH_LEN];
@@ -73,7 +73,7 @@ store_hash (struct chunkmap *map, uint64_t idx, const uint8_t hash[HASH_LEN])
   if (memcmp (map->hashes[idx], hash, HASH_LEN) == 0)
     return false;
   memcpy (map->hashes[idx], hash, HASH_LEN);
-  map->nonzero += (uint64_t) was_zero - (uint64_t) is_zero;
+  map->nonzero += (uint64_t)was_zero - (uint64_t)is_zero;
   return true;
 }
 
@@ -155,8 +155,7 @@ chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
         memcpy (e[k].hash, map->hashes[idx], HASH_LEN);
         k++;
       }
-  }
-  else {
+  } else {
     /* Skip clean words of the bitmap: cost follows the changes, mostly. */
     uint64_t w;
     for (w = 0; w < (map->nchunks + 63) / 64; w++) {

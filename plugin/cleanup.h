@@ -12,7 +12,7 @@
 static inline void
 cleanup_free (void *ptr)
 {
-  free (*(void **) ptr);
+  free (*(void **)ptr);
 }
 #define CLEANUP_FREE __attribute__ ((cleanup (cleanup_free)))
 
@@ -23,9 +23,10 @@ cleanup_unlock (pthread_mutex_t **ptr)
 }
 #define CLEANUP_CAT_(a, b) a##b
 #define CLEANUP_CAT(a, b) CLEANUP_CAT_ (a, b)
-#define ACQUIRE_LOCK_FOR_CURRENT_SCOPE(mutex)                            \
-  __attribute__ ((cleanup (cleanup_unlock))) pthread_mutex_t *           \
-      CLEANUP_CAT (_lock_, __LINE__) = (mutex);                          \
+#define ACQUIRE_LOCK_FOR_CURRENT_SCOPE(mutex)                                  \
+  __attribute__ ((cleanup (cleanup_unlock)))                                   \
+  pthread_mutex_t *CLEANUP_CAT (_lock_, __LINE__)                              \
+      = (mutex);                                                               \
   pthread_mutex_lock (CLEANUP_CAT (_lock_, __LINE__))
 
 #endif /* S3COW_CLEANUP_H */

@@ -85,32 +85,32 @@ struct disk {
   struct cache_disk *cd;
   struct chunkmap *map;
   char name[NAME_MAX_LEN + 1];
-  char label[2 * NAME_MAX_LEN + 2];     /* "disk" or "disk@snap" for logs */
+  char label[2 * NAME_MAX_LEN + 2]; /* "disk" or "disk@snap" for logs */
   char head_key[KEY_MAX_LEN];
-  char instance[17];            /* random: makes this process's map keys unique */
+  char instance[17]; /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
-  double gc_grace, put_time;    /* see the top */
-  uint64_t size;                /* never change after open: the I/O paths */
-  uint32_t chunk_size;          /* read these, not head (commit_lock) */
-  struct lease *lease;          /* NULL when read-only */
+  double gc_grace, put_time; /* see the top */
+  uint64_t size;             /* never change after open: the I/O paths */
+  uint32_t chunk_size;       /* read these, not head (commit_lock) */
+  struct lease *lease;       /* NULL when read-only */
 
-  pthread_mutex_t commit_lock;  /* protects the fields below */
-  struct head head;             /* last committed */
-  char etag[STORE_ETAG_MAX];    /* of the last committed head */
-  uint64_t base_entries;        /* entries in head.maps[0] */
-  uint64_t delta_entries;       /* entries in head.maps[1..] */
-  bool uncertain;               /* the last head PUT may or may not have landed */
-  void *attempted;              /* its bytes, when uncertain */
+  pthread_mutex_t commit_lock; /* protects the fields below */
+  struct head head;            /* last committed */
+  char etag[STORE_ETAG_MAX];   /* of the last committed head */
+  uint64_t base_entries;       /* entries in head.maps[0] */
+  uint64_t delta_entries;      /* entries in head.maps[1..] */
+  bool uncertain;  /* the last head PUT may or may not have landed */
+  void *attempted; /* its bytes, when uncertain */
   size_t attempted_len;
-  atomic_bool fenced;           /* another writer owns the head: write no more */
-  atomic_bool expired;          /* the lease is expired (logged once) */
+  atomic_bool fenced;  /* another writer owns the head: write no more */
+  atomic_bool expired; /* the lease is expired (logged once) */
 
-  pthread_mutex_t thread_lock;  /* protects stop, and wakes the thread */
+  pthread_mutex_t thread_lock; /* protects stop, and wakes the thread */
   pthread_cond_t thread_cond;
   bool stop;
-  bool started;                 /* disk_start ran */
-  bool thread_started;          /* the commit thread runs */
+  bool started;        /* disk_start ran */
+  bool thread_started; /* the commit thread runs */
   pthread_t thread;
 };
 
@@ -130,7 +130,7 @@ make_instance (char *instance)
   size_t i;
 
   if (getrandom (r, sizeof r, 0) != sizeof r) {
-    uint64_t t = (uint64_t) time (NULL) ^ ((uint64_t) getpid () << 32);
+    uint64_t t = (uint64_t)time (NULL) ^ ((uint64_t)getpid () << 32);
     memcpy (r, &t, sizeof r);
   }
   for (i = 0; i < sizeof r; i++)
@@ -160,7 +160,8 @@ load_maps (struct disk *d)
     if (r != STORE_OK)
       return -1;
     if (map_decode (d->head.maps[i], data, len, d->head.chunk_size, nchunks,
-                    &entries, &n, &full) == -1)
+                    &entries, &n, &full)
+        == -1)
       return -1;
     chunkmap_load (d->map, entries, n);
     if (i == 0)
@@ -202,8 +203,8 @@ create_head (struct disk *d, const struct disk_config *config)
   }
   r = store_put_if_absent (d->store, d->head_key, data, len, NULL);
   if (r == STORE_OK)
-    s3cow_log_debug ("%s: created disk: %" PRIu64 " bytes, chunk size %"
-                     PRIu32, d->label, head.size, head.chunk_size);
+    s3cow_log_debug ("%s: created disk: %" PRIu64 " bytes, chunk size %" PRIu32,
+                     d->label, head.size, head.chunk_size);
   return r == STORE_OK || r == STORE_PRECONDITION ? 0 : -1;
 }
 
@@ -235,9 +236,10 @@ read_head (struct disk *d, const struct disk_config *config)
   if (head_decode (d->head_key, data, len, &d->head) == -1)
     return -1;
   if (config->create_size && config->create_size != d->head.size) {
-    s3cow_log_error ("disk %s exists with size %" PRIu64 ", not the size=%"
-                     PRIu64 " given (resizing is not supported)", d->label,
-                     d->head.size, config->create_size);
+    s3cow_log_error ("disk %s exists with size %" PRIu64
+                     ", not the size=%" PRIu64
+                     " given (resizing is not supported)",
+                     d->label, d->head.size, config->create_size);
     return -1;
   }
   return 0;
@@ -311,7 +313,8 @@ claim_head (struct disk *d, const struct disk_config *config)
       return -1;
   }
   s3cow_log_error ("%s: the head keeps changing under us although we hold "
-                   "the lease", d->label);
+                   "the lease",
+                   d->label);
   return -1;
 }
 
@@ -338,10 +341,11 @@ disk_open (struct store *store, struct cache *cache,
   pthread_cond_init (&d->thread_cond, NULL);
 
   if (!d->readonly) {
-    d->lease = lease_acquire (store, &(struct lease_config) {
-                                .disk = d->name, .instance = d->instance,
-                                .duration = config->lease_duration,
-                                .wait = config->lease_wait });
+    d->lease = lease_acquire (
+        store, &(struct lease_config){ .disk = d->name,
+                                       .instance = d->instance,
+                                       .duration = config->lease_duration,
+                                       .wait = config->lease_wait });
     if (d->lease == NULL)
       goto fail;
   }
@@ -354,9 +358,11 @@ disk_open (struct store *store, struct cache *cache,
   d->cd = cache_attach (cache, d->label, d->map, d->chunk_size);
   if (d->cd == NULL)
     goto fail;
-  s3cow_debug (commit, "%s: opened generation %" PRIu64 ", %" PRIu32
-               " maps, %" PRIu64 " chunks in use", d->label,
-               d->head.generation, d->head.nmaps, chunkmap_nonzero (d->map));
+  s3cow_debug (commit,
+               "%s: opened generation %" PRIu64 ", %" PRIu32 " maps, %" PRIu64
+               " chunks in use",
+               d->label, d->head.generation, d->head.nmaps,
+               chunkmap_nonzero (d->map));
   return d;
 
 fail:
@@ -393,7 +399,8 @@ fence (struct disk *d, const char *why)
   if (!atomic_exchange (&d->fenced, true))
     s3cow_log_error ("%s: %s: another writer owns this disk now; this server "
                      "will not write it again (writes and flushes fail with "
-                     "EIO)", d->label, why);
+                     "EIO)",
+                     d->label, why);
 }
 
 /* May this server write the disk now?  If not: false, errno EIO, and a
@@ -410,7 +417,8 @@ may_write (struct disk *d)
     case LEASE_EXPIRED:
       if (!atomic_exchange (&d->expired, true))
         s3cow_log_error ("%s: lease not renewed in time: writes and flushes "
-                         "fail until a renewal succeeds", d->label);
+                         "fail until a renewal succeeds",
+                         d->label);
       errno = EIO;
       return false;
     case LEASE_VALID:
@@ -438,8 +446,8 @@ reconcile (struct disk *d)
 
   struct head head;
 
-  if (store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
-                       etag) != STORE_OK)
+  if (store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len, etag)
+      != STORE_OK)
     return -1;
   /* Unreadable (damaged on the way?): still uncertain, not fenced. */
   if (head_decode (d->head_key, data, len, &head) == -1)
@@ -448,8 +456,7 @@ reconcile (struct disk *d)
     d->head = head;
     strcpy (d->etag, etag);
     s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
-  }
-  else if (strcmp (etag, d->etag) != 0) {
+  } else if (strcmp (etag, d->etag) != 0) {
     fence (d, "the head changed under us");
     return -1;
   }
@@ -517,14 +524,14 @@ commit (struct disk *d)
   next.generation++;
   next.committed = time (NULL);
   key_map (map_key, d->name, next.generation, d->instance);
-  if (map_encode (entries, n, full, d->head.chunk_size,
-                  head_nchunks (&d->head), &map_data, &map_len) == -1) {
+  if (map_encode (entries, n, full, d->head.chunk_size, head_nchunks (&d->head),
+                  &map_data, &map_len)
+      == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
   }
   map_start = monotonic ();
-  if (store_put (d->store, map_key, map_data, map_len, NULL, NULL)
-      != STORE_OK)
+  if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
     goto untake;
 
   /* 2. The head, compare-and-swap, if we still hold the lease, and if
@@ -580,8 +587,7 @@ committed:
     stats_inc (STAT_COMMITS_FULL);
     d->base_entries = n;
     d->delta_entries = 0;
-  }
-  else
+  } else
     d->delta_entries += n;
   s3cow_debug (commit, "%s: committed generation %" PRIu64 ": %zu %s entries",
                d->label, d->head.generation, n, full ? "full" : "delta");
@@ -623,15 +629,15 @@ commit_thread (void *arg)
 
     clock_gettime (CLOCK_REALTIME, &ts);
     t = ts.tv_sec + ts.tv_nsec / 1e9 + period;
-    ts.tv_sec = (time_t) t;
-    ts.tv_nsec = (long) ((t - floor (t)) * 1e9);
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - floor (t)) * 1e9);
     pthread_cond_timedwait (&d->thread_cond, &d->thread_lock, &ts);
     if (d->stop || atomic_load (&d->fenced))
       continue;
     pthread_mutex_unlock (&d->thread_lock);
     if (d->commit_interval > 0
         && (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0))
-      disk_flush (d);           /* failures are logged; the next try retries */
+      disk_flush (d); /* failures are logged; the next try retries */
     /* Chunks uploaded long ago and still not committed (their flush
      * failed, or commit-interval=0): commit them, uploading them again
      * first, before gc may take them (see the top).
@@ -682,7 +688,8 @@ disk_close (struct disk *d)
     r = disk_flush (d);
     if (r == -1)
       s3cow_log_error ("%s: final commit failed: writes since the last "
-                       "successful flush are lost", d->label);
+                       "successful flush are lost",
+                       d->label);
   }
   lease_release (d->lease);
   cache_detach (d->cd);

@@ -22,17 +22,17 @@
 #include "store.h"
 
 struct disk_config {
-  const char *name;             /* disk name (valid) */
-  const char *snap;             /* snapshot name, or "" */
-  bool readonly;                /* a snapshot is always read-only */
-  uint64_t create_size;         /* create if missing with this size; 0: don't */
-  uint32_t create_chunk_size;   /* chunk size for a new disk */
-  double commit_interval;       /* seconds between background commits */
-  double gc_grace;              /* the shortest grace s3cow gc runs with */
-  double put_time;              /* the longest one store PUT may take
-                                 * (retry-time + timeout) */
-  double lease_duration;        /* seconds (read-write opens take a lease) */
-  double lease_wait;            /* seconds to wait for a live lease holder */
+  const char *name;           /* disk name (valid) */
+  const char *snap;           /* snapshot name, or "" */
+  bool readonly;              /* a snapshot is always read-only */
+  uint64_t create_size;       /* create if missing with this size; 0: don't */
+  uint32_t create_chunk_size; /* chunk size for a new disk */
+  double commit_interval;     /* seconds between background commits */
+  double gc_grace;            /* the shortest grace s3cow gc runs with */
+  double put_time;            /* the longest one store PUT may take
+                               * (retry-time + timeout) */
+  double lease_duration;      /* seconds (read-write opens take a lease) */
+  double lease_wait;          /* seconds to wait for a live lease holder */
 };
 
 struct disk;

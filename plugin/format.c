@@ -35,7 +35,7 @@ struct writer {
 };
 struct reader {
   const uint8_t *p, *end;
-  bool short_read;              /* set when a read ran past the end */
+  bool short_read; /* set when a read ran past the end */
 };
 
 static void
@@ -51,13 +51,13 @@ put_le (struct writer *w, uint64_t v, unsigned bytes)
   unsigned i;
 
   for (i = 0; i < bytes; i++)
-    *w->p++ = (uint8_t) (v >> (8 * i));
+    *w->p++ = (uint8_t)(v >> (8 * i));
 }
 
 static bool
 get_bytes (struct reader *r, void *dst, size_t n)
 {
-  if ((size_t) (r->end - r->p) < n) {
+  if ((size_t)(r->end - r->p) < n) {
     r->short_read = true;
     return false;
   }
@@ -76,7 +76,7 @@ get_le (struct reader *r, unsigned bytes)
   if (!get_bytes (r, buf, bytes))
     return 0;
   for (i = 0; i < bytes; i++)
-    v |= (uint64_t) buf[i] << (8 * i);
+    v |= (uint64_t)buf[i] << (8 * i);
   return v;
 }
 
@@ -92,22 +92,23 @@ check_envelope (const char *what, const char *key, const char magic[8],
 
   if (len < 8 + 4 + SHA256_DIGEST_LENGTH || memcmp (data, magic, 8) != 0) {
     s3cow_log_error ("%s: not an s3cow %s object (bad magic or too short: "
-                     "%zu bytes)", key, what, len);
+                     "%zu bytes)",
+                     key, what, len);
     return -1;
   }
-  r->p = (const uint8_t *) data + 8;
-  r->end = (const uint8_t *) data + len - SHA256_DIGEST_LENGTH;
+  r->p = (const uint8_t *)data + 8;
+  r->end = (const uint8_t *)data + len - SHA256_DIGEST_LENGTH;
   r->short_read = false;
   version = get_le (r, 4);
   if (version != FORMAT_VERSION) {
     s3cow_log_error ("%s: %s format version %u is not supported (this s3cow "
-                     "reads version %d)", key, what, version, FORMAT_VERSION);
+                     "reads version %d)",
+                     key, what, version, FORMAT_VERSION);
     return -1;
   }
   SHA256 (data, len - SHA256_DIGEST_LENGTH, sum);
   if (memcmp (sum, r->end, SHA256_DIGEST_LENGTH) != 0) {
-    s3cow_log_error ("%s: %s object is corrupt (checksum mismatch)", key,
-                     what);
+    s3cow_log_error ("%s: %s object is corrupt (checksum mismatch)", key, what);
     return -1;
   }
   return 0;
@@ -159,8 +160,7 @@ head_encode (const struct head *head, void **data, size_t *len)
 }
 
 int
-head_decode (const char *key, const void *data, size_t len,
-             struct head *head)
+head_decode (const char *key, const void *data, size_t len, struct head *head)
 {
   struct reader r;
   uint32_t flags, i;
@@ -192,8 +192,8 @@ head_decode (const char *key, const void *data, size_t len,
   if (!valid_chunk_size (head->chunk_size) || head->size == 0
       || head->size > DISK_SIZE_MAX || head->size % 512 != 0) {
     s3cow_log_error ("%s: head has an invalid size %" PRIu64
-                     " or chunk size %" PRIu32, key, head->size,
-                     head->chunk_size);
+                     " or chunk size %" PRIu32,
+                     key, head->size, head->chunk_size);
     return -1;
   }
   if (head->nmaps > HEAD_MAX_MAPS) {
@@ -225,22 +225,21 @@ head_decode (const char *key, const void *data, size_t len,
     if (r.short_read)
       goto truncated;
     if (key_len == 0 || key_len >= KEY_MAX_LEN) {
-      s3cow_log_error ("%s: head map key %" PRIu32 " has a bad length %zu",
-                       key, i, key_len);
+      s3cow_log_error ("%s: head map key %" PRIu32 " has a bad length %zu", key,
+                       i, key_len);
       return -1;
     }
     if (!get_bytes (&r, head->maps[i], key_len))
       goto truncated;
     head->maps[i][key_len] = '\0';
     if (strlen (head->maps[i]) != key_len || !key_map_valid (head->maps[i])) {
-      s3cow_log_error ("%s: head map key %" PRIu32 " is not a map key", key,
-                       i);
+      s3cow_log_error ("%s: head map key %" PRIu32 " is not a map key", key, i);
       return -1;
     }
   }
   if (r.p != r.end) {
     s3cow_log_error ("%s: head has %zu unexpected trailing bytes", key,
-                     (size_t) (r.end - r.p));
+                     (size_t)(r.end - r.p));
     return -1;
   }
   return 0;
@@ -286,9 +285,8 @@ map_encode (const struct map_entry *entries, size_t n, bool full,
 }
 
 int
-map_decode (const char *key, const void *data, size_t len,
-            uint32_t chunk_size, uint64_t nchunks,
-            struct map_entry **entries, size_t *n, bool *full)
+map_decode (const char *key, const void *data, size_t len, uint32_t chunk_size,
+            uint64_t nchunks, struct map_entry **entries, size_t *n, bool *full)
 {
   struct reader r;
   uint32_t flags, map_chunk_size;
@@ -306,7 +304,7 @@ map_decode (const char *key, const void *data, size_t len,
     return -1;
   flags = get_le (&r, 4);
   map_chunk_size = get_le (&r, 4);
-  (void) get_le (&r, 4);
+  (void)get_le (&r, 4);
   map_nchunks = get_le (&r, 8);
   count = get_le (&r, 8);
   if (r.short_read) {
@@ -316,14 +314,15 @@ map_decode (const char *key, const void *data, size_t len,
   if ((flags & ~MAP_FLAG_FULL) != 0 || map_chunk_size != chunk_size
       || map_nchunks > nchunks) {
     s3cow_log_error ("%s: map does not belong to this disk (flags 0x%x, chunk "
-                     "size %" PRIu32 ", %" PRIu64 " chunks)", key, flags,
-                     map_chunk_size, map_nchunks);
+                     "size %" PRIu32 ", %" PRIu64 " chunks)",
+                     key, flags, map_chunk_size, map_nchunks);
     return -1;
   }
-  if (count != (uint64_t) (r.end - r.p) / MAP_ENTRY_LEN
-      || (size_t) (r.end - r.p) % MAP_ENTRY_LEN != 0) {
+  if (count != (uint64_t)(r.end - r.p) / MAP_ENTRY_LEN
+      || (size_t)(r.end - r.p) % MAP_ENTRY_LEN != 0) {
     s3cow_log_error ("%s: map entry count %" PRIu64 " does not match its "
-                     "size", key, count);
+                     "size",
+                     key, count);
     return -1;
   }
   e = malloc (count ? count * sizeof *e : 1);
@@ -336,7 +335,8 @@ map_decode (const char *key, const void *data, size_t len,
     get_bytes (&r, e[i].hash, HASH_LEN);
     if (e[i].idx >= map_nchunks || (i > 0 && e[i].idx <= e[i - 1].idx)) {
       s3cow_log_error ("%s: map entry %" PRIu64 " (chunk %" PRIu64 ") is out "
-                       "of order or out of range", key, i, e[i].idx);
+                       "of order or out of range",
+                       key, i, e[i].idx);
       free (e);
       return -1;
     }
@@ -356,12 +356,12 @@ lease_encode (const struct lease_info *info, char *buf)
 
   n = snprintf (buf, LEASE_MAX_SIZE,
                 "s3cow-lease %d\nstate=%s\nhost=%s\npid=%" PRIu64
-                "\ninstance=%s\nexport=%s\ntaken=%" PRIu64 "\nrenewed=%"
-                PRIu64 "\nduration=%" PRIu32 "\n", FORMAT_VERSION,
-                info->released ? "released" : "held", info->host, info->pid,
-                info->instance, info->export, info->taken, info->renewed,
-                info->duration);
-  SHA256 ((const uint8_t *) buf, n, sum);
+                "\ninstance=%s\nexport=%s\ntaken=%" PRIu64 "\nrenewed=%" PRIu64
+                "\nduration=%" PRIu32 "\n",
+                FORMAT_VERSION, info->released ? "released" : "held",
+                info->host, info->pid, info->instance, info->export,
+                info->taken, info->renewed, info->duration);
+  SHA256 ((const uint8_t *)buf, n, sum);
   hash_to_hex (sum, hex);
   n += snprintf (buf + n, LEASE_MAX_SIZE - n, "sha256=%s\n", hex);
   return n;
@@ -377,7 +377,7 @@ lease_field (const char **p, const char *end, const char *name, char *out,
   size_t name_len = strlen (name), len;
   const char *nl;
 
-  if ((size_t) (end - *p) <= name_len || strncmp (*p, name, name_len) != 0
+  if ((size_t)(end - *p) <= name_len || strncmp (*p, name, name_len) != 0
       || (*p)[name_len] != '=')
     return false;
   *p += name_len + 1;
@@ -391,8 +391,7 @@ lease_field (const char **p, const char *end, const char *name, char *out,
 }
 
 static bool
-lease_number (const char **p, const char *end, const char *name,
-              uint64_t *out)
+lease_number (const char **p, const char *end, const char *name, uint64_t *out)
 {
   char buf[32], *tail;
 
@@ -421,7 +420,7 @@ lease_decode (const char *key, const void *data, size_t len,
     return -1;
   }
   nl = memchr (p, '\n', len);
-  if (nl == NULL || (size_t) (nl - p) >= sizeof header) {
+  if (nl == NULL || (size_t)(nl - p) >= sizeof header) {
     s3cow_log_error ("%s: not an s3cow lease object", key);
     return -1;
   }
@@ -429,8 +428,8 @@ lease_decode (const char *key, const void *data, size_t len,
   header[nl - p] = '\0';
   if (strcmp (header + 12, "1") != 0) {
     s3cow_log_error ("%s: lease format version %s is not supported (this "
-                     "s3cow reads version %d)", key, header + 12,
-                     FORMAT_VERSION);
+                     "s3cow reads version %d)",
+                     key, header + 12, FORMAT_VERSION);
     return -1;
   }
   p = nl + 1;
@@ -454,7 +453,7 @@ lease_decode (const char *key, const void *data, size_t len,
   sum_line = p;
   if (!lease_field (&p, end, "sha256", sum_hex, sizeof sum_hex) || p != end)
     goto bad;
-  SHA256 (data, sum_line - (const char *) data, sum);
+  SHA256 (data, sum_line - (const char *)data, sum);
   hash_to_hex (sum, want);
   if (strcmp (sum_hex, want) != 0) {
     s3cow_log_error ("%s: lease object is corrupt (checksum mismatch)", key);

@@ -17,23 +17,23 @@
 #include "names.h"
 
 #define FORMAT_VERSION 1
-#define HEAD_MAX_MAPS 64          /* a commit compacts before reaching this */
-#define HEAD_MAX_SIZE 65536       /* bytes: bounds any head we read */
+#define HEAD_MAX_MAPS 64    /* a commit compacts before reaching this */
+#define HEAD_MAX_SIZE 65536 /* bytes: bounds any head we read */
 #define CHUNK_SIZE_MIN (64 * 1024)
 #define CHUNK_SIZE_MAX (64 * 1024 * 1024)
-#define DISK_SIZE_MAX (UINT64_C (1) << 50)      /* 1 PiB */
+#define DISK_SIZE_MAX (UINT64_C (1) << 50) /* 1 PiB */
 
 /* A disk head (disks/D/head) or snapshot (disks/D/snaps/S): everything needed
  * to rebuild the disk's chunk map.  The maps are applied in order onto an
  * all-zero disk; maps[0] is usually a full map (a base), the rest deltas.
  */
 struct head {
-  uint64_t size;                /* bytes */
-  uint32_t chunk_size;          /* bytes, power of two */
-  uint64_t generation;          /* commits so far */
-  uint64_t created;             /* unix seconds */
-  uint64_t committed;           /* unix seconds of the last commit */
-  char parent[2 * NAME_MAX_LEN + 2];  /* "" or DISK or DISK@SNAP forked from */
+  uint64_t size;                     /* bytes */
+  uint32_t chunk_size;               /* bytes, power of two */
+  uint64_t generation;               /* commits so far */
+  uint64_t created;                  /* unix seconds */
+  uint64_t committed;                /* unix seconds of the last commit */
+  char parent[2 * NAME_MAX_LEN + 2]; /* "" or DISK or DISK@SNAP forked from */
   uint32_t nmaps;
   char maps[HEAD_MAX_MAPS][KEY_MAX_LEN];
 };
@@ -66,8 +66,8 @@ head_nchunks (const struct head *head)
  * malloc'd buffer.  full says the map holds every non-zero chunk (a base).
  */
 int map_encode (const struct map_entry *entries, size_t n, bool full,
-                uint32_t chunk_size, uint64_t nchunks,
-                void **data, size_t *len);
+                uint32_t chunk_size, uint64_t nchunks, void **data,
+                size_t *len);
 
 /* The largest map object a disk of nchunks chunks can have. */
 size_t map_max_size (uint64_t nchunks);
@@ -103,9 +103,9 @@ struct lease_info {
   uint64_t pid;
   char instance[LEASE_FIELD_MAX];
   char export[LEASE_FIELD_MAX];
-  uint64_t taken;               /* holder's clock */
-  uint64_t renewed;             /* holder's clock */
-  uint32_t duration;            /* seconds */
+  uint64_t taken;    /* holder's clock */
+  uint64_t renewed;  /* holder's clock */
+  uint32_t duration; /* seconds */
 };
 
 /* Encode into buf (room for LEASE_MAX_SIZE).  Returns the length. */

@@ -20,13 +20,13 @@
 struct lease {
   struct store *store;
   char key[KEY_MAX_LEN];
-  struct lease_info info;       /* what we write */
+  struct lease_info info; /* what we write */
   double duration;
 
-  pthread_mutex_t lock;         /* protects the fields below */
-  pthread_cond_t cond;          /* wakes the renewal thread */
-  char etag[STORE_ETAG_MAX];    /* of our lease object */
-  double valid_until;           /* monotonic seconds */
+  pthread_mutex_t lock;      /* protects the fields below */
+  pthread_cond_t cond;       /* wakes the renewal thread */
+  char etag[STORE_ETAG_MAX]; /* of our lease object */
+  double valid_until;        /* monotonic seconds */
   bool lost;
   bool stop;
   bool thread_started;
@@ -86,14 +86,14 @@ describe_holder (const struct lease_info *h, char *out, size_t size)
   time_t t1 = h->taken, t2 = h->renewed;
   struct tm tm;
 
-  strftime (taken, sizeof taken, "%Y-%m-%d %H:%M:%S UTC",
-            gmtime_r (&t1, &tm));
+  strftime (taken, sizeof taken, "%Y-%m-%d %H:%M:%S UTC", gmtime_r (&t1, &tm));
   strftime (renewed, sizeof renewed, "%H:%M:%S UTC", gmtime_r (&t2, &tm));
-  snprintf (out, size, "%s pid %" PRIu64 " (instance %s, export %s) since %s;"
+  snprintf (out, size,
+            "%s pid %" PRIu64 " (instance %s, export %s) since %s;"
             " its %" PRIu32 " s lease was last renewed at %s (holder's clock)"
-            " and expires %" PRIu32 " s after its last renewal", h->host,
-            h->pid, h->instance, h->export, taken, h->duration, renewed,
-            h->duration);
+            " and expires %" PRIu32 " s after its last renewal",
+            h->host, h->pid, h->instance, h->export, taken, h->duration,
+            renewed, h->duration);
 }
 
 struct lease *
@@ -120,11 +120,10 @@ lease_acquire (struct store *store, const struct lease_config *config)
   snprintf (l->info.host, sizeof l->info.host, "%s",
             host[0] ? host : "unknown");
   l->info.pid = getpid ();
-  snprintf (l->info.instance, sizeof l->info.instance, "%s",
-            config->instance);
+  snprintf (l->info.instance, sizeof l->info.instance, "%s", config->instance);
   snprintf (l->info.export, sizeof l->info.export, "%s", config->disk);
   l->info.taken = time (NULL);
-  l->info.duration = (uint32_t) ceil (config->duration);
+  l->info.duration = (uint32_t)ceil (config->duration);
   pthread_mutex_init (&l->lock, NULL);
   pthread_cond_init (&l->cond, NULL);
 
@@ -143,7 +142,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
       goto fail;
     r = store_get_alloc (store, l->key, LEASE_MAX_SIZE, &data, &len, etag);
     if (r == STORE_NOT_FOUND)
-      continue;                 /* deleted meanwhile: try again */
+      continue; /* deleted meanwhile: try again */
     if (r != STORE_OK)
       goto fail;
     /* Unreadable: treat it as held for our own duration.  Decoded (and
@@ -181,9 +180,9 @@ lease_acquire (struct store *store, const struct lease_config *config)
     if (t - seen_at >= hold) {
       /* Unchanged for its whole duration on our clock: the holder is gone. */
       if ((r = put_lease (l, etag, etag)) == STORE_OK) {
-        s3cow_log_debug ("disk %s: took over the stale lease of %s pid %"
-                         PRIu64 " (unchanged for %.0f s)", config->disk,
-                         holder.host, holder.pid, t - seen_at);
+        s3cow_log_debug ("disk %s: took over the stale lease of %s pid %" PRIu64
+                         " (unchanged for %.0f s)",
+                         config->disk, holder.host, holder.pid, t - seen_at);
         break;
       }
       if (r != STORE_PRECONDITION)
@@ -194,7 +193,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
      * refuse once lease-wait is over.  (Looking recent by the holder's
      * clock can only make us refuse, never take over.)
      */
-    if ((saw_renewal || (double) time (NULL) < holder.renewed + hold + 5)
+    if ((saw_renewal || (double)time (NULL) < holder.renewed + hold + 5)
         && t - start >= config->wait) {
       char who[1024];
       describe_holder (&holder, who, sizeof who);
@@ -236,8 +235,8 @@ renew_thread (void *arg)
 
     clock_gettime (CLOCK_REALTIME, &ts);
     deadline = ts.tv_sec + ts.tv_nsec / 1e9 + wait;
-    ts.tv_sec = (time_t) deadline;
-    ts.tv_nsec = (long) ((deadline - floor (deadline)) * 1e9);
+    ts.tv_sec = (time_t)deadline;
+    ts.tv_nsec = (long)((deadline - floor (deadline)) * 1e9);
     pthread_cond_timedwait (&l->cond, &l->lock, &ts);
     if (l->stop)
       break;
@@ -253,13 +252,12 @@ renew_thread (void *arg)
       l->valid_until = t + l->duration * 2 / 3;
       wait = l->duration / 3;
       s3cow_debug (lease, "%s: renewed", l->key);
-    }
-    else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
+    } else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
       l->lost = true;
       s3cow_log_error ("%s: lease lost: another server took it or it was "
-                       "broken by hand", l->key);
-    }
-    else {
+                       "broken by hand",
+                       l->key);
+    } else {
       wait = 1;
       s3cow_log_error ("%s: lease renewal failed (valid for %.0f s more)",
                        l->key, fmax (0, l->valid_until - now ()));

@@ -27,16 +27,16 @@
 #include "store.h"
 
 struct lease_config {
-  const char *disk;             /* valid disk name */
-  const char *instance;         /* this process's random id */
-  double duration;              /* seconds */
-  double wait;                  /* seconds to wait for a live holder */
+  const char *disk;     /* valid disk name */
+  const char *instance; /* this process's random id */
+  double duration;      /* seconds */
+  double wait;          /* seconds to wait for a live holder */
 };
 
 enum lease_state {
-  LEASE_VALID,                  /* writes and commits may go on */
-  LEASE_EXPIRED,                /* renewals failing: stop for now */
-  LEASE_LOST,                   /* another server took it: stop for good */
+  LEASE_VALID,   /* writes and commits may go on */
+  LEASE_EXPIRED, /* renewals failing: stop for now */
+  LEASE_LOST,    /* another server took it: stop for good */
 };
 
 struct lease;

@@ -12,25 +12,25 @@
 /* Debug flags: nbdkit sets them with -D s3cow.NAME=1 (the plugin exports
  * them), the s3cow command with --debug.
  */
-extern int s3cow_debug_http;    /* every S3 request: method, key, status, time */
-extern int s3cow_debug_cache;   /* loads, evictions, write-back */
-extern int s3cow_debug_commit;  /* flush and commit steps */
-extern int s3cow_debug_lease;   /* lease acquire / renew / release */
+extern int s3cow_debug_http;   /* every S3 request: method, key, status, time */
+extern int s3cow_debug_cache;  /* loads, evictions, write-back */
+extern int s3cow_debug_commit; /* flush and commit steps */
+extern int s3cow_debug_lease;  /* lease acquire / renew / release */
 
 void s3cow_log_error (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
+    __attribute__ ((format (printf, 1, 2)));
 void s3cow_log_debug (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
+    __attribute__ ((format (printf, 1, 2)));
 /* Something the user asked for but should know is unsafe: shown without
  * any debug flag, and not an error.
  */
 void s3cow_log_warning (const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2)));
 
-#define s3cow_debug(flag, fmt, ...)                                      \
-  do {                                                                   \
-    if (s3cow_debug_##flag)                                              \
-      s3cow_log_debug (fmt, ##__VA_ARGS__);                              \
+#define s3cow_debug(flag, fmt, ...)                                            \
+  do {                                                                         \
+    if (s3cow_debug_##flag)                                                    \
+      s3cow_log_debug (fmt, ##__VA_ARGS__);                                    \
   } while (0)
 
 #endif /* S3COW_LOG_H */

@@ -66,7 +66,7 @@ name_parse_export (const char *export, char *disk, char *snap)
   char shown[2 * NAME_MAX_LEN + 2];
 
   const char *at = strchr (export, '@');
-  size_t disk_len = at ? (size_t) (at - export) : strlen (export);
+  size_t disk_len = at ? (size_t)(at - export) : strlen (export);
 
   if (disk_len > NAME_MAX_LEN || (at && strlen (at + 1) > NAME_MAX_LEN)) {
     s3cow_log_error ("disk name too long (at most %d characters per part)",
@@ -80,7 +80,8 @@ name_parse_export (const char *export, char *disk, char *snap)
     name_printable (export, shown, sizeof shown);
     s3cow_log_error ("invalid disk name '%s': use 1 to %d of A-Z a-z 0-9 . _ -"
                      " (not first . or -, no ..), and DISK@SNAPSHOT for a "
-                     "snapshot", shown, NAME_MAX_LEN);
+                     "snapshot",
+                     shown, NAME_MAX_LEN);
     return -1;
   }
   return 0;
@@ -115,8 +116,7 @@ key_head (char *key, const char *disk)
 }
 
 void
-key_map (char *key, const char *disk, uint64_t generation,
-         const char *instance)
+key_map (char *key, const char *disk, uint64_t generation, const char *instance)
 {
   snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/maps/%016" PRIx64 "-%s",
             disk, generation, instance);

@@ -18,9 +18,9 @@
 #include <stdint.h>
 
 #define NAME_MAX_LEN 96
-#define HASH_LEN 32               /* SHA-256 */
+#define HASH_LEN 32 /* SHA-256 */
 #define HASH_HEX_LEN 64
-#define KEY_MAX_LEN 256           /* any key built here fits, NUL included */
+#define KEY_MAX_LEN 256 /* any key built here fits, NUL included */
 
 /* A disk or snapshot name: 1 to NAME_MAX_LEN of [A-Za-z0-9._-], not
  * starting with '.' or '-', without "..".

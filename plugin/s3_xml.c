@@ -150,7 +150,7 @@ decode_append (struct text *t, const char *s, size_t len)
   const char *end = s + len;
 
   if (memchr (s, '\0', len)) {
-    errno = EINVAL;             /* XML has no NUL characters */
+    errno = EINVAL; /* XML has no NUL characters */
     return -1;
   }
   while (s < end) {

@@ -37,7 +37,7 @@
 /* Parameters. */
 static struct store_config store_config = { .tls_verify = true };
 static struct store_config_owned store_owned;
-static char *secret_key, *session_token;        /* from nbdkit_read_password */
+static char *secret_key, *session_token; /* from nbdkit_read_password */
 static const char *export_name;
 static uint64_t create_size;
 static uint32_t chunk_size = 1024 * 1024;
@@ -65,7 +65,7 @@ struct open_disk {
   struct open_disk *next;
   char export[2 * NAME_MAX_LEN + 2];
   struct disk *disk;
-  unsigned refs;                /* connections, plus one with export= */
+  unsigned refs; /* connections, plus one with export= */
 };
 static pthread_mutex_t disks_lock = PTHREAD_MUTEX_INITIALIZER; /* the list */
 static struct open_disk *disks;
@@ -167,14 +167,14 @@ s3cow_config (const char *key, const char *value)
     size = nbdkit_parse_size (value);
     if (size == -1)
       return -1;
-    if (size <= 0 || size % 512 != 0 || (uint64_t) size > DISK_SIZE_MAX) {
+    if (size <= 0 || size % 512 != 0 || (uint64_t)size > DISK_SIZE_MAX) {
       nbdkit_error ("size=%s: must be a positive multiple of 512 bytes, at "
-                    "most 1P", value);
+                    "most 1P",
+                    value);
       return -1;
     }
     create_size = size;
-  }
-  else if (strcmp (key, "chunk-size") == 0) {
+  } else if (strcmp (key, "chunk-size") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
       return -1;
@@ -185,8 +185,7 @@ s3cow_config (const char *key, const char *value)
       return -1;
     }
     chunk_size = size;
-  }
-  else if (strcmp (key, "cache-size") == 0) {
+  } else if (strcmp (key, "cache-size") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
       return -1;
@@ -195,14 +194,12 @@ s3cow_config (const char *key, const char *value)
       return -1;
     }
     cache_size = size;
-  }
-  else if (strcmp (key, "read-ahead") == 0) {
+  } else if (strcmp (key, "read-ahead") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
       return -1;
     readahead = size;
-  }
-  else if (strcmp (key, "endpoint") == 0)
+  } else if (strcmp (key, "endpoint") == 0)
     store_config.endpoint = value;
   else if (strcmp (key, "region") == 0)
     store_config.region = value;
@@ -215,14 +212,12 @@ s3cow_config (const char *key, const char *value)
     if (nbdkit_read_password (value, &secret_key) == -1)
       return -1;
     store_config.secret_key = secret_key;
-  }
-  else if (strcmp (key, "session-token") == 0) {
+  } else if (strcmp (key, "session-token") == 0) {
     free (session_token);
     if (nbdkit_read_password (value, &session_token) == -1)
       return -1;
     store_config.session_token = session_token;
-  }
-  else if (strcmp (key, "ca-file") == 0)
+  } else if (strcmp (key, "ca-file") == 0)
     store_config.ca_file = value;
   else if (strcmp (key, "tls-verify") == 0)
     return parse_bool (key, value, &store_config.tls_verify);
@@ -243,8 +238,7 @@ s3cow_config (const char *key, const char *value)
       nbdkit_error ("lease=%s: must be from 3 to 3600 seconds", value);
       return -1;
     }
-  }
-  else if (strcmp (key, "lease-wait") == 0)
+  } else if (strcmp (key, "lease-wait") == 0)
     return parse_double (key, value, &lease_wait);
   else if (strcmp (key, "stats") == 0)
     stats_file = value;
@@ -264,8 +258,7 @@ s3cow_config (const char *key, const char *value)
       upload_threads = n;
     else
       readahead_threads = n;
-  }
-  else {
+  } else {
     nbdkit_error ("unknown parameter '%s' (see nbdkit-s3cow-plugin(1))", key);
     return -1;
   }
@@ -278,10 +271,10 @@ s3cow_config (const char *key, const char *value)
 static int
 check_cache_size (uint32_t disk_chunk_size)
 {
-  if (cache_size < (uint64_t) disk_chunk_size * 32) {
+  if (cache_size < (uint64_t)disk_chunk_size * 32) {
     nbdkit_error ("cache-size must hold at least 32 chunks (%" PRIu64
                   " bytes for chunk size %" PRIu32 ")",
-                  (uint64_t) disk_chunk_size * 32, disk_chunk_size);
+                  (uint64_t)disk_chunk_size * 32, disk_chunk_size);
     return -1;
   }
   return 0;
@@ -337,30 +330,32 @@ s3cow_config_complete (void)
   return 0;
 }
 
-#define s3cow_config_help \
-  "bucket=<BUCKET>      (required) The S3 bucket.\n" \
+#define s3cow_config_help                                                      \
+  "bucket=<BUCKET>      (required) The S3 bucket.\n"                           \
   "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT, read-only).\n" \
-  "size=<SIZE>          Create the disk with this size if it does not exist.\n" \
-  "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n" \
-  "cache-size=<SIZE>    Memory for chunk data (default 256M).\n" \
-  "endpoint=<URL>       S3 endpoint, or file:///DIR (default: AWS).\n" \
-  "region=<REGION>      Region (default: AWS_REGION or us-east-1).\n" \
-  "prefix=<PREFIX>      Key prefix inside the bucket.\n" \
-  "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n" \
-  "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n" \
-  "session-token=<TOK>  Session token (password forms).\n" \
-  "ca-file=<FILE>       CA certificates for HTTPS.\n" \
-  "tls-verify=false     Do not verify the server's certificate.\n" \
-  "virtual-host=true    Use bucket.host URLs.\n" \
-  "timeout=<SECS>       Timeout of one S3 request (default 30).\n" \
-  "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n" \
-  "connections=<N>      Parallel S3 connections (default 16).\n" \
-  "upload-threads=<N>   Background upload threads (default 8).\n" \
-  "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: off).\n" \
-  "read-ahead-threads=<N>  Threads that read ahead (default 4).\n" \
-  "commit-interval=<S>  Seconds between background commits (default 5).\n" \
-  "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n" \
-  "lease=<SECS>         Lease duration of a read-write open (default 30).\n" \
+  "size=<SIZE>          Create the disk with this size if it does not "        \
+  "exist.\n"                                                                   \
+  "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n"    \
+  "cache-size=<SIZE>    Memory for chunk data (default 256M).\n"               \
+  "endpoint=<URL>       S3 endpoint, or file:///DIR (default: AWS).\n"         \
+  "region=<REGION>      Region (default: AWS_REGION or us-east-1).\n"          \
+  "prefix=<PREFIX>      Key prefix inside the bucket.\n"                       \
+  "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n"    \
+  "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
+  "session-token=<TOK>  Session token (password forms).\n"                     \
+  "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
+  "tls-verify=false     Do not verify the server's certificate.\n"             \
+  "virtual-host=true    Use bucket.host URLs.\n"                               \
+  "timeout=<SECS>       Timeout of one S3 request (default 30).\n"             \
+  "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n"  \
+  "connections=<N>      Parallel S3 connections (default 16).\n"               \
+  "upload-threads=<N>   Background upload threads (default 8).\n"              \
+  "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
+  "off).\n"                                                                    \
+  "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
+  "commit-interval=<S>  Seconds between background commits (default 5).\n"     \
+  "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n"    \
+  "lease=<SECS>         Lease duration of a read-write open (default 30).\n"   \
   "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
 
@@ -373,12 +368,17 @@ disk_config_for (const char *export, bool readonly, char *name, char *snap,
 {
   if (name_parse_export (export, name, snap) == -1)
     return -1;
-  *config = (struct disk_config) {
-    .name = name, .snap = snap, .readonly = readonly,
+  *config = (struct disk_config){
+    .name = name,
+    .snap = snap,
+    .readonly = readonly,
     .create_size = snap[0] ? 0 : create_size,
-    .create_chunk_size = chunk_size, .commit_interval = commit_interval,
-    .gc_grace = gc_grace, .put_time = put_time (),
-    .lease_duration = lease_duration, .lease_wait = lease_wait,
+    .create_chunk_size = chunk_size,
+    .commit_interval = commit_interval,
+    .gc_grace = gc_grace,
+    .put_time = put_time (),
+    .lease_duration = lease_duration,
+    .lease_wait = lease_wait,
   };
   return 0;
 }
@@ -411,7 +411,7 @@ get_disk (const char *export, bool readonly)
     return NULL;
   }
   snprintf (od->export, sizeof od->export, "%s", export);
-  od->refs = export_name ? 2 : 1;       /* export=: open until unload */
+  od->refs = export_name ? 2 : 1; /* export=: open until unload */
   od->next = disks;
   disks = od;
   return od;
@@ -439,13 +439,15 @@ s3cow_get_ready (void)
   store = store_open (&store_config);
   if (store == NULL)
     return -1;
-  cache = cache_new (&(struct cache_config) {
-                       .size = cache_size, .upload_threads = upload_threads,
-                       .readahead = readahead,
-                       .readahead_threads = readahead_threads,
-                       .wait_timeout = store_config.retry_time
-                                       ? store_config.retry_time : 60 },
-                     store);
+  cache = cache_new (
+      &(struct cache_config){ .size = cache_size,
+                              .upload_threads = upload_threads,
+                              .readahead = readahead,
+                              .readahead_threads = readahead_threads,
+                              .wait_timeout = store_config.retry_time
+                                                  ? store_config.retry_time
+                                                  : 60 },
+      store);
   if (cache == NULL)
     return -1;
   if (export_name) {
@@ -493,7 +495,8 @@ s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
   if (export_name)
     return nbdkit_add_export (exports, export_name, NULL);
   if (catalog_list (store, NULL, CATALOG_MASK (CATALOG_HEAD), add_export,
-                    exports) != STORE_OK)
+                    exports)
+      != STORE_OK)
     return -1;
   return 0;
 }
@@ -548,7 +551,7 @@ s3cow_close (void *handle)
   free (h);
 }
 
-#define DISK(handle) (((struct handle *) (handle))->od->disk)
+#define DISK(handle) (((struct handle *)(handle))->od->disk)
 
 static int64_t
 s3cow_get_size (void *handle)
@@ -561,9 +564,10 @@ s3cow_export_description (void *handle)
 {
   struct disk *d = DISK (handle);
 
-  return nbdkit_printf_intern ("s3cow disk %s in bucket %s, chunk size %"
-                               PRIu32, ((struct handle *) handle)->od->export,
-                               store_config.bucket, disk_chunk_size (d));
+  return nbdkit_printf_intern (
+      "s3cow disk %s in bucket %s, chunk size %" PRIu32,
+      ((struct handle *)handle)->od->export, store_config.bucket,
+      disk_chunk_size (d));
 }
 
 static int
@@ -597,13 +601,13 @@ s3cow_can_fua (void *handle)
 }
 
 /* Data callbacks: the disk layer logged; pass its errno to the client. */
-#define RETURN_ERRNO(r)                                                  \
-  do {                                                                   \
-    if ((r) == -1) {                                                     \
-      nbdkit_set_error (errno ? errno : EIO);                            \
-      return -1;                                                         \
-    }                                                                    \
-    return 0;                                                            \
+#define RETURN_ERRNO(r)                                                        \
+  do {                                                                         \
+    if ((r) == -1) {                                                           \
+      nbdkit_set_error (errno ? errno : EIO);                                  \
+      return -1;                                                               \
+    }                                                                          \
+    return 0;                                                                  \
   } while (0)
 
 static int
@@ -617,22 +621,22 @@ static int
 s3cow_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
               uint32_t flags)
 {
-  RETURN_ERRNO (disk_pwrite (DISK (handle), buf, count, offset,
-                             flags & NBDKIT_FLAG_FUA));
+  RETURN_ERRNO (
+      disk_pwrite (DISK (handle), buf, count, offset, flags & NBDKIT_FLAG_FUA));
 }
 
 static int
 s3cow_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  RETURN_ERRNO (disk_zero (DISK (handle), count, offset,
-                           flags & NBDKIT_FLAG_FUA));
+  RETURN_ERRNO (
+      disk_zero (DISK (handle), count, offset, flags & NBDKIT_FLAG_FUA));
 }
 
 static int
 s3cow_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  RETURN_ERRNO (disk_zero (DISK (handle), count, offset,
-                           flags & NBDKIT_FLAG_FUA));
+  RETURN_ERRNO (
+      disk_zero (DISK (handle), count, offset, flags & NBDKIT_FLAG_FUA));
 }
 
 static int
@@ -653,7 +657,8 @@ s3cow_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
   while (pos < end) {
     uint64_t len = cs;
     uint32_t type = disk_is_zero_chunk (d, pos)
-                    ? NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO : 0;
+                        ? NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO
+                        : 0;
     if (pos + len > disk_size (d))
       len = disk_size (d) - pos;
     if (nbdkit_add_extent (extents, pos, len, type) == -1)

@@ -25,36 +25,36 @@ static const struct {
   [STAT_STORE_GET_BYTES] = { "s3cow_store_bytes_total{op=\"get\"}",
                              "Bytes moved by object-store calls." },
   [STAT_STORE_PUT_BYTES] = { "s3cow_store_bytes_total{op=\"put\"}", NULL },
-  [STAT_STORE_ERRORS] = { "s3cow_store_errors_total",
-                          "Object-store calls that failed." },
-  [STAT_HTTP_RETRIES] = { "s3cow_http_retries_total",
-                          "HTTP attempts that were retried." },
-  [STAT_CACHE_HITS] = { "s3cow_cache_hits_total",
-                        "Chunk reads served from memory." },
-  [STAT_CACHE_MISSES] = { "s3cow_cache_misses_total",
-                          "Chunks loaded from the store." },
+  [STAT_STORE_ERRORS]
+  = { "s3cow_store_errors_total", "Object-store calls that failed." },
+  [STAT_HTTP_RETRIES]
+  = { "s3cow_http_retries_total", "HTTP attempts that were retried." },
+  [STAT_CACHE_HITS]
+  = { "s3cow_cache_hits_total", "Chunk reads served from memory." },
+  [STAT_CACHE_MISSES]
+  = { "s3cow_cache_misses_total", "Chunks loaded from the store." },
   [STAT_CACHE_ZERO_READS] = { "s3cow_cache_zero_reads_total",
                               "Reads of zero chunks (no data anywhere)." },
-  [STAT_CACHE_EVICTIONS] = { "s3cow_cache_evictions_total",
-                             "Clean chunks dropped from memory." },
+  [STAT_CACHE_EVICTIONS]
+  = { "s3cow_cache_evictions_total", "Clean chunks dropped from memory." },
   [STAT_READAHEAD_LOADS] = { "s3cow_readahead_loads_total",
                              "Chunks loaded ahead of sequential reads." },
   [STAT_READAHEAD_HITS] = { "s3cow_readahead_hits_total",
                             "Chunk reads that found a chunk read ahead." },
-  [STAT_CHUNK_UPLOADS] = { "s3cow_chunk_uploads_total",
-                           "Dirty chunks uploaded." },
-  [STAT_CHUNK_UPLOADS_SKIPPED] = { "s3cow_chunk_uploads_skipped_total",
-                                   "Dirty chunks that needed no upload "
-                                   "(unchanged, or zeros)." },
-  [STAT_CHUNK_UPLOAD_FAILURES] = { "s3cow_chunk_upload_failures_total",
-                                   "Chunk uploads that failed." },
+  [STAT_CHUNK_UPLOADS]
+  = { "s3cow_chunk_uploads_total", "Dirty chunks uploaded." },
+  [STAT_CHUNK_UPLOADS_SKIPPED]
+  = { "s3cow_chunk_uploads_skipped_total", "Dirty chunks that needed no upload "
+                                           "(unchanged, or zeros)." },
+  [STAT_CHUNK_UPLOAD_FAILURES]
+  = { "s3cow_chunk_upload_failures_total", "Chunk uploads that failed." },
   [STAT_CHUNK_CORRUPT] = { "s3cow_chunk_corrupt_total",
                            "Chunk bodies that did not match their hash." },
   [STAT_FLUSHES] = { "s3cow_flushes_total", "Flushes (client and "
-                     "background)." },
+                                            "background)." },
   [STAT_COMMITS] = { "s3cow_commits_total", "Commits of a new head." },
-  [STAT_COMMIT_MICROSECONDS] = { "s3cow_commit_microseconds_total",
-                                 "Time spent in commits." },
+  [STAT_COMMIT_MICROSECONDS]
+  = { "s3cow_commit_microseconds_total", "Time spent in commits." },
   [STAT_COMMITS_FULL] = { "s3cow_commits_full_total",
                           "Commits that wrote a full map (compaction)." },
 };
@@ -71,7 +71,7 @@ base_name (const char *name, char *out, size_t size)
 {
   size_t len = strcspn (name, "{");
 
-  snprintf (out, size, "%.*s", (int) len, name);
+  snprintf (out, size, "%.*s", (int)len, name);
 }
 
 int
@@ -81,7 +81,7 @@ stats_write (const char *path, const struct stats_gauges *g)
   FILE *fp;
   int i;
 
-  if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int) sizeof tmp) {
+  if (snprintf (tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
     s3cow_log_error ("stats file name too long: %s", path);
     return -1;
   }

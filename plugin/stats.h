@@ -10,29 +10,29 @@
 #include <stdint.h>
 
 enum stat {
-  STAT_STORE_GET,               /* object-store calls, by kind */
+  STAT_STORE_GET, /* object-store calls, by kind */
   STAT_STORE_PUT,
   STAT_STORE_HEAD,
   STAT_STORE_DELETE,
   STAT_STORE_LIST,
   STAT_STORE_GET_BYTES,
   STAT_STORE_PUT_BYTES,
-  STAT_STORE_ERRORS,            /* calls that failed (not 404 / 412) */
-  STAT_HTTP_RETRIES,            /* HTTP attempts retried */
-  STAT_CACHE_HITS,              /* chunk reads served from memory */
-  STAT_CACHE_MISSES,            /* chunk loads from the store */
-  STAT_CACHE_ZERO_READS,        /* chunk reads of zero chunks (no data) */
+  STAT_STORE_ERRORS,     /* calls that failed (not 404 / 412) */
+  STAT_HTTP_RETRIES,     /* HTTP attempts retried */
+  STAT_CACHE_HITS,       /* chunk reads served from memory */
+  STAT_CACHE_MISSES,     /* chunk loads from the store */
+  STAT_CACHE_ZERO_READS, /* chunk reads of zero chunks (no data) */
   STAT_CACHE_EVICTIONS,
   STAT_READAHEAD_LOADS,       /* chunks loaded by read-ahead */
   STAT_READAHEAD_HITS,        /* reads that found a read-ahead chunk */
-  STAT_CHUNK_UPLOADS,           /* dirty chunks uploaded */
-  STAT_CHUNK_UPLOADS_SKIPPED,   /* dirty chunks unchanged or all zeros */
+  STAT_CHUNK_UPLOADS,         /* dirty chunks uploaded */
+  STAT_CHUNK_UPLOADS_SKIPPED, /* dirty chunks unchanged or all zeros */
   STAT_CHUNK_UPLOAD_FAILURES,
-  STAT_CHUNK_CORRUPT,           /* chunk bodies that failed the hash check */
+  STAT_CHUNK_CORRUPT, /* chunk bodies that failed the hash check */
   STAT_FLUSHES,
   STAT_COMMITS,
-  STAT_COMMIT_MICROSECONDS,     /* total time spent in commits */
-  STAT_COMMITS_FULL,            /* commits that wrote a full map */
+  STAT_COMMIT_MICROSECONDS, /* total time spent in commits */
+  STAT_COMMITS_FULL,        /* commits that wrote a full map */
   STAT_COUNT
 };
 
@@ -46,7 +46,7 @@ stats_inc (enum stat which)
 
 /* Gauges supplied by their owner when the stats are written. */
 struct stats_gauges {
-  uint64_t cache_bytes;         /* chunk buffers + reservations */
+  uint64_t cache_bytes; /* chunk buffers + reservations */
   uint64_t cache_limit;
   uint64_t dirty_bytes;
 };

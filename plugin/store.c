@@ -21,7 +21,8 @@ store_open (const struct store_config *config)
     const char *root = endpoint + 7;
     if (root[0] != '/') {
       s3cow_log_error ("endpoint %s: a file endpoint needs an absolute path: "
-                       "file:///path", endpoint);
+                       "file:///path",
+                       endpoint);
       return NULL;
     }
     return store_dir_open (config, root);
@@ -49,8 +50,8 @@ counted (int r, enum stat op, enum stat bytes_stat, uint64_t bytes)
 }
 
 int
-store_get (struct store *store, const char *key,
-           void *buf, size_t cap, size_t *len, char *etag)
+store_get (struct store *store, const char *key, void *buf, size_t cap,
+           size_t *len, char *etag)
 {
   int r = store->ops->get (store, key, 0, 0, true, buf, cap, len, etag, NULL,
                            NULL);
@@ -71,8 +72,8 @@ store_get_checked (struct store *store, const char *key, void *buf, size_t cap,
 }
 
 int
-store_get_range (struct store *store, const char *key,
-                 uint64_t offset, size_t count, void *buf, size_t *len)
+store_get_range (struct store *store, const char *key, uint64_t offset,
+                 size_t count, void *buf, size_t *len)
 {
   if (count == 0) {
     *len = 0;
@@ -86,8 +87,8 @@ store_get_range (struct store *store, const char *key,
 }
 
 int
-store_get_alloc (struct store *store, const char *key, size_t max,
-                 void **data, size_t *len, char *etag)
+store_get_alloc (struct store *store, const char *key, size_t max, void **data,
+                 size_t *len, char *etag)
 {
   int r = store->ops->get_alloc (store, key, max, data, len, etag);
 
@@ -96,31 +97,30 @@ store_get_alloc (struct store *store, const char *key, size_t max,
 }
 
 int
-store_put (struct store *store, const char *key,
-           const void *data, size_t len, const char *sha256_hex, char *etag)
+store_put (struct store *store, const char *key, const void *data, size_t len,
+           const char *sha256_hex, char *etag)
 {
-  return counted (store->ops->put (store, key, data, len, sha256_hex, NULL,
-                                   false, etag),
-                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
+  return counted (
+      store->ops->put (store, key, data, len, sha256_hex, NULL, false, etag),
+      STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
-store_put_if_absent (struct store *store, const char *key,
-                     const void *data, size_t len, char *etag)
+store_put_if_absent (struct store *store, const char *key, const void *data,
+                     size_t len, char *etag)
 {
-  return counted (store->ops->put (store, key, data, len, NULL, NULL, true,
-                                   etag),
-                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
+  return counted (
+      store->ops->put (store, key, data, len, NULL, NULL, true, etag),
+      STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
-store_put_if_match (struct store *store, const char *key,
-                    const void *data, size_t len, const char *if_etag,
-                    char *new_etag)
+store_put_if_match (struct store *store, const char *key, const void *data,
+                    size_t len, const char *if_etag, char *new_etag)
 {
-  return counted (store->ops->put (store, key, data, len, NULL, if_etag,
-                                   false, new_etag),
-                  STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
+  return counted (
+      store->ops->put (store, key, data, len, NULL, if_etag, false, new_etag),
+      STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
 }
 
 int
@@ -131,16 +131,16 @@ store_delete (struct store *store, const char *key)
 }
 
 int
-store_head (struct store *store, const char *key,
-            uint64_t *size, char *etag, time_t *mtime)
+store_head (struct store *store, const char *key, uint64_t *size, char *etag,
+            time_t *mtime)
 {
   return counted (store->ops->head (store, key, size, etag, mtime),
                   STAT_STORE_HEAD, STAT_STORE_HEAD, 0);
 }
 
 int
-store_list (struct store *store, const char *key_prefix,
-            store_list_fn fn, void *opaque)
+store_list (struct store *store, const char *key_prefix, store_list_fn fn,
+            void *opaque)
 {
   return counted (store->ops->list (store, key_prefix, fn, opaque),
                   STAT_STORE_LIST, STAT_STORE_LIST, 0);

@@ -30,12 +30,12 @@
 
 enum store_status {
   STORE_OK = 0,
-  STORE_NOT_FOUND = -1,     /* no such key (404 NoSuchKey / ENOENT) */
-  STORE_PRECONDITION = -2,  /* If-Match / If-None-Match failed (412, 409) */
-  STORE_TRANSIENT = -3,     /* 5xx, 429/SlowDown, reset, timeout: still failing
-                             * when the retry time budget ran out */
-  STORE_PERMANENT = -4,     /* auth, no such bucket, bad request, object larger
-                             * than the caller allowed, local I/O error, ... */
+  STORE_NOT_FOUND = -1,    /* no such key (404 NoSuchKey / ENOENT) */
+  STORE_PRECONDITION = -2, /* If-Match / If-None-Match failed (412, 409) */
+  STORE_TRANSIENT = -3,    /* 5xx, 429/SlowDown, reset, timeout: still failing
+                            * when the retry time budget ran out */
+  STORE_PERMANENT = -4,    /* auth, no such bucket, bad request, object larger
+                            * than the caller allowed, local I/O error, ... */
 };
 
 /* Room for any etag, NUL included.  Etags are returned without quotes. */
@@ -45,19 +45,19 @@ struct store_config {
   /* NULL: AWS (https://s3.REGION.amazonaws.com).  "file:///path": the
    * directory store.  Otherwise "http://host[:port]" or "https://...". */
   const char *endpoint;
-  const char *bucket;           /* required */
-  const char *prefix;           /* "" or NULL for none */
-  const char *region;           /* NULL: us-east-1 */
-  const char *access_key;       /* S3 only; NULL with secret_key NULL: anonymous */
+  const char *bucket;     /* required */
+  const char *prefix;     /* "" or NULL for none */
+  const char *region;     /* NULL: us-east-1 */
+  const char *access_key; /* S3 only; NULL with secret_key NULL: anonymous */
   const char *secret_key;
-  const char *session_token;    /* NULL: none */
-  bool virtual_host;            /* bucket.host/key instead of host/bucket/key */
-  bool tls_verify;              /* default true; false only when asked */
-  const char *ca_file;          /* NULL: the system's CA bundle */
-  double timeout;               /* seconds for one request; 0: default 30 */
-  double retry_time;            /* total seconds spent retrying one call
-                                 * (transient failures); 0: default 60 */
-  unsigned connections;         /* max parallel connections; 0: default 16 */
+  const char *session_token; /* NULL: none */
+  bool virtual_host;         /* bucket.host/key instead of host/bucket/key */
+  bool tls_verify;           /* default true; false only when asked */
+  const char *ca_file;       /* NULL: the system's CA bundle */
+  double timeout;            /* seconds for one request; 0: default 30 */
+  double retry_time;         /* total seconds spent retrying one call
+                              * (transient failures); 0: default 60 */
+  unsigned connections;      /* max parallel connections; 0: default 16 */
 };
 
 struct store;
@@ -73,8 +73,8 @@ void store_close (struct store *store);
  * object's size.  An object larger than cap fails with STORE_PERMANENT (and
  * never allocates more).  etag may be NULL.
  */
-int store_get (struct store *store, const char *key,
-               void *buf, size_t cap, size_t *len, char *etag);
+int store_get (struct store *store, const char *key, void *buf, size_t cap,
+               size_t *len, char *etag);
 
 /* A reader's own check of a whole object's body (a content hash, say):
  * true accepts it.  Called with no lock of the store held, possibly more
@@ -99,8 +99,8 @@ int store_get_checked (struct store *store, const char *key, void *buf,
  * *len is less than count only at the end of the object (0 for a range
  * starting at or past the end: STORE_OK).
  */
-int store_get_range (struct store *store, const char *key,
-                     uint64_t offset, size_t count, void *buf, size_t *len);
+int store_get_range (struct store *store, const char *key, uint64_t offset,
+                     size_t count, void *buf, size_t *len);
 
 /* Whole object into a new malloc'd buffer (*data, free it), at most max bytes:
  * larger objects fail with STORE_PERMANENT without a large allocation.
@@ -112,15 +112,14 @@ int store_get_alloc (struct store *store, const char *key, size_t max,
  * SHA-256 of data when the caller already knows it (saves hashing it again
  * for the signature).  etag (the new object's) may be NULL.
  */
-int store_put (struct store *store, const char *key,
-               const void *data, size_t len, const char *sha256_hex,
-               char *etag);
+int store_put (struct store *store, const char *key, const void *data,
+               size_t len, const char *sha256_hex, char *etag);
 
 /* Create an object only if the key does not exist (If-None-Match: *).
  * STORE_PRECONDITION if it exists.
  */
-int store_put_if_absent (struct store *store, const char *key,
-                         const void *data, size_t len, char *etag);
+int store_put_if_absent (struct store *store, const char *key, const void *data,
+                         size_t len, char *etag);
 
 /* Replace an object only if its current etag is if_etag (If-Match):
  * compare-and-swap.  STORE_PRECONDITION if the etag differs,
@@ -131,22 +130,21 @@ int store_put_if_absent (struct store *store, const char *key,
  * applied (the first try landed, its answer was lost).  Callers that must
  * know write content unique to the attempt and read the object back.
  */
-int store_put_if_match (struct store *store, const char *key,
-                        const void *data, size_t len, const char *if_etag,
-                        char *new_etag);
+int store_put_if_match (struct store *store, const char *key, const void *data,
+                        size_t len, const char *if_etag, char *new_etag);
 
 /* Delete an object.  Deleting a missing key is STORE_OK (as S3 does). */
 int store_delete (struct store *store, const char *key);
 
 /* Size, etag and last-modified time of an object.  Any output may be NULL. */
-int store_head (struct store *store, const char *key,
-                uint64_t *size, char *etag, time_t *mtime);
+int store_head (struct store *store, const char *key, uint64_t *size,
+                char *etag, time_t *mtime);
 
 struct store_entry {
-  const char *key;              /* relative to the prefix */
+  const char *key; /* relative to the prefix */
   uint64_t size;
   time_t mtime;
-  const char *etag;             /* without quotes */
+  const char *etag; /* without quotes */
 };
 
 /* Call fn for every key that starts with key_prefix, in byte order, across
@@ -154,8 +152,8 @@ struct store_entry {
  * (store_list then returns that value).  Keys are valid only during fn.
  */
 typedef int (*store_list_fn) (void *opaque, const struct store_entry *entry);
-int store_list (struct store *store, const char *key_prefix,
-                store_list_fn fn, void *opaque);
+int store_list (struct store *store, const char *key_prefix, store_list_fn fn,
+                void *opaque);
 
 /* The errno to give an NBD client for a failed store call: EIO mostly. */
 int store_errno (int status);
@@ -170,8 +168,8 @@ struct store_ops {
   int (*get) (struct store *, const char *key, uint64_t offset, size_t count,
               bool whole, void *buf, size_t cap, size_t *len, char *etag,
               store_check_fn check, void *check_opaque);
-  int (*get_alloc) (struct store *, const char *key, size_t max,
-                    void **data, size_t *len, char *etag);
+  int (*get_alloc) (struct store *, const char *key, size_t max, void **data,
+                    size_t *len, char *etag);
   int (*put) (struct store *, const char *key, const void *data, size_t len,
               const char *sha256_hex, const char *if_match, bool if_absent,
               char *etag);

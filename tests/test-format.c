@@ -14,22 +14,23 @@
 
 static int failures;
 
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      fprintf (stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                        \
-    }                                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf (stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond);      \
+      failures++;                                                              \
+    }                                                                          \
   } while (0)
 
-#define CHECK_EQ_U64(actual, expected)                                   \
-  do {                                                                   \
-    uint64_t a_ = (actual), e_ = (expected);                             \
-    if (a_ != e_) {                                                      \
-      fprintf (stderr, "%s:%d: FAILED: %s is %" PRIu64 ", expected %"    \
-               PRIu64 "\n", __FILE__, __LINE__, #actual, a_, e_);        \
-      failures++;                                                        \
-    }                                                                    \
+#define CHECK_EQ_U64(actual, expected)                                         \
+  do {                                                                         \
+    uint64_t a_ = (actual), e_ = (expected);                                   \
+    if (a_ != e_) {                                                            \
+      fprintf (stderr,                                                         \
+               "%s:%d: FAILED: %s is %" PRIu64 ", expected %" PRIu64 "\n",     \
+               __FILE__, __LINE__, #actual, a_, e_);                           \
+      failures++;                                                              \
+    }                                                                          \
   } while (0)
 
 static void
@@ -118,7 +119,7 @@ test_head (void)
   uint8_t *data, *copy;
   size_t len, i;
 
-  CHECK (head_encode (&h, (void **) &data, &len) == 0);
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == 0);
   CHECK_EQ_U64 (d.size, h.size);
   CHECK_EQ_U64 (d.chunk_size, h.chunk_size);
@@ -144,12 +145,12 @@ test_head (void)
   /* Invalid contents with a valid checksum. */
   h = sample_head ();
   h.chunk_size = 3 << 20;
-  CHECK (head_encode (&h, (void **) &data, &len) == 0);
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   h = sample_head ();
   strcpy (h.maps[0], "chunks/../../etc");
-  CHECK (head_encode (&h, (void **) &data, &len) == 0);
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   /* The parent and the map keys are printed by s3cow ls and info: a name
@@ -203,8 +204,8 @@ test_map (void)
   bool full;
 
   for (i = 0; i < 3; i++)
-    memset (in[i].hash, (int) i + 1, HASH_LEN);
-  CHECK (map_encode (in, 3, true, 1 << 20, 100, (void **) &data, &len) == 0);
+    memset (in[i].hash, (int)i + 1, HASH_LEN);
+  CHECK (map_encode (in, 3, true, 1 << 20, 100, (void **)&data, &len) == 0);
   CHECK (len <= map_max_size (100));
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 3);
@@ -220,18 +221,17 @@ test_map (void)
 
   /* Out of order or out of range entries. */
   in[1].idx = 0;
-  CHECK (map_encode (in, 3, false, 1 << 20, 100, (void **) &data, &len) == 0);
+  CHECK (map_encode (in, 3, false, 1 << 20, 100, (void **)&data, &len) == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
   in[1].idx = 5;
   in[2].idx = 100;
-  CHECK (map_encode (in, 3, false, 1 << 20, 101, (void **) &data, &len) == 0);
+  CHECK (map_encode (in, 3, false, 1 << 20, 101, (void **)&data, &len) == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
 
   /* An empty delta. */
-  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, (void **) &data, &len)
-         == 0);
+  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, (void **)&data, &len) == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 0);
   CHECK (!full);
@@ -253,7 +253,7 @@ test_chunkmap (void)
   memset (h, 7, HASH_LEN);
   chunkmap_set (m, 3, h, 5);
   chunkmap_set (m, 700, h, 2);
-  chunkmap_set (m, 700, h, 1);     /* unchanged: marked once, time kept */
+  chunkmap_set (m, 700, h, 1); /* unchanged: marked once, time kept */
   CHECK (chunkmap_oldest (m) == 2);
   CHECK_EQ_U64 (chunkmap_changed (m), 2);
   CHECK_EQ_U64 (chunkmap_nonzero (m), 2);
@@ -266,17 +266,17 @@ test_chunkmap (void)
   CHECK_EQ_U64 (e[1].idx, 700);
   CHECK_EQ_U64 (chunkmap_changed (m), 0);
   CHECK (oldest == 2 && chunkmap_oldest (m) == 0);
-  chunkmap_untake (m, e, n, oldest);     /* a failed commit */
+  chunkmap_untake (m, e, n, oldest); /* a failed commit */
   CHECK_EQ_U64 (chunkmap_changed (m), 2);
   CHECK (chunkmap_oldest (m) == 2);
   free (e);
 
-  memset (h, 0, HASH_LEN);       /* trim chunk 3: no object, no time */
+  memset (h, 0, HASH_LEN); /* trim chunk 3: no object, no time */
   chunkmap_set (m, 3, h, 1);
   CHECK (chunkmap_oldest (m) == 2);
   CHECK_EQ_U64 (chunkmap_nonzero (m), 1);
   CHECK (chunkmap_take (m, true, &e, &n, &oldest) == 0);
-  CHECK_EQ_U64 (n, 1);           /* a full map holds only non-zero chunks */
+  CHECK_EQ_U64 (n, 1); /* a full map holds only non-zero chunks */
   CHECK_EQ_U64 (e[0].idx, 700);
   CHECK_EQ_U64 (chunkmap_changed (m), 0);
   free (e);

@@ -56,7 +56,7 @@ field (const uint8_t **p, const uint8_t *end)
   if (*p >= end)
     return NULL;
   nul = memchr (*p, '\0', end - *p);
-  f = strndup ((const char *) *p, (nul ? nul : end) - *p);
+  f = strndup ((const char *)*p, (nul ? nul : end) - *p);
   *p = nul ? nul + 1 : end;
   return f;
 }

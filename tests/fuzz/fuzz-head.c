@@ -51,8 +51,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     size_t j;
 
     FUZZ_ASSERT (memchr (k, '\0', KEY_MAX_LEN) != NULL);
-    FUZZ_ASSERT (strncmp (k, KEY_DISKS_PREFIX, strlen (KEY_DISKS_PREFIX))
-                 == 0);
+    FUZZ_ASSERT (strncmp (k, KEY_DISKS_PREFIX, strlen (KEY_DISKS_PREFIX)) == 0);
     FUZZ_ASSERT (strstr (k, "..") == NULL);
     for (j = 0; k[j]; j++)
       FUZZ_ASSERT (k[j] > 0x20 && k[j] < 0x7f);

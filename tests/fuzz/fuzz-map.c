@@ -38,13 +38,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (size < 3)
     return 0;
-  chunk_size = (uint32_t) CHUNK_SIZE_MIN << (data[0] % 11);
-  nchunks = 1 + (data[1] | (uint64_t) data[2] << 8) % 2048;
+  chunk_size = (uint32_t)CHUNK_SIZE_MIN << (data[0] % 11);
+  nchunks = 1 + (data[1] | (uint64_t)data[2] << 8) % 2048;
   data += 3;
   size -= 3;
 
   if (map_decode ("disks/fuzz/maps/0000000000000001-fuzz", data, size,
-                  chunk_size, nchunks, &e, &n, &full) == -1) {
+                  chunk_size, nchunks, &e, &n, &full)
+      == -1) {
     FUZZ_ASSERT (fuzz_log_errors > errors);
     FUZZ_ASSERT (e == NULL && n == 0);
     return 0;
@@ -62,8 +63,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
    * chunk count 8 (at 24), entry count 8.
    */
   if (le64 (data + 16) >> 32 == 0) {
-    FUZZ_ASSERT (map_encode (e, n, full, chunk_size, le64 (data + 24),
-                             &again, &again_len) == 0);
+    FUZZ_ASSERT (map_encode (e, n, full, chunk_size, le64 (data + 24), &again,
+                             &again_len)
+                 == 0);
     FUZZ_ASSERT (again_len == size);
     FUZZ_ASSERT (memcmp (again, data, size) == 0);
     free (again);

@@ -32,7 +32,7 @@ check_key (const char *key, const char *disk, const char *suffix)
   FUZZ_ASSERT (key[dl + strlen (disk)] == '/');
   sl = strlen (suffix);
   FUZZ_ASSERT (n >= sl && strcmp (key + n - sl, suffix) == 0);
-  for (p = key; *p; ) {
+  for (p = key; *p;) {
     size_t seg = strcspn (p, "/");
 
     FUZZ_ASSERT (seg > 0);
@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   char key[KEY_MAX_LEN], suffix[KEY_MAX_LEN];
-  char *name = strndup ((const char *) data, size);
+  char *name = strndup ((const char *)data, size);
   unsigned long errors = fuzz_log_errors;
   int r;
 

@@ -14,8 +14,8 @@
  * besides memory safety: an error is reported (nbdkit_error) for every
  * refusal, a literal secret-key= or session-token= value is never in an
  * error message, and an accepted configuration is within every documented
- * limit (chunk size, cache size for a new disk, size, lease, names), with durations that
- * are finite and at most 1e9 seconds.
+ * limit (chunk size, cache size for a new disk, size, lease, names), with
+ * durations that are finite and at most 1e9 seconds.
  */
 #include "s3cow.c"
 
@@ -114,14 +114,31 @@ nbdkit_parse_size (const char *str)
   case '\0':
     end--;
     break;
-  case 'e': case 'E': scale *= 1024; /* fallthrough */
-  case 'p': case 'P': scale *= 1024; /* fallthrough */
-  case 't': case 'T': scale *= 1024; /* fallthrough */
-  case 'g': case 'G': scale *= 1024; /* fallthrough */
-  case 'm': case 'M': scale *= 1024; /* fallthrough */
-  case 'k': case 'K': scale *= 1024; /* fallthrough */
-  case 'b': case 'B': break;
-  case 's': case 'S': scale = 512; break;
+  case 'e':
+  case 'E':
+    scale *= 1024; /* fallthrough */
+  case 'p':
+  case 'P':
+    scale *= 1024; /* fallthrough */
+  case 't':
+  case 'T':
+    scale *= 1024; /* fallthrough */
+  case 'g':
+  case 'G':
+    scale *= 1024; /* fallthrough */
+  case 'm':
+  case 'M':
+    scale *= 1024; /* fallthrough */
+  case 'k':
+  case 'K':
+    scale *= 1024; /* fallthrough */
+  case 'b':
+  case 'B':
+    break;
+  case 's':
+  case 'S':
+    scale = 512;
+    break;
   default:
     nbdkit_error ("could not parse size: unknown suffix '%s'", end);
     return -1;
@@ -130,7 +147,7 @@ nbdkit_parse_size (const char *str)
     nbdkit_error ("could not parse size: unknown suffix '%s'", end);
     return -1;
   }
-  if (INT64_MAX / scale < (uint64_t) size) {
+  if (INT64_MAX / scale < (uint64_t)size) {
     nbdkit_error ("overflow computing size (%s)", str);
     return -1;
   }
@@ -159,7 +176,7 @@ nbdkit_parse_unsigned (const char *what, const char *str, unsigned *rp)
   char *end;
   const char *p = str;
 
-  while (isspace ((unsigned char) *p))
+  while (isspace ((unsigned char)*p))
     p++;
   if (*p == '-') {
     nbdkit_error ("%s: negative numbers are not allowed", what);
@@ -213,8 +230,7 @@ nbdkit_printf_intern (const char *fmt, ...)
   abort ();
 }
 int
-nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l,
-                   uint32_t t)
+nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l, uint32_t t)
 {
   abort ();
 }
@@ -224,7 +240,7 @@ nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l,
 static void
 reset (void)
 {
-  store_config = (struct store_config) { .tls_verify = true };
+  store_config = (struct store_config){ .tls_verify = true };
   free (secret_key);
   free (session_token);
   secret_key = session_token = NULL;
@@ -283,8 +299,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       key = "bucket";
       value = line;
     }
-    if (strcmp (key, "secret-key") == 0
-        || strcmp (key, "session-token") == 0) {
+    if (strcmp (key, "secret-key") == 0 || strcmp (key, "session-token") == 0) {
       char *m;
 
       if (asprintf (&m, "%s%s", SECRET_MARK, value) == -1)
@@ -310,7 +325,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     /* (The cache is checked against an existing disk's own chunk size
      * when it is opened.)
      */
-    FUZZ_ASSERT (!create_size || cache_size >= (uint64_t) chunk_size * 32);
+    FUZZ_ASSERT (!create_size || cache_size >= (uint64_t)chunk_size * 32);
     FUZZ_ASSERT (create_size % 512 == 0 && create_size <= DISK_SIZE_MAX);
     /* Seconds: finite, and small enough that now + value fits a time_t
      * and value * 1000 a long (bug "param-nonfinite": strtod takes nan,

@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (size < 1)
     return 0;
-  xml = (const char *) data + 1;
+  xml = (const char *)data + 1;
   len = size - 1;
 
   switch (data[0] % 4) {
@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     time_t t;
 
     FUZZ_ASSERT (s != NULL);
-    (void) s3_xml_parse_time (s, &t);
+    (void)s3_xml_parse_time (s, &t);
     free (s);
     break;
   }

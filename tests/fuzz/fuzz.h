@@ -15,13 +15,13 @@ extern unsigned long fuzz_log_errors;
 /* Abort with a message when an invariant does not hold: libFuzzer then
  * saves the input as a crash.
  */
-#define FUZZ_ASSERT(cond)                                                 \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      fprintf (stderr, "%s:%d: invariant failed: %s\n", __FILE__,         \
-               __LINE__, #cond);                                          \
-      abort ();                                                           \
-    }                                                                     \
+#define FUZZ_ASSERT(cond)                                                      \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf (stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,    \
+               #cond);                                                         \
+      abort ();                                                                \
+    }                                                                          \
   } while (0)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);

@@ -41,8 +41,7 @@ fuzz_vlog (const char *level, const char *fmt, va_list ap)
   for (size_t i = 0; i < 2; i++)
     if (fuzz_log_forbidden[i] && fuzz_log_forbidden[i][0]
         && strstr (buf, fuzz_log_forbidden[i])) {
-      fprintf (stderr, "s3cow-fuzz: a secret is in a log message: %s\n",
-               buf);
+      fprintf (stderr, "s3cow-fuzz: a secret is in a log message: %s\n", buf);
       abort ();
     }
 }

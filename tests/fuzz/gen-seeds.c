@@ -218,14 +218,28 @@ names (void)
 static void
 config (void)
 {
-  const char *aws[] = { "", "my-bucket", "", "eu-west-1", "AKIAIOSFODNN7EXAMPLE",
-                        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "" };
-  const char *rgw[] = { "http://127.0.0.1:7480", "vms", "tenant1/", "us-east-1",
-                        "s3cowtest", "s3cowtestsecret0123456789",
+  const char *aws[] = { "",
+                        "my-bucket",
+                        "",
+                        "eu-west-1",
+                        "AKIAIOSFODNN7EXAMPLE",
+                        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                        "" };
+  const char *rgw[] = { "http://127.0.0.1:7480",
+                        "vms",
+                        "tenant1/",
+                        "us-east-1",
+                        "s3cowtest",
+                        "s3cowtestsecret0123456789",
                         "FwoGZXIvYXdzEXAMPLETOKEN" };
   const char *v6[] = { "https://[::1]:9000/", "b.example", "", "", "", "", "" };
-  const char *vh[] = { "https://s3.example.com", "my.bucket-1", "p/", "auto",
-                       "AK", "SECRETSECRET", "" };
+  const char *vh[] = { "https://s3.example.com",
+                       "my.bucket-1",
+                       "p/",
+                       "auto",
+                       "AK",
+                       "SECRETSECRET",
+                       "" };
 
   put_fields ("aws", 0, aws, 7, 2);
   put_fields ("rgw-token", 0, rgw, 7, 2);
