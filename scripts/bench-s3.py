@@ -6,7 +6,10 @@
   bench-s3.py raw put|get BUCKET OBJSIZE TOTAL PARALLEL
         # raw throughput of the server: TOTAL bytes in objects of OBJSIZE,
         # PARALLEL curl processes, each one keeping its connection alive;
-        # prints "seconds requests"
+        # prints "seconds requests"; PUT bodies are sent with
+        # x-amz-content-sha256: UNSIGNED-PAYLOAD (the server hashes
+        # nothing), or with their SHA-256 signed as s3cow sends chunks
+        # (the server checks it) when BENCH_RAW_SIGNED=1
   bench-s3.py rgw-counters ASOK             # RGW's perf counters, one line:
         # "req failed_req get get_b put put_b"
 
@@ -14,6 +17,7 @@ The endpoint and keys come from S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY,
 S3COW_TEST_SECRET_KEY and S3COW_TEST_REGION (written by rgw-start.sh).
 """
 
+import hashlib
 import json
 import os
 import socket
@@ -88,9 +92,13 @@ def raw(op, bucket, objsize, total, parallel):
     tag = f"raw-{objsize >> 10}k"
     with tempfile.TemporaryDirectory(prefix="s3cow-bench-raw.") as tmp:
         src = os.path.join(tmp, "object")
+        payload = "UNSIGNED-PAYLOAD"
         if op == "put":
+            body = os.urandom(objsize)
             with open(src, "wb") as f:
-                f.write(os.urandom(objsize))
+                f.write(body)
+            if os.environ.get("BENCH_RAW_SIGNED") == "1":
+                payload = hashlib.sha256(body).hexdigest()
         procs = []
         for p in range(parallel):
             mine = range(p, count, parallel)
@@ -101,7 +109,7 @@ def raw(op, bucket, objsize, total, parallel):
                 f.write('silent\nshow-error\nfail\n'
                         f'aws-sigv4 = "aws:amz:{region}:s3"\n'
                         f'user = "{user}"\n'
-                        'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"\n'
+                        f'header = "x-amz-content-sha256: {payload}"\n'
                         'max-time = 120\n')
                 for i in mine:
                     f.write(f'url = "{endpoint}/{bucket}/{tag}/{i:06d}"\n')
