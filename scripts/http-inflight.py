@@ -3,6 +3,7 @@
 
   nbdkit -f -v ... s3cow ... -D s3cow.http=1 2>&1 \\
     | scripts/http-inflight.py [--log FILE] [--step SECONDS]
+  scripts/http-inflight.py --stamped [--step SECONDS] < FILE   # again
 
 Each line read is stamped with the time it arrived (nbdkit's debug lines
 carry no time) and, with --log, written to FILE.  A line
@@ -10,7 +11,8 @@ carry no time) and, with --log, written to FILE.  A line
 <ms> earlier.  At the end of the input it prints the number of GETs, the
 mean number in flight over the span from the first start to the last end,
 the share of time spent at each count, the GET times (p50, p90), and with
---step the mean in flight per step.  For benchmarks only: stamping costs a
+--step the mean in flight per step.  --stamped reads a FILE that --log
+wrote (each line starts with its time).  For benchmarks only: stamping costs a
 little CPU per line.
 """
 
@@ -26,11 +28,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", help="write the stamped lines here")
     ap.add_argument("--step", type=float, help="print in flight per step (s)")
+    ap.add_argument("--stamped", action="store_true",
+                    help="the input is a --log file: times are in it")
     args = ap.parse_args()
     log = open(args.log, "w", buffering=1) if args.log else None
     events, times = [], []
     for line in sys.stdin:
-        t = time.monotonic()
+        if args.stamped:
+            stamp, _, line = line.partition(" ")
+            t = float(stamp)
+        else:
+            t = time.monotonic()
         if log:
             log.write(f"{t:.6f} {line}")
         m = GET.search(line)
@@ -47,13 +55,15 @@ def main():
     n, last = 0, t0
     for t, d in events:
         share[n] = share.get(n, 0.0) + (t - last)
-        if args.step:
+        if args.step and n:
+            k = int((last - t0) / args.step)
             a = last
-            while a < t:
-                k = int((a - t0) / args.step)
+            while a < t:  # spread n over the steps from last to t
                 b = min(t, t0 + (k + 1) * args.step)
-                steps[k] = steps.get(k, 0.0) + n * (b - a)
-                a = b
+                if b > a:
+                    steps[k] = steps.get(k, 0.0) + n * (b - a)
+                    a = b
+                k += 1
         n += d
         last = t
     mean = sum(k * v for k, v in share.items()) / span if span > 0 else 0
