@@ -29,6 +29,7 @@
 #   RGW_MEMSTORE_BYTES  RAM for the RGW's OSD (default 8 GiB, less when
 #                 the machine has less available)
 #   S3BACKER_OPTS extra s3backer options (e.g. --blockCacheSize=64)
+#   S3COW_OPTS    extra s3cow parameters (e.g. "read-ahead-threads=8")
 #   KEEP          1 keeps the work directory (logs) and the RGW's state
 #
 # Every process it starts is stopped by its PID at the end, also on ^C, an
@@ -40,7 +41,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH" # Debian's python3 for nbdsh
 py=/usr/bin/python3
 t_start=$EPOCHREALTIME
-cmdline="$(for v in SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS; do
+cmdline="$(for v in SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS S3COW_OPTS; do
   [ -n "${!v:-}" ] && printf '%s=%q ' "$v" "${!v}"; done)scripts/bench.sh"
 
 size_arg="${SIZE:-1G}"
@@ -361,10 +362,12 @@ srv_start ()
         >>"$log" 2>&1 &
       ;;
     s3cow)
+      # shellcheck disable=SC2086 # S3COW_OPTS is a list of parameters
       nbdkit -f -U "$sock" -P "$work/nbdkit.pid" "$plugin" \
         bucket="$bucket" export="disk$run" size="$size" \
         endpoint="$endpoint" access-key="$S3COW_TEST_ACCESS_KEY" \
-        secret-key=+"$work/secret" stats="$work/stats" >>"$log" 2>&1 &
+        secret-key=+"$work/secret" stats="$work/stats" \
+        ${S3COW_OPTS:-} >>"$log" 2>&1 &
       ;;
   esac
   pid=$!
