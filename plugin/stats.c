@@ -60,7 +60,7 @@ static const struct {
 };
 
 void
-stats_add (enum stat which, uint64_t n)
+stats_add (enum stat_counter which, uint64_t n)
 {
   atomic_fetch_add_explicit (&counters[which], n, memory_order_relaxed);
 }

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-enum stat {
+enum stat_counter {
   STAT_STORE_GET, /* object-store calls, by kind */
   STAT_STORE_PUT,
   STAT_STORE_HEAD,
@@ -36,10 +36,10 @@ enum stat {
   STAT_COUNT
 };
 
-void stats_add (enum stat which, uint64_t n);
+void stats_add (enum stat_counter which, uint64_t n);
 
 static inline void
-stats_inc (enum stat which)
+stats_inc (enum stat_counter which)
 {
   stats_add (which, 1);
 }
