@@ -15,7 +15,9 @@
 #     the same chunks: every file they write is good, no temp file is left,
 #     and a later read takes the chunks from the tier;
 #  6. cache-dir-size=64M with 96 chunks read: the files stay under 64 MiB
-#     (the least recently used evicted), and s3cow_tier_bytes says so.
+#     (the least recently used evicted), and s3cow_tier_bytes says so;
+#  7. a tier that cannot be written (chattr +i): reads are right, the cause
+#     is logged once, and the tier stops writing after 32 failures.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -192,5 +194,35 @@ echo "cache-dir-size=64M: $bytes bytes of files, $evictions evictions"
 [ "$evictions" -ge 30 ] ||
   fail "cache-dir-size=64M after 96 chunks: $evictions evictions, expected 30+"
 check_files "$small"
+
+# 7. Writes that fail (the directory made immutable after the start, where
+# the file system allows it): reads are right, the cause is logged once,
+# and after 32 failures in a row the tier stops writing.
+tier="$tmpdir/frozen"
+mkdir "$tier"
+if chattr +i "$tier" 2>/dev/null; then
+  chattr -i "$tier"
+  cp "$tmpdir/data48" "$tmpdir/data"
+  start_nbdkit "$sock" "${s3[@]}" export=t cache-size=32M cache-dir="$tier" \
+    stats="$tmpdir/s7" 2>"$tmpdir/log7"
+  cleanup_fn chattr -i "$tier"
+  chattr +i "$tier"
+  rm -f "$tmpdir/copy"
+  nbdcopy -- "$uri" "$tmpdir/copy" || fail "nbdcopy out (frozen) failed"
+  stop_nbdkit || fail "nbdkit exited with status $?"
+  chattr -i "$tier"
+  cmp "$tmpdir/data" "$tmpdir/copy" ||
+    fail "the disk read while the tier cannot be written differs"
+  errors=$(stat "$tmpdir/s7" s3cow_tier_errors_total)
+  logged=$(grep -c "cannot create a temp file" "$tmpdir/log7" || true)
+  echo "unwritable tier: $errors errors, $logged logged"
+  [ "$errors" -ge 32 ] && [ "$logged" -eq 1 ] ||
+    fail "unwritable tier: $errors errors counted (expected 32+) and" \
+      "$logged log lines (expected 1): $(cat "$tmpdir/log7")"
+  grep -q "32 writes failed in a row: no more chunks will be written" \
+    "$tmpdir/log7" || fail "no log line saying the tier stopped writing"
+else
+  echo "chattr +i does not work in $tmpdir: write errors not tested"
+fi
 
 echo "$0: PASS"
