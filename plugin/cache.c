@@ -51,17 +51,18 @@
  * Disk tier (cache-dir=, disktier.c).  A chunk that misses memory is looked
  * for in the tier before the store.  A chunk that became clean with new
  * data (loaded from the store, or uploaded) is offered to the tier: the
- * entry is pinned and queued (cache->tierq, TIER_QUEUE items at most; when
- * full the offer is dropped and counted) and the tier thread writes it
- * under the entry's shared lock, if its version has not changed since,
- * then unpins it.  Read-ahead threads wait while the queue is half full
- * before loading (they are speculative: the tier's pace is theirs), so that
- * a sequential read puts every chunk into the tier and the other half stays
- * free for the chunks that requests load and uploads clean (measured: when
- * read-ahead could fill the queue, 87 of 1024 chunks of a sequential read
- * were dropped).  So the tier never delays a
- * request by more than that shared lock, costs no memory beyond the pinned
- * entries (inside cache-size), and a failing tier fails nothing.
+ * entry is pinned and queued (cache->tierq: TIER_QUEUE items and tier_max =
+ * cache-size / 8 bytes at most; when full, the offer is dropped and
+ * counted) and the tier thread writes it under the entry's shared lock, if
+ * its version has not changed since, then unpins it.  Read-ahead threads
+ * wait while the queue is half full before loading (they are speculative:
+ * the tier's pace is theirs), so that a sequential read puts its chunks
+ * into the tier and the other half stays free for the chunks that requests
+ * load and uploads clean (measured: when read-ahead could fill a queue of
+ * 8, 87 of 1024 chunks of a sequential read were dropped; 144 with half of
+ * it kept free, under load 8).  So the tier never delays a request by more
+ * than that shared lock, costs no memory beyond the pinned entries (inside
+ * cache-size), and a failing tier fails nothing.
  */
 #include <config.h>
 
@@ -118,7 +119,9 @@ struct tier_item {
   uint64_t version; /* written only if the entry still has this version */
   uint8_t hash[HASH_LEN];
 };
-#define TIER_QUEUE 8 /* chunks waiting for the tier thread, at most */
+#define TIER_QUEUE                                                             \
+  16 /* chunks waiting for the tier thread, at most, and                       \
+      * in bytes at most cache-size / 8 (tier_max) */
 
 /* A sequential stream of reads of one disk, for read-ahead. */
 struct ra_stream {
@@ -187,6 +190,7 @@ struct cache {
   struct disktier *tier;              /* NULL: no cache-dir= */
   struct tier_item tierq[TIER_QUEUE]; /* (L) ring */
   unsigned tier_head, tier_len;       /* (L) */
+  uint64_t tier_bytes, tier_max;      /* (L) bytes queued, and at most */
   pthread_cond_t tier_work;           /* (L) tierq not empty, or stop */
   bool tier_started;
   pthread_t tier_thread;
@@ -555,11 +559,13 @@ tier_offer (struct entry *e, const uint8_t *hash)
   if (c->tier == NULL || e->data == NULL || c->stop
       || disktier_has (c->tier, hash))
     return;
-  if (c->tier_len == TIER_QUEUE) {
+  if (c->tier_len == TIER_QUEUE
+      || c->tier_bytes + e->disk->chunk_size > c->tier_max) {
     stats_inc (STAT_TIER_DROPPED);
     return;
   }
   pin (e);
+  c->tier_bytes += e->disk->chunk_size;
   it = &c->tierq[(c->tier_head + c->tier_len++) % TIER_QUEUE];
   it->e = e;
   it->version = e->version;
@@ -584,6 +590,7 @@ tier_thread (void *arg)
     it = c->tierq[c->tier_head];
     c->tier_head = (c->tier_head + 1) % TIER_QUEUE;
     c->tier_len--;
+    c->tier_bytes -= it.e->disk->chunk_size;
     it.e->disk->tier_inflight++;
     pthread_mutex_unlock (&c->lock);
 
@@ -608,9 +615,10 @@ tier_drop (struct cache *c, struct cache_disk *cd)
 
   for (k = n = 0; k < c->tier_len; k++) {
     struct tier_item it = c->tierq[(c->tier_head + k) % TIER_QUEUE];
-    if (cd == NULL || it.e->disk == cd)
+    if (cd == NULL || it.e->disk == cd) {
+      c->tier_bytes -= it.e->disk->chunk_size;
       unpin (it.e);
-    else
+    } else
       c->tierq[(c->tier_head + n++) % TIER_QUEUE] = it;
   }
   c->tier_len = n;
@@ -718,7 +726,9 @@ readahead_thread (void *arg)
       pthread_cond_wait (&c->ra_work, &c->lock);
       continue;
     }
-    if (c->tier && c->tier_len >= TIER_QUEUE / 2) {
+    if (c->tier
+        && (c->tier_len >= TIER_QUEUE / 2
+            || c->tier_bytes >= c->tier_max / 2)) {
       pthread_cond_wait (&c->changed, &c->lock); /* the tier's pace */
       continue;
     }
@@ -926,6 +936,7 @@ cache_new (const struct cache_config *config, struct store *store)
   }
   c->store = store;
   c->limit = config->size;
+  c->tier_max = config->size / 8;
   /* Below writeback_start, chunks upload only when written whole or when
    * a flush (or the background commit) asks: random writes then rewrite
    * memory, not S3.
