@@ -32,9 +32,13 @@ struct cache_config {
   uint64_t readahead;         /* bytes read ahead of sequential readers,
                                * at most (capped at size / 4); 0: none */
   unsigned readahead_threads; /* threads loading them */
+  const char *tier_dir;       /* cache-dir=: local disk tier; NULL: none */
+  uint64_t tier_size;         /* cache-dir-size: bytes of files, at most */
 };
 
-/* A new, empty cache.  NULL after logging on error. */
+/* A new, empty cache (opening the disk tier, if any: see disktier.h).
+ * NULL after logging on error.
+ */
 struct cache *cache_new (const struct cache_config *config,
                          struct store *store);
 

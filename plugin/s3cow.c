@@ -45,6 +45,8 @@ static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
 static uint64_t readahead = 64 * 1024 * 1024;
 static unsigned readahead_threads = 4;
+static const char *cache_dir;                         /* NULL: no disk tier */
+static uint64_t cache_dir_size = UINT64_C (10) << 30; /* 10G */
 static double commit_interval = 5;
 static double gc_grace = 3600;
 static double lease_duration = 30;
@@ -194,6 +196,21 @@ s3cow_config (const char *key, const char *value)
       return -1;
     }
     cache_size = size;
+  } else if (strcmp (key, "cache-dir") == 0) {
+    if (value[0] == '\0') {
+      nbdkit_error ("cache-dir=: must name a directory");
+      return -1;
+    }
+    cache_dir = value;
+  } else if (strcmp (key, "cache-dir-size") == 0) {
+    size = nbdkit_parse_size (value);
+    if (size == -1)
+      return -1;
+    if (size < CHUNK_SIZE_MAX) {
+      nbdkit_error ("cache-dir-size=%s: must be at least 64M", value);
+      return -1;
+    }
+    cache_dir_size = size;
   } else if (strcmp (key, "read-ahead") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
@@ -337,6 +354,9 @@ s3cow_config_complete (void)
   "exist.\n"                                                                   \
   "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n"    \
   "cache-size=<SIZE>    Memory for chunk data (default 256M).\n"               \
+  "cache-dir=<DIR>      Also keep clean chunks in files here (disk tier).\n"   \
+  "cache-dir-size=<SIZE>  Bytes of files in cache-dir at most (default "       \
+  "10G).\n"                                                                    \
   "endpoint=<URL>       S3 endpoint, or file:///DIR (default: AWS).\n"         \
   "region=<REGION>      Region (default: AWS_REGION or us-east-1).\n"          \
   "prefix=<PREFIX>      Key prefix inside the bucket.\n"                       \
@@ -444,6 +464,8 @@ s3cow_get_ready (void)
                               .upload_threads = upload_threads,
                               .readahead = readahead,
                               .readahead_threads = readahead_threads,
+                              .tier_dir = cache_dir,
+                              .tier_size = cache_dir_size,
                               .wait_timeout = store_config.retry_time
                                                   ? store_config.retry_time
                                                   : 60 },

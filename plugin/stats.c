@@ -57,10 +57,31 @@ static const struct {
   = { "s3cow_commit_microseconds_total", "Time spent in commits." },
   [STAT_COMMITS_FULL] = { "s3cow_commits_full_total",
                           "Commits that wrote a full map (compaction)." },
+  [STAT_TIER_HITS] = { "s3cow_tier_hits_total",
+                       "Chunk loads served by the disk tier (cache-dir=)." },
+  [STAT_TIER_MISSES]
+  = { "s3cow_tier_misses_total", "Disk tier lookups that found no good file." },
+  [STAT_TIER_READ_BYTES] = { "s3cow_tier_bytes_total{op=\"read\"}",
+                             "Bytes read from and written to the disk tier." },
+  [STAT_TIER_WRITE_BYTES] = { "s3cow_tier_bytes_total{op=\"write\"}", NULL },
+  [STAT_TIER_WRITES]
+  = { "s3cow_tier_writes_total", "Chunk files written to the disk tier." },
+  [STAT_TIER_EVICTIONS]
+  = { "s3cow_tier_evictions_total", "Chunk files deleted to stay under "
+                                    "cache-dir-size." },
+  [STAT_TIER_CORRUPT]
+  = { "s3cow_tier_corrupt_total", "Disk tier files that failed the hash check "
+                                  "(deleted)." },
+  [STAT_TIER_DROPPED] = { "s3cow_tier_dropped_total",
+                          "Chunks not written to the disk tier because its "
+                          "queue was full." },
+  [STAT_TIER_ERRORS] = { "s3cow_tier_errors_total",
+                         "Disk tier I/O errors (the chunk came from the "
+                         "store)." },
 };
 
 void
-stats_add (enum stat which, uint64_t n)
+stats_add (enum stat_counter which, uint64_t n)
 {
   atomic_fetch_add_explicit (&counters[which], n, memory_order_relaxed);
 }
@@ -106,8 +127,14 @@ stats_write (const char *path, const struct stats_gauges *g)
            "# TYPE s3cow_cache_limit_bytes gauge\n"
            "s3cow_cache_limit_bytes %" PRIu64 "\n"
            "# HELP s3cow_dirty_bytes Dirty chunk data awaiting upload.\n"
-           "# TYPE s3cow_dirty_bytes gauge\ns3cow_dirty_bytes %" PRIu64 "\n",
-           g->cache_bytes, g->cache_limit, g->dirty_bytes);
+           "# TYPE s3cow_dirty_bytes gauge\ns3cow_dirty_bytes %" PRIu64 "\n"
+           "# HELP s3cow_tier_bytes Chunk files in cache-dir=.\n"
+           "# TYPE s3cow_tier_bytes gauge\ns3cow_tier_bytes %" PRIu64 "\n"
+           "# HELP s3cow_tier_limit_bytes cache-dir-size (0: no cache-dir=).\n"
+           "# TYPE s3cow_tier_limit_bytes gauge\n"
+           "s3cow_tier_limit_bytes %" PRIu64 "\n",
+           g->cache_bytes, g->cache_limit, g->dirty_bytes, g->tier_bytes,
+           g->tier_limit);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     s3cow_log_error ("stats: %s: %m", path);
     unlink (tmp);

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-enum stat {
+enum stat_counter {
   STAT_STORE_GET, /* object-store calls, by kind */
   STAT_STORE_PUT,
   STAT_STORE_HEAD,
@@ -33,13 +33,22 @@ enum stat {
   STAT_COMMITS,
   STAT_COMMIT_MICROSECONDS, /* total time spent in commits */
   STAT_COMMITS_FULL,        /* commits that wrote a full map */
+  STAT_TIER_HITS,           /* chunk loads served by cache-dir= */
+  STAT_TIER_MISSES,         /* cache-dir= lookups that found nothing */
+  STAT_TIER_READ_BYTES,
+  STAT_TIER_WRITE_BYTES,
+  STAT_TIER_WRITES,    /* chunk files written */
+  STAT_TIER_EVICTIONS, /* chunk files deleted to stay under the size */
+  STAT_TIER_CORRUPT,   /* chunk files that failed the check (deleted) */
+  STAT_TIER_DROPPED,   /* chunks not written: the tier's queue was full */
+  STAT_TIER_ERRORS,    /* cache-dir= I/O errors (create, write, read...) */
   STAT_COUNT
 };
 
-void stats_add (enum stat which, uint64_t n);
+void stats_add (enum stat_counter which, uint64_t n);
 
 static inline void
-stats_inc (enum stat which)
+stats_inc (enum stat_counter which)
 {
   stats_add (which, 1);
 }
@@ -49,6 +58,8 @@ struct stats_gauges {
   uint64_t cache_bytes; /* chunk buffers + reservations */
   uint64_t cache_limit;
   uint64_t dirty_bytes;
+  uint64_t tier_bytes; /* chunk files in cache-dir= (0: none) */
+  uint64_t tier_limit; /* cache-dir-size (0: no cache-dir=) */
 };
 
 /* Write every counter and the gauges to path, atomically (temp file and

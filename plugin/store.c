@@ -39,7 +39,8 @@ store_close (struct store *store)
 
 /* Count a finished call. */
 static int
-counted (int r, enum stat op, enum stat bytes_stat, uint64_t bytes)
+counted (int r, enum stat_counter op, enum stat_counter bytes_stat,
+         uint64_t bytes)
 {
   stats_inc (op);
   if (r == STORE_OK && bytes)

@@ -20,6 +20,7 @@ SYSTEMS = [
     ("s3plugin", "nbdkit S3 plugin"),
     ("s3backer", "s3backer"),
     ("s3cow", "s3cow"),
+    ("s3cow-tier", "s3cow, cache-dir="),
 ]
 PEERS = [("memory", "memory"), ("raw", "raw S3 (best)"),
          ("s3plugin", "S3 plugin"), ("s3backer", "s3backer")]
@@ -147,7 +148,8 @@ def main():
                         is not None:
                     c += (f" (PUT {fmt(med(s, 'reqput_' + m[4:]))}, "
                           f"GET {fmt(med(s, 'reqget_' + m[4:]))})")
-                if s == "s3cow" and med(s, "stats_" + m) is not None:
+                if s.startswith("s3cow") and med(s, "stats_" + m) \
+                        is not None:
                     c += f" (stats: {fmt(med(s, 'stats_' + m))})"
             cells.append(c)
         if not anyv:
@@ -213,6 +215,10 @@ def main():
            ratio(s("seqr_cold"), max(cold_ref) if cold_ref else None), 0.9)
     target("seq read warm ≥ 0.6× memory plugin",
            ratio(s("seqr_warm"), med("memory", "seqr_warm")), 0.6)
+    if med("s3cow-tier", "seqr_warm") is not None:
+        target("seq read warm, with cache-dir=, ≥ 0.6× memory plugin",
+               ratio(med("s3cow-tier", "seqr_warm"),
+                     med("memory", "seqr_warm")), 0.6)
     target("4k random read warm ≥ 0.8× memory plugin",
            ratio(s("rr_warm"), med("memory", "rr_warm")), 0.8)
     target("4k random write (warm) ≥ 0.5× memory plugin",

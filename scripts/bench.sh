@@ -17,7 +17,10 @@
 #                 smaller): it fits in every system's default cache, so that
 #                 "warm" means warm
 #   SYSTEMS       what to measure, in this order (default
-#                 "memory raw s3plugin s3backer s3cow")
+#                 "memory raw s3plugin s3backer s3cow"); also s3cow-tier:
+#                 s3cow with a local disk tier (cache-dir=), empty at
+#                 every server start, so cold rows are cold and the warm
+#                 re-read comes from the tier
 #   FORK          1 (default) runs scripts/bench-fork.sh if it exists; 0 not
 #   BENCH_TIMEOUT seconds for the whole run; then it stops, cleans up and
 #                 prints what it has (default 5400)
@@ -78,7 +81,7 @@ fi
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "N=$runs: not a count"
 [[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "RUNTIME=$runtime: not seconds"
 for s in $systems; do
-  case "$s" in memory | raw | s3plugin | s3backer | s3cow) ;;
+  case "$s" in memory | raw | s3plugin | s3backer | s3cow | s3cow-tier) ;;
     *) die "SYSTEMS: unknown system $s" ;; esac
 done
 has () { case " $systems " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -361,12 +364,18 @@ srv_start ()
       nbdkit -f -U "$sock" -P "$work/nbdkit.pid" file "$mnt/file" \
         >>"$log" 2>&1 &
       ;;
-    s3cow)
+    s3cow | s3cow-tier)
+      local tier=()
+      if [ "$sys" = s3cow-tier ]; then
+        # Empty at every start: each start is followed by a cold row.
+        rm -rf "$work/tier"
+        tier=(cache-dir="$work/tier")
+      fi
       # shellcheck disable=SC2086 # S3COW_OPTS is a list of parameters
       nbdkit -f -U "$sock" -P "$work/nbdkit.pid" "$plugin" \
         bucket="$bucket" export="disk$run" size="$size" \
         endpoint="$endpoint" access-key="$S3COW_TEST_ACCESS_KEY" \
-        secret-key=+"$work/secret" stats="$work/stats" \
+        secret-key=+"$work/secret" stats="$work/stats" "${tier[@]}" \
         ${S3COW_OPTS:-} >>"$log" 2>&1 &
       ;;
   esac
@@ -440,7 +449,7 @@ seq_copy ()
   local sys="$1" run="$2" metric="$3" src="$4" dst="$5" c0 c1 t0 t1 q0=0 q1=0
   local flush=()
   [ "$metric" = seqw ] && flush=(--flush)
-  [ "$sys" = s3cow ] && q0="$(s3cow_requests)"
+  [ "${sys#s3cow}" != "$sys" ] && q0="$(s3cow_requests)"
   rss_reset
   c0="$(rgw_counters)"
   t0="$(now)"
@@ -464,7 +473,7 @@ seq_copy ()
       "$(awk -v n="$(counter_delta "$c0" "$c1" "${f%%:*}")" -v g="$gib" \
         'BEGIN { printf "%.0f", n / g }')"
   done
-  if [ "$sys" = s3cow ]; then
+  if [ "${sys#s3cow}" != "$sys" ]; then
     q1="$(s3cow_requests)"
     record "$sys" "stats_req_$metric" "$run" \
       "$(awk -v n=$((q1 - q0)) -v g="$gib" 'BEGIN { printf "%.0f", n / g }')"
@@ -606,7 +615,7 @@ run_system ()
   if [ $restart = 1 ]; then
     srv_stop
     write_amp "$sys" "$run" rw_warm "$c0"
-    [ "$sys" = s3cow ] && s3cow_gc "$bucket"
+    [ "${sys#s3cow}" != "$sys" ] && s3cow_gc "$bucket"
     srv_start "$sys" "$run" "$bucket" || return 1
     fio_run "$sys" "$run" rr_cold randread || return 1
     srv_stop

@@ -98,6 +98,17 @@ case_cache_size_small () {
   refused "${s3[@]}" export=e size=1M chunk-size=1M cache-size=16M
 }
 case_cache_size_disk () { refused "${s3[@]}" export=d cache-size=1M; }
+case_cache_dir_empty () { refused "${s3[@]}" export=d cache-dir=; }
+case_cache_dir_size () {
+  refused "${s3[@]}" export=d cache-dir="$tmpdir/tier" cache-dir-size=1M
+}
+case_cache_dir_create () {
+  refused "${s3[@]}" export=d cache-dir="$tmpdir/no/tier"
+}
+case_cache_dir_file () {
+  refused "${s3[@]}" export=d cache-dir="$tmpdir/secret"
+}
+case_cache_dir_unwritable () { refused "${s3[@]}" export=d cache-dir=/sys; }
 case_endpoint_scheme () {
   refused bucket=b export=d endpoint=ftp://x access-key=a \
     secret-key=+"$tmpdir/secret"
