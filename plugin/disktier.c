@@ -81,6 +81,7 @@ struct tent {
   struct tent *hnext;       /* (L) hash chain */
   struct tent *prev, *next; /* (L) LRU list (not while writing) */
   bool writing;             /* (L) a put is writing the file */
+  uint64_t gen;             /* (L) which insert made it: see forget */
 };
 
 struct disktier {
@@ -92,6 +93,7 @@ struct disktier {
   size_t nbuckets, count;   /* (L) */
   struct tent *head, *tail; /* (L) LRU: head is the least recently used */
   uint64_t bytes;           /* (L) sizes of all entries, writing included */
+  uint64_t gens;            /* (L) inserts so far */
   unsigned write_failures;  /* (L) in a row */
   bool writes_off;          /* (L) too many failures: writes stopped */
   uint8_t logged[OP_COUNT][ERRNO_LOGGED / 8]; /* (L) causes logged */
@@ -181,6 +183,7 @@ insert (struct disktier *dt, struct tent *t)
   b = bucket_of (dt, t->hash);
   t->hnext = dt->buckets[b];
   dt->buckets[b] = t;
+  t->gen = ++dt->gens;
   dt->count++;
   dt->bytes += t->size;
   if (!t->writing)
@@ -202,14 +205,17 @@ unlink_entry (struct disktier *dt, struct tent *t)
   dt->bytes -= t->size;
 }
 
-/* Forget the complete entry for hash, if any: its file is gone or bad. */
+/* Forget the entry for hash that insert number gen made: its file is gone
+ * or bad.  A newer entry for the same hash (evicted and written again while
+ * the caller read the old file) stays: its file is a new, whole one.
+ */
 static void
-forget (struct disktier *dt, const uint8_t *hash)
+forget (struct disktier *dt, const uint8_t *hash, uint64_t gen)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&dt->lock);
   struct tent *t = lookup (dt, hash);
 
-  if (t && !t->writing) {
+  if (t && t->gen == gen && !t->writing) {
     unlink_entry (dt, t);
     free (t);
   }
@@ -512,6 +518,7 @@ disktier_get (struct disktier *dt, const uint8_t *hash, void *buf,
   uint8_t sum[HASH_LEN];
   struct stat st;
   ssize_t r;
+  uint64_t gen = 0;
   int fd;
 
   pthread_mutex_lock (&dt->lock);
@@ -521,6 +528,7 @@ disktier_get (struct disktier *dt, const uint8_t *hash, void *buf,
     if (there) {
       lru_remove (dt, t);
       lru_append (dt, t);
+      gen = t->gen;
     }
     pthread_mutex_unlock (&dt->lock);
     if (!there) {
@@ -568,7 +576,7 @@ disktier_get (struct disktier *dt, const uint8_t *hash, void *buf,
   if (unlinkat (dt->dirfd, hex, 0) == -1 && errno != ENOENT)
     log_once (dt, OP_UNLINK, errno, hex);
 miss:
-  forget (dt, hash);
+  forget (dt, hash, gen);
   stats_inc (STAT_TIER_MISSES);
   return false;
 }
