@@ -45,13 +45,31 @@ static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
 static uint64_t readahead = 64 * 1024 * 1024;
 static unsigned readahead_threads = 4;
-static const char *cache_dir;                         /* NULL: no disk tier */
+static char *cache_dir;                               /* NULL: no disk tier */
 static uint64_t cache_dir_size = UINT64_C (10) << 30; /* 10G */
 static double commit_interval = 5;
 static double gc_grace = 3600;
 static double lease_duration = 30;
 static double lease_wait = 0;
-static const char *stats_file;
+static char *stats_file;
+static char *ca_file;
+
+/* File parameters are made absolute at once: nbdkit without -f changes
+ * directory to / when it forks into the background, after .config.
+ */
+static int
+set_path (const char *key, const char *value, char **path)
+{
+  char *abs = nbdkit_absolute_path (value);
+
+  if (abs == NULL) {
+    nbdkit_error ("%s=%s: cannot make it an absolute path", key, value);
+    return -1;
+  }
+  free (*path);
+  *path = abs;
+  return 0;
+}
 
 static struct store *store;
 static struct cache *cache;
@@ -126,6 +144,9 @@ s3cow_unload (void)
   store_config_free_owned (&store_owned);
   free (secret_key);
   free (session_token);
+  free (cache_dir);
+  free (stats_file);
+  free (ca_file);
 }
 
 /* Seconds: a finite number from 0 to a day. */
@@ -201,7 +222,7 @@ s3cow_config (const char *key, const char *value)
       nbdkit_error ("cache-dir=: must name a directory");
       return -1;
     }
-    cache_dir = value;
+    return set_path (key, value, &cache_dir);
   } else if (strcmp (key, "cache-dir-size") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
@@ -234,9 +255,11 @@ s3cow_config (const char *key, const char *value)
     if (nbdkit_read_password (value, &session_token) == -1)
       return -1;
     store_config.session_token = session_token;
-  } else if (strcmp (key, "ca-file") == 0)
-    store_config.ca_file = value;
-  else if (strcmp (key, "tls-verify") == 0)
+  } else if (strcmp (key, "ca-file") == 0) {
+    if (set_path (key, value, &ca_file) == -1)
+      return -1;
+    store_config.ca_file = ca_file;
+  } else if (strcmp (key, "tls-verify") == 0)
     return parse_bool (key, value, &store_config.tls_verify);
   else if (strcmp (key, "virtual-host") == 0)
     return parse_bool (key, value, &store_config.virtual_host);
@@ -258,7 +281,7 @@ s3cow_config (const char *key, const char *value)
   } else if (strcmp (key, "lease-wait") == 0)
     return parse_double (key, value, &lease_wait);
   else if (strcmp (key, "stats") == 0)
-    stats_file = value;
+    return set_path (key, value, &stats_file);
   else if (strcmp (key, "connections") == 0
            || strcmp (key, "upload-threads") == 0
            || strcmp (key, "read-ahead-threads") == 0) {

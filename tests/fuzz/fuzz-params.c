@@ -208,6 +208,21 @@ nbdkit_read_password (const char *value, char **password)
   return 0;
 }
 
+/* As nbdkit: relative paths are taken from the current directory. */
+char *
+nbdkit_absolute_path (const char *path)
+{
+  char *r;
+
+  if (path[0] == '/')
+    r = strdup (path);
+  else if (asprintf (&r, "/cwd/%s", path) == -1)
+    r = NULL;
+  if (r == NULL)
+    nbdkit_error ("strdup: %m");
+  return r;
+}
+
 /* Called only by callbacks that are not fuzzed here. */
 int
 nbdkit_add_export (struct nbdkit_exports *e, const char *n, const char *d)
@@ -252,7 +267,10 @@ reset (void)
   commit_interval = 5;
   lease_duration = 30;
   lease_wait = 0;
-  stats_file = NULL;
+  free (stats_file);
+  free (cache_dir);
+  free (ca_file);
+  stats_file = cache_dir = ca_file = NULL;
 }
 
 static bool
