@@ -133,6 +133,33 @@ new_bucket ()
   echo "$name"
 }
 
+# setup_python_test
+# For a test driven by a Python script with libnbd (tests/faultload.py,
+# tests/crash.py): skip unless nbdkit, Debian's python3 with libnbd's
+# module and an S3 test server are there; then make and export $tmpdir
+# and a fresh $bucket for the script.
+setup_python_test ()
+{
+  requires nbdkit /usr/bin/python3
+  /usr/bin/python3 -c 'import nbd' 2>/dev/null || {
+    echo "$0: SKIP: needs python3-libnbd" >&2
+    exit 77
+  }
+  requires_s3
+  make_tmpdir
+  export tmpdir
+  bucket=$(new_bucket)
+  export bucket
+}
+
+# show_tail FILE LINES
+# After a failure: the last LINES lines of FILE under a heading, on stderr.
+show_tail ()
+{
+  echo "---- tail of ${1##*/}" >&2
+  tail -n "$2" "$1" >&2 || true
+}
+
 # ---- nbdkit --------------------------------------------------------------
 
 # start_nbdkit SOCKET [PLUGIN-ARG...]

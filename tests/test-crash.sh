@@ -6,18 +6,10 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl s3cow /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+requires s3cow
+setup_python_test
 echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
 /usr/bin/python3 "$srcdir/crash.py" "${CRASH_ITERATIONS:-20}" || {
-  tail -n 40 "$tmpdir/nbdkit.log"
+  show_tail "$tmpdir/nbdkit.log" 40
   fail "crash test failed"
 }

@@ -13,21 +13,11 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+setup_python_test
 
 /usr/bin/python3 "$srcdir/faultload.py" corrupt \
   --disk 16M --chunk 256K --cache 8M --timeout 2 --retry-time 30 \
   --passes 4 --truncate 0.15 --corrupt 0.15 --rot 0.1 || {
-  echo "---- tail of nbdkit.log" >&2
-  tail -n 30 "$tmpdir/nbdkit.log" >&2
+  show_tail "$tmpdir/nbdkit.log" 30
   fail "truncated and corrupted GET bodies (see above)"
 }

@@ -12,20 +12,10 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+setup_python_test
 
 /usr/bin/python3 "$srcdir/faultload.py" lease \
   --disk 16M --chunk 256K --cache 8M --timeout 1 --retry-time 2 --lease 9 || {
-  echo "---- tail of nbdkit.log" >&2
-  tail -n 20 "$tmpdir/nbdkit.log" >&2
+  show_tail "$tmpdir/nbdkit.log" 20
   fail "lease renewal with a lost response (see above)"
 }

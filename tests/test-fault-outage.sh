@@ -13,21 +13,11 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+setup_python_test
 
 /usr/bin/python3 "$srcdir/faultload.py" outage \
   --disk 64M --chunk 256K --cache 32M --timeout 2 --retry-time 3 \
   --outage 10 --outage-mode reset --fill-seconds 6 || {
-  echo "---- tail of nbdkit.log" >&2
-  tail -n 30 "$tmpdir/nbdkit.log" >&2
+  show_tail "$tmpdir/nbdkit.log" 30
   fail "S3 outage (see above)"
 }

@@ -14,23 +14,12 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+setup_python_test
 
 /usr/bin/python3 "$srcdir/faultload.py" random \
   --moved "${FAULT_MOVED:-256M}" --fault-rate "${FAULT_RATE:-0.12}" \
   --disk 64M --chunk 256K --cache 8M --timeout 2 --retry-time 30 || {
-  echo "---- tail of nbdkit.log" >&2
-  tail -n 30 "$tmpdir/nbdkit.log" >&2
-  echo "---- tail of proxy.log" >&2
-  tail -n 15 "$tmpdir/proxy.log" >&2
+  show_tail "$tmpdir/nbdkit.log" 30
+  show_tail "$tmpdir/proxy.log" 15
   fail "random I/O under injected S3 faults (see above)"
 }

@@ -11,21 +11,11 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit curl /usr/bin/python3
-/usr/bin/python3 -c 'import nbd' 2>/dev/null || {
-  echo "$0: SKIP: needs python3-libnbd"
-  exit 77
-}
-requires_s3
-make_tmpdir
-export tmpdir
-bucket=$(new_bucket)
-export bucket
+setup_python_test
 
 /usr/bin/python3 "$srcdir/faultload.py" readahead \
   --disk 32M --chunk 256K --cache 16M --read-ahead 4M --timeout 2 \
   --retry-time 30 --truncate 0.1 --corrupt 0.1 --rot 0.1 || {
-  echo "---- tail of nbdkit.log" >&2
-  tail -n 30 "$tmpdir/nbdkit.log" >&2
+  show_tail "$tmpdir/nbdkit.log" 30
   fail "read-ahead under faults, racing writes, damaged chunks (see above)"
 }
