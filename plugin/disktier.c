@@ -33,7 +33,8 @@
  * malloc's overhead) plus one bucket pointer per file: about 90 bytes per
  * chunk file, i.e. 0.9 MiB for 10 GiB of 1 MiB chunks (14 MiB at most for
  * 10 GiB of 64 KiB chunks).  Chunk data is read with pread into the
- * caller's buffer, never mapped: the page cache holds the files, not RSS.
+ * caller's buffer, never mapped: the page cache holds the files, not RSS;
+ * it is read in pieces, each hashed as soon as it lands (read_hashed).
  *
  * Locking.  dt->lock protects every (L) field.  File I/O (open, read,
  * write, rename, unlink) happens without it.  An entry being written
@@ -53,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "cleanup.h"
 #include "disktier.h"
@@ -489,24 +490,51 @@ disktier_has (struct disktier *dt, const uint8_t *hash)
   return t && !t->writing;
 }
 
-/* Read exactly size bytes at 0 from fd into buf: size, or the bytes read
- * when the file is shorter, or -1 (errno).
+/* Read exactly size bytes at 0 from fd into buf, hashing them into sum as
+ * they land: a piece of READ_PIECE bytes is hashed right after its pread,
+ * while it is still in the CPU's cache (measured: as fast as a full pread
+ * then a full hash when the buffers are warm in the cache, a third faster
+ * when they are cold, as in a new server's pool).  Returns size, or
+ * the bytes read when the file is shorter (sum then undefined), or -1
+ * (errno).
  */
+#define READ_PIECE (256 * 1024)
 static ssize_t
-read_all (int fd, uint8_t *buf, uint32_t size)
+read_hashed (int fd, uint8_t *buf, uint32_t size, uint8_t *sum)
 {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
   size_t done = 0;
+  unsigned len;
 
+  if (ctx == NULL || !EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL)) {
+    EVP_MD_CTX_free (ctx);
+    errno = ENOMEM;
+    return -1;
+  }
   while (done < size) {
-    ssize_t r = pread (fd, buf + done, size - done, done);
+    size_t want = size - done < READ_PIECE ? size - done : READ_PIECE;
+    ssize_t r = pread (fd, buf + done, want, done);
     if (r == -1 && errno == EINTR)
       continue;
-    if (r == -1)
+    if (r == -1) {
+      EVP_MD_CTX_free (ctx);
       return -1;
+    }
     if (r == 0)
       break;
+    if (!EVP_DigestUpdate (ctx, buf + done, r)) {
+      EVP_MD_CTX_free (ctx);
+      errno = EIO;
+      return -1;
+    }
     done += r;
   }
+  if (done == size && !EVP_DigestFinal_ex (ctx, sum, &len)) {
+    EVP_MD_CTX_free (ctx);
+    errno = EIO;
+    return -1;
+  }
+  EVP_MD_CTX_free (ctx);
   return done;
 }
 
@@ -549,14 +577,13 @@ disktier_get (struct disktier *dt, const uint8_t *hash, void *buf,
     close (fd);
     goto miss;
   }
-  r = st.st_size == size ? read_all (fd, buf, size) : 0;
+  r = st.st_size == size ? read_hashed (fd, buf, size, sum) : 0;
   if (r == -1) {
     log_once (dt, OP_READ, errno, hex);
     close (fd);
     goto miss;
   }
   if (r == size) {
-    SHA256 (buf, size, sum);
     if (memcmp (sum, hash, HASH_LEN) == 0) {
       (void)futimens (fd, NULL); /* best effort: LRU order for next start */
       close (fd);

@@ -72,9 +72,10 @@ static const struct {
   [STAT_TIER_CORRUPT]
   = { "s3cow_tier_corrupt_total", "Disk tier files that failed the hash check "
                                   "(deleted)." },
-  [STAT_TIER_DROPPED] = { "s3cow_tier_dropped_total",
-                          "Chunks not written to the disk tier because its "
-                          "queue was full." },
+  [STAT_TIER_SELF_WRITES]
+  = { "s3cow_tier_self_writes_total",
+      "Chunks written to the disk tier by the thread that loaded or "
+      "uploaded them, because the tier's queue was full." },
   [STAT_TIER_ERRORS] = { "s3cow_tier_errors_total",
                          "Disk tier I/O errors (the chunk came from the "
                          "store)." },

@@ -37,11 +37,11 @@ enum stat_counter {
   STAT_TIER_MISSES,         /* cache-dir= lookups that found nothing */
   STAT_TIER_READ_BYTES,
   STAT_TIER_WRITE_BYTES,
-  STAT_TIER_WRITES,    /* chunk files written */
-  STAT_TIER_EVICTIONS, /* chunk files deleted to stay under the size */
-  STAT_TIER_CORRUPT,   /* chunk files that failed the check (deleted) */
-  STAT_TIER_DROPPED,   /* chunks not written: the tier's queue was full */
-  STAT_TIER_ERRORS,    /* cache-dir= I/O errors (create, write, read...) */
+  STAT_TIER_WRITES,      /* chunk files written */
+  STAT_TIER_EVICTIONS,   /* chunk files deleted to stay under the size */
+  STAT_TIER_CORRUPT,     /* chunk files that failed the check (deleted) */
+  STAT_TIER_SELF_WRITES, /* chunks written by their loader: queue full */
+  STAT_TIER_ERRORS,      /* cache-dir= I/O errors (create, write, read...) */
   STAT_COUNT
 };
 
