@@ -3,6 +3,7 @@
 
   bench-table.py DATA.tsv FORK.txt --size BYTES --runs N --runtime SECS
                  --command CMD --seconds SECS --load L --load-end L --rev REV
+                 [--pinning TEXT]
 
 DATA.tsv has one measurement a line: system, metric, run, value.  FORK.txt
 is the output of scripts/bench-fork.sh (may be empty).
@@ -41,6 +42,13 @@ ROWS = [
     ("amp_rw_cold", "bytes PUT to S3 per byte of 4k random write, cold ↓",
      False),
     ("rss_max", "peak RSS of the server over all rows, MiB ↓", False),
+    ("cpuc_seqw", "CPU s per GiB written, client side (server + nbdcopy; "
+     "raw: python + curl) ↓", False),
+    ("cpur_seqw", "CPU s per GiB written, RGW (radosgw + ceph-osd + "
+     "ceph-mon) ↓", False),
+    ("cpuc_seqr_cold", "CPU s per GiB read cold, client side (server + "
+     "nbdcopy; raw: python + curl) ↓", False),
+    ("cpur_seqr_cold", "CPU s per GiB read cold, RGW ↓", False),
 ]
 RSS_METRICS = [m for m, _, r in ROWS if r]
 
@@ -78,6 +86,7 @@ def main():
     ap.add_argument("--load", default="?")
     ap.add_argument("--load-end", default="?")
     ap.add_argument("--rev", default="?")
+    ap.add_argument("--pinning", default="none")
     a = ap.parse_args()
 
     vals = {}  # (system, metric) -> [values by run]
@@ -105,7 +114,9 @@ def main():
 
     def best_raw(m):
         c = [x for x in (med("raw1M", m), med("raw4M", m)) if x is not None]
-        return max(c) if c else None
+        if not c:
+            return None
+        return min(c) if m.startswith("cpu") else max(c)
 
     def peer(p, m):
         return best_raw(m) if p == "raw" else med(p, m)
@@ -122,7 +133,7 @@ def main():
       f"first {a.fio_size >> 20} MiB); source {a.rev}; "
       f"took {a.seconds / 60:.1f} min; "
       f"load average {a.load} at the start, {a.load_end} at the end of the "
-      "measurements.  Cells: the median value (and the server's peak RSS in "
+      f"measurements; CPU pinning (PIN): {a.pinning}.  Cells: the median value (and the server's peak RSS in "
       "MiB during that row); ↓ marks rows where lower is better; S3 "
       "requests are counted by the RGW (PUT and GET of objects among them), "
       "for s3cow also by its stats= file.")

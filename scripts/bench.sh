@@ -34,6 +34,17 @@
 #   S3BACKER_OPTS extra s3backer options (e.g. --blockCacheSize=64)
 #   S3COW_OPTS    extra s3cow parameters (e.g. "read-ahead-threads=8")
 #   KEEP          1 keeps the work directory (logs) and the RGW's state
+#   PIN           1 pins the RGW's daemons (ceph-mon, ceph-osd, radosgw,
+#                 every thread) to the CPUs PIN_RGW_CPUS (default 0) and
+#                 everything else the harness runs, for every system
+#                 (nbdkit, s3backer, nbdcopy, fio, curl, python), to
+#                 PIN_CLIENT_CPUS (default 1), with taskset: the S3 server
+#                 gets its own core, as on its own machine, and each system
+#                 the same other core.  0 (default): no pinning
+#
+# Every row also records CPU seconds per GiB of the sequential rows: the
+# client side (the servers' processes + nbdcopy, or the raw test's python
+# and curl) and the RGW's three daemons.
 #
 # Every process it starts is stopped by its PID at the end, also on ^C, an
 # error, or the time limit.  It installs what is missing with apt-get.
@@ -44,7 +55,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH" # Debian's python3 for nbdsh
 py=/usr/bin/python3
 t_start=$EPOCHREALTIME
-cmdline="$(for v in SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS S3COW_OPTS; do
+cmdline="$(for v in PIN PIN_RGW_CPUS PIN_CLIENT_CPUS SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS S3COW_OPTS; do
   [ -n "${!v:-}" ] && printf '%s=%q ' "$v" "${!v}"; done)scripts/bench.sh"
 
 size_arg="${SIZE:-1G}"
@@ -55,6 +66,9 @@ systems="${SYSTEMS:-memory raw s3plugin s3backer s3cow}"
 fork="${FORK:-1}"
 limit="${BENCH_TIMEOUT:-5400}"
 keep="${KEEP:-0}"
+pin="${PIN:-0}"
+pin_rgw="${PIN_RGW_CPUS:-0}"
+pin_client="${PIN_CLIENT_CPUS:-1}"
 results="${RESULTS:-/var/tmp/s3cow-bench-results-$(date +%Y%m%d-%H%M%S).md}"
 
 say ()
@@ -84,6 +98,18 @@ for s in $systems; do
   case "$s" in memory | raw | s3plugin | s3backer | s3cow | s3cow-tier) ;;
     *) die "SYSTEMS: unknown system $s" ;; esac
 done
+case "$pin" in
+  0) pinning="none" ;;
+  1)
+    command -v taskset >/dev/null || die "PIN=1 needs taskset (util-linux)"
+    for c in "$pin_rgw" "$pin_client"; do
+      taskset -c "$c" true 2>/dev/null ||
+        die "PIN: CPU list $c is not usable here (CPUs: $(nproc --all))"
+    done
+    pinning="RGW (ceph-mon, ceph-osd, radosgw) on CPU $pin_rgw; harness and every system (nbdkit, s3backer, nbdcopy, fio, curl, python) on CPU $pin_client"
+    ;;
+  *) die "PIN=$pin: 0 or 1" ;;
+esac
 has () { case " $systems " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- 1. What it needs -------------------------------------------------------
@@ -245,6 +271,28 @@ elapsed () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 # mibs SECONDS -> MiB/s of SIZE
 mibs () { awk -v s="$size" -v t="$1" 'BEGIN { printf "%.1f", s / 1048576 / t }'; }
 
+# CPU time, in clock ticks: cpu_ticks PID... sums utime + stime of every
+# PID (all its threads); child_ticks: of this shell's reaped children and
+# their reaped descendants (nbdcopy under timeout, curl under python).
+hz="$(getconf CLK_TCK)"
+cpu_ticks ()
+{
+  local p n=0 v
+  for p in "$@"; do
+    v="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
+      awk '{ print $12 + $13 }')"
+    n=$((n + ${v:-0}))
+  done
+  echo "$n"
+}
+child_ticks () { sed 's/.*) //' /proc/$$/stat | awk '{ print $14 + $15 }'; }
+# cpu_per_gib TICKS -> CPU seconds per GiB of SIZE
+cpu_per_gib ()
+{
+  awk -v n="$1" -v hz="$hz" -v s="$size" \
+    'BEGIN { printf "%.2f", n / hz / (s / 1073741824) }'
+}
+
 # --- 3. The S3 server ---------------------------------------------------------
 
 port_busy () { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -272,11 +320,55 @@ fi
     "needs about $((3 * size >> 20)) MiB; free memory or lower SIZE"
 say "RGW on port $port, memstore $((memstore >> 20)) MiB, state in $rgw_dir"
 rgw_started=1
+rgw_pin=()
+[ "$pin" = 1 ] && rgw_pin=(taskset -c "$pin_rgw")
 S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" RGW_MEMSTORE_BYTES="$memstore" \
-  timeout 300 "$root/scripts/rgw-start.sh" >"$work/log/rgw-start.log" 2>&1 || {
+  timeout 300 "${rgw_pin[@]}" "$root/scripts/rgw-start.sh" \
+  >"$work/log/rgw-start.log" 2>&1 || {
   cat "$work/log/rgw-start.log" >&2
   die "rgw-start.sh failed"
 }
+rgw_pids=()
+for d in mon osd rgw; do
+  [ -s "$rgw_dir/$d.pid" ] && rgw_pids+=("$(cat "$rgw_dir/$d.pid")")
+done
+
+# pin_check WHAT CPUS PID...: does every thread of every PID have exactly
+# the CPU list CPUS as its affinity?  Says which do not.
+pin_check ()
+{
+  local what="$1" want="$2" p t got bad=0 n=0
+  shift 2
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do
+      [ -d "$t" ] || continue
+      got="$(awk '/^Cpus_allowed_list:/ { print $2 }' "$t/status" 2>/dev/null)"
+      [ -n "$got" ] || continue
+      n=$((n + 1))
+      [ "$got" = "$want" ] && continue
+      bad=$((bad + 1))
+      say "PIN: $what: thread ${t##*/} of PID $p may run on CPUs $got, not $want"
+    done
+  done
+  echo "$what: $n threads, $bad not on CPU $want" >>"$work/log/pin.log"
+  return $((bad > 0))
+}
+
+if [ "$pin" = 1 ]; then
+  # Started under taskset, every daemon and thread inherited CPU
+  # $pin_rgw; set it again for every thread in case, then check.
+  for p in "${rgw_pids[@]}"; do
+    taskset -a -p -c "$pin_rgw" "$p" >>"$work/log/pin.log" 2>&1 ||
+      die "cannot pin the RGW's PID $p to CPU $pin_rgw"
+  done
+  pin_check rgw "$pin_rgw" "${rgw_pids[@]}" ||
+    die "the RGW's threads are not all on CPU $pin_rgw"
+  # This shell: everything started from now on inherits CPU $pin_client.
+  taskset -p -c "$pin_client" $$ >>"$work/log/pin.log" 2>&1 ||
+    die "cannot pin the harness to CPU $pin_client"
+  pin_check harness "$pin_client" $$ || die "the harness is not on CPU $pin_client"
+  say "pinning: $pinning"
+fi
 # shellcheck disable=SC1091 # written by rgw-start.sh
 . "$rgw_dir/env"
 endpoint="$S3COW_TEST_ENDPOINT"
@@ -381,7 +473,14 @@ srv_start ()
   esac
   pid=$!
   srv_pids[nbdkit]=$pid
-  wait_server "$sys" "$pid" "$work/nbdkit.pid" "$log"
+  wait_server "$sys" "$pid" "$work/nbdkit.pid" "$log" || return 1
+  if [ "$pin" = 1 ]; then
+    # shellcheck disable=SC2046 # a list of PIDs
+    if ! pin_check "$sys" "$pin_client" $(srv_pid_list) ||
+      ! pin_check rgw "$pin_rgw" "${rgw_pids[@]}"; then
+      say "PIN: pinning does not hold (see above); going on"
+    fi
+  fi
 }
 
 srv_stop ()
@@ -452,6 +551,11 @@ seq_copy ()
   [ "${sys#s3cow}" != "$sys" ] && q0="$(s3cow_requests)"
   rss_reset
   c0="$(rgw_counters)"
+  local r0 r1 s0 s1 k0 k1
+  r0="$(cpu_ticks "${rgw_pids[@]}")"
+  # shellcheck disable=SC2046 # a list of PIDs
+  s0="$(cpu_ticks $(srv_pid_list))"
+  k0="$(child_ticks)"
   t0="$(now)"
   step $((600 + size / (1 << 20))) "$work/log/$sys-$run.log" \
     nbdcopy "${flush[@]}" "$src" "$dst" || {
@@ -459,7 +563,13 @@ seq_copy ()
     return 1
   }
   t1="$(now)"
+  k1="$(child_ticks)"
+  # shellcheck disable=SC2046 # a list of PIDs
+  s1="$(cpu_ticks $(srv_pid_list))"
+  r1="$(cpu_ticks "${rgw_pids[@]}")"
   c1="$(rgw_counters)"
+  record "$sys" "cpuc_$metric" "$run" "$(cpu_per_gib $((s1 - s0 + k1 - k0)))"
+  record "$sys" "cpur_$metric" "$run" "$(cpu_per_gib $((r1 - r0)))"
   local rate
   rate="$(mibs "$(elapsed "$t0" "$t1")")"
   record "$sys" "$metric" "$run" "$rate"
@@ -637,16 +747,23 @@ run_raw ()
 {
   local run="$1" bucket="bench-raw-$1" objsize out
   s3py bucket-create "$bucket" >>"$work/log/raw-$run.log" 2>&1 || return 1
+  local r0 r1 k0 k1
   for objsize in 1M 4M; do
     for op in put get; do
+      r0="$(cpu_ticks "${rgw_pids[@]}")"
+      k0="$(child_ticks)"
       out="$(s3py raw "$op" "$bucket" "$objsize" "$size" 8 \
         2>>"$work/log/raw-$run.log")" || {
         say "raw $op of $objsize objects failed (see $work/log/raw-$run.log)"
         return 1
       }
+      k1="$(child_ticks)"
+      r1="$(cpu_ticks "${rgw_pids[@]}")"
       local m=seqw
       [ "$op" = get ] && m=seqr_cold
       record "raw$objsize" "$m" "$run" "$(mibs "${out% *}")"
+      record "raw$objsize" "cpuc_$m" "$run" "$(cpu_per_gib $((k1 - k0)))"
+      record "raw$objsize" "cpur_$m" "$run" "$(cpu_per_gib $((r1 - r0)))"
       say "raw S3 run $run: $op $objsize objects: $(mibs "${out% *}") MiB/s"
     done
   done
@@ -664,7 +781,7 @@ report ()
   "$py" "$root/scripts/bench-table.py" "$data" "$fork_out" \
     --size "$size" --runs "$runs" --runtime "$runtime" \
     --fio-size "$fio_size" --command "$cmdline" --seconds "$secs" \
-    --load "$load_start" --load-end "$load_end" \
+    --load "$load_start" --load-end "$load_end" --pinning "$pinning" \
     --rev "$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')" \
     >"$results" || { say "bench-table.py failed"; return 1; }
   cat "$results"
