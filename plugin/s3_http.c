@@ -43,13 +43,6 @@
 #define BACKOFF_FIRST 0.1 /* seconds */
 #define BACKOFF_MAX 5.0
 #define ERROR_BODY_MAX 16384 /* bytes of a non-2xx body that we keep */
-/* libcurl's receive and upload buffers (defaults 16 KiB and 64 KiB): a
- * bigger one takes a 1 MiB body in fewer recv/send calls, polls and
- * callbacks (docs/benchmarks.md, "Plugin CPU per GiB").  At most
- * `connections` of each exist at once.
- */
-#define RECV_BUFFER (128L * 1024)
-#define SEND_BUFFER (512L * 1024)
 
 struct s3_http {
   double timeout, retry_time;
@@ -527,7 +520,6 @@ set_options (struct s3_http *http, CURL *h, struct attempt *a,
   SET (CURLOPT_HEADERDATA, a);
   SET (CURLOPT_WRITEFUNCTION, write_cb);
   SET (CURLOPT_WRITEDATA, a);
-  SET (CURLOPT_BUFFERSIZE, RECV_BUFFER);
 
   if (strcmp (req->method, "GET") == 0)
     SET (CURLOPT_HTTPGET, 1L);
@@ -536,7 +528,6 @@ set_options (struct s3_http *http, CURL *h, struct attempt *a,
   else if (strcmp (req->method, "PUT") == 0) {
     SET (CURLOPT_UPLOAD, 1L);
     SET (CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
-    SET (CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER);
     SET (CURLOPT_READFUNCTION, read_cb);
     SET (CURLOPT_READDATA, a);
     SET (CURLOPT_SEEKFUNCTION, seek_cb);
