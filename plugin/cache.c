@@ -71,8 +71,8 @@
  * the version that was offered.  Data changes only under the exclusive
  * lock, so the file never receives a torn chunk; readers go on meanwhile,
  * and a writer of that chunk waits for one file write at most (never for
- * the queue).  A write by a loader is counted in tier_inflight like the
- * tier thread's, so that cache_detach waits for it.  The tier costs no
+ * the queue).  Every tier write is counted in tier_inflight, so that
+ * cache_detach waits for it.  The tier costs no
  * memory beyond the pinned entries (inside cache-size), and a failing tier
  * fails nothing.
  */
@@ -636,19 +636,25 @@ tier_offer (struct entry *e, const uint8_t *hash, unsigned room)
 }
 
 /* Write e's data to the tier as the chunk whose address is hash, if e still
- * holds the version that had it.  The caller holds a pin on e and neither
- * cache->lock nor e's lock.  e's shared lock is held for the write: readers
- * go on, a writer of the chunk waits for this one file write (never for
- * the queue), and the file never sees a torn chunk.
+ * holds the version that had it.  The caller holds a pin on e and
+ * cache->lock, not e's lock; cache->lock is let go across the file I/O and
+ * held again on return.  e's shared lock is held for the write: readers go
+ * on, a writer of the chunk waits for this one file write (never for the
+ * queue), and the file never sees a torn chunk.  Counted in tier_inflight,
+ * so that cache_detach waits for it.
  */
 static void
 tier_write (struct cache *c, struct entry *e, const uint8_t *hash,
             uint64_t version)
 {
+  e->disk->tier_inflight++;
+  pthread_mutex_unlock (&c->lock);
   pthread_rwlock_rdlock (&e->rw);
   if (e->loaded && e->data && e->version == version)
     disktier_put (c->tier, hash, e->data, e->disk->chunk_size);
   pthread_rwlock_unlock (&e->rw);
+  pthread_mutex_lock (&c->lock);
+  e->disk->tier_inflight--;
 }
 
 /* The tier thread: write offered chunks to the tier, one at a time. */
@@ -669,13 +675,7 @@ tier_thread (void *arg)
     c->tier_head = (c->tier_head + 1) % TIER_QUEUE;
     c->tier_len--;
     c->tier_bytes -= it.e->disk->chunk_size;
-    it.e->disk->tier_inflight++;
-    pthread_mutex_unlock (&c->lock);
-
     tier_write (c, it.e, it.hash, it.version);
-
-    pthread_mutex_lock (&c->lock);
-    it.e->disk->tier_inflight--;
     unpin (it.e);
     pthread_cond_broadcast (&c->changed); /* for cache_detach */
   }
@@ -840,13 +840,8 @@ readahead_thread (void *arg)
     }
     pthread_rwlock_unlock (&e->rw);
     if (self) {
-      uint64_t version = e->version;
       pthread_cond_broadcast (&c->changed); /* loaded: readers go on */
-      e->disk->tier_inflight++;             /* for cache_detach */
-      pthread_mutex_unlock (&c->lock);
-      tier_write (c, e, hash, version);
-      pthread_mutex_lock (&c->lock);
-      e->disk->tier_inflight--;
+      tier_write (c, e, hash, e->version);
     }
     cd->ra_inflight--;
     unpin (e); /* not loaded: destroyed unless pinned */
@@ -992,11 +987,7 @@ uploader (void *arg)
       pthread_rwlock_unlock (&e->rw);
     if (self) {
       pthread_cond_broadcast (&c->changed); /* cleaned: flushes go on */
-      e->disk->tier_inflight++;             /* for cache_detach */
-      pthread_mutex_unlock (&c->lock);
       tier_write (c, e, hash, version);
-      pthread_mutex_lock (&c->lock);
-      e->disk->tier_inflight--;
     }
     unpin (e);
     pthread_cond_broadcast (&c->changed);
