@@ -72,9 +72,8 @@
  * lock, so the file never receives a torn chunk; readers go on meanwhile,
  * and a writer of that chunk waits for one file write at most (never for
  * the queue).  Every tier write is counted in tier_inflight, so that
- * cache_detach waits for it.  The tier costs no
- * memory beyond the pinned entries (inside cache-size), and a failing tier
- * fails nothing.
+ * cache_detach waits for it.  The tier costs no memory beyond the pinned
+ * entries (inside cache-size), and a failing tier fails nothing.
  */
 #include <config.h>
 
