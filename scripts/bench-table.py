@@ -22,6 +22,7 @@ SYSTEMS = [
     ("s3backer", "s3backer"),
     ("s3cow", "s3cow"),
     ("s3cow-tier", "s3cow, cache-dir="),
+    ("s3cow-4m", "s3cow, chunk-size=4M"),
 ]
 PEERS = [("memory", "memory"), ("raw", "raw S3 (best)"),
          ("s3plugin", "S3 plugin"), ("s3backer", "s3backer")]

@@ -20,7 +20,8 @@
 #                 "memory raw s3plugin s3backer s3cow"); also s3cow-tier:
 #                 s3cow with a local disk tier (cache-dir=), empty at
 #                 every server start, so cold rows are cold and the warm
-#                 re-read comes from the tier
+#                 re-read comes from the tier; and s3cow-4m: s3cow with
+#                 disks of chunk-size=4M (the default is 1M)
 #   FORK          1 (default) runs scripts/bench-fork.sh if it exists; 0 not
 #   BENCH_TIMEOUT seconds for the whole run; then it stops, cleans up and
 #                 prints what it has (default 5400)
@@ -95,7 +96,7 @@ fi
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "N=$runs: not a count"
 [[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "RUNTIME=$runtime: not seconds"
 for s in $systems; do
-  case "$s" in memory | raw | s3plugin | s3backer | s3cow | s3cow-tier) ;;
+  case "$s" in memory | raw | s3plugin | s3backer | s3cow | s3cow-tier | s3cow-4m) ;;
     *) die "SYSTEMS: unknown system $s" ;; esac
 done
 case "$pin" in
@@ -456,18 +457,21 @@ srv_start ()
       nbdkit -f -U "$sock" -P "$work/nbdkit.pid" file "$mnt/file" \
         >>"$log" 2>&1 &
       ;;
-    s3cow | s3cow-tier)
-      local tier=()
-      if [ "$sys" = s3cow-tier ]; then
-        # Empty at every start: each start is followed by a cold row.
-        rm -rf "$work/tier"
-        tier=(cache-dir="$work/tier")
-      fi
+    s3cow | s3cow-tier | s3cow-4m)
+      local extra=()
+      case "$sys" in
+        s3cow-tier)
+          # Empty at every start: each start is followed by a cold row.
+          rm -rf "$work/tier"
+          extra=(cache-dir="$work/tier")
+          ;;
+        s3cow-4m) extra=(chunk-size=4M) ;; # used when the disk is created
+      esac
       # shellcheck disable=SC2086 # S3COW_OPTS is a list of parameters
       nbdkit -f -U "$sock" -P "$work/nbdkit.pid" "$plugin" \
         bucket="$bucket" export="disk$run" size="$size" \
         endpoint="$endpoint" access-key="$S3COW_TEST_ACCESS_KEY" \
-        secret-key=+"$work/secret" stats="$work/stats" "${tier[@]}" \
+        secret-key=+"$work/secret" stats="$work/stats" "${extra[@]}" \
         ${S3COW_OPTS:-} >>"$log" 2>&1 &
       ;;
   esac
