@@ -46,7 +46,10 @@
  * began is still dirty.  An uploader copies the chunk under the entry's
  * shared lock (or, short of memory, holds that lock through the upload) and
  * marks the entry clean only if no write came after the copy (e->version):
- * what it marks clean is what it uploaded.
+ * what it marks clean is what it uploaded.  An entry written during its
+ * upload stays dirty, as dirty since the copy (a seq taken before it):
+ * the flushes that began before the copy are done with it, so writes that
+ * go on to a chunk never hold up a flush for longer than two uploads.
  *
  * Disk tier (cache-dir=, disktier.c).  A chunk that misses memory is looked
  * for in the tier before the store.  A chunk that became clean with new
@@ -115,7 +118,8 @@ struct entry {
   uint8_t *data;               /* (L+wr) chunk_size bytes; NULL: zeros */
   enum entry_state state;      /* (L) */
   bool uploading;              /* (L) an uploader holds it */
-  uint64_t dirty_seq;          /* (L) when it last became dirty */
+  uint64_t dirty_seq;          /* (L) when it last became dirty, or the
+                                * copy of its last upload was taken */
   uint32_t run_start, run_end; /* (L) the last run of contiguous writes */
   uint64_t version;            /* (L+wr) writes so far */
   double retry_at;             /* (L) after a failed upload: not before */
@@ -254,6 +258,32 @@ list_remove (struct entry *e)
     l->tail = e->prev;
   e->prev = e->next = NULL;
   e->on = NULL;
+}
+
+/* Put dirty entry e back on its disk's dirty list, which is sorted by
+ * dirty_seq: after the entries that became dirty before it.
+ */
+static void
+dirty_insert (struct entry *e)
+{
+  struct list *l = &e->disk->dirty;
+  struct entry *p;
+
+  list_remove (e);
+  p = l->tail;
+  while (p && p->dirty_seq > e->dirty_seq)
+    p = p->prev;
+  e->prev = p;
+  e->next = p ? p->next : l->head;
+  if (e->next)
+    e->next->prev = e;
+  else
+    l->tail = e;
+  if (p)
+    p->next = e;
+  else
+    l->head = e;
+  e->on = l;
 }
 
 static void
@@ -929,7 +959,7 @@ uploader (void *arg)
     double t = now (), wake = t + 1.0;
     struct entry *e = pick (c, t, &wake);
     uint8_t *copy, hash[HASH_LEN];
-    uint64_t version;
+    uint64_t version, copy_seq;
     uint32_t cs;
     bool self = false;
     int r;
@@ -949,6 +979,10 @@ uploader (void *arg)
     copy = NULL;
     if (e->data && !written_whole (e))
       copy = pool_take (c, cs);
+    /* The upload holds every write made before this moment: a flush that
+     * began before it needs no more of this chunk (see below).
+     */
+    copy_seq = ++c->seq;
     pthread_mutex_unlock (&c->lock);
 
     pthread_rwlock_rdlock (&e->rw);
@@ -964,9 +998,15 @@ uploader (void *arg)
     if (copy)
       unreserve (c, copy, cs);
     if (r == 0 && e->version != version) {
-      /* Written during the upload: still dirty, and wanted at once. */
+      /* Written during the upload: still dirty, and wanted at once, but
+       * only with writes made after copy_seq, so dirty since then for
+       * flushes: a flush that began before the copy was taken returns
+       * (else writes that go on to the chunk would hold it up forever).
+       */
       e->retry_at = 0;
       e->backoff = 0;
+      e->dirty_seq = copy_seq;
+      dirty_insert (e);
     } else if (r == 0) {
       list_remove (e);
       e->state = CLEAN;

@@ -141,7 +141,7 @@ chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
                size_t *n, double *oldest)
 {
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&map->lock);
-  uint64_t count = full ? map->nonzero : map->nchanged;
+  uint64_t count = full ? map->nonzero + map->nchanged : map->nchanged;
   uint64_t idx, k = 0;
   struct map_entry *e;
 
@@ -149,8 +149,13 @@ chunkmap_take (struct chunkmap *map, bool full, struct map_entry **entries,
   if (e == NULL)
     return -1;
   if (full) {
+    /* The changed zero entries too: a base needs none of them, but if its
+     * commit fails, chunkmap_untake must mark them again, else a delta
+     * after it would leave the old data of a chunk zeroed since.
+     */
     for (idx = 0; idx < map->nchunks; idx++)
-      if (!hash_is_zero (map->hashes[idx])) {
+      if (!hash_is_zero (map->hashes[idx])
+          || (map->changed[idx / 64] & (UINT64_C (1) << (idx % 64)))) {
         e[k].idx = idx;
         memcpy (e[k].hash, map->hashes[idx], HASH_LEN);
         k++;

@@ -45,8 +45,9 @@ void chunkmap_set (struct chunkmap *map, uint64_t idx,
                    const uint8_t hash[HASH_LEN], double since);
 
 /* Take the entries changed since the last take, and clear their marks.
- * With full, return every non-zero entry instead (a base), still clearing
- * all marks.  *entries is a new malloc'd array sorted by idx; *oldest is
+ * With full, return every non-zero entry instead (a base), and the changed
+ * zero ones (so that chunkmap_untake marks them again), still clearing all
+ * marks.  *entries is a new malloc'd array sorted by idx; *oldest is
  * the upload time of the oldest changed non-zero chunk (0: none), and is
  * cleared too.  Returns 0, or -1 on ENOMEM (nothing cleared).
  */

@@ -341,6 +341,12 @@ disk_open (struct store *store, struct cache *cache,
   pthread_cond_init (&d->thread_cond, NULL);
 
   if (!d->readonly) {
+    /* A missing disk (not to be created) is an error before the lease:
+     * else every name a client asks for leaves a lease object behind.
+     * The head is read again below, under the lease.
+     */
+    if (read_head (d, config) == -1)
+      goto fail;
     d->lease = lease_acquire (
         store, &(struct lease_config){ .disk = d->name,
                                        .instance = d->instance,

@@ -80,14 +80,23 @@ static pthread_cond_t stats_cond = PTHREAD_COND_INITIALIZER;
 static bool stats_stop, stats_started;
 static pthread_t stats_thread;
 
-/* The open disks. */
+/* The open disks.  disks_lock protects the list and every field but disk,
+ * and is never held across disk_open or disk_close (network I/O, and up to
+ * lease-wait= for a locked disk): a disk being opened or closed stays on
+ * the list in that state, so that connections for the same disk wait for
+ * it (disks_cond) and connections for other disks go on.
+ */
+enum open_state { OPENING, OPEN, CLOSING };
 struct open_disk {
   struct open_disk *next;
   char export[2 * NAME_MAX_LEN + 2];
-  struct disk *disk;
+  struct disk *disk; /* set before the state becomes OPEN */
+  enum open_state state;
   unsigned refs; /* connections, plus one with export= */
 };
-static pthread_mutex_t disks_lock = PTHREAD_MUTEX_INITIALIZER; /* the list */
+static pthread_mutex_t disks_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Signalled when a disk leaves OPENING or CLOSING. */
+static pthread_cond_t disks_cond = PTHREAD_COND_INITIALIZER;
 static struct open_disk *disks;
 
 struct handle {
@@ -426,16 +435,35 @@ disk_config_for (const char *export, bool readonly, char *name, char *snap,
   return 0;
 }
 
-/* Find or open the disk for an export name.  disks_lock held. */
+static void
+remove_disk (struct open_disk *od)
+{
+  struct open_disk **pp;
+
+  for (pp = &disks; *pp != od; pp = &(*pp)->next)
+    ;
+  *pp = od->next;
+}
+
+/* Find or open the disk for an export name.  disks_lock held; let go
+ * while waiting for the same disk being opened or closed by another
+ * connection, and while opening it.
+ */
 static struct open_disk *
 get_disk (const char *export, bool readonly)
 {
   char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   struct disk_config config;
   struct open_disk *od;
+  struct disk *disk;
 
+again:
   for (od = disks; od; od = od->next)
     if (strcmp (od->export, export) == 0) {
+      if (od->state != OPEN) {
+        pthread_cond_wait (&disks_cond, &disks_lock);
+        goto again;
+      }
       od->refs++;
       return od;
     }
@@ -446,31 +474,45 @@ get_disk (const char *export, bool readonly)
     nbdkit_error ("calloc: %m");
     return NULL;
   }
-  od->disk = disk_open (store, cache, &config);
-  if (od->disk == NULL || disk_start (od->disk) == -1) {
-    if (od->disk)
-      disk_close (od->disk);
+  snprintf (od->export, sizeof od->export, "%s", export);
+  od->state = OPENING;
+  od->next = disks;
+  disks = od;
+
+  pthread_mutex_unlock (&disks_lock);
+  disk = disk_open (store, cache, &config);
+  if (disk && disk_start (disk) == -1) {
+    disk_close (disk);
+    disk = NULL;
+  }
+  pthread_mutex_lock (&disks_lock);
+
+  pthread_cond_broadcast (&disks_cond);
+  if (disk == NULL) {
+    remove_disk (od);
     free (od);
     return NULL;
   }
-  snprintf (od->export, sizeof od->export, "%s", export);
+  od->disk = disk;
+  od->state = OPEN;
   od->refs = export_name ? 2 : 1; /* export=: open until unload */
-  od->next = disks;
-  disks = od;
   return od;
 }
 
+/* A connection is done with od.  disks_lock held; let go while closing
+ * the disk.
+ */
 static void
 put_disk (struct open_disk *od)
 {
-  struct open_disk **pp;
-
   if (--od->refs > 0)
     return;
-  for (pp = &disks; *pp != od; pp = &(*pp)->next)
-    ;
-  *pp = od->next;
+  od->state = CLOSING;
+  pthread_mutex_unlock (&disks_lock);
   disk_close (od->disk);
+  pthread_mutex_lock (&disks_lock);
+  remove_disk (od);
+  pthread_cond_broadcast (&disks_cond);
   free (od);
 }
 

@@ -276,9 +276,23 @@ test_chunkmap (void)
   CHECK (chunkmap_oldest (m) == 2);
   CHECK_EQ_U64 (chunkmap_nonzero (m), 1);
   CHECK (chunkmap_take (m, true, &e, &n, &oldest) == 0);
-  CHECK_EQ_U64 (n, 1); /* a full map holds only non-zero chunks */
-  CHECK_EQ_U64 (e[0].idx, 700);
+  /* A full map holds the non-zero chunks, and the changed zero ones, so
+   * that a failed commit marks them again.
+   */
+  CHECK_EQ_U64 (n, 2);
+  CHECK_EQ_U64 (e[0].idx, 3);
+  CHECK (hash_is_zero (e[0].hash));
+  CHECK_EQ_U64 (e[1].idx, 700);
   CHECK_EQ_U64 (chunkmap_changed (m), 0);
+  chunkmap_untake (m, e, n, oldest); /* a failed commit */
+  free (e);
+  CHECK (chunkmap_take (m, false, &e, &n, &oldest) == 0);
+  CHECK_EQ_U64 (n, 2); /* the delta after it has the zeroed chunk */
+  CHECK_EQ_U64 (e[0].idx, 3);
+  free (e);
+  CHECK (chunkmap_take (m, true, &e, &n, &oldest) == 0);
+  CHECK_EQ_U64 (n, 1); /* nothing changed: only the non-zero chunk */
+  CHECK_EQ_U64 (e[0].idx, 700);
   free (e);
   chunkmap_free (m);
 }
