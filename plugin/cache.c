@@ -1625,6 +1625,17 @@ cache_is_zero (struct cache_disk *cd, uint64_t idx)
   return chunkmap_is_zero (cd->map, idx);
 }
 
+bool
+cache_is_local (struct cache_disk *cd, uint64_t idx)
+{
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&cd->cache->lock);
+  struct entry *e = lookup (cd, idx);
+
+  if (e)
+    return e->loaded;
+  return chunkmap_is_zero (cd->map, idx);
+}
+
 void
 cache_gauges (struct cache *c, struct stats_gauges *g)
 {

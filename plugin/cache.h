@@ -91,6 +91,11 @@ int cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
 /* True if chunk idx reads as zeros without any data (for extents). */
 bool cache_is_zero (struct cache_disk *cd, uint64_t idx);
 
+/* True if part of chunk idx can be written without reading the chunk from
+ * the store first: it is in memory, or all zeros (for fast zero).
+ */
+bool cache_is_local (struct cache_disk *cd, uint64_t idx);
+
 /* Memory and dirty bytes now, for stats=. */
 void cache_gauges (struct cache *cache, struct stats_gauges *gauges);
 

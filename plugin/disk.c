@@ -754,8 +754,24 @@ disk_pwrite (struct disk *d, const void *buf, uint32_t count, uint64_t offset,
 }
 
 int
-disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua)
+disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua, bool fast)
 {
+  const uint32_t cs = d->chunk_size;
+  const uint64_t end = offset + count;
+
+  /* Whole chunks become zero entries of the map; a partial one keeps its
+   * other bytes, which a chunk not in memory must fetch first: not fast.
+   */
+  if (fast && count > 0
+      && ((offset % cs != 0 && !cache_is_local (d->cd, offset / cs))
+          || (end % cs != 0 && !cache_is_local (d->cd, end / cs)))) {
+    s3cow_debug (cache,
+                 "%s: fast zero at %" PRIu64 " (%" PRIu32 " bytes): "
+                 "a partial chunk is not in memory",
+                 d->label, offset, count);
+    errno = ENOTSUP;
+    return -1;
+  }
   return write_or_zero (d, NULL, count, offset, fua);
 }
 

@@ -70,7 +70,11 @@ bool disk_readonly (const struct disk *disk);
 int disk_pread (struct disk *disk, void *buf, uint32_t count, uint64_t offset);
 int disk_pwrite (struct disk *disk, const void *buf, uint32_t count,
                  uint64_t offset, bool fua);
-int disk_zero (struct disk *disk, uint32_t count, uint64_t offset, bool fua);
+/* With fast (NBD's fast zero), fails with ENOTSUP, without logging, if a
+ * chunk only partly zeroed would first have to be read from the store.
+ */
+int disk_zero (struct disk *disk, uint32_t count, uint64_t offset, bool fua,
+               bool fast);
 int disk_flush (struct disk *disk);
 
 /* True if the chunk containing offset reads as zeros without data. */

@@ -715,15 +715,16 @@ s3cow_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
 static int
 s3cow_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  RETURN_ERRNO (
-      disk_zero (DISK (handle), count, offset, flags & NBDKIT_FLAG_FUA));
+  RETURN_ERRNO (disk_zero (DISK (handle), count, offset,
+                           flags & NBDKIT_FLAG_FUA,
+                           flags & NBDKIT_FLAG_FAST_ZERO));
 }
 
 static int
 s3cow_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   RETURN_ERRNO (
-      disk_zero (DISK (handle), count, offset, flags & NBDKIT_FLAG_FUA));
+      disk_zero (DISK (handle), count, offset, flags & NBDKIT_FLAG_FUA, false));
 }
 
 static int

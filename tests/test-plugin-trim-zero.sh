@@ -13,7 +13,10 @@
 #    and after a restart; after the restart every all-zero chunk is a hole
 #    (an all-zero chunk has no object);
 #  - qemu-img map shows the zeroed chunks as holes (data: false) and the
-#    other chunks as data.
+#    other chunks as data;
+#  - on a fresh server, fast zero of part of a chunk not in memory is
+#    ENOTSUP and changes nothing; of part of a hole or of a chunk just read,
+#    and of whole chunks, it zeroes.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -177,6 +180,44 @@ for c in range(len(model) // CS):
 print("test-plugin-trim-zero: qemu-img map: %d entries, holes as expected"
       % len(m))
 EOF
+
+# Fast zero on a fresh server, nothing in memory: part of a chunk with data
+# would need a GET first, so ENOTSUP and nothing changed; part of a hole,
+# part of a chunk just read, and whole chunks are fast.
+stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
+start_nbdkit "$sock" "${s3[@]}" export=tz chunk-size=64K cache-size=4M
+nbdsh -u "$uri" -c "$(cat <<'EOF'
+import os, sys
+CS = 64 * 1024
+model = bytearray(open(os.environ["TEST_MODEL"], "rb").read())
+FAST = nbd.CMD_FLAG_FAST_ZERO
+if not any(model[12 * CS:13 * CS]) or not any(model[13 * CS:14 * CS]):
+    sys.exit("chunks 12 and 13 should hold data")
+try:
+    h.zero(100, 12 * CS + 10, FAST)
+    sys.exit("fast zero of part of chunk 12, not in memory: succeeded, "
+             "expected ENOTSUP")
+except nbd.Error as e:
+    if e.errno != "ENOTSUP":
+        raise
+for what, n, off in (("part of hole 2", 100, 2 * CS + 10),
+                     ("whole chunk 14", CS, 14 * CS),
+                     ("part of chunk 13, just read", 100, 13 * CS + 10)):
+    if what.endswith("just read"):
+        h.pread(10, 13 * CS)
+    try:
+        h.zero(n, off, FAST)
+    except nbd.Error as e:
+        sys.exit("fast zero of %s: %s, expected success" % (what, e))
+    model[off:off + n] = bytes(n)
+for c in (2, 12, 13, 14):
+    if h.pread(CS, c * CS) != bytes(model[c * CS:(c + 1) * CS]):
+        sys.exit("chunk %d after the fast zeroes is not as expected" % c)
+h.flush()
+print("test-plugin-trim-zero: fast zero: ENOTSUP only for a partial chunk "
+      "not in memory")
+EOF
+)" || fail "fast zero on a fresh server failed: see above"
 
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 echo "$0: PASS"
