@@ -1047,7 +1047,7 @@ cache_new (const struct cache_config *config, struct store *store)
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
     c->nbuckets *= 2;
   c->buckets = calloc (c->nbuckets, sizeof *c->buckets);
-  c->pool_cap = config->size / CHUNK_SIZE_MIN + 1;
+  c->pool_cap = config->size / (uint64_t)CHUNK_SIZE_MIN + 1;
   c->pool = calloc (c->pool_cap, sizeof *c->pool);
   c->threads = calloc (c->nthreads, sizeof *c->threads);
   c->ra_threads = calloc (c->ra_nthreads + 1, sizeof *c->ra_threads);
