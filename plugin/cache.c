@@ -33,6 +33,15 @@
  * before it takes an entry lock, so no thread waits for memory while
  * holding an entry lock.
  *
+ * Locking rule for buffers: nothing writes or reads a chunk buffer's bytes
+ * while holding cache->lock.  The first touch of a fresh mapping is a page
+ * fault in which the kernel zeroes the page, a whole 2 MiB one with huge
+ * pages (6-8 ms on this VM, measured): under cache->lock it would stall
+ * every other thread for that long.  So the pool keeps its bookkeeping
+ * outside the buffers (an array, not links inside them), and a buffer is
+ * first written by the thread that took it, after letting go of the lock
+ * (load, the copy of a write or of an upload).
+ *
  * Read-ahead.  Reads are followed as streams per disk (readahead_note);
  * a stream that goes on queues the chunks ahead of it, within ra_max bytes
  * for all streams, and the read-ahead threads load them as ordinary clean
@@ -80,6 +89,7 @@
  */
 #include <config.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -193,7 +203,7 @@ struct cache {
   struct list lru;                /* (L) clean, unpinned, with data */
   struct cache_disk *disks;       /* (L) */
   struct free_buffer *pool;       /* (L) unused buffers, counted in used */
-  uint64_t pooled;                /* (L) bytes on the pool */
+  size_t npool, pool_cap;         /* (L) buffers on the pool, and room */
   uint64_t ra_max;                /* read-ahead bytes at most; 0: none */
   uint64_t ra_bytes;              /* (L) chunks queued, loading, or loaded
                                    * by read-ahead and not read yet */
@@ -322,11 +332,14 @@ lookup (struct cache_disk *cd, uint64_t idx)
 
 /* ---- buffers and memory: cache->lock held ---- */
 
-/* A free buffer on the pool keeps its size and the link in its first
- * bytes: chunk buffers are at least CHUNK_SIZE_MIN bytes.
+/* A free buffer on the pool.  The pool is an array of these, not a list
+ * linked through the buffers, so that putting a buffer never writes to it
+ * (see "Locking rule for buffers").  Every buffer is counted in
+ * cache->used <= cache->limit and is at least CHUNK_SIZE_MIN bytes, so
+ * limit / CHUNK_SIZE_MIN slots always suffice (pool_cap).
  */
 struct free_buffer {
-  struct free_buffer *next;
+  uint8_t *p;
   uint32_t size;
 };
 
@@ -361,26 +374,27 @@ map_huge (size_t len)
 }
 
 /* A buffer of size bytes, counted in c->used: a pooled one if there is one
- * of that size (its pages are already mapped and touched: no page faults,
- * no zeroing by the kernel), else a new mapping if the budget has room.
- * NULL otherwise, without waiting.  Its content is undefined.
+ * of that size (usually touched already: no page faults, no zeroing by the
+ * kernel; looked for from the most recently pooled), else a new mapping if
+ * the budget has room.  NULL otherwise, without waiting.  Its content is
+ * undefined.
  *
  * New buffers come HUGE_SIZE at a time when the budget has room (see
  * map_huge): one is returned and the others of the same huge page go to
- * the pool.
+ * the pool untouched; whoever takes one of them first touches it outside
+ * cache->lock.
  */
 static uint8_t *
 pool_take (struct cache *c, uint32_t size)
 {
-  struct free_buffer **pp, *f;
   uint8_t *p;
-  size_t len, off;
+  size_t i, len, off;
 
-  for (pp = &c->pool; (f = *pp) != NULL; pp = &f->next)
-    if (f->size == size) {
-      *pp = f->next;
-      c->pooled -= size;
-      return (uint8_t *)f;
+  for (i = c->npool; i-- > 0;)
+    if (c->pool[i].size == size) {
+      p = c->pool[i].p;
+      c->pool[i] = c->pool[--c->npool];
+      return p;
     }
   if (c->used + size > c->limit)
     return NULL;
@@ -401,32 +415,31 @@ pool_take (struct cache *c, uint32_t size)
   return p;
 }
 
-/* Give a buffer back to the pool (it stays counted in c->used). */
+/* Give a buffer back to the pool (it stays counted in c->used).  Does not
+ * touch its bytes.
+ */
 static void
 pool_put (struct cache *c, uint8_t *p, uint32_t size)
 {
-  struct free_buffer *f = (struct free_buffer *)p;
-
   if (p == NULL)
     return;
-  f->size = size;
-  f->next = c->pool;
-  c->pool = f;
-  c->pooled += size;
+  assert (c->npool < c->pool_cap);
+  c->pool[c->npool].p = p;
+  c->pool[c->npool].size = size;
+  c->npool++;
 }
 
 /* Unmap one pooled buffer (of a size nobody asks for).  False if none. */
 static bool
 pool_shrink (struct cache *c)
 {
-  struct free_buffer *f = c->pool;
+  struct free_buffer *f;
 
-  if (f == NULL)
+  if (c->npool == 0)
     return false;
-  c->pool = f->next;
-  c->pooled -= f->size;
+  f = &c->pool[--c->npool];
   c->used -= f->size;
-  munmap (f, f->size);
+  munmap (f->p, f->size);
   return true;
 }
 
@@ -1074,13 +1087,16 @@ cache_new (const struct cache_config *config, struct store *store)
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
     c->nbuckets *= 2;
   c->buckets = calloc (c->nbuckets, sizeof *c->buckets);
+  c->pool_cap = config->size / (uint64_t)CHUNK_SIZE_MIN + 1;
+  c->pool = calloc (c->pool_cap, sizeof *c->pool);
   c->threads = calloc (c->nthreads, sizeof *c->threads);
   c->ra_threads = calloc (c->ra_nthreads + 1, sizeof *c->ra_threads);
   c->raq = calloc (c->ra_cap, sizeof *c->raq);
-  if (c->buckets == NULL || c->threads == NULL || c->ra_threads == NULL
-      || c->raq == NULL) {
+  if (c->buckets == NULL || c->pool == NULL || c->threads == NULL
+      || c->ra_threads == NULL || c->raq == NULL) {
     s3cow_log_error ("calloc: %m");
     free (c->buckets);
+    free (c->pool);
     free (c->threads);
     free (c->ra_threads);
     free (c->raq);
@@ -1166,6 +1182,7 @@ cache_free (struct cache *c)
   pthread_mutex_destroy (&c->lock);
   disktier_close (c->tier);
   free (c->buckets);
+  free (c->pool);
   free (c->threads);
   free (c->ra_threads);
   free (c->raq);
