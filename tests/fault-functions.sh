@@ -4,7 +4,9 @@
 #
 #   start_proxy [FAULTPROXY-SERVE-ARG...]   # sets $proxy_endpoint and
 #                                          # $proxy_ctl (control port); the
-#                                          # proxy is stopped at exit
+#                                          # proxy is stopped at exit; with
+#                                          # cli-functions.sh, s3args_proxy:
+#                                          # s3args through the proxy
 #   proxy_ctl set 500=1 match='PUT .*/head$'
 #   proxy_ctl clear
 
@@ -25,6 +27,16 @@ start_proxy ()
   [ -s "$pf" ] || fail "faultproxy.py did not start"
   read -r proxy_port proxy_ctl_port <"$pf"
   proxy_endpoint="http://127.0.0.1:$proxy_port"
+  if declare -p s3args >/dev/null 2>&1; then
+    local a
+    s3args_proxy=()
+    for a in "${s3args[@]}"; do
+      case "$a" in
+        endpoint=*) s3args_proxy+=("endpoint=$proxy_endpoint") ;;
+        *) s3args_proxy+=("$a") ;;
+      esac
+    done
+  fi
 }
 
 _stop_proxy ()

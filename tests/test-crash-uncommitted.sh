@@ -44,8 +44,6 @@ print('chunks/' + hashlib.sha256(pattern('$1', 65536)).hexdigest())"
 objects >"$tmpdir/before"
 
 start_proxy
-s3args_proxy=("${s3args[@]}")
-s3args_proxy[1]="endpoint=$proxy_endpoint"
 start_nbdkit "$sock" "${s3args_proxy[@]}" retry-time=1 timeout=2 \
   commit-interval=0 lease=3 2>"$tmpdir/log"
 cleanup_fn cat "$tmpdir/log"

@@ -24,8 +24,6 @@ cli_setup
 
 s3cow create d 1M --chunk-size 64K
 start_proxy
-s3args_proxy=("${s3args[@]}")
-s3args_proxy[1]="endpoint=$proxy_endpoint"
 start_nbdkit "$sock" "${s3args_proxy[@]}" export=d gc-grace=10 retry-time=1 \
   timeout=2 commit-interval=0 -v -D s3cow.commit=1 2>"$tmpdir/log"
 

@@ -25,8 +25,6 @@ GRACE=10
 
 s3cow create d 1M --chunk-size 64K
 start_proxy
-s3args_proxy=("${s3args[@]}")
-s3args_proxy[1]="endpoint=$proxy_endpoint"
 start_nbdkit "$sock" "${s3args_proxy[@]}" export=d gc-grace=$GRACE retry-time=1 \
   timeout=2 commit-interval=1 2>"$tmpdir/log"
 
