@@ -16,6 +16,7 @@
 #include "lease.h"
 #include "log.h"
 #include "names.h"
+#include "timedwait.h"
 
 struct lease {
   struct store *store;
@@ -125,7 +126,14 @@ lease_acquire (struct store *store, const struct lease_config *config)
   l->info.taken = time (NULL);
   l->info.duration = (uint32_t)ceil (config->duration);
   pthread_mutex_init (&l->lock, NULL);
-  pthread_cond_init (&l->cond, NULL);
+  r = cond_init_monotonic (&l->cond);
+  if (r != 0) {
+    errno = r;
+    s3cow_log_error ("pthread_cond_init: %m");
+    pthread_mutex_destroy (&l->lock);
+    free (l);
+    return NULL;
+  }
 
   for (;;) {
     CLEANUP_FREE void *data = NULL;
@@ -229,15 +237,13 @@ renew_thread (void *arg)
 
   while (!l->stop && !l->lost) {
     char etag[STORE_ETAG_MAX], old[STORE_ETAG_MAX];
-    struct timespec ts;
-    double t, deadline;
+    double t;
     int r;
 
-    clock_gettime (CLOCK_REALTIME, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec / 1e9 + wait;
-    ts.tv_sec = (time_t)deadline;
-    ts.tv_nsec = (long)((deadline - floor (deadline)) * 1e9);
-    pthread_cond_timedwait (&l->cond, &l->lock, &ts);
+    /* On the monotonic clock: a step of the system clock must not hold
+     * a renewal back (timedwait.h).
+     */
+    cond_wait_seconds (&l->cond, &l->lock, wait);
     if (l->stop)
       break;
     strcpy (old, l->etag);
