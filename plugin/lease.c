@@ -139,7 +139,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     CLEANUP_FREE void *data = NULL;
     struct lease_info holder;
     size_t len;
-    double hold;
+    double hold, got;
     bool unreadable;
 
     t = now ();
@@ -153,6 +153,12 @@ lease_acquire (struct store *store, const struct lease_config *config)
       continue; /* deleted meanwhile: try again */
     if (r != STORE_OK)
       goto fail;
+    /* The etag was seen now, not when this round began: the holder may
+     * have started the renewal that wrote it while our requests (and
+     * their retries) were under way, and its lease runs 2/3 of a duration
+     * from that start (see lease.h).
+     */
+    got = now ();
     /* Unreadable: treat it as held for our own duration.  Decoded (and
      * logged) once per version of the object, not every half second.
      */
@@ -181,16 +187,16 @@ lease_acquire (struct store *store, const struct lease_config *config)
     if (strcmp (etag, seen_etag) != 0) {
       saw_renewal = seen_etag[0] != '\0';
       strcpy (seen_etag, etag);
-      seen_at = t;
+      seen_at = got;
       seen_unreadable = unreadable;
     }
     hold = holder.duration ? holder.duration : l->duration;
-    if (t - seen_at >= hold) {
+    if (got - seen_at >= hold) {
       /* Unchanged for its whole duration on our clock: the holder is gone. */
       if ((r = put_lease (l, etag, etag)) == STORE_OK) {
         s3cow_log_debug ("disk %s: took over the stale lease of %s pid %" PRIu64
                          " (unchanged for %.0f s)",
-                         config->disk, holder.host, holder.pid, t - seen_at);
+                         config->disk, holder.host, holder.pid, got - seen_at);
         break;
       }
       if (r != STORE_PRECONDITION)
