@@ -27,8 +27,10 @@
  *      a flush fail, so that (1) runs in time.
  *
  * Why this is enough: the head PUT (and every retry of it) lands by
- * t_l <= t_s + put_time.  Each chunk the new head names that the last one
- * did not has mtime m >= t_s - (G - put_time - GC_MARGIN), so
+ * t_l <= t_s + put_time (s3_http.c: no attempt starts later than
+ * retry-time after the call began, waiting for a connection included).
+ * Each chunk the new head names that the last one did not has mtime
+ * m >= t_s - (G - put_time - GC_MARGIN), so
  * m > t_l - G + GC_MARGIN.  A gc run that read its clock T0 <= t_l + 1
  * (S3 mtimes are whole seconds: 1 s of truncation) has cutoff T0 - G
  * < m - 1: the chunk is no candidate there (neither in its listing nor in
