@@ -279,7 +279,7 @@ rm_disk (struct cli *cli, struct store *store, const char *disk)
   char key[KEY_MAX_LEN];
   struct head head;
   size_t i;
-  bool held = false;
+  bool held = false, has_lease;
   int r, status = EXIT_FAIL;
 
   /* 1. It exists (a head that does not decode can be removed too). */
@@ -297,8 +297,16 @@ rm_disk (struct cli *cli, struct store *store, const char *disk)
   if (roots_list (store, disk, CATALOG_MASK (CATALOG_SNAP), &snaps) != STORE_OK)
     return EXIT_FAIL;
   r = lease_view (store, disk, &lease, &held);
-  if (r != STORE_OK && r != STORE_NOT_FOUND)
-    goto out;
+  has_lease = r != STORE_NOT_FOUND;
+  if (r != STORE_OK && r != STORE_NOT_FOUND) {
+    /* Unreadable (oversized, say): --force removes it unread. */
+    if (!cli->force) {
+      s3cow_log_error ("cannot read the lease of disk %s: --force removes "
+                       "the disk and its lease anyway",
+                       disk);
+      goto out;
+    }
+  }
   if (!cli->force && snaps.n > 0) {
     s3cow_log_error ("disk %s has %zu snapshot%s (%s%s): remove %s first, or "
                      "give --force to remove %s too",
@@ -331,7 +339,7 @@ rm_disk (struct cli *cli, struct store *store, const char *disk)
     goto out;
   }
   key_lease (key, disk);
-  if (lease && store_delete (store, key) != STORE_OK) {
+  if (has_lease && store_delete (store, key) != STORE_OK) {
     s3cow_log_error ("disk %s is removed, but not its lease %s", disk, key);
     goto out;
   }
@@ -367,7 +375,7 @@ cmd_unlock (struct cli *cli, int argc, char **argv)
   CLEANUP_FREE char *lease = NULL;
   struct store *store;
   struct head head;
-  bool held;
+  bool held = false;
   int r;
 
   if (parse_disk_name (argv[1], false, disk, snap) == -1)
@@ -385,8 +393,13 @@ cmd_unlock (struct cli *cli, int argc, char **argv)
     printf ("disk %s has no lease: nothing to unlock\n", disk);
     return EXIT_OK;
   }
-  if (r != STORE_OK) {
-    s3cow_log_error ("cannot read the lease of disk %s", disk);
+  /* A lease that cannot be read (oversized, say: the plugin then cannot
+   * open the disk) is what --force is for: break it unread.
+   */
+  if (r != STORE_OK && !cli->force) {
+    s3cow_log_error ("cannot read the lease of disk %s: --force breaks it "
+                     "unread",
+                     disk);
     return EXIT_FAIL;
   }
   if (!cli->force) {
@@ -401,6 +414,9 @@ cmd_unlock (struct cli *cli, int argc, char **argv)
     s3cow_log_error ("cannot delete the lease of disk %s", disk);
     return EXIT_FAIL;
   }
-  printf ("disk %s: lease %s broken\n", disk, held ? "(held)" : "(released)");
+  printf ("disk %s: lease %s broken\n", disk,
+          r != STORE_OK ? "(unreadable)"
+          : held        ? "(held)"
+                        : "(released)");
   return EXIT_OK;
 }

@@ -106,6 +106,7 @@
 #include "log.h"
 #include "names.h"
 #include "stats.h"
+#include "timedwait.h"
 
 enum entry_state { CLEAN, DIRTY };
 
@@ -235,18 +236,11 @@ now (void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Wait on cond for at most seconds. */
+/* Wait on cond for at most seconds (on the monotonic clock). */
 static void
 timed_wait (pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
 {
-  struct timespec ts;
-  double t;
-
-  clock_gettime (CLOCK_REALTIME, &ts);
-  t = ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
-  ts.tv_sec = (time_t)t;
-  ts.tv_nsec = (long)((t - floor (t)) * 1e9);
-  pthread_cond_timedwait (cond, lock, &ts);
+  cond_wait_seconds (cond, lock, seconds);
 }
 
 /* ---- lists and hash table: cache->lock held ---- */
@@ -1095,21 +1089,31 @@ cache_new (const struct cache_config *config, struct store *store)
   if (c->buckets == NULL || c->pool == NULL || c->threads == NULL
       || c->ra_threads == NULL || c->raq == NULL) {
     s3cow_log_error ("calloc: %m");
-    free (c->buckets);
-    free (c->pool);
-    free (c->threads);
-    free (c->ra_threads);
-    free (c->raq);
-    disktier_close (c->tier);
-    free (c);
-    return NULL;
+    goto fail;
+  }
+  /* Waited on with timeouts: on the monotonic clock (timedwait.h). */
+  if ((errno = cond_init_monotonic (&c->changed)) != 0)
+    goto fail_cond;
+  if ((errno = cond_init_monotonic (&c->work)) != 0) {
+    pthread_cond_destroy (&c->changed);
+    goto fail_cond;
   }
   pthread_mutex_init (&c->lock, NULL);
-  pthread_cond_init (&c->changed, NULL);
-  pthread_cond_init (&c->work, NULL);
   pthread_cond_init (&c->ra_work, NULL);
   pthread_cond_init (&c->tier_work, NULL);
   return c;
+
+fail_cond:
+  s3cow_log_error ("pthread_cond_init: %m");
+fail:
+  free (c->buckets);
+  free (c->pool);
+  free (c->threads);
+  free (c->ra_threads);
+  free (c->raq);
+  disktier_close (c->tier);
+  free (c);
+  return NULL;
 }
 
 int

@@ -27,8 +27,10 @@
  *      a flush fail, so that (1) runs in time.
  *
  * Why this is enough: the head PUT (and every retry of it) lands by
- * t_l <= t_s + put_time.  Each chunk the new head names that the last one
- * did not has mtime m >= t_s - (G - put_time - GC_MARGIN), so
+ * t_l <= t_s + put_time (s3_http.c: no attempt starts later than
+ * retry-time after the call began, waiting for a connection included).
+ * Each chunk the new head names that the last one did not has mtime
+ * m >= t_s - (G - put_time - GC_MARGIN), so
  * m > t_l - G + GC_MARGIN.  A gc run that read its clock T0 <= t_l + 1
  * (S3 mtimes are whole seconds: 1 s of truncation) has cutoff T0 - G
  * < m - 1: the chunk is no candidate there (neither in its listing nor in
@@ -67,6 +69,7 @@
 #include "log.h"
 #include "names.h"
 #include "stats.h"
+#include "timedwait.h"
 
 /* Compact into a full map when a commit would list more maps than this, or
  * when the deltas hold more entries than half the base plus this slack.
@@ -338,7 +341,14 @@ disk_open (struct store *store, struct cache *cache,
   make_instance (d->instance);
   pthread_mutex_init (&d->commit_lock, NULL);
   pthread_mutex_init (&d->thread_lock, NULL);
-  pthread_cond_init (&d->thread_cond, NULL);
+  errno = cond_init_monotonic (&d->thread_cond);
+  if (errno != 0) {
+    s3cow_log_error ("pthread_cond_init: %m");
+    pthread_mutex_destroy (&d->commit_lock);
+    pthread_mutex_destroy (&d->thread_lock);
+    free (d);
+    return NULL;
+  }
 
   if (!d->readonly) {
     /* A missing disk (not to be created) is an error before the lease:
@@ -630,14 +640,9 @@ commit_thread (void *arg)
   if (d->commit_interval > 0 && d->commit_interval < period)
     period = d->commit_interval;
   while (!d->stop) {
-    struct timespec ts;
-    double t, oldest;
+    double oldest;
 
-    clock_gettime (CLOCK_REALTIME, &ts);
-    t = ts.tv_sec + ts.tv_nsec / 1e9 + period;
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - floor (t)) * 1e9);
-    pthread_cond_timedwait (&d->thread_cond, &d->thread_lock, &ts);
+    cond_wait_seconds (&d->thread_cond, &d->thread_lock, period);
     if (d->stop || atomic_load (&d->fenced))
       continue;
     pthread_mutex_unlock (&d->thread_lock);

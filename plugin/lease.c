@@ -16,6 +16,7 @@
 #include "lease.h"
 #include "log.h"
 #include "names.h"
+#include "timedwait.h"
 
 struct lease {
   struct store *store;
@@ -125,13 +126,20 @@ lease_acquire (struct store *store, const struct lease_config *config)
   l->info.taken = time (NULL);
   l->info.duration = (uint32_t)ceil (config->duration);
   pthread_mutex_init (&l->lock, NULL);
-  pthread_cond_init (&l->cond, NULL);
+  r = cond_init_monotonic (&l->cond);
+  if (r != 0) {
+    errno = r;
+    s3cow_log_error ("pthread_cond_init: %m");
+    pthread_mutex_destroy (&l->lock);
+    free (l);
+    return NULL;
+  }
 
   for (;;) {
     CLEANUP_FREE void *data = NULL;
     struct lease_info holder;
     size_t len;
-    double hold;
+    double hold, got;
     bool unreadable;
 
     t = now ();
@@ -145,6 +153,12 @@ lease_acquire (struct store *store, const struct lease_config *config)
       continue; /* deleted meanwhile: try again */
     if (r != STORE_OK)
       goto fail;
+    /* The etag was seen now, not when this round began: the holder may
+     * have started the renewal that wrote it while our requests (and
+     * their retries) were under way, and its lease runs 2/3 of a duration
+     * from that start (see lease.h).
+     */
+    got = now ();
     /* Unreadable: treat it as held for our own duration.  Decoded (and
      * logged) once per version of the object, not every half second.
      */
@@ -173,16 +187,16 @@ lease_acquire (struct store *store, const struct lease_config *config)
     if (strcmp (etag, seen_etag) != 0) {
       saw_renewal = seen_etag[0] != '\0';
       strcpy (seen_etag, etag);
-      seen_at = t;
+      seen_at = got;
       seen_unreadable = unreadable;
     }
     hold = holder.duration ? holder.duration : l->duration;
-    if (t - seen_at >= hold) {
+    if (got - seen_at >= hold) {
       /* Unchanged for its whole duration on our clock: the holder is gone. */
       if ((r = put_lease (l, etag, etag)) == STORE_OK) {
         s3cow_log_debug ("disk %s: took over the stale lease of %s pid %" PRIu64
                          " (unchanged for %.0f s)",
-                         config->disk, holder.host, holder.pid, t - seen_at);
+                         config->disk, holder.host, holder.pid, got - seen_at);
         break;
       }
       if (r != STORE_PRECONDITION)
@@ -229,15 +243,13 @@ renew_thread (void *arg)
 
   while (!l->stop && !l->lost) {
     char etag[STORE_ETAG_MAX], old[STORE_ETAG_MAX];
-    struct timespec ts;
-    double t, deadline;
+    double t;
     int r;
 
-    clock_gettime (CLOCK_REALTIME, &ts);
-    deadline = ts.tv_sec + ts.tv_nsec / 1e9 + wait;
-    ts.tv_sec = (time_t)deadline;
-    ts.tv_nsec = (long)((deadline - floor (deadline)) * 1e9);
-    pthread_cond_timedwait (&l->cond, &l->lock, &ts);
+    /* On the monotonic clock: a step of the system clock must not hold
+     * a renewal back (timedwait.h).
+     */
+    cond_wait_seconds (&l->cond, &l->lock, wait);
     if (l->stop)
       break;
     strcpy (old, l->etag);

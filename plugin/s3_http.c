@@ -12,6 +12,7 @@
  * One call (s3_http_perform) borrows one handle for all its attempts:
  *
  *   deadline = start + retry_time
+ *   borrow a handle, waiting for one at most until the deadline
  *   loop:
  *     curl_easy_reset, set options, headers_fn (fresh signature), perform
  *     final?      -> return it
@@ -39,6 +40,7 @@
 #include "log.h"
 #include "s3_http.h"
 #include "stats.h"
+#include "timedwait.h"
 
 #define BACKOFF_FIRST 0.1 /* seconds */
 #define BACKOFF_MAX 5.0
@@ -98,7 +100,7 @@ s3_http_new (const struct s3_http_config *config)
     s3cow_log_error ("pthread_mutex_init: %m");
     goto fail;
   }
-  err = pthread_cond_init (&http->returned, NULL);
+  err = cond_init_monotonic (&http->returned);
   if (err) {
     errno = err;
     s3cow_log_error ("pthread_cond_init: %m");
@@ -132,28 +134,55 @@ s3_http_free (struct s3_http *http)
   curl_global_cleanup ();
 }
 
-/* Borrow a handle, waiting if all max are in use.  NULL if out of memory. */
-static CURL *
-pool_borrow (struct s3_http *http)
+static double
+now_seconds (void)
 {
-  CURL *h;
+  struct timespec ts;
 
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Borrow a handle into *h, waiting while all max are in use, but not past
+ * deadline (the call's retry time: the wait counts in it, so that no
+ * attempt starts after it).  S3_HTTP_OK, else S3_HTTP_TRANSIENT (none
+ * free in time) or S3_HTTP_PERMANENT (out of memory) with resp->errmsg.
+ */
+static int
+pool_borrow (struct s3_http *http, double deadline, CURL **h,
+             struct s3_http_response *resp)
+{
   {
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&http->lock);
-    while (http->n_idle == 0 && http->n_handles >= http->max)
-      pthread_cond_wait (&http->returned, &http->lock);
-    if (http->n_idle > 0)
-      return http->idle[--http->n_idle];
+    while (http->n_idle == 0 && http->n_handles >= http->max) {
+      double left = deadline - now_seconds ();
+
+      if (left <= 0) {
+        snprintf (resp->errmsg, sizeof resp->errmsg,
+                  "no free connection within the retry time (all %u in "
+                  "use)",
+                  http->max);
+        return S3_HTTP_TRANSIENT;
+      }
+      cond_wait_seconds (&http->returned, &http->lock, left);
+    }
+    if (http->n_idle > 0) {
+      *h = http->idle[--http->n_idle];
+      return S3_HTTP_OK;
+    }
     http->n_handles++;
   }
 
-  h = curl_easy_init ();
-  if (h == NULL) {
+  *h = curl_easy_init ();
+  if (*h == NULL) {
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&http->lock);
     http->n_handles--;
     pthread_cond_signal (&http->returned);
+    snprintf (resp->errmsg, sizeof resp->errmsg,
+              "cannot make a libcurl handle");
+    return S3_HTTP_PERMANENT;
   }
-  return h;
+  return S3_HTTP_OK;
 }
 
 static void
@@ -162,15 +191,6 @@ pool_return (struct s3_http *http, CURL *h)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&http->lock);
   http->idle[http->n_idle++] = h;
   pthread_cond_signal (&http->returned);
-}
-
-static double
-now_seconds (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void
@@ -701,11 +721,11 @@ s3_http_perform (struct s3_http *http, const struct s3_http_request *req,
   int r;
 
   memset (resp, 0, sizeof *resp);
-  h = pool_borrow (http);
-  if (h == NULL) {
-    snprintf (resp->errmsg, sizeof resp->errmsg,
-              "cannot make a libcurl handle");
-    return S3_HTTP_PERMANENT;
+  r = pool_borrow (http, deadline, &h, resp);
+  if (r != S3_HTTP_OK) {
+    resp->seconds = now_seconds () - start;
+    s3cow_debug (http, "%s %s: %s", req->method, req->what, resp->errmsg);
+    return r;
   }
 
   for (;;) {

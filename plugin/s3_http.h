@@ -3,7 +3,9 @@
  * A pool of at most `connections` CURL easy handles, shared by all threads:
  * a request borrows a handle for its whole retry loop and gives it back, so
  * that the handle's kept-alive connection serves the next request.  A
- * request that finds every handle busy waits for one.
+ * request that finds every handle busy waits for one, within its retry
+ * time budget (below): no attempt starts later than retry_time after the
+ * call began, so a call lasts at most about retry_time + timeout.
  *
  * s3_http_perform sends one request and retries it while it fails in a way
  * that may go away (connection refused or reset, timeout, a body shorter

@@ -33,6 +33,7 @@
 #include "names.h"
 #include "stats.h"
 #include "store.h"
+#include "timedwait.h"
 
 /* Parameters. */
 static struct store_config store_config = { .tls_verify = true };
@@ -76,7 +77,7 @@ static struct cache *cache;
 
 /* The stats= writer thread. */
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER; /* stats_stop */
-static pthread_cond_t stats_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t stats_cond; /* monotonic: made in after_fork */
 static bool stats_stop, stats_started;
 static pthread_t stats_thread;
 
@@ -119,10 +120,7 @@ stats_writer (void *arg)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&stats_lock);
 
   while (!stats_stop) {
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    ts.tv_sec++;
-    pthread_cond_timedwait (&stats_cond, &stats_lock, &ts);
+    cond_wait_seconds (&stats_cond, &stats_lock, 1.0);
     write_stats ();
   }
   return NULL;
@@ -557,7 +555,9 @@ s3cow_after_fork (void)
   if (cache_start (cache) == -1)
     return -1;
   if (stats_file) {
-    err = pthread_create (&stats_thread, NULL, stats_writer, NULL);
+    err = cond_init_monotonic (&stats_cond);
+    if (err == 0)
+      err = pthread_create (&stats_thread, NULL, stats_writer, NULL);
     if (err != 0) {
       errno = err;
       nbdkit_error ("cannot start the stats thread: %m");

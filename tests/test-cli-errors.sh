@@ -91,7 +91,20 @@ expect 1 "refusing to break the lease of disk d without --force" \
 s3cow unlock d --force >"$tmpdir/out"
 s3cow info d | grep -q "^lease: *none$" || fail "unlock --force left the lease"
 s3cow unlock d | grep -q "has no lease" || fail "unlock of an unlocked disk"
-s3_put disks/d/lease "$tmpdir/lease"
+# A lease that cannot be read (oversized: the plugin cannot open d, and
+# docs/errors.md says to break it with unlock --force): unlock refuses
+# without --force, saying so; --force breaks it, and so does rm --force.
+head -c 70000 /dev/zero | tr '\0' x >"$tmpdir/biglease"
+s3_put disks/d/lease "$tmpdir/biglease"
+expect 1 "cannot read the lease of disk d: --force breaks it" s3cow unlock d
+grep -q "object larger than" "$tmpdir/err" || fail "unlock does not say why"
+s3cow unlock d --force >"$tmpdir/out" ||
+  fail "unlock --force of an unreadable lease: $(cat "$tmpdir/out")"
+grep -q "lease (unreadable) broken" "$tmpdir/out" ||
+  fail "unlock --force said: $(cat "$tmpdir/out")"
+s3cow info d | grep -q "^lease: *none$" || fail "unlock --force left the lease"
+s3_put disks/d/lease "$tmpdir/biglease"
+expect 1 "cannot read the lease of disk d" s3cow rm d
 s3cow rm --force d
 s3cow ls | grep -q "^d " && fail "rm --force d left d"
 [ -z "$(s3_sizes disks/d/)" ] || fail "rm --force d left objects under disks/d/"

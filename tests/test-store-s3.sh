@@ -11,7 +11,9 @@
 #    S3 error (SignatureDoesNotMatch, ...);
 #  - a missing bucket fails with STORE_PERMANENT and says NoSuchBucket;
 #  - a refused connection fails with STORE_TRANSIENT after the retry time
-#    (3 s), not forever.
+#    (3 s), not forever;
+#  - a call waiting for a connection that another call holds still ends
+#    within retry time + timeout, and says why.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -75,5 +77,6 @@ expect_message ()
 expect_message wrong-secret 'SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied'
 expect_message missing-bucket 'NoSuchBucket'
 expect_message refused '[Rr]efused|[Cc]onnect'
+expect_message pool-wait 'no free connection within the retry time'
 
 echo "$0: PASS"

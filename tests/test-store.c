@@ -28,6 +28,10 @@
  *                               fail with STORE_PERMANENT
  *   test-store refused          endpoint http://127.0.0.1:1, retry_time=3:
  *                               STORE_TRANSIENT in well under 20 seconds
+ *   test-store pool-wait        one connection, to a local socket that never
+ *                               answers: a call waiting for the connection
+ *                               held by another still ends within
+ *                               retry_time + timeout of its start
  *
  * Each failure prints what was called, the actual and the expected value,
  * and exits 1.
@@ -46,6 +50,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <openssl/evp.h>
 
@@ -1005,6 +1012,79 @@ mode_refused (void)
   store_close (st);
 }
 
+/* A store_get of key "held" on st, for mode_pool_wait. */
+static void *
+get_held (void *arg)
+{
+  struct store *st = arg;
+  char buf[8];
+  size_t len;
+
+  CHECK (store_get (st, "held", buf, sizeof buf, &len, NULL), STORE_TRANSIENT);
+  return NULL;
+}
+
+static void
+mode_pool_wait (void)
+{
+  const double retry_time = 2, timeout = 6;
+  struct store_config config = { 0 };
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  socklen_t addr_len = sizeof addr;
+  char url[64], buf[8];
+  struct store *st;
+  pthread_t thread;
+  size_t len;
+  double t;
+  int fd, err;
+
+  /* Listening, never accepting: connections are made (the backlog) and
+   * requests sent, but no answer ever comes.
+   */
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fd = socket (AF_INET, SOCK_STREAM, 0);
+  if (fd == -1 || bind (fd, (struct sockaddr *)&addr, sizeof addr) == -1
+      || listen (fd, 16) == -1
+      || getsockname (fd, (struct sockaddr *)&addr, &addr_len) == -1)
+    fail ("a listening socket: %m");
+  snprintf (url, sizeof url, "http://127.0.0.1:%d", ntohs (addr.sin_port));
+  config.endpoint = url;
+  config.bucket = "bucket";
+  config.access_key = "AKIDEXAMPLE";
+  config.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  config.retry_time = retry_time;
+  config.timeout = timeout;
+  config.connections = 1;
+  st = store_open (&config);
+  if (st == NULL)
+    fail ("store_open (%s) failed", url);
+
+  /* Another call holds the only connection for a whole timeout. */
+  err = pthread_create (&thread, NULL, get_held, st);
+  if (err != 0) {
+    errno = err;
+    fail ("pthread_create: %m");
+  }
+  usleep (300 * 1000);
+  t = now ();
+  CHECK (store_get (st, "waits", buf, sizeof buf, &len, NULL), STORE_TRANSIENT);
+  t = now () - t;
+  printf ("test-store: a call waiting for the only connection: "
+          "STORE_TRANSIENT after %.1f s\n",
+          t);
+  if (t > retry_time + timeout + 0.5)
+    fail ("a call waiting for a busy connection lasted %.1f s, more than "
+          "retry_time + timeout = %.0f s",
+          t, retry_time + timeout);
+  err = pthread_join (thread, NULL);
+  if (err != 0) {
+    errno = err;
+    fail ("pthread_join: %m");
+  }
+  store_close (st);
+  close (fd);
+}
+
 static void
 mode_cas_increment (const char *count, const char *key)
 {
@@ -1041,7 +1121,7 @@ static void __attribute__ ((noreturn)) usage (void)
 {
   fprintf (stderr,
            "usage: test-store [cas-increment N KEY | get KEY | wrong-secret "
-           "| missing-bucket | refused]\n");
+           "| missing-bucket | refused | pool-wait]\n");
   exit (EXIT_FAILURE);
 }
 
@@ -1062,6 +1142,10 @@ main (int argc, char *argv[])
     if (argc != 2)
       usage ();
     mode_refused ();
+  } else if (strcmp (mode, "pool-wait") == 0) {
+    if (argc != 2)
+      usage ();
+    mode_pool_wait ();
   } else {
     if (endpoint == NULL || bucket == NULL) {
       printf ("test-store: SKIP: set S3COW_TEST_STORE_ENDPOINT and "

@@ -1,0 +1,258 @@
+/* s3cow test: a taker's wait for a stale lease counts from when it saw the
+ * holder's lease object, not from before its own (slow) request.
+ *
+ * lease.h: a holder's lease is valid until 2/3 of a duration after the
+ * start of its last successful renewal; a taker takes the lease over once
+ * it has seen the same etag for a whole duration.  If the taker counts
+ * from before a request that took long (retries), the holder may have
+ * renewed meanwhile, and the taker takes over while the holder still
+ * thinks its lease valid: two writers (the head's compare-and-swap then
+ * fails the old one's commits, but its writes were accepted meanwhile).
+ *
+ * On a directory store, behind a wrapper store that holds the taker's
+ * first PUT until the holder has renewed after more than 3.5 s, and from
+ * then on fails the holder's PUTs (as if it had lost the network):
+ *
+ *   t0         the taker starts; its first PUT is held
+ *   t0 + ~4    the holder renews (valid until ~t0 + 8), then cannot renew
+ *   ...        the taker sees that etag and waits a duration (6 s)
+ *
+ * Counting from t0 the taker took over at ~t0 + 6, while the holder's
+ * lease was valid.  The test checks that when the taker gets the lease,
+ * the holder's is no longer LEASE_VALID.  No S3 server needed.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "log.h"
+#include "store.h"
+
+#define DURATION 6.0
+
+enum role { HOLDER, TAKER };
+
+/* A store that passes every call to inner, but PUTs as above. */
+struct wrap {
+  struct store base;
+  struct store *inner;
+  enum role role;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* protects: */
+static pthread_cond_t renewed = PTHREAD_COND_INITIALIZER;
+static bool holder_fails;      /* the holder's PUTs fail */
+static double holder_ok_start; /* start of its last successful PUT */
+static unsigned taker_puts;    /* PUTs the taker made */
+static double t0;              /* the taker started */
+
+static double
+now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+w_close (struct store *s)
+{
+  free (s);
+}
+
+static int
+w_get (struct store *s, const char *key, uint64_t offset, size_t count,
+       bool whole, void *buf, size_t cap, size_t *len, char *etag,
+       store_check_fn check, void *check_opaque)
+{
+  struct store *in = ((struct wrap *)s)->inner;
+
+  return in->ops->get (in, key, offset, count, whole, buf, cap, len, etag,
+                       check, check_opaque);
+}
+
+static int
+w_get_alloc (struct store *s, const char *key, size_t max, void **data,
+             size_t *len, char *etag)
+{
+  struct store *in = ((struct wrap *)s)->inner;
+
+  return in->ops->get_alloc (in, key, max, data, len, etag);
+}
+
+static int
+w_put (struct store *s, const char *key, const void *data, size_t len,
+       const char *sha256_hex, const char *if_match, bool if_absent, char *etag)
+{
+  struct wrap *w = (struct wrap *)s;
+  struct store *in = w->inner;
+  double start = now ();
+  int r;
+
+  pthread_mutex_lock (&lock);
+  if (w->role == HOLDER && holder_fails) {
+    pthread_mutex_unlock (&lock);
+    s3cow_log_error ("test: the holder's PUT fails");
+    return STORE_TRANSIENT;
+  }
+  if (w->role == TAKER && taker_puts++ == 0) {
+    /* Held until the holder renewed after t0 + 3.5 s; then the holder
+     * renews no more.
+     */
+    while (holder_ok_start <= t0 + 3.5)
+      pthread_cond_wait (&renewed, &lock);
+    holder_fails = true;
+  }
+  pthread_mutex_unlock (&lock);
+
+  r = in->ops->put (in, key, data, len, sha256_hex, if_match, if_absent, etag);
+  if (w->role == HOLDER && r == STORE_OK) {
+    pthread_mutex_lock (&lock);
+    holder_ok_start = start;
+    pthread_cond_broadcast (&renewed);
+    pthread_mutex_unlock (&lock);
+  }
+  return r;
+}
+
+static int
+w_delete (struct store *s, const char *key)
+{
+  struct store *in = ((struct wrap *)s)->inner;
+
+  return in->ops->delete (in, key);
+}
+
+static int
+w_head (struct store *s, const char *key, uint64_t *size, char *etag,
+        time_t *mtime)
+{
+  struct store *in = ((struct wrap *)s)->inner;
+
+  return in->ops->head (in, key, size, etag, mtime);
+}
+
+static int
+w_list (struct store *s, const char *key_prefix, store_list_fn fn, void *opaque)
+{
+  struct store *in = ((struct wrap *)s)->inner;
+
+  return in->ops->list (in, key_prefix, fn, opaque);
+}
+
+static const struct store_ops wrap_ops = {
+  .name = "wrap",
+  .close = w_close,
+  .get = w_get,
+  .get_alloc = w_get_alloc,
+  .put = w_put,
+  .delete = w_delete,
+  .head = w_head,
+  .list = w_list,
+};
+
+static struct store *
+wrap (struct store *inner, enum role role)
+{
+  struct wrap *w = calloc (1, sizeof *w);
+
+  if (w == NULL) {
+    perror ("calloc");
+    exit (EXIT_FAILURE);
+  }
+  w->base.ops = &wrap_ops;
+  w->inner = inner;
+  w->role = role;
+  return &w->base;
+}
+
+int
+main (void)
+{
+  char root[] = "/tmp/test-lease-XXXXXX", bucket_dir[64], endpoint[64],
+       cmd[128];
+  struct store *inner, *hs, *ts;
+  struct lease *holder, *taker;
+  enum lease_state state;
+  double took;
+
+  if (mkdtemp (root) == NULL) {
+    perror ("mkdtemp");
+    return EXIT_FAILURE;
+  }
+  snprintf (bucket_dir, sizeof bucket_dir, "%s/b", root);
+  snprintf (endpoint, sizeof endpoint, "file://%s", root);
+  if (mkdir (bucket_dir, 0700) == -1) {
+    perror ("mkdir");
+    return EXIT_FAILURE;
+  }
+  inner = store_open (
+      &(struct store_config){ .endpoint = endpoint, .bucket = "b" });
+  if (inner == NULL) {
+    fprintf (stderr, "test-lease: FAIL: store_open %s\n", endpoint);
+    return EXIT_FAILURE;
+  }
+  hs = wrap (inner, HOLDER);
+  ts = wrap (inner, TAKER);
+
+  holder = lease_acquire (
+      hs, &(struct lease_config){ .disk = "d",
+                                  .instance = "00000000000000aa",
+                                  .duration = DURATION });
+  if (holder == NULL || lease_start (holder) == -1) {
+    fprintf (stderr, "test-lease: FAIL: the holder did not get the lease\n");
+    return EXIT_FAILURE;
+  }
+
+  t0 = now ();
+  taker = lease_acquire (ts,
+                         &(struct lease_config){ .disk = "d",
+                                                 .instance = "00000000000000bb",
+                                                 .duration = DURATION,
+                                                 .wait = 60 });
+  took = now () - t0;
+  if (taker == NULL) {
+    fprintf (stderr, "test-lease: FAIL: the taker did not get the lease\n");
+    return EXIT_FAILURE;
+  }
+  state = lease_state (holder);
+  printf ("test-lease: the taker got the lease after %.1f s (the holder's "
+          "last renewal began at %.1f s); the holder's lease is %s\n",
+          took, holder_ok_start - t0,
+          state == LEASE_VALID     ? "still valid"
+          : state == LEASE_EXPIRED ? "expired"
+                                   : "lost");
+  if (state == LEASE_VALID) {
+    fprintf (stderr, "test-lease: FAIL: the lease was taken over while the "
+                     "holder's was still valid\n");
+    return EXIT_FAILURE;
+  }
+  if (took < DURATION) {
+    fprintf (stderr,
+             "test-lease: FAIL: taken over after %.1f s, less than "
+             "the %.0f s duration\n",
+             took, DURATION);
+    return EXIT_FAILURE;
+  }
+
+  lease_release (taker);
+  lease_release (holder); /* its PUTs fail: logged, as expected */
+  store_close (hs);
+  store_close (ts);
+  store_close (inner);
+  snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
+  if (system (cmd) != 0)
+    fprintf (stderr, "test-lease: could not remove %s\n", root);
+  printf ("test-lease: ok\n");
+  return EXIT_SUCCESS;
+}
