@@ -227,22 +227,6 @@ struct cache {
   pthread_t *threads;
 };
 
-static double
-now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Wait on cond for at most seconds (on the monotonic clock). */
-static void
-timed_wait (pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
-{
-  cond_wait_seconds (cond, lock, seconds);
-}
-
 /* ---- lists and hash table: cache->lock held ---- */
 
 static void
@@ -462,7 +446,7 @@ destroy (struct entry *e)
 static uint8_t *
 reserve (struct cache *c, uint32_t size)
 {
-  double start = now ();
+  double start = monotonic_now ();
   uint8_t *p;
 
   while ((p = pool_take (c, size)) == NULL) {
@@ -480,15 +464,15 @@ reserve (struct cache *c, uint32_t size)
       destroy (c->lru.head);
       continue;
     }
-    if (c->failing && now () - start > c->wait_timeout) {
+    if (c->failing && monotonic_now () - start > c->wait_timeout) {
       s3cow_log_error ("cache full of dirty chunks that cannot be uploaded "
                        "(waited %.0f s): failing the request",
-                       now () - start);
+                       monotonic_now () - start);
       errno = EIO;
       return NULL;
     }
     pthread_cond_broadcast (&c->work);
-    timed_wait (&c->changed, &c->lock, 1.0);
+    cond_wait_seconds (&c->changed, &c->lock, 1.0);
   }
   return p;
 }
@@ -895,7 +879,7 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data, uint8_t *hash)
 {
   uint8_t old[HASH_LEN];
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
-  const double since = now (); /* no later than the object's mtime */
+  const double since = monotonic_now (); /* no later than the object's mtime */
 
   memset (hash, 0, HASH_LEN);
   if (data) {
@@ -963,7 +947,7 @@ uploader (void *arg)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
 
   while (!c->stop) {
-    double t = now (), wake = t + 1.0;
+    double t = monotonic_now (), wake = t + 1.0;
     struct entry *e = pick (c, t, &wake);
     uint8_t *copy, hash[HASH_LEN];
     uint64_t version, copy_seq;
@@ -972,7 +956,7 @@ uploader (void *arg)
     int r;
 
     if (e == NULL) {
-      timed_wait (&c->work, &c->lock, wake - t);
+      cond_wait_seconds (&c->work, &c->lock, wake - t);
       continue;
     }
     cs = e->disk->chunk_size;
@@ -1025,7 +1009,7 @@ uploader (void *arg)
         self = tier_offer (e, hash, TIER_QUEUE);
     } else {
       e->backoff = e->backoff ? fmin (e->backoff * 2, 30) : 1;
-      e->retry_at = now () + e->backoff;
+      e->retry_at = monotonic_now () + e->backoff;
       e->disk->failures++;
       c->failing = true;
     }
@@ -1381,18 +1365,18 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
 static int
 wait_for_dirty_room (struct cache *c)
 {
-  double start = now ();
+  double start = monotonic_now ();
 
   while (c->dirty_bytes >= c->dirty_max) {
-    if (c->failing && now () - start > c->wait_timeout) {
+    if (c->failing && monotonic_now () - start > c->wait_timeout) {
       s3cow_log_error ("write-back buffer full and uploads failing (waited "
                        "%.0f s): failing the write",
-                       now () - start);
+                       monotonic_now () - start);
       errno = EIO;
       return -1;
     }
     pthread_cond_broadcast (&c->work);
-    timed_wait (&c->changed, &c->lock, 1.0);
+    cond_wait_seconds (&c->changed, &c->lock, 1.0);
   }
   return 0;
 }
@@ -1612,7 +1596,8 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
         s3cow_log_error ("%s: chunk %" PRIu64 ": %s, uploaded %.0f s ago and "
                          "not committed yet, is %s and no longer in memory: "
                          "it cannot be uploaded again before the commit",
-                         cd->name, entries[i].idx, key, now () - uploaded,
+                         cd->name, entries[i].idx, key,
+                         monotonic_now () - uploaded,
                          r == STORE_NOT_FOUND ? "gone from the bucket "
                                                 "(deleted by s3cow gc?)"
                                               : "unreadable");
@@ -1627,7 +1612,7 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
   s3cow_debug (commit,
                "%s: uploaded again %zu chunks uploaded %.0f s ago "
                "and not committed yet",
-               cd->name, count, now () - uploaded);
+               cd->name, count, monotonic_now () - uploaded);
   status = 0;
 
 out:

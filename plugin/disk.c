@@ -117,15 +117,6 @@ struct disk {
   pthread_t thread;
 };
 
-static double
-monotonic (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 make_instance (char *instance)
 {
@@ -507,7 +498,7 @@ commit (struct disk *d)
   changed = chunkmap_changed (d->map);
   if (changed == 0)
     return 0;
-  start = monotonic ();
+  start = monotonic_now ();
   oldest = chunkmap_oldest (d->map);
   /* A delta when chunks must be uploaded again: (0) uploads the entries
    * taken, and a delta holds just the changed ones.
@@ -524,8 +515,8 @@ commit (struct disk *d)
    * again, so that gc cannot take them before the head names them (see
    * the top).
    */
-  if (oldest && monotonic () - oldest > d->gc_grace / 4) {
-    double now = monotonic ();
+  if (oldest && monotonic_now () - oldest > d->gc_grace / 4) {
+    double now = monotonic_now ();
 
     s3cow_log_error ("%s: chunks uploaded %.0f s ago are not committed yet "
                      "(gc-grace=%g): uploading them again",
@@ -546,7 +537,7 @@ commit (struct disk *d)
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
   }
-  map_start = monotonic ();
+  map_start = monotonic_now ();
   if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
     goto untake;
 
@@ -555,7 +546,7 @@ commit (struct disk *d)
    */
   if (!may_write (d))
     goto untake;
-  age = monotonic () - (oldest ? fmin (oldest, map_start) : map_start);
+  age = monotonic_now () - (oldest ? fmin (oldest, map_start) : map_start);
   if (age > d->gc_grace - d->put_time - GC_MARGIN) {
     s3cow_log_error ("%s: commit of generation %" PRIu64 " given up: what it "
                      "names was uploaded %.0f s ago, too close to gc-grace="
@@ -598,7 +589,7 @@ commit (struct disk *d)
 
 committed:
   stats_inc (STAT_COMMITS);
-  stats_add (STAT_COMMIT_MICROSECONDS, (monotonic () - start) * 1e6);
+  stats_add (STAT_COMMIT_MICROSECONDS, (monotonic_now () - start) * 1e6);
   if (full) {
     stats_inc (STAT_COMMITS_FULL);
     d->base_entries = n;
@@ -654,7 +645,7 @@ commit_thread (void *arg)
      * first, before gc may take them (see the top).
      */
     oldest = chunkmap_oldest (d->map);
-    if (oldest && monotonic () - oldest > d->gc_grace / 4 && may_write (d))
+    if (oldest && monotonic_now () - oldest > d->gc_grace / 4 && may_write (d))
       commit (d);
     pthread_mutex_lock (&d->thread_lock);
   }

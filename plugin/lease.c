@@ -34,15 +34,6 @@ struct lease {
   pthread_t thread;
 };
 
-static double
-now (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Write our lease with the given precondition (if_etag NULL: If-None-Match).
  * On STORE_PRECONDITION, check whether it was our own PUT that had landed
  * (this or an earlier attempt whose answer was lost): the object names our
@@ -103,7 +94,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
   struct lease *l = calloc (1, sizeof *l);
   char seen_etag[STORE_ETAG_MAX] = "", etag[STORE_ETAG_MAX];
   char host[LEASE_FIELD_MAX];
-  double start = now (), seen_at = 0, t;
+  double start = monotonic_now (), seen_at = 0, t;
   bool saw_renewal = false, seen_unreadable = false;
   int r;
 
@@ -142,7 +133,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     double hold, got;
     bool unreadable;
 
-    t = now ();
+    t = monotonic_now ();
     r = put_lease (l, NULL, etag);
     if (r == STORE_OK)
       break;
@@ -158,7 +149,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
      * their retries) were under way, and its lease runs 2/3 of a duration
      * from that start (see lease.h).
      */
-    got = now ();
+    got = monotonic_now ();
     /* Unreadable: treat it as held for our own duration.  Decoded (and
      * logged) once per version of the object, not every half second.
      */
@@ -255,7 +246,7 @@ renew_thread (void *arg)
     strcpy (old, l->etag);
     pthread_mutex_unlock (&l->lock);
 
-    t = now ();
+    t = monotonic_now ();
     r = put_lease (l, old, etag);
 
     pthread_mutex_lock (&l->lock);
@@ -272,7 +263,7 @@ renew_thread (void *arg)
     } else {
       wait = 1;
       s3cow_log_error ("%s: lease renewal failed (valid for %.0f s more)",
-                       l->key, fmax (0, l->valid_until - now ()));
+                       l->key, fmax (0, l->valid_until - monotonic_now ()));
     }
   }
   return NULL;
@@ -299,7 +290,7 @@ lease_state (struct lease *l)
 
   if (l->lost)
     return LEASE_LOST;
-  return now () < l->valid_until ? LEASE_VALID : LEASE_EXPIRED;
+  return monotonic_now () < l->valid_until ? LEASE_VALID : LEASE_EXPIRED;
 }
 
 void

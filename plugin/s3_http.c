@@ -134,15 +134,6 @@ s3_http_free (struct s3_http *http)
   curl_global_cleanup ();
 }
 
-static double
-now_seconds (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Borrow a handle into *h, waiting while all max are in use, but not past
  * deadline (the call's retry time: the wait counts in it, so that no
  * attempt starts after it).  S3_HTTP_OK, else S3_HTTP_TRANSIENT (none
@@ -155,7 +146,7 @@ pool_borrow (struct s3_http *http, double deadline, CURL **h,
   {
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&http->lock);
     while (http->n_idle == 0 && http->n_handles >= http->max) {
-      double left = deadline - now_seconds ();
+      double left = deadline - monotonic_now ();
 
       if (left <= 0) {
         snprintf (resp->errmsg, sizeof resp->errmsg,
@@ -714,7 +705,7 @@ int
 s3_http_perform (struct s3_http *http, const struct s3_http_request *req,
                  struct s3_http_response *resp)
 {
-  double start = now_seconds ();
+  double start = monotonic_now ();
   double deadline = start + http->retry_time;
   double backoff = BACKOFF_FIRST;
   CURL *h;
@@ -723,18 +714,18 @@ s3_http_perform (struct s3_http *http, const struct s3_http_request *req,
   memset (resp, 0, sizeof *resp);
   r = pool_borrow (http, deadline, &h, resp);
   if (r != S3_HTTP_OK) {
-    resp->seconds = now_seconds () - start;
+    resp->seconds = monotonic_now () - start;
     s3cow_debug (http, "%s %s: %s", req->method, req->what, resp->errmsg);
     return r;
   }
 
   for (;;) {
-    double t0 = now_seconds (), t1, sleep;
+    double t0 = monotonic_now (), t1, sleep;
     bool not_sent;
 
     resp->attempts++;
     r = attempt_once (http, h, req, resp, &not_sent);
-    t1 = now_seconds ();
+    t1 = monotonic_now ();
     resp->seconds = t1 - start;
     s3cow_debug (http, "%s %s -> %ld%s%s, %" PRIu64 " bytes, %.1f ms%s%s",
                  req->method, req->what, resp->status,
@@ -760,7 +751,7 @@ s3_http_perform (struct s3_http *http, const struct s3_http_request *req,
   }
 
   pool_return (http, h);
-  resp->seconds = now_seconds () - start;
+  resp->seconds = monotonic_now () - start;
   if (r == S3_HTTP_TRANSIENT) {
     char last[sizeof resp->errmsg];
 

@@ -15,6 +15,16 @@
 #include <pthread.h>
 #include <time.h>
 
+/* Seconds on CLOCK_MONOTONIC: for intervals and deadlines. */
+static inline double
+monotonic_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* Initialise cond so that its timed waits use CLOCK_MONOTONIC.  Returns 0
  * or an errno value, as pthread_cond_init.
  */
@@ -40,10 +50,8 @@ static inline void
 cond_wait_seconds (pthread_cond_t *cond, pthread_mutex_t *lock, double seconds)
 {
   struct timespec ts;
-  double t;
+  double t = monotonic_now () + (seconds > 0 ? seconds : 0);
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  t = ts.tv_sec + ts.tv_nsec / 1e9 + (seconds > 0 ? seconds : 0);
   ts.tv_sec = (time_t)t;
   ts.tv_nsec = (long)((t - floor (t)) * 1e9);
   pthread_cond_timedwait (cond, lock, &ts);
