@@ -38,7 +38,10 @@ body; chosen for another request they do nothing.  The choice for a
 request is a function of (seed, method, request target, how many times
 that same method and target were seen before), so the same requests get
 the same faults in every run with the same seed, however threads
-interleave.
+interleave.  max_in_a_row=N (0: no limit) lets the request through
+unharmed after N faults in a row on the same method and target, so a
+high rate still leaves a client that retries a way to succeed: a test
+that must pass cannot then fail on a run of bad luck.
 
 Usage:
 
@@ -59,6 +62,7 @@ Usage:
   faultproxy.py ctl CONTROL_PORT stats              counts, as JSON
   faultproxy.py ctl CONTROL_PORT set KIND=P ... [all=P] [slow_seconds=S]
                                      [seed=N] [match=RE] [no_etag=0|1]
+                                     [max_in_a_row=N]
   faultproxy.py ctl CONTROL_PORT clear              all rates to 0
   faultproxy.py ctl CONTROL_PORT outage SECONDS [refuse|reset|hang]
   faultproxy.py ctl CONTROL_PORT end-outage
@@ -115,6 +119,8 @@ class Config:
         self.match = None               # regex on "METHOD target", or None
         self.no_etag = False            # strip ETags of matching 2xx GETs
         self.seen = {}                  # (method, target) -> count
+        self.max_in_a_row = 0           # 0: no limit
+        self.in_a_row = {}              # (method, target) -> faults in a row
         self.counts = {k: 0 for k in KINDS}
         self.counts.update(requests=0, forwarded=0, outage_rejected=0,
                            outages=0, connections=0, bytes_up=0,
@@ -140,6 +146,12 @@ class Config:
                 self.seen = {}
             elif key == "match":
                 self.match = re.compile(value) if value else None
+            elif key == "max_in_a_row":
+                n = int(value)
+                if n < 0:
+                    raise ValueError("max_in_a_row=%s: negative" % value)
+                self.max_in_a_row = n
+                self.in_a_row = {}
             elif key == "no_etag":
                 self.no_etag = str(value).lower() in ("1", "true", "yes")
             else:
@@ -190,9 +202,17 @@ class Config:
             u = int.from_bytes(h[:8], "big") / 2.0 ** 64
             for k in TRANSIENT:
                 if u < self.rates[k]:
-                    return k, random.Random(ident)
+                    break
                 u -= self.rates[k]
-        return None, None
+            else:
+                self.in_a_row.pop(key, None)
+                return None, None
+            n = self.in_a_row.get(key, 0)
+            if self.max_in_a_row and n >= self.max_in_a_row:
+                self.in_a_row.pop(key, None)
+                return None, None
+            self.in_a_row[key] = n + 1
+            return k, random.Random(ident)
 
     def count(self, key, n=1):
         with self.lock:
@@ -579,6 +599,7 @@ class Control(object):
     def clear(self):
         d = {k: 0 for k in KINDS}
         d["match"] = ""
+        d["max_in_a_row"] = 0
         return self._call("/set", d)
 
     def outage(self, seconds, mode="reset"):
