@@ -38,15 +38,18 @@ struct lease {
  * On STORE_PRECONDITION, check whether it was our own PUT that had landed
  * (this or an earlier attempt whose answer was lost): the object names our
  * instance, in the same state.  No other server writes our instance id, so
- * then it is STORE_OK.
+ * then it is STORE_OK, with *adopted set (the object may be older than this
+ * call).  adopted may be NULL.
  */
 static int
-put_lease (struct lease *l, const char *if_etag, char *etag)
+put_lease (struct lease *l, const char *if_etag, char *etag, bool *adopted)
 {
   char buf[LEASE_MAX_SIZE];
   size_t len;
   int r;
 
+  if (adopted)
+    *adopted = false;
   l->info.renewed = time (NULL);
   len = lease_encode (&l->info, buf);
   r = if_etag ? store_put_if_match (l->store, l->key, buf, len, if_etag, etag)
@@ -65,8 +68,11 @@ put_lease (struct lease *l, const char *if_etag, char *etag)
         && memmem (data, got, mine, strlen (mine)) != NULL
         && lease_decode (l->key, data, got, &stored) == 0
         && strcmp (stored.instance, l->info.instance) == 0
-        && stored.released == l->info.released)
+        && stored.released == l->info.released) {
+      if (adopted)
+        *adopted = true;
       return STORE_OK;
+    }
   }
   return r;
 }
@@ -134,7 +140,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     bool unreadable;
 
     t = monotonic_now ();
-    r = put_lease (l, NULL, etag);
+    r = put_lease (l, NULL, etag, NULL);
     if (r == STORE_OK)
       break;
     if (r != STORE_PRECONDITION)
@@ -169,7 +175,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
       holder.duration = l->info.duration;
     }
     if (holder.released) {
-      if ((r = put_lease (l, etag, etag)) == STORE_OK)
+      if ((r = put_lease (l, etag, etag, NULL)) == STORE_OK)
         break;
       if (r != STORE_PRECONDITION)
         goto fail;
@@ -184,7 +190,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     hold = holder.duration ? holder.duration : l->duration;
     if (got - seen_at >= hold) {
       /* Unchanged for its whole duration on our clock: the holder is gone. */
-      if ((r = put_lease (l, etag, etag)) == STORE_OK) {
+      if ((r = put_lease (l, etag, etag, NULL)) == STORE_OK) {
         s3cow_log_debug ("disk %s: took over the stale lease of %s pid %" PRIu64
                          " (unchanged for %.0f s)",
                          config->disk, holder.host, holder.pid, got - seen_at);
@@ -231,10 +237,18 @@ renew_thread (void *arg)
   struct lease *l = arg;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&l->lock);
   double wait = l->duration / 3;
+  /* Start of the first renewal that failed since the last one that
+   * succeeded (0: none).  A failed renewal may have landed with its answer
+   * lost: then the next renewal adopts that object (put_lease), and a
+   * taker counts from when it landed, which is after this time but may be
+   * long before the adopting renewal began.
+   */
+  double failed_since = 0;
 
   while (!l->stop && !l->lost) {
     char etag[STORE_ETAG_MAX], old[STORE_ETAG_MAX];
-    double t;
+    double t, from;
+    bool adopted;
     int r;
 
     /* On the monotonic clock: a step of the system clock must not hold
@@ -247,14 +261,20 @@ renew_thread (void *arg)
     pthread_mutex_unlock (&l->lock);
 
     t = monotonic_now ();
-    r = put_lease (l, old, etag);
+    r = put_lease (l, old, etag, &adopted);
 
     pthread_mutex_lock (&l->lock);
     if (r == STORE_OK) {
+      from = adopted && failed_since > 0 ? failed_since : t;
+      failed_since = 0;
       strcpy (l->etag, etag);
-      l->valid_until = t + l->duration * 2 / 3;
-      wait = l->duration / 3;
-      s3cow_debug (lease, "%s: renewed", l->key);
+      l->valid_until = from + l->duration * 2 / 3;
+      /* An adopted object may be old: write a new one at once, so that
+       * takers count from now again.
+       */
+      wait = from < t ? 0 : l->duration / 3;
+      s3cow_debug (lease, "%s: renewed%s", l->key,
+                   from < t ? " (an earlier renewal had landed)" : "");
     } else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
       l->lost = true;
       s3cow_log_error ("%s: lease lost: another server took it or it was "
@@ -262,6 +282,8 @@ renew_thread (void *arg)
                        l->key);
     } else {
       wait = 1;
+      if (failed_since == 0)
+        failed_since = t;
       s3cow_log_error ("%s: lease renewal failed (valid for %.0f s more)",
                        l->key, fmax (0, l->valid_until - monotonic_now ()));
     }
@@ -308,7 +330,7 @@ lease_release (struct lease *l)
     pthread_join (l->thread, NULL);
   if (!l->lost) {
     l->info.released = true;
-    if (put_lease (l, l->etag, etag) == STORE_OK)
+    if (put_lease (l, l->etag, etag, NULL) == STORE_OK)
       s3cow_debug (lease, "%s: released", l->key);
     else
       s3cow_log_error ("%s: could not release the lease: it will expire",

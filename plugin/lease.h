@@ -10,7 +10,10 @@
  *   renew     every duration/3, PUT If-Match on our etag.
  *   valid     until duration*2/3 after the start of the last successful
  *             renewal: a taker waits a full duration after it first saw
- *             that etag, which it cannot have seen before we sent it.
+ *             that etag, which it cannot have seen before we sent it.  A
+ *             renewal that finds (412) that an earlier, failed renewal had
+ *             landed with its answer lost counts from the start of that
+ *             earlier one, and renews again at once.
  *   release   PUT If-Match a copy that says "released"; never DELETE (RGW
  *             ignores If-Match on DELETE, and could remove a new holder's).
  *

@@ -20,6 +20,19 @@
  * Counting from t0 the taker took over at ~t0 + 6, while the holder's
  * lease was valid.  The test checks that when the taker gets the lease,
  * the holder's is no longer LEASE_VALID.  No S3 server needed.
+ *
+ * Second case: a renewal whose answer was lost.  A renewal starting at r
+ * lands but fails (its retries ran out: the answer is lost); the next one,
+ * at r + 4, gets 412 and adopts the object, which names our instance
+ * (put_lease); after that every renewal fails:
+ *
+ *   r          the renewal lands, the taker sees its etag
+ *   r + 4      the next renewal adopts it; it was counted valid until
+ *              r + 8 (2/3 of a duration from its own start)
+ *   r + 6      the taker, which saw that etag unchanged for a duration,
+ *              takes over
+ *
+ * The holder must count from r (the start of the failed renewal).
  */
 #include <config.h>
 
@@ -39,7 +52,12 @@
 
 #define DURATION 6.0
 
-enum role { HOLDER, TAKER };
+enum role {
+  HOLDER, /* first case */
+  TAKER,
+  LOSER, /* second case: the holder whose answer is lost */
+  PLAIN, /* passes every call on */
+};
 
 /* A store that passes every call to inner, but PUTs as above. */
 struct wrap {
@@ -54,6 +72,9 @@ static bool holder_fails;      /* the holder's PUTs fail */
 static double holder_ok_start; /* start of its last successful PUT */
 static unsigned taker_puts;    /* PUTs the taker made */
 static double t0;              /* the taker started */
+static bool lose_next;         /* the loser's next PUT lands, answer lost */
+static double lost_landed;     /* when it landed (0: not yet) */
+static unsigned after_lost;    /* the loser's PUTs since */
 
 static double
 now (void)
@@ -97,7 +118,35 @@ w_put (struct store *s, const char *key, const void *data, size_t len,
   struct wrap *w = (struct wrap *)s;
   struct store *in = w->inner;
   double start = now ();
+  bool lose;
   int r;
+
+  if (w->role == PLAIN)
+    return in->ops->put (in, key, data, len, sha256_hex, if_match, if_absent,
+                         etag);
+  if (w->role == LOSER) {
+    pthread_mutex_lock (&lock);
+    /* After the lost one, only the adopting PUT (412) gets through. */
+    if (lost_landed > 0 && after_lost++ > 0) {
+      pthread_mutex_unlock (&lock);
+      s3cow_log_error ("test: the holder's PUT fails");
+      return STORE_TRANSIENT;
+    }
+    lose = lose_next && lost_landed == 0;
+    pthread_mutex_unlock (&lock);
+    r = in->ops->put (in, key, data, len, sha256_hex, if_match, if_absent,
+                      etag);
+    if (lose && r == STORE_OK) {
+      pthread_mutex_lock (&lock);
+      lost_landed = now ();
+      pthread_cond_broadcast (&renewed);
+      pthread_mutex_unlock (&lock);
+      sleep (3); /* its retries, until retry-time ran out */
+      s3cow_log_error ("test: the answer to the holder's PUT is lost");
+      return STORE_TRANSIENT;
+    }
+    return r;
+  }
 
   pthread_mutex_lock (&lock);
   if (w->role == HOLDER && holder_fails) {
@@ -176,15 +225,134 @@ wrap (struct store *inner, enum role role)
   return &w->base;
 }
 
+static const char *
+state_name (enum lease_state state)
+{
+  return state == LEASE_VALID     ? "still valid"
+         : state == LEASE_EXPIRED ? "expired"
+                                  : "lost";
+}
+
+/* The first case (see the top).  Exits after printing why on failure. */
+static void
+slow_taker (struct store *inner)
+{
+  struct store *hs, *ts;
+  struct lease *holder, *taker;
+  enum lease_state state;
+  double took;
+
+  hs = wrap (inner, HOLDER);
+  ts = wrap (inner, TAKER);
+
+  holder = lease_acquire (
+      hs, &(struct lease_config){ .disk = "d",
+                                  .instance = "00000000000000aa",
+                                  .duration = DURATION });
+  if (holder == NULL || lease_start (holder) == -1) {
+    fprintf (stderr, "test-lease: FAIL: the holder did not get the lease\n");
+    exit (EXIT_FAILURE);
+  }
+
+  t0 = now ();
+  taker = lease_acquire (ts,
+                         &(struct lease_config){ .disk = "d",
+                                                 .instance = "00000000000000bb",
+                                                 .duration = DURATION,
+                                                 .wait = 60 });
+  took = now () - t0;
+  if (taker == NULL) {
+    fprintf (stderr, "test-lease: FAIL: the taker did not get the lease\n");
+    exit (EXIT_FAILURE);
+  }
+  state = lease_state (holder);
+  printf ("test-lease: the taker got the lease after %.1f s (the holder's "
+          "last renewal began at %.1f s); the holder's lease is %s\n",
+          took, holder_ok_start - t0, state_name (state));
+  if (state == LEASE_VALID) {
+    fprintf (stderr, "test-lease: FAIL: the lease was taken over while the "
+                     "holder's was still valid\n");
+    exit (EXIT_FAILURE);
+  }
+  if (took < DURATION) {
+    fprintf (stderr,
+             "test-lease: FAIL: taken over after %.1f s, less than "
+             "the %.0f s duration\n",
+             took, DURATION);
+    exit (EXIT_FAILURE);
+  }
+
+  lease_release (taker);
+  lease_release (holder); /* its PUTs fail: logged, as expected */
+  store_close (hs);
+  store_close (ts);
+}
+
+/* The second case (see the top).  Exits after printing why on failure. */
+static void
+lost_answer (struct store *inner)
+{
+  struct store *hs = wrap (inner, LOSER), *ts = wrap (inner, PLAIN);
+  struct lease *holder, *taker;
+  enum lease_state state;
+  double landed, took;
+  unsigned after;
+
+  holder = lease_acquire (
+      hs, &(struct lease_config){ .disk = "e",
+                                  .instance = "00000000000000cc",
+                                  .duration = DURATION });
+  if (holder == NULL || lease_start (holder) == -1) {
+    fprintf (stderr, "test-lease: FAIL: the holder did not get the lease\n");
+    exit (EXIT_FAILURE);
+  }
+  pthread_mutex_lock (&lock);
+  lose_next = true;
+  while (lost_landed == 0)
+    pthread_cond_wait (&renewed, &lock);
+  landed = lost_landed;
+  pthread_mutex_unlock (&lock);
+
+  taker = lease_acquire (ts,
+                         &(struct lease_config){ .disk = "e",
+                                                 .instance = "00000000000000dd",
+                                                 .duration = DURATION,
+                                                 .wait = 60 });
+  took = now () - landed;
+  if (taker == NULL) {
+    fprintf (stderr, "test-lease: FAIL: the taker did not get the lease\n");
+    exit (EXIT_FAILURE);
+  }
+  state = lease_state (holder);
+  pthread_mutex_lock (&lock);
+  after = after_lost;
+  pthread_mutex_unlock (&lock);
+  printf ("test-lease: a renewal landed with its answer lost; the taker got "
+          "the lease %.1f s later; the holder's lease is %s\n",
+          took, state_name (state));
+  if (after == 0) {
+    fprintf (stderr, "test-lease: FAIL: the holder did not renew again "
+                     "before the taker took over: the case was not met\n");
+    exit (EXIT_FAILURE);
+  }
+  if (state == LEASE_VALID) {
+    fprintf (stderr, "test-lease: FAIL: the lease was taken over while the "
+                     "holder's was still valid (it counted from the "
+                     "renewal that adopted the lost one)\n");
+    exit (EXIT_FAILURE);
+  }
+  lease_release (taker);
+  lease_release (holder); /* its PUTs fail: logged, as expected */
+  store_close (hs);
+  store_close (ts);
+}
+
 int
 main (void)
 {
   char root[] = "/tmp/test-lease-XXXXXX", bucket_dir[64], endpoint[64],
        cmd[128];
-  struct store *inner, *hs, *ts;
-  struct lease *holder, *taker;
-  enum lease_state state;
-  double took;
+  struct store *inner;
 
   if (mkdtemp (root) == NULL) {
     perror ("mkdtemp");
@@ -202,53 +370,8 @@ main (void)
     fprintf (stderr, "test-lease: FAIL: store_open %s\n", endpoint);
     return EXIT_FAILURE;
   }
-  hs = wrap (inner, HOLDER);
-  ts = wrap (inner, TAKER);
-
-  holder = lease_acquire (
-      hs, &(struct lease_config){ .disk = "d",
-                                  .instance = "00000000000000aa",
-                                  .duration = DURATION });
-  if (holder == NULL || lease_start (holder) == -1) {
-    fprintf (stderr, "test-lease: FAIL: the holder did not get the lease\n");
-    return EXIT_FAILURE;
-  }
-
-  t0 = now ();
-  taker = lease_acquire (ts,
-                         &(struct lease_config){ .disk = "d",
-                                                 .instance = "00000000000000bb",
-                                                 .duration = DURATION,
-                                                 .wait = 60 });
-  took = now () - t0;
-  if (taker == NULL) {
-    fprintf (stderr, "test-lease: FAIL: the taker did not get the lease\n");
-    return EXIT_FAILURE;
-  }
-  state = lease_state (holder);
-  printf ("test-lease: the taker got the lease after %.1f s (the holder's "
-          "last renewal began at %.1f s); the holder's lease is %s\n",
-          took, holder_ok_start - t0,
-          state == LEASE_VALID     ? "still valid"
-          : state == LEASE_EXPIRED ? "expired"
-                                   : "lost");
-  if (state == LEASE_VALID) {
-    fprintf (stderr, "test-lease: FAIL: the lease was taken over while the "
-                     "holder's was still valid\n");
-    return EXIT_FAILURE;
-  }
-  if (took < DURATION) {
-    fprintf (stderr,
-             "test-lease: FAIL: taken over after %.1f s, less than "
-             "the %.0f s duration\n",
-             took, DURATION);
-    return EXIT_FAILURE;
-  }
-
-  lease_release (taker);
-  lease_release (holder); /* its PUTs fail: logged, as expected */
-  store_close (hs);
-  store_close (ts);
+  slow_taker (inner);
+  lost_answer (inner);
   store_close (inner);
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
   if (system (cmd) != 0)
