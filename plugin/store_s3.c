@@ -81,8 +81,12 @@
 
 _Static_assert(S3_HTTP_ETAG_MAX == STORE_ETAG_MAX, "etag sizes differ");
 
-/* The most a listing page may be: 1000 keys of 1 KiB plus XML. */
-#define LIST_PAGE_MAX (32 * 1024 * 1024)
+/* The most a listing page may be: 1000 keys (S3's page) of up to 1 KiB,
+ * each as much as 5 times longer once XML-escaped ("&amp;"), plus about
+ * 600 bytes of other fields each: 5.7 MiB.  Held in memory while parsed,
+ * so it must stay well inside the 64 MiB above cache-size.
+ */
+#define LIST_PAGE_MAX (8 * 1024 * 1024)
 
 struct s3_store {
   struct store base; /* first: store.c sees only this */
