@@ -17,6 +17,8 @@
  * source compacted in between (and dropped a map), the new object is
  * rewritten (If-Match on its own etag) from the source's newer head and
  * checked again: the fork or snapshot is then of that newer committed state.
+ * A 412 on either write is checked against the object (landed): it may be
+ * this command's own write, applied with its answer lost.
  */
 #include <config.h>
 
@@ -69,6 +71,35 @@ maps_subset (const struct head *a, const struct head *b)
   return true;
 }
 
+/* After STORE_PRECONDITION from a conditional PUT of data to key.  The
+ * store retries transient failures, so the 412 may answer a retry of this
+ * very PUT, whose first attempt landed and lost its answer (store.h): read
+ * the object back.  Returns STORE_OK (etag, if not NULL, gets the object's)
+ * if it holds exactly data, STORE_PRECONDITION if it holds something else
+ * or is gone, or the read's failure.  Identical bytes are exactly the
+ * object asked for: a disk with the same created time (in seconds), size,
+ * chunk size, parent and maps, or a snapshot of the same committed state.
+ * So success is right even in the unlikely case that another client wrote
+ * them (the same create or fork in the same second, a snapshot of the
+ * same state under the same name).
+ */
+static int
+landed (struct store *store, const char *key, const void *data, size_t len,
+        char *etag)
+{
+  CLEANUP_FREE void *got = NULL;
+  size_t got_len;
+  int r;
+
+  r = store_get_alloc (store, key, HEAD_MAX_SIZE, &got, &got_len, etag);
+  if (r == STORE_NOT_FOUND)
+    return STORE_PRECONDITION;
+  if (r != STORE_OK)
+    return r;
+  return got_len == len && memcmp (got, data, len) == 0 ? STORE_OK
+                                                        : STORE_PRECONDITION;
+}
+
 int
 cmd_create (struct cli *cli, int argc, char **argv)
 {
@@ -102,6 +133,8 @@ cmd_create (struct cli *cli, int argc, char **argv)
   }
   key_head (key, disk);
   r = store_put_if_absent (store, key, data, len, NULL);
+  if (r == STORE_PRECONDITION)
+    r = landed (store, key, data, len, NULL);
   if (r == STORE_PRECONDITION) {
     s3cow_log_error ("disk %s already exists", disk);
     return EXIT_FAIL;
@@ -167,6 +200,8 @@ publish (struct store *store, const char *disk, const char *snap,
       r = store_put_if_absent (store, key, data, len, etag);
     else
       r = store_put_if_match (store, key, data, len, etag, etag);
+    if (r == STORE_PRECONDITION)
+      r = landed (store, key, data, len, etag);
     free (data);
     if (r == STORE_PRECONDITION && tries == 0) {
       s3cow_log_error ("%s %s already exists", fork_name ? "disk" : "snapshot",
