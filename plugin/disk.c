@@ -732,7 +732,13 @@ write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
     return -1;
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
-    if (cache_write (d->cd, offset / cs, off, len, p) == -1)
+    /* Zeros from the start of the last chunk to the end of the disk (its
+     * size not a multiple of cs) zero the whole chunk: its bytes past the
+     * end are zeros already, and the cache then needs not read the chunk
+     * first (a GET, slow, and EIO if the store cannot give it).
+     */
+    uint32_t clen = p == NULL && off == 0 && offset + len == d->size ? cs : len;
+    if (cache_write (d->cd, offset / cs, off, clen, p) == -1)
       return -1;
     if (p)
       p += len;
@@ -757,10 +763,13 @@ disk_zero (struct disk *d, uint32_t count, uint64_t offset, bool fua, bool fast)
 
   /* Whole chunks become zero entries of the map; a partial one keeps its
    * other bytes, which a chunk not in memory must fetch first: not fast.
+   * The last chunk zeroed up to the end of the disk is whole (see
+   * write_or_zero).
    */
   if (fast && count > 0
       && ((offset % cs != 0 && !cache_is_local (d->cd, offset / cs))
-          || (end % cs != 0 && !cache_is_local (d->cd, end / cs)))) {
+          || (end % cs != 0 && end != d->size
+              && !cache_is_local (d->cd, end / cs)))) {
     s3cow_debug (cache,
                  "%s: fast zero at %" PRIu64 " (%" PRIu32 " bytes): "
                  "a partial chunk is not in memory",

@@ -88,7 +88,7 @@ struct tent {
 struct disktier {
   char *dir;
   int dirfd;
-  uint64_t max_bytes;
+  uint64_t max_bytes;       /* (L) lowered when the file system is full */
   pthread_mutex_t lock;     /* protects the (L) fields */
   struct tent **buckets;    /* (L) */
   size_t nbuckets, count;   /* (L) */
@@ -626,38 +626,44 @@ write_outcome (struct disktier *dt, bool ok)
   }
 }
 
-/* Write buf into a temp file and rename it to hex.  0, or -1 (logged). */
+/* Write buf into a temp file and rename it to hex.  0, or the errno of
+ * the failure (logged).
+ */
 static int
 write_file (struct disktier *dt, const char *hex, const uint8_t *buf,
             uint32_t size)
 {
   char tmp[sizeof TMP_PREFIX + 8];
   size_t done = 0;
-  int fd;
+  int fd, err;
 
   fd = make_temp (dt, tmp);
   if (fd == -1) {
-    log_once (dt, OP_CREATE, errno, hex);
-    return -1;
+    err = errno;
+    log_once (dt, OP_CREATE, err, hex);
+    return err;
   }
   while (done < size) {
     ssize_t r = write (fd, buf + done, size - done);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1) {
-      log_once (dt, OP_WRITE, errno, hex);
+      err = errno;
+      log_once (dt, OP_WRITE, err, hex);
       goto fail;
     }
     done += r;
   }
   if (close (fd) == -1) {
     fd = -1;
-    log_once (dt, OP_WRITE, errno, hex);
+    err = errno;
+    log_once (dt, OP_WRITE, err, hex);
     goto fail;
   }
   fd = -1;
   if (renameat (dt->dirfd, tmp, dt->dirfd, hex) == -1) {
-    log_once (dt, OP_RENAME, errno, hex);
+    err = errno;
+    log_once (dt, OP_RENAME, err, hex);
     goto fail;
   }
   return 0;
@@ -666,45 +672,36 @@ fail:
   if (fd >= 0)
     close (fd);
   unlinkat (dt->dirfd, tmp, 0);
-  return -1;
+  return err;
 }
 
-void
-disktier_put (struct disktier *dt, const uint8_t *hash, const void *buf,
-              uint32_t size)
+/* Take the least recently used entries out of the index until the bytes
+ * fit in max_bytes (dt->lock held); returns them, linked by hnext, for
+ * evict.
+ */
+static struct tent *
+choose_victims (struct disktier *dt)
 {
-  char hex[HASH_HEX_LEN + 1];
-  struct tent *t, *victims = NULL;
-  int r;
+  struct tent *victims = NULL;
 
-  if (size > dt->max_bytes)
-    return;
-  t = calloc (1, sizeof *t);
-  if (t == NULL)
-    return; /* only a cache: not now */
-  memcpy (t->hash, hash, HASH_LEN);
-  t->size = size;
-  t->writing = true;
-
-  /* 1. Claim the name and the room, choosing the files to evict. */
-  pthread_mutex_lock (&dt->lock);
-  if (dt->writes_off || lookup (dt, hash)) {
-    pthread_mutex_unlock (&dt->lock);
-    free (t);
-    return; /* present (or being written) */
-  }
-  insert (dt, t);
   while (dt->bytes > dt->max_bytes && dt->head) {
     struct tent *v = dt->head;
     unlink_entry (dt, v);
     v->hnext = victims;
     victims = v;
   }
-  pthread_mutex_unlock (&dt->lock);
+  return victims;
+}
 
-  /* 2. Evict.  A file of the same hash written again meanwhile by this
-   * server may be deleted here too: a later miss, never wrong data.
-   */
+/* Delete the files of victims and free them (dt->lock NOT held).  A file
+ * of the same hash written again meanwhile by this server may be deleted
+ * here too: a later miss, never wrong data.
+ */
+static void
+evict (struct disktier *dt, struct tent *victims)
+{
+  char hex[HASH_HEX_LEN + 1];
+
   while (victims) {
     struct tent *v = victims;
     victims = v->hnext;
@@ -715,18 +712,77 @@ disktier_put (struct disktier *dt, const uint8_t *hash, const void *buf,
     s3cow_debug (cache, "cache-dir: evict %s", hex);
     free (v);
   }
+}
 
-  /* 3. Write. */
+/* Writing t failed with err, t still in the index (dt->lock held).  If
+ * the file system is full before max_bytes, hold at most the bytes of the
+ * other files from now on, and return true (*was: the old max_bytes): the
+ * caller then evicts the least recently used files to make room and
+ * writes t again.  Without this, a file system that filled before
+ * cache-dir-size made every write fail, and after 32 the tier kept for
+ * good what it held then (after a restart too).
+ */
+static bool
+full_file_system (struct disktier *dt, const struct tent *t, int err,
+                  uint64_t *was)
+{
+  uint64_t others = dt->bytes - t->size;
+
+  if ((err != ENOSPC && err != EDQUOT) || others >= dt->max_bytes)
+    return false;
+  *was = dt->max_bytes;
+  dt->max_bytes = others;
+  return true;
+}
+
+void
+disktier_put (struct disktier *dt, const uint8_t *hash, const void *buf,
+              uint32_t size)
+{
+  char hex[HASH_HEX_LEN + 1];
+  struct tent *t, *victims;
+  uint64_t was = 0; /* max_bytes before a full file system lowered it */
+  int r;
+
+  t = calloc (1, sizeof *t);
+  if (t == NULL)
+    return; /* only a cache: not now */
+  memcpy (t->hash, hash, HASH_LEN);
+  t->size = size;
+  t->writing = true;
   hash_to_hex (hash, hex);
-  r = write_file (dt, hex, buf, size);
-  if (r == 0) {
-    stats_inc (STAT_TIER_WRITES);
-    stats_add (STAT_TIER_WRITE_BYTES, size);
+
+  /* 1. Claim the name and the room, choosing the files to evict. */
+  pthread_mutex_lock (&dt->lock);
+  if (dt->writes_off || size > dt->max_bytes || lookup (dt, hash)) {
+    pthread_mutex_unlock (&dt->lock);
+    free (t);
+    return; /* present (or being written), or no room at all */
+  }
+  insert (dt, t);
+  for (;;) {
+    uint64_t limit = dt->max_bytes;
+
+    victims = choose_victims (dt);
+    pthread_mutex_unlock (&dt->lock);
+    if (was)
+      s3cow_log_error ("cache-dir=%s: file system full: the tier holds at "
+                       "most %" PRIu64 " bytes from now on (instead of %" PRIu64
+                       "), the least recently used files making room",
+                       dt->dir, limit, was);
+
+    /* 2. Evict. 3. Write. */
+    evict (dt, victims);
+    r = write_file (dt, hex, buf, size); /* 0, or an errno */
+    pthread_mutex_lock (&dt->lock);
+    if (r == 0 || was || !full_file_system (dt, t, r, &was))
+      break; /* else once more, with room made */
   }
 
   /* 4. Publish, or give the room back. */
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&dt->lock);
   if (r == 0) {
+    stats_inc (STAT_TIER_WRITES);
+    stats_add (STAT_TIER_WRITE_BYTES, size);
     t->writing = false;
     lru_append (dt, t);
   } else {
@@ -734,6 +790,7 @@ disktier_put (struct disktier *dt, const uint8_t *hash, const void *buf,
     free (t);
   }
   write_outcome (dt, r == 0);
+  pthread_mutex_unlock (&dt->lock);
 }
 
 void

@@ -47,7 +47,10 @@ bool disktier_get (struct disktier *dt, const uint8_t *hash, void *buf,
 /* Store buf (size bytes, whose SHA-256 is hash: the caller vouches for it)
  * as a file of the tier, evicting the least recently used files to stay
  * under max_bytes.  Never fails the caller: errors are logged once per
- * cause; after many in a row the tier stops writing (reads go on).
+ * cause; after many in a row the tier stops writing (reads go on).  A
+ * file system full before max_bytes (ENOSPC, EDQUOT) is no such error:
+ * max_bytes drops to the bytes there, logged, and the write is tried once
+ * more after evicting to make room.
  */
 void disktier_put (struct disktier *dt, const uint8_t *hash, const void *buf,
                    uint32_t size);
