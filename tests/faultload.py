@@ -676,7 +676,12 @@ def scenario_corrupt(a):
     h.flush()
     close(h)
     srv.stop()
-    proxy.ctl.set(truncate=a.truncate, corrupt=a.corrupt)
+    # At most 8 bad bodies in a row for one object: a read has 12 to 14
+    # attempts within retry-time 30 s (the backoff), and at 30% bad bodies
+    # all of them are bad for 1 GET in a few million; at ~360 GETs a run,
+    # one run in about 20000 would fail on bad luck alone.  8 bad bodies
+    # in a row still happen (0.3^8: one GET in 15000) and are retried.
+    proxy.ctl.set(truncate=a.truncate, corrupt=a.corrupt, max_in_a_row=8)
     read = 0
 
     def passes(srv, n, what):
