@@ -110,7 +110,7 @@ class Abort(Exception):
 
 class Config:
     def __init__(self, seed=0):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()   # set_all holds it around set
         self.rates = {k: 0.0 for k in KINDS}
         self.slow_seconds = 5.0
         self.seed = seed
@@ -159,6 +159,13 @@ class Config:
                                  % (key, ", ".join(KINDS)))
             if sum(self.rates[k] for k in TRANSIENT) > 1 + 1e-9:
                 raise ValueError("the rates add up to more than 1")
+
+    def set_all(self, settings):
+        """Apply settings (a dict, in its order) at once: no request sees
+        some of them and not the others (e.g. slow=0 then reset_after=1)."""
+        with self.lock:
+            for k, v in settings.items():
+                self.set(k, v)
 
     def outage(self, seconds, mode):
         if mode not in OUTAGE_MODES:
@@ -633,8 +640,7 @@ def control_server(config, port):
             try:
                 obj = json.loads(self.rfile.read(n) or b"{}")
                 if self.path == "/set":
-                    for k, v in obj.items():
-                        config.set(k, v)
+                    config.set_all(obj)
                     config.note("set %s" % json.dumps(obj, sort_keys=True))
                 elif self.path == "/outage":
                     config.outage(obj.get("seconds", 0),

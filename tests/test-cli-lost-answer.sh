@@ -93,8 +93,10 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.1
 done
 nbd_py 'w("c", 0, pattern("c-full", 65536))'
-proxy_ctl clear
-proxy_ctl set reset_after=1 max_in_a_row=1 "match=^PUT /$bucket/disks/g/head\$"
+# One call, applied at once: between a clear and a set, a retry of the
+# fork could get through unharmed, and its rewrite land with its answer.
+proxy_ctl set slow=0 reset_after=1 max_in_a_row=1 \
+  "match=^PUT /$bucket/disks/g/head\$"
 wait "$fork_pid" || {
   cat "$tmpdir/err" "$tmpdir/proxy.log"
   fail "a fork whose rewrite landed with its answer lost failed"
