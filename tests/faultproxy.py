@@ -21,8 +21,9 @@ alive in both directions, and injects faults at configurable rates:
   truncate      (2xx GET with a body) send the headers unchanged
                 (Content-Length kept) and only part of the body, then
                 close the connection
-  corrupt       (2xx GET with a body) flip one byte of the body; length
-                and headers unchanged
+  corrupt       (2xx GET with a body) flip one bit of the body, never the
+                one the object's last corrupt body had (the same wrong
+                body twice is rot's); length and headers unchanged
   rot           (2xx GET with a body) the rate is per object, not per
                 request: a chosen object gets the same bit flipped in
                 every GET, as if it were damaged in the bucket while its
@@ -121,6 +122,7 @@ class Config:
         self.seen = {}                  # (method, target) -> count
         self.max_in_a_row = 0           # 0: no limit
         self.in_a_row = {}              # (method, target) -> faults in a row
+        self.last_flip = {}             # "METHOD target" -> (byte, bit)
         self.counts = {k: 0 for k in KINDS}
         self.counts.update(requests=0, forwarded=0, outage_rejected=0,
                            outages=0, connections=0, bytes_up=0,
@@ -220,6 +222,19 @@ class Config:
                 return None, None
             self.in_a_row[key] = n + 1
             return k, random.Random(ident)
+
+    def new_flip(self, what, pos, bit, size):
+        """(pos, bit) for a corrupt body of request what ("METHOD
+        target"), moved to the next bit if it is the flip this object's
+        last corrupt body had: corrupt damage is new every time, and the
+        same wrong body twice in a row is what rot means (a client may
+        rightly take it for damage in the bucket).  By chance that was one
+        pair of corrupt bodies in 8 * size."""
+        with self.lock:
+            if self.last_flip.get(what) == (pos, bit):
+                pos, bit = (pos + (bit + 1) // 8) % size, (bit + 1) % 8
+            self.last_flip[what] = (pos, bit)
+            return pos, bit
 
     def count(self, key, n=1):
         with self.lock:
@@ -572,8 +587,11 @@ class Proxy:
         if kind in ("corrupt", "rot"):
             if has_body:
                 pos = rng.randrange(len(rbody))
+                bit = rng.randrange(8)
+                if kind == "corrupt":
+                    pos, bit = cfg.new_flip(what, pos, bit, len(rbody))
                 b = bytearray(rbody)
-                b[pos] ^= 1 << rng.randrange(8)
+                b[pos] ^= 1 << bit
                 rbody = bytes(b)
                 cfg.count(kind)
                 cfg.note("%s: %s -> %d, byte %d of %d flipped"
