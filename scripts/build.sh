@@ -20,7 +20,7 @@ say ()
 # apt-get update on every run.
 packages=(
   build-essential autoconf automake libtool pkg-config
-  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
+  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev libexpat1-dev
   libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
   curl openssl lcov cppcheck clang-format clang-tidy valgrind
   clang libclang-rt-14-dev llvm
