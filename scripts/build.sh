@@ -7,6 +7,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 build="$root/build"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
@@ -30,17 +32,7 @@ packages=(
 # reports.  valgrind and gcc's own ASan/UBSan/TSan runtimes (libasan8,
 # libubsan1, libtsan2, which build-essential brings) serve
 # scripts/sanitize.sh; openssl makes the test CA of the HTTPS test.
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-    grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -qq update
-  apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+lib_install "${packages[@]}"
 
 cd "$root"
 say "autoreconf -i"
