@@ -1,224 +1,251 @@
-/* s3cow: a minimal XML reader for S3 responses (see s3_xml.h).
+/* s3cow: S3's XML responses through libexpat (see s3_xml.h).
  *
- * One walker tokenises the document and keeps the stack of open elements;
- * two small handlers (error body, listing) look at element paths:
+ * libexpat tokenises, checks well-formedness and decodes; the glue keeps
+ * the path of open elements (as small ids, the first three levels only)
+ * and hands each element to the document's handler on open and close:
  *
  *   <ListBucketResult>                      depth 1
  *     <IsTruncated>true</IsTruncated>       depth 2: text given on close
  *     <Contents>                            depth 2: a new entry on open
  *       <Key>disks/a/head</Key>             depth 3
  *
- * Every read of the input goes through the cursor's bounds: the walker
- * looks at w->p only while w->p < w->end.  Text is decoded into one
- * bounded buffer that is reset at each tag, so a huge or hostile document
- * costs at most XML_TEXT_MAX bytes of text besides the results.
+ * A handler asks for an element's text on open, with a bound; the text is
+ * collected into one buffer, so a huge or hostile document costs at most
+ * that bound besides the results and libexpat's own state (bounded by the
+ * document's length).  The first failure stops the parser and says why.
  */
 #include <config.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <expat.h>
+
 #include "s3_xml.h"
 
-#define XML_TEXT_MAX 65536 /* longest element text we accept */
-#define XML_DEPTH_MAX 16   /* deepest nesting we accept */
-
-struct span {
-  const char *p;
-  size_t len;
+/* The elements we look at; every other one is E_OTHER. */
+enum elem {
+  E_OTHER,
+  E_ERROR,
+  E_CODE,
+  E_MESSAGE,
+  E_LIST,
+  E_IS_TRUNCATED,
+  E_NEXT_TOKEN,
+  E_CONTENTS,
+  E_KEY,
+  E_SIZE,
+  E_LAST_MODIFIED,
+  E_ETAG,
 };
 
-static bool
-span_is (const struct span *s, const char *name)
-{
-  return strlen (name) == s->len && memcmp (s->p, name, s->len) == 0;
-}
-
-/* A bounded growing text buffer, always NUL-terminated once allocated. */
-struct text {
-  char *s;
-  size_t len, cap;
+static const char *const elem_names[] = {
+  [E_ERROR] = "Error",
+  [E_CODE] = "Code",
+  [E_MESSAGE] = "Message",
+  [E_LIST] = "ListBucketResult",
+  [E_IS_TRUNCATED] = "IsTruncated",
+  [E_NEXT_TOKEN] = "NextContinuationToken",
+  [E_CONTENTS] = "Contents",
+  [E_KEY] = "Key",
+  [E_SIZE] = "Size",
+  [E_LAST_MODIFIED] = "LastModified",
+  [E_ETAG] = "ETag",
 };
 
-static int
-text_add (struct text *t, const char *s, size_t n)
-{
-  if (n > XML_TEXT_MAX || t->len + n > XML_TEXT_MAX) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap : 128;
-    char *p;
+#define ELEM_LEVELS 3 /* the deepest level a handler looks at */
 
-    while (cap < t->len + n + 1)
-      cap *= 2;
-    p = realloc (t->s, cap);
-    if (p == NULL)
-      return -1;
-    t->s = p;
-    t->cap = cap;
-  }
-  memcpy (t->s + t->len, s, n);
-  t->len += n;
-  t->s[t->len] = '\0';
-  return 0;
-}
+struct glue;
 
-static int
-text_add_utf8 (struct text *t, uint32_t c)
-{
-  char u[4];
-  size_t n;
-
-  if (c < 0x80) {
-    u[0] = c;
-    n = 1;
-  } else if (c < 0x800) {
-    u[0] = 0xc0 | (c >> 6);
-    u[1] = 0x80 | (c & 0x3f);
-    n = 2;
-  } else if (c < 0x10000) {
-    u[0] = 0xe0 | (c >> 12);
-    u[1] = 0x80 | ((c >> 6) & 0x3f);
-    u[2] = 0x80 | (c & 0x3f);
-    n = 3;
-  } else {
-    u[0] = 0xf0 | (c >> 18);
-    u[1] = 0x80 | ((c >> 12) & 0x3f);
-    u[2] = 0x80 | ((c >> 6) & 0x3f);
-    u[3] = 0x80 | (c & 0x3f);
-    n = 4;
-  }
-  return text_add (t, u, n);
-}
-
-/* The value of the reference in [s, s + len) (between '&' and ';'), or
- * -1 when it is not one we know.
+/* A document's handlers.  open is called with the element on the path
+ * (g->path[g->depth - 1]); it may set g->text_max to have the element's
+ * text collected.  close gets that text.  Both return 0, or -1 after
+ * glue_fail.
  */
-static int64_t
-reference_value (const char *s, size_t len)
-{
-  static const struct {
-    const char *name;
-    char c;
-  } named[] = { { "amp", '&' },
-                { "lt", '<' },
-                { "gt", '>' },
-                { "quot", '"' },
-                { "apos", '\'' } };
-  uint32_t v = 0;
-  size_t i, start;
-  bool hex;
-
-  for (i = 0; i < sizeof named / sizeof named[0]; i++)
-    if (strlen (named[i].name) == len && memcmp (s, named[i].name, len) == 0)
-      return named[i].c;
-  if (len < 2 || s[0] != '#')
-    return -1;
-  hex = s[1] == 'x';
-  start = hex ? 2 : 1;
-  if (start >= len)
-    return -1;
-  for (i = start; i < len; i++) {
-    unsigned d;
-    char c = s[i];
-
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (hex && c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else if (hex && c >= 'A' && c <= 'F')
-      d = c - 'A' + 10;
-    else
-      return -1;
-    v = v * (hex ? 16 : 10) + d;
-    if (v > 0x10ffff)
-      return -1;
-  }
-  if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-    return -1;
-  return v;
-}
-
-/* Decode character data [s, s + len) and append it to t. */
-static int
-decode_append (struct text *t, const char *s, size_t len)
-{
-  const char *end = s + len;
-
-  if (memchr (s, '\0', len)) {
-    errno = EINVAL; /* XML has no NUL characters */
-    return -1;
-  }
-  while (s < end) {
-    const char *amp = memchr (s, '&', end - s);
-    const char *lt
-        = memchr (s, '<', amp ? (size_t)(amp - s) : (size_t)(end - s));
-    const char *semi;
-    int64_t v;
-
-    if (lt) {
-      errno = EINVAL;
-      return -1;
-    }
-    if (amp == NULL)
-      return text_add (t, s, end - s);
-    if (text_add (t, s, amp - s) == -1)
-      return -1;
-    /* The longest reference we accept is "&#x10FFFF;" or "&#1114111;". */
-    semi = memchr (amp + 1, ';', end - amp - 1 < 10 ? end - amp - 1 : 10);
-    if (semi == NULL) {
-      errno = EINVAL;
-      return -1;
-    }
-    v = reference_value (amp + 1, semi - amp - 1);
-    if (v < 0) {
-      errno = EINVAL;
-      return -1;
-    }
-    if (text_add_utf8 (t, v) == -1)
-      return -1;
-    s = semi + 1;
-  }
-  return 0;
-}
-
-int
-s3_xml_decode (const char *s, size_t len, char **out, size_t *outlen)
-{
-  struct text t = { 0 };
-
-  *out = NULL;
-  if (decode_append (&t, s, len) == -1 || text_add (&t, "", 0) == -1) {
-    free (t.s);
-    return -1;
-  }
-  *out = t.s;
-  if (outlen)
-    *outlen = t.len;
-  return 0;
-}
-
-/* Handlers see the path of open elements (local names, namespace prefix
- * dropped): path[0] is the root, path[depth - 1] the element itself.
- * Both return 0, or -1 with errno set to stop the walk.
- */
-struct xml_handler {
-  int (*open) (void *opaque, const struct span *path, int depth);
-  int (*close) (void *opaque, const struct span *path, int depth,
-                const char *text, size_t len);
+struct doc {
+  int (*open) (struct glue *g);
+  int (*close) (struct glue *g, const char *text, size_t len);
   void *opaque;
 };
 
-struct walker {
-  const char *p, *end;
-  struct span path[XML_DEPTH_MAX];
+struct glue {
+  XML_Parser p;
+  const struct doc *doc;
   int depth;
-  struct text text; /* decoded text since the last tag */
+  enum elem path[ELEM_LEVELS]; /* path[0] is the root */
+  size_t text_max;             /* > 0: collecting the element's text */
+  char *text;                  /* NUL-terminated once allocated */
+  size_t len, cap;
+  bool failed;
+  int err;                  /* errno of the failure */
+  char why[S3_XML_WHY_MAX]; /* the first failure */
 };
+
+static enum elem
+elem_at (const struct glue *g, int depth)
+{
+  return depth >= 1 && depth <= ELEM_LEVELS ? g->path[depth - 1] : E_OTHER;
+}
+
+static void __attribute__ ((format (printf, 3, 4)))
+glue_fail (struct glue *g, int err, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (g->failed)
+    return;
+  g->failed = true;
+  g->err = err;
+  va_start (ap, fmt);
+  vsnprintf (g->why, sizeof g->why, fmt, ap);
+  va_end (ap);
+  XML_StopParser (g->p, XML_FALSE);
+}
+
+static enum elem
+elem_of (const char *name)
+{
+  const char *colon = strrchr (name, ':');
+  size_t i;
+
+  if (colon)
+    name = colon + 1;
+  for (i = 1; i < sizeof elem_names / sizeof elem_names[0]; i++)
+    if (name[0] == elem_names[i][0] && strcmp (name, elem_names[i]) == 0)
+      return i;
+  return E_OTHER;
+}
+
+static void
+on_start (void *opaque, const XML_Char *name, const XML_Char **atts)
+{
+  struct glue *g = opaque;
+
+  if (g->failed)
+    return;
+  if (g->text_max > 0) {
+    glue_fail (g, EINVAL, "<%s> holds an element",
+               elem_names[elem_at (g, g->depth)]);
+    return;
+  }
+  if (g->depth >= S3_XML_DEPTH_MAX) {
+    glue_fail (g, EINVAL, "elements nested deeper than %d", S3_XML_DEPTH_MAX);
+    return;
+  }
+  g->depth++;
+  if (g->depth <= ELEM_LEVELS)
+    g->path[g->depth - 1] = elem_of (name);
+  g->len = 0;
+  if (g->text)
+    g->text[0] = '\0';
+  (void)g->doc->open (g);
+}
+
+static void
+on_end (void *opaque, const XML_Char *name)
+{
+  struct glue *g = opaque;
+
+  if (g->failed)
+    return;
+  (void)g->doc->close (g, g->text ? g->text : "", g->len);
+  g->text_max = 0;
+  g->len = 0;
+  g->depth--;
+}
+
+static void
+on_text (void *opaque, const XML_Char *s, int n)
+{
+  struct glue *g = opaque;
+  size_t need;
+
+  if (g->failed || g->text_max == 0 || n <= 0)
+    return;
+  if ((size_t)n > g->text_max - g->len) {
+    glue_fail (g, EINVAL, "<%s> longer than %zu bytes",
+               elem_names[elem_at (g, g->depth)], g->text_max);
+    return;
+  }
+  need = g->len + n + 1;
+  if (need > g->cap) {
+    size_t cap = g->cap ? g->cap : 256;
+    char *t;
+
+    while (cap < need)
+      cap *= 2;
+    t = realloc (g->text, cap);
+    if (t == NULL) {
+      glue_fail (g, ENOMEM, "out of memory");
+      return;
+    }
+    g->text = t;
+    g->cap = cap;
+  }
+  memcpy (g->text + g->len, s, n);
+  g->len += n;
+  g->text[g->len] = '\0';
+}
+
+static void
+on_doctype (void *opaque, const XML_Char *name, const XML_Char *sysid,
+            const XML_Char *pubid, int has_internal_subset)
+{
+  glue_fail (opaque, EINVAL, "a DOCTYPE (refused: S3 sends none)");
+}
+
+/* Parse the whole document with doc's handlers.  Returns 0, or -1 with
+ * errno set and g->why saying why.
+ */
+static int
+glue_parse (struct glue *g, const struct doc *doc, const char *xml, size_t len)
+{
+  enum XML_Status st;
+
+  g->doc = doc;
+  if (xml == NULL || len > S3_XML_DOC_MAX) {
+    snprintf (g->why, sizeof g->why, "document of %zu bytes (at most %zu)",
+              xml ? len : 0, S3_XML_DOC_MAX);
+    errno = EINVAL;
+    return -1;
+  }
+  g->p = XML_ParserCreate (NULL);
+  if (g->p == NULL) {
+    snprintf (g->why, sizeof g->why, "out of memory");
+    errno = ENOMEM;
+    return -1;
+  }
+  XML_SetUserData (g->p, g);
+  XML_SetElementHandler (g->p, on_start, on_end);
+  XML_SetCharacterDataHandler (g->p, on_text);
+  XML_SetStartDoctypeDeclHandler (g->p, on_doctype);
+  XML_SetParamEntityParsing (g->p, XML_PARAM_ENTITY_PARSING_NEVER);
+
+  st = XML_Parse (g->p, xml, (int)len, XML_TRUE);
+  if (st != XML_STATUS_OK && !g->failed) {
+    enum XML_Error e = XML_GetErrorCode (g->p);
+
+    g->failed = true;
+    g->err = e == XML_ERROR_NO_MEMORY ? ENOMEM : EINVAL;
+    snprintf (g->why, sizeof g->why, "%s at line %lu, column %lu",
+              XML_ErrorString (e),
+              (unsigned long)XML_GetCurrentLineNumber (g->p),
+              (unsigned long)XML_GetCurrentColumnNumber (g->p) + 1);
+  }
+  XML_ParserFree (g->p);
+  g->p = NULL;
+  free (g->text);
+  g->text = NULL;
+  if (g->failed) {
+    errno = g->err;
+    return -1;
+  }
+  return 0;
+}
 
 static bool
 is_space (char c)
@@ -226,204 +253,8 @@ is_space (char c)
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Does the input at w->p start with lit? */
-static bool
-at (const struct walker *w, const char *lit)
-{
-  size_t n = strlen (lit);
-
-  return (size_t)(w->end - w->p) >= n && memcmp (w->p, lit, n) == 0;
-}
-
-/* Move w->p past the next occurrence of lit; false if there is none. */
-static bool
-skip_past (struct walker *w, const char *lit)
-{
-  size_t n = strlen (lit);
-  const char *q = memmem (w->p, w->end - w->p, lit, n);
-
-  if (q == NULL)
-    return false;
-  w->p = q + n;
-  return true;
-}
-
-static struct span
-local_name (const char *p, size_t len)
-{
-  struct span s = { p, len };
-  const char *colon = memrchr (p, ':', len);
-
-  if (colon) {
-    s.p = colon + 1;
-    s.len = len - (colon + 1 - p);
-  }
-  return s;
-}
-
-static int
-walker_open (struct walker *w, const struct xml_handler *h, struct span name)
-{
-  if (w->depth >= XML_DEPTH_MAX) {
-    errno = EINVAL;
-    return -1;
-  }
-  w->path[w->depth++] = name;
-  w->text.len = 0;
-  return h->open ? h->open (h->opaque, w->path, w->depth) : 0;
-}
-
-static int
-walker_close (struct walker *w, const struct xml_handler *h, struct span name)
-{
-  const struct span *top;
-  int r = 0;
-
-  if (w->depth == 0) {
-    errno = EINVAL;
-    return -1;
-  }
-  top = &w->path[w->depth - 1];
-  if (top->len != name.len || memcmp (top->p, name.p, name.len) != 0) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (h->close)
-    r = h->close (h->opaque, w->path, w->depth, w->text.s ? w->text.s : "",
-                  w->text.len);
-  w->depth--;
-  w->text.len = 0;
-  return r;
-}
-
-/* Read a start or end tag at w->p (which is at '<', not "<!" or "<?"). */
-static int
-walker_tag (struct walker *w, const struct xml_handler *h)
-{
-  bool end_tag = at (w, "</");
-  const char *name;
-  struct span local;
-  char quote = 0, last = 0;
-
-  w->p += end_tag ? 2 : 1;
-  name = w->p;
-  while (w->p < w->end && !is_space (*w->p) && *w->p != '/' && *w->p != '>'
-         && *w->p != '<' && *w->p != '=')
-    w->p++;
-  if (w->p == name || w->p >= w->end) {
-    errno = EINVAL;
-    return -1;
-  }
-  local = local_name (name, w->p - name);
-  if (local.len == 0) {
-    errno = EINVAL;
-    return -1;
-  }
-
-  /* Attributes (ignored) up to '>', minding quotes. */
-  for (; w->p < w->end; w->p++) {
-    char c = *w->p;
-
-    if (quote) {
-      if (c == quote)
-        quote = 0;
-      continue;
-    }
-    if (c == '"' || c == '\'')
-      quote = c;
-    else if (c == '<') {
-      errno = EINVAL;
-      return -1;
-    } else if (c == '>')
-      break;
-    if (!is_space (c))
-      last = c;
-  }
-  if (w->p >= w->end) {
-    errno = EINVAL;
-    return -1;
-  }
-  w->p++; /* '>' */
-
-  if (end_tag) {
-    if (last != 0) { /* "</a b>" */
-      errno = EINVAL;
-      return -1;
-    }
-    return walker_close (w, h, local);
-  }
-  if (walker_open (w, h, local) == -1)
-    return -1;
-  if (last == '/')
-    return walker_close (w, h, local);
-  return 0;
-}
-
-/* Walk the whole document; 0 when the root element was closed. */
-static int
-xml_walk (const char *xml, size_t len, const struct xml_handler *h)
-{
-  struct walker w = { .p = xml };
-  bool seen_root = false;
-  int r = -1;
-
-  if (xml == NULL) {
-    errno = EINVAL;
-    return -1;
-  }
-  w.end = xml + len;
-  while (w.p < w.end) {
-    if (*w.p != '<') {
-      const char *lt = memchr (w.p, '<', w.end - w.p);
-      const char *stop = lt ? lt : w.end;
-
-      if (w.depth > 0 && decode_append (&w.text, w.p, stop - w.p) == -1)
-        goto out;
-      w.p = stop;
-    } else if (at (&w, "<?")) {
-      if (!skip_past (&w, "?>"))
-        goto bad;
-    } else if (at (&w, "<!--")) {
-      if (!skip_past (&w, "-->"))
-        goto bad;
-    } else if (at (&w, "<![CDATA[")) {
-      const char *start = w.p + 9;
-
-      w.p = start;
-      if (!skip_past (&w, "]]>"))
-        goto bad;
-      if (w.depth > 0 && text_add (&w.text, start, w.p - 3 - start) == -1)
-        goto out;
-    } else if (at (&w, "<!")) {
-      /* DOCTYPE: skipped, never expanded; an internal subset is refused. */
-      const char *gt = memchr (w.p, '>', w.end - w.p);
-      const char *br = memchr (w.p, '[', w.end - w.p);
-
-      if (gt == NULL || (br && br < gt) || seen_root)
-        goto bad;
-      w.p = gt + 1;
-    } else {
-      if (w.depth == 0 && seen_root)
-        goto bad; /* a second root */
-      if (walker_tag (&w, h) == -1)
-        goto out;
-      seen_root = true;
-      if (w.depth == 0) {
-        r = 0; /* the root is closed: what follows is ignored */
-        goto out;
-      }
-    }
-  }
-bad:
-  errno = EINVAL; /* EOF inside the document, or no document */
-out:
-  free (w.text.s);
-  return r;
-}
-
-/* Copy text to dst (size n), truncated, NUL-terminated.  The error's code
- * and message go to logs and terminals, and came from the network: bytes
- * other than printable ASCII become '?' (blanks a space).
+/* Copy text to dst (size n), truncated, NUL-terminated, printable ASCII
+ * only (see struct s3_xml_error).
  */
 static void
 copy_truncated (char *dst, size_t n, const char *text, size_t len)
@@ -440,24 +271,26 @@ copy_truncated (char *dst, size_t n, const char *text, size_t len)
 }
 
 static int
-error_open (void *opaque, const struct span *path, int depth)
+error_open (struct glue *g)
 {
-  if (depth == 1 && !span_is (&path[0], "Error")) {
-    errno = EINVAL;
+  if (g->depth == 1 && elem_at (g, 1) != E_ERROR) {
+    glue_fail (g, EINVAL, "not an <Error> document");
     return -1;
   }
+  if (g->depth == 2
+      && (elem_at (g, 2) == E_CODE || elem_at (g, 2) == E_MESSAGE))
+    g->text_max = S3_XML_TEXT_MAX;
   return 0;
 }
 
 static int
-error_close (void *opaque, const struct span *path, int depth, const char *text,
-             size_t len)
+error_close (struct glue *g, const char *text, size_t len)
 {
-  struct s3_xml_error *err = opaque;
+  struct s3_xml_error *err = g->doc->opaque;
 
-  if (depth == 2 && span_is (&path[1], "Code"))
+  if (g->depth == 2 && elem_at (g, 2) == E_CODE)
     copy_truncated (err->code, sizeof err->code, text, len);
-  else if (depth == 2 && span_is (&path[1], "Message"))
+  else if (g->depth == 2 && elem_at (g, 2) == E_MESSAGE)
     copy_truncated (err->message, sizeof err->message, text, len);
   return 0;
 }
@@ -465,17 +298,23 @@ error_close (void *opaque, const struct span *path, int depth, const char *text,
 int
 s3_xml_parse_error (const char *xml, size_t len, struct s3_xml_error *err)
 {
-  const struct xml_handler h = { error_open, error_close, err };
-  int r;
+  const struct doc doc = { error_open, error_close, err };
+  struct glue g = { 0 };
 
   err->code[0] = err->message[0] = '\0';
-  r = xml_walk (xml, len, &h);
-  if (r == 0 && err->code[0] == '\0') {
+  if (glue_parse (&g, &doc, xml, len) == -1)
+    return -1;
+  if (err->code[0] == '\0') {
     errno = EINVAL;
     return -1;
   }
-  return r;
+  return 0;
 }
+
+struct span {
+  const char *p;
+  size_t len;
+};
 
 /* [text, text + len) without leading and trailing blanks. */
 static struct span
@@ -490,6 +329,12 @@ trimmed (const char *text, size_t len)
   while (s.len > 0 && is_space (s.p[s.len - 1]))
     s.len--;
   return s;
+}
+
+static bool
+span_is (struct span s, const char *lit)
+{
+  return s.len == strlen (lit) && memcmp (s.p, lit, s.len) == 0;
 }
 
 static int
@@ -581,127 +426,170 @@ struct list_state {
 };
 
 static int
-list_open (void *opaque, const struct span *path, int depth)
+list_open (struct glue *g)
 {
-  struct list_state *st = opaque;
+  struct list_state *st = g->doc->opaque;
   struct s3_xml_list *list = st->list;
 
-  if (depth == 1 && !span_is (&path[0], "ListBucketResult")) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (depth == 2 && span_is (&path[1], "Contents")) {
-    if (list->n == st->cap) {
-      size_t cap = st->cap ? st->cap * 2 : 64;
-      struct s3_xml_object *o;
-
-      o = reallocarray (list->objects, cap, sizeof *o);
-      if (o == NULL)
-        return -1;
-      list->objects = o;
-      st->cap = cap;
+  switch (g->depth) {
+  case 1:
+    if (elem_at (g, 1) != E_LIST) {
+      glue_fail (g, EINVAL, "not a <ListBucketResult> document");
+      return -1;
     }
-    memset (&list->objects[list->n], 0, sizeof list->objects[0]);
-    list->n++;
-    st->has_size = st->has_mtime = false;
+    break;
+  case 2:
+    switch (elem_at (g, 2)) {
+    case E_IS_TRUNCATED:
+    case E_NEXT_TOKEN:
+      g->text_max = S3_XML_TEXT_MAX;
+      break;
+    case E_CONTENTS:
+      if (list->n == S3_XML_OBJECTS_MAX) {
+        glue_fail (g, EINVAL, "more than %d entries", S3_XML_OBJECTS_MAX);
+        return -1;
+      }
+      if (list->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        struct s3_xml_object *o;
+
+        o = reallocarray (list->objects, cap, sizeof *o);
+        if (o == NULL) {
+          glue_fail (g, ENOMEM, "out of memory");
+          return -1;
+        }
+        list->objects = o;
+        st->cap = cap;
+      }
+      memset (&list->objects[list->n], 0, sizeof list->objects[0]);
+      list->n++;
+      st->has_size = st->has_mtime = false;
+      break;
+    default:
+      break;
+    }
+    break;
+  case 3:
+    if (elem_at (g, 2) != E_CONTENTS)
+      break;
+    switch (elem_at (g, 3)) {
+    case E_KEY:
+      g->text_max = S3_XML_KEY_MAX;
+      break;
+    case E_SIZE:
+    case E_LAST_MODIFIED:
+    case E_ETAG:
+      g->text_max = S3_XML_TEXT_MAX;
+      break;
+    default:
+      break;
+    }
+    break;
   }
   return 0;
 }
 
 /* Set *field to a copy of s unless it is set already (a duplicate). */
 static int
-set_string (char **field, const char *s, size_t len)
+set_string (struct glue *g, char **field, const char *s, size_t len)
 {
   if (*field) {
-    errno = EINVAL;
+    glue_fail (g, EINVAL, "two <%s> in one place",
+               elem_names[elem_at (g, g->depth)]);
     return -1;
   }
   *field = strndup (s, len);
-  return *field ? 0 : -1;
+  if (*field == NULL) {
+    glue_fail (g, ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 static int
-list_close (void *opaque, const struct span *path, int depth, const char *text,
-            size_t len)
+list_close (struct glue *g, const char *text, size_t len)
 {
-  struct list_state *st = opaque;
+  struct list_state *st = g->doc->opaque;
   struct s3_xml_list *list = st->list;
   struct s3_xml_object *o = list->n ? &list->objects[list->n - 1] : NULL;
   struct span s = trimmed (text, len);
+  enum elem e = elem_at (g, g->depth);
 
-  if (depth == 2) {
-    if (span_is (&path[1], "IsTruncated")) {
-      if (s.len == 4 && memcmp (s.p, "true", 4) == 0)
+  if (g->depth == 2) {
+    if (e == E_IS_TRUNCATED) {
+      if (span_is (s, "true"))
         list->truncated = true;
-      else if (s.len == 5 && memcmp (s.p, "false", 5) == 0)
+      else if (span_is (s, "false"))
         list->truncated = false;
-      else
-        goto bad;
-    } else if (span_is (&path[1], "NextContinuationToken")) {
-      if (s.len > 0 && set_string (&list->next_token, s.p, s.len) == -1)
+      else {
+        glue_fail (g, EINVAL, "<IsTruncated> neither true nor false");
         return -1;
-    } else if (span_is (&path[1], "Contents")) {
-      if (o->key == NULL || !st->has_size || !st->has_mtime)
-        goto bad;
-      if (o->etag == NULL && (o->etag = strdup ("")) == NULL)
+      }
+    } else if (e == E_NEXT_TOKEN) {
+      if (s.len > 0)
+        return set_string (g, &list->next_token, s.p, s.len);
+    } else if (e == E_CONTENTS) {
+      if (o == NULL || o->key == NULL || !st->has_size || !st->has_mtime) {
+        glue_fail (g, EINVAL, "entry %zu has no %s", list->n,
+                   o == NULL || o->key == NULL ? "<Key>"
+                   : !st->has_size             ? "<Size>"
+                                               : "<LastModified>");
         return -1;
+      }
+      if (o->etag == NULL)
+        return set_string (g, &o->etag, "", 0);
     }
     return 0;
   }
 
-  if (depth != 3 || !span_is (&path[1], "Contents"))
+  /* An element under <Contents> always has its entry (o != NULL). */
+  if (g->depth != 3 || elem_at (g, 2) != E_CONTENTS || o == NULL)
     return 0;
-  if (span_is (&path[2], "Key")) {
-    if (len == 0 || memchr (text, '\0', len))
-      goto bad;
-    return set_string (&o->key, text, len);
-  }
-  if (span_is (&path[2], "Size")) {
-    if (parse_u64 (s, &o->size) == -1)
-      goto bad;
+  switch (e) {
+  case E_KEY:
+    /* libexpat refuses NUL characters; an empty key is refused here. */
+    if (len == 0 || memchr (text, '\0', len)) {
+      glue_fail (g, EINVAL, "entry %zu has an empty <Key>", list->n);
+      return -1;
+    }
+    return set_string (g, &o->key, text, len);
+  case E_SIZE:
+    if (parse_u64 (s, &o->size) == -1) {
+      glue_fail (g, EINVAL, "entry %zu has a bad <Size>", list->n);
+      return -1;
+    }
     st->has_size = true;
-  } else if (span_is (&path[2], "LastModified")) {
+    return 0;
+  case E_LAST_MODIFIED: {
     char buf[64];
 
-    if (s.len >= sizeof buf)
-      goto bad;
+    if (s.len >= sizeof buf) {
+      glue_fail (g, EINVAL, "entry %zu has a bad <LastModified>", list->n);
+      return -1;
+    }
     memcpy (buf, s.p, s.len);
     buf[s.len] = '\0';
-    if (s3_xml_parse_time (buf, &o->mtime) == -1)
+    if (s3_xml_parse_time (buf, &o->mtime) == -1) {
+      glue_fail (g, EINVAL, "entry %zu has a bad <LastModified>", list->n);
       return -1;
+    }
     st->has_mtime = true;
-  } else if (span_is (&path[2], "ETag")) {
+    return 0;
+  }
+  case E_ETAG:
     if (s.len >= 2 && s.p[0] == '"' && s.p[s.len - 1] == '"') {
       s.p++;
       s.len -= 2;
     }
-    return set_string (&o->etag, s.p, s.len);
+    return set_string (g, &o->etag, s.p, s.len);
+  default:
+    return 0;
   }
-  return 0;
-bad:
-  errno = EINVAL;
-  return -1;
 }
 
-int
-s3_xml_parse_list (const char *xml, size_t len, struct s3_xml_list *list)
-{
-  struct list_state st = { .list = list };
-  const struct xml_handler h = { list_open, list_close, &st };
-
-  memset (list, 0, sizeof *list);
-  if (xml_walk (xml, len, &h) == -1) {
-    int e = errno;
-
-    s3_xml_list_free (list);
-    errno = e;
-    return -1;
-  }
-  return 0;
-}
-
-void
-s3_xml_list_free (struct s3_xml_list *list)
+/* Free what list holds and empty it; keep why. */
+static void
+list_clear (struct s3_xml_list *list)
 {
   size_t i;
 
@@ -711,5 +599,36 @@ s3_xml_list_free (struct s3_xml_list *list)
   }
   free (list->objects);
   free (list->next_token);
+  list->objects = NULL;
+  list->n = 0;
+  list->truncated = false;
+  list->next_token = NULL;
+}
+
+int
+s3_xml_parse_list (const char *xml, size_t len, struct s3_xml_list *list)
+{
+  struct list_state st = { .list = list };
+  const struct doc doc = { list_open, list_close, &st };
+  struct glue g = { 0 };
+
+  memset (list, 0, sizeof *list);
+  if (glue_parse (&g, &doc, xml, len) == -1) {
+    int e = errno;
+
+    list_clear (list);
+    memcpy (list->why, g.why, sizeof list->why);
+    if (list->why[0] == '\0')
+      snprintf (list->why, sizeof list->why, "%s", strerror (e));
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+void
+s3_xml_list_free (struct s3_xml_list *list)
+{
+  list_clear (list);
   memset (list, 0, sizeof *list);
 }

@@ -1,20 +1,26 @@
 /* s3cow: the few things we read from S3's XML responses.
  *
- * A minimal, non-validating reader for the documents S3 sends: an error
+ * Callers: s3_http.c (error bodies) and store_s3.c (listings).
+ *
+ * A thin layer over libexpat for the two documents S3 sends us: an error
  * body (<Error><Code>..</Code><Message>..</Message></Error>) and a
- * ListObjectsV2 result.  It never reads outside [xml, xml + len), never
- * needs a NUL terminator, and refuses what it cannot make sense of (an
- * unclosed or mismatched element, a bad entity, a truncated document, an
- * element text longer than 64 KiB) instead of guessing: a truncated listing
- * must never look like a complete one.
+ * ListObjectsV2 result.  libexpat checks that the document is well-formed
+ * XML and decodes the text (entities, character references, CDATA,
+ * declared encodings); this layer picks the fields we use and refuses what
+ * it cannot make sense of instead of guessing: a truncated listing must
+ * never look like a complete one.
  *
- * Text is decoded: the five predefined entities (&amp; &lt; &gt; &quot;
- * &apos;), numeric references (&#65; &#x41;, emitted as UTF-8) and CDATA
- * sections.  Namespace prefixes on element names are ignored.  Comments,
- * processing instructions and a DOCTYPE are skipped (no entity of a DOCTYPE
- * is ever expanded).
+ * Refused, with a reason: a document that is not well-formed (truncated,
+ * unclosed or mismatched elements, an undefined entity, a NUL character,
+ * content after the root element), any DOCTYPE (so no entity is ever
+ * declared or expanded: no "billion laughs", no external entity), nesting
+ * deeper than S3_XML_DEPTH_MAX, an element text longer than
+ * S3_XML_TEXT_MAX, a key longer than S3_XML_KEY_MAX, more than
+ * S3_XML_OBJECTS_MAX entries, a document longer than S3_XML_DOC_MAX.
+ * Namespace prefixes on element names are ignored.
  *
- * Pure functions, thread-safe, no logging.
+ * Input is read within [xml, xml + len) only; no NUL terminator needed.
+ * Thread-safe (a parser per call), no logging.
  */
 #ifndef S3COW_S3_XML_H
 #define S3COW_S3_XML_H
@@ -26,22 +32,32 @@
 
 #define S3_XML_CODE_MAX 64     /* room for an error Code, NUL included */
 #define S3_XML_MESSAGE_MAX 256 /* room for an error Message */
+#define S3_XML_WHY_MAX 160     /* room for the reason a document is refused */
 
-/* Code and Message of an S3 error body, truncated to fit, "" when absent. */
+#define S3_XML_DOC_MAX ((size_t)16 * 1024 * 1024) /* longest document */
+#define S3_XML_DEPTH_MAX 16                       /* deepest nesting */
+#define S3_XML_TEXT_MAX 65536 /* longest element text, bytes */
+#define S3_XML_KEY_MAX 1024   /* longest key, bytes of UTF-8 (S3's own limit) */
+#define S3_XML_OBJECTS_MAX 10000 /* entries of one page (S3 sends <= 1000) */
+
+/* Code and Message of an S3 error body, truncated to fit, "" when absent.
+ * Printable ASCII only (anything else becomes '?', blanks a space): they
+ * came from the network and go to logs and terminals.
+ */
 struct s3_xml_error {
   char code[S3_XML_CODE_MAX];
   char message[S3_XML_MESSAGE_MAX];
 };
 
 /* Read an <Error> document.  Returns 0 when it is one and has a Code, else
- * -1 (not XML, another document, no Code); err is filled as far as it
- * could be in both cases ("" for what is missing).
+ * -1 with errno EINVAL (not XML, another document, no Code) or ENOMEM; err
+ * is filled as far as it could be in both cases ("" for what is missing).
  */
 int s3_xml_parse_error (const char *xml, size_t len, struct s3_xml_error *err);
 
 /* One <Contents> entry of a listing.  Strings are malloc'd. */
 struct s3_xml_object {
-  char *key;
+  char *key; /* non-empty, no NUL, at most S3_XML_KEY_MAX bytes */
   uint64_t size;
   time_t mtime; /* LastModified, UTC */
   char *etag;   /* without quotes; "" if none was sent */
@@ -53,23 +69,18 @@ struct s3_xml_list {
   size_t n;
   bool truncated;   /* IsTruncated: more pages follow */
   char *next_token; /* NextContinuationToken, NULL if none */
+  /* Why the page was refused ("" when it was not): for the log. */
+  char why[S3_XML_WHY_MAX];
 };
 
 /* Parse one page.  Returns 0, or -1 with errno EINVAL (malformed: not a
  * ListBucketResult, an entry without Key, Size or a valid LastModified, a
- * truncated document, ...) or ENOMEM; list is then empty.  Free list with
+ * truncated document, a limit above exceeded, ...; list->why says which)
+ * or ENOMEM; the list then holds no entry and no token.  Free list with
  * s3_xml_list_free in both cases.
  */
 int s3_xml_parse_list (const char *xml, size_t len, struct s3_xml_list *list);
 void s3_xml_list_free (struct s3_xml_list *list);
-
-/* Decode the character data in [s, s + len) (entities and numeric
- * references; no markup allowed) into a new NUL-terminated string, *out.
- * Returns 0, or -1 with errno EINVAL (a bad reference, a '<') or ENOMEM.
- * *outlen (may be NULL) gets the decoded length; the result holds no NUL
- * byte (&#0; is refused).
- */
-int s3_xml_decode (const char *s, size_t len, char **out, size_t *outlen);
 
 /* "2009-10-12T17:50:30.000Z" (ISO 8601, UTC, fraction optional) to *t.
  * Returns 0, or -1 with errno EINVAL.

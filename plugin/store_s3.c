@@ -5,7 +5,7 @@
  *   store_s3.c   URLs, signing of each attempt, S3 status -> store status
  *   s3_http.c    libcurl handle pool, timeouts, retries with backoff
  *   sigv4.c      AWS Signature Version 4 (pure)
- *   s3_xml.c     error bodies and listings (pure)
+ *   s3_xml.c     error bodies and listings (over libexpat)
  *
  * Addressing:
  *
@@ -87,6 +87,7 @@ _Static_assert(S3_HTTP_ETAG_MAX == STORE_ETAG_MAX, "etag sizes differ");
  * so it must stay well inside the 64 MiB above cache-size.
  */
 #define LIST_PAGE_MAX (8 * 1024 * 1024)
+_Static_assert(LIST_PAGE_MAX <= S3_XML_DOC_MAX, "a page s3_xml refuses");
 
 struct s3_store {
   struct store base; /* first: store.c sees only this */
@@ -801,10 +802,9 @@ s3_list (struct store *store, const char *key_prefix, store_list_fn fn,
     s3_http_response_free (&resp);
     if (r == -1) {
       s3cow_log_error ("LIST %s (page %u): the server sent a listing that "
-                       "cannot be read (%s)",
-                       what, pages,
-                       errno == ENOMEM ? "out of memory"
-                                       : "malformed or truncated XML");
+                       "cannot be read: %s",
+                       what, pages, list.why);
+      s3_xml_list_free (&list);
       return STORE_PERMANENT;
     }
 

@@ -6,6 +6,27 @@
 #
 #   scripts/bench.sh                       # SIZE=1G N=3: about 40 min
 #   SIZE=256M N=1 RUNTIME=10 scripts/bench.sh   # a quick check
+#   A=BUILD-A B=BUILD-B scripts/bench.sh ab     # A/B of two builds
+#
+# Mode "ab" (A/B of two s3cow builds, or of one build under two sets of
+# parameters): N pairs of a cold sequential read (`nbdcopy URI null:` of
+# SIZE bytes written once, untimed, with build A) and/or a durable
+# sequential write (`nbdcopy --flush SRC URI` of WSIZE bytes, to a new
+# disk: the same random bytes each time, so the same chunks are PUT again
+# and the RGW's memory does not grow), A and B alternating (pair k runs A
+# first when k is odd), a fresh server for every copy.  Per copy: MiB/s,
+# the server's CPU seconds, minor faults and futex calls (perf; "-"
+# without) per GiB, its peak RSS and the load average; then per op and
+# column the medians, spreads and B/A.  Its own variables:
+#   A, B          build directories (required; may be the same one)
+#   A_OPTS, B_OPTS  s3cow parameters of that side only (S3COW_OPTS: both)
+#   OPS           "read", "write" or "read write" (default)
+#   WSIZE         bytes of each write (default 512M)
+#   OUT           results file (default /var/tmp/s3cow-ab-DATE.txt)
+# and SIZE, N, PIN, BENCH_PORT, RGW_MEMSTORE_BYTES, KEEP, BENCH_TIMEOUT as
+# below.  Run it under the bench lock, as the table:
+#   flock /tmp/s3cow-bench.lock env A=/tmp/build-main B=build N=5 PIN=1 \
+#     scripts/bench.sh ab
 #
 # Environment (all optional):
 #   SIZE          bytes written and read per system and run (default 1G;
@@ -52,7 +73,18 @@
 
 set -uo pipefail
 
+mode="${1:-table}"
+case "$mode" in
+  table | ab) ;;
+  *)
+    echo "usage: scripts/bench.sh [table | ab] (see the top of the script)" >&2
+    exit 2
+    ;;
+esac
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH" # Debian's python3 for nbdsh
 py=/usr/bin/python3
 t_start=$EPOCHREALTIME
@@ -117,23 +149,35 @@ has () { case " $systems " in *" $1 "*) return 0 ;; esac; return 1; }
 
 packages=(fio nbdkit nbdkit-plugin-python python3-boto3 s3backer fuse3
   libnbd-bin python3-libnbd curl procps util-linux coreutils)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-    grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  [ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get -qq update || die "apt-get update failed"
-  timeout 900 apt-get -qq install -y --no-install-recommends \
-    "${missing[@]}" >/dev/null || die "apt-get install failed"
-fi
+lib_install "${packages[@]}" || die "cannot install ${packages[*]}"
 [ "$(id -u)" = 0 ] || die "run as root (s3backer mounts FUSE; RSS reset)"
-[ -e /dev/fuse ] || ! has s3backer || die "no /dev/fuse for s3backer"
+[ -e /dev/fuse ] || [ "$mode" = ab ] || ! has s3backer ||
+  die "no /dev/fuse for s3backer"
 
-if [ -n "${BUILD:-}" ]; then
+if [ "$mode" = ab ]; then
+  if [ -z "${A:-}" ] || [ -z "${B:-}" ]; then
+    die "ab: set A and B to build directories"
+  fi
+  declare -A ab_plugin ab_opts
+  ab_plugin[A]="$(realpath "$A")/plugin/.libs/nbdkit-s3cow-plugin.so"
+  ab_plugin[B]="$(realpath "$B")/plugin/.libs/nbdkit-s3cow-plugin.so"
+  ab_opts[A]="${S3COW_OPTS:-} ${A_OPTS:-}"
+  ab_opts[B]="${S3COW_OPTS:-} ${B_OPTS:-}"
+  for x in A B; do
+    [ -f "${ab_plugin[$x]}" ] || die "ab: $x: no plugin at ${ab_plugin[$x]}"
+  done
+  ab_ops="${OPS:-read write}"
+  for op in $ab_ops; do
+    case "$op" in
+      read | write) ;;
+      *) die "OPS: read and/or write, not $op" ;;
+    esac
+  done
+  wsize="$(numfmt --from=iec "${WSIZE:-512M}" 2>/dev/null)" ||
+    die "WSIZE=${WSIZE:-}: not a size"
+  ab_out="${OUT:-/var/tmp/s3cow-ab-$(date -u +%Y%m%d-%H%M%S).txt}"
+  build="$(realpath "$A")"
+elif [ -n "${BUILD:-}" ]; then
   build="$(realpath "$BUILD")"
 else
   say "building s3cow (scripts/build.sh)"
@@ -157,54 +201,19 @@ declare -A srv_pids=() # name -> PID of each server process running
 mnt="$work/mnt"        # s3backer's mount point
 rgw_started=0
 
-# running PID: does any thread of PID still run?  An exited child that we
-# have not reaped yet is a zombie, and so is the main thread of a process
-# whose other threads still work (s3backer flushing after its unmount):
-# look at every thread.
-running ()
-{
-  local st
-  for st in /proc/"$1"/task/*/stat; do
-    [ -r "$st" ] || continue
-    case "$(sed 's/.*) //' "$st" 2>/dev/null | cut -d' ' -f1)" in
-      Z | X | "") ;;
-      *) return 0 ;;
-    esac
-  done
-  return 1
-}
-
-# stop_pid PID [SECONDS]: SIGTERM, wait (s3cow commits on SIGTERM; s3backer
-# writes its dirty blocks), then SIGKILL.
-stop_pid ()
-{
-  local pid="$1" t="${2:-60}" i
-  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-  for ((i = 0; i < t * 10; i++)); do
-    running "$pid" || break
-    sleep 0.1
-  done
-  if running "$pid"; then
-    say "PID $pid ignored SIGTERM for ${t}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null
-  return 0
-}
-
 cleanup ()
 {
   local rc=$? k
   trap - EXIT INT TERM
-  [ -z "$step_pid" ] || stop_pid "$step_pid" 10
+  [ -z "$step_pid" ] || lib_stop_pid "$step_pid" 10
   for k in "${!srv_pids[@]}"; do
     [ "$k" = s3backer ] && continue
-    stop_pid "${srv_pids[$k]}" 60
+    lib_stop_pid "${srv_pids[$k]}" 60
   done
   if [ -n "${srv_pids[s3backer]:-}" ]; then
     mountpoint -q "$mnt" && { fusermount -u "$mnt" 2>/dev/null ||
       umount -l "$mnt" 2>/dev/null; }
-    stop_pid "${srv_pids[s3backer]}" 60
+    lib_stop_pid "${srv_pids[s3backer]}" 60
   fi
   mountpoint -q "$mnt" 2>/dev/null && umount -l "$mnt"
   if [ "$rgw_started" = 1 ]; then
@@ -216,7 +225,7 @@ cleanup ()
         >/dev/null 2>&1
     fi
   fi
-  [ -z "$watchdog" ] || stop_pid "$watchdog" 5
+  [ -z "$watchdog" ] || lib_stop_pid "$watchdog" 5
   rm -f "$work/src"
   if [ "$keep" = 1 ] || [ "$rc" != 0 ]; then
     say "work directory (logs) kept: $work"
@@ -233,7 +242,7 @@ on_term ()
   trap - TERM
   say "stopped (time limit of ${limit}s, or SIGTERM): the table has what" \
     "was measured so far"
-  [ -z "$step_pid" ] || stop_pid "$step_pid" 10
+  [ -z "$step_pid" ] || lib_stop_pid "$step_pid" 10
   step_pid=
   srv_stop 2>/dev/null
   [ -s "$data" ] && report
@@ -272,21 +281,8 @@ elapsed () { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 # mibs SECONDS -> MiB/s of SIZE
 mibs () { awk -v s="$size" -v t="$1" 'BEGIN { printf "%.1f", s / 1048576 / t }'; }
 
-# CPU time, in clock ticks: cpu_ticks PID... sums utime + stime of every
-# PID (all its threads); child_ticks: of this shell's reaped children and
-# their reaped descendants (nbdcopy under timeout, curl under python).
+# CPU time, in clock ticks (lib_cpu_ticks, lib_child_ticks).
 hz="$(getconf CLK_TCK)"
-cpu_ticks ()
-{
-  local p n=0 v
-  for p in "$@"; do
-    v="$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null |
-      awk '{ print $12 + $13 }')"
-    n=$((n + ${v:-0}))
-  done
-  echo "$n"
-}
-child_ticks () { sed 's/.*) //' /proc/$$/stat | awk '{ print $14 + $15 }'; }
 # cpu_per_gib TICKS -> CPU seconds per GiB of SIZE
 cpu_per_gib ()
 {
@@ -296,15 +292,11 @@ cpu_per_gib ()
 
 # --- 3. The S3 server ---------------------------------------------------------
 
-port_busy () { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [ -n "${BENCH_PORT:-}" ]; then
   port="$BENCH_PORT"
 else
-  port=
-  for p in $(seq 7650 10 7990); do
-    port_busy "$p" || port_busy $((p + 10000)) || { port=$p; break; }
-  done
-  [ -n "$port" ] || die "no free port for RGW in 7650-7990; set BENCH_PORT"
+  port="$(lib_free_port "$(seq 7650 10 7990)" 10000)" ||
+    die "no free port for RGW in 7650-7990; set BENCH_PORT"
 fi
 
 avail_kib="$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)"
@@ -329,45 +321,15 @@ S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" RGW_MEMSTORE_BYTES="$memstore" \
   cat "$work/log/rgw-start.log" >&2
   die "rgw-start.sh failed"
 }
-rgw_pids=()
-for d in mon osd rgw; do
-  [ -s "$rgw_dir/$d.pid" ] && rgw_pids+=("$(cat "$rgw_dir/$d.pid")")
-done
-
-# pin_check WHAT CPUS PID...: does every thread of every PID have exactly
-# the CPU list CPUS as its affinity?  Says which do not.
-pin_check ()
-{
-  local what="$1" want="$2" p t got bad=0 n=0
-  shift 2
-  for p in "$@"; do
-    for t in /proc/"$p"/task/*; do
-      [ -d "$t" ] || continue
-      got="$(awk '/^Cpus_allowed_list:/ { print $2 }' "$t/status" 2>/dev/null)"
-      [ -n "$got" ] || continue
-      n=$((n + 1))
-      [ "$got" = "$want" ] && continue
-      bad=$((bad + 1))
-      say "PIN: $what: thread ${t##*/} of PID $p may run on CPUs $got, not $want"
-    done
-  done
-  echo "$what: $n threads, $bad not on CPU $want" >>"$work/log/pin.log"
-  return $((bad > 0))
-}
+mapfile -t rgw_pids < <(lib_rgw_pids "$rgw_dir")
 
 if [ "$pin" = 1 ]; then
   # Started under taskset, every daemon and thread inherited CPU
   # $pin_rgw; set it again for every thread in case, then check.
-  for p in "${rgw_pids[@]}"; do
-    taskset -a -p -c "$pin_rgw" "$p" >>"$work/log/pin.log" 2>&1 ||
-      die "cannot pin the RGW's PID $p to CPU $pin_rgw"
-  done
-  pin_check rgw "$pin_rgw" "${rgw_pids[@]}" ||
-    die "the RGW's threads are not all on CPU $pin_rgw"
+  lib_pin_rgw "$rgw_dir" "$pin_rgw" ||
+    die "cannot pin every thread of the RGW to CPU $pin_rgw"
   # This shell: everything started from now on inherits CPU $pin_client.
-  taskset -p -c "$pin_client" $$ >>"$work/log/pin.log" 2>&1 ||
-    die "cannot pin the harness to CPU $pin_client"
-  pin_check harness "$pin_client" $$ || die "the harness is not on CPU $pin_client"
+  lib_pin_self "$pin_client" || die "cannot pin the harness to CPU $pin_client"
   say "pinning: $pinning"
 fi
 # shellcheck disable=SC1091 # written by rgw-start.sh
@@ -391,6 +353,153 @@ counter_delta ()
   awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {
     split(a, x, " "); split(b, y, " "); print y[f] - x[f] }'
 }
+
+# --- 3b. Mode ab: pairs of copies, two builds ------------------------------
+
+# ab_srv_start SIDE EXPORT SIZE: a fresh server of build SIDE on $sock.
+ab_srv_start ()
+{
+  local i
+  rm -f "$sock" "$work/nbdkit.pid"
+  # shellcheck disable=SC2086 # opts are lists of parameters
+  nbdkit -f -U "$sock" -P "$work/nbdkit.pid" "${ab_plugin[$1]}" \
+    bucket=s3cow-ab export="$2" size="$3" endpoint="$endpoint" \
+    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$work/secret" \
+    ${ab_opts[$1]} >>"$work/log/nbdkit.log" 2>&1 &
+  srv_pids[nbdkit]=$!
+  for ((i = 0; i < 600; i++)); do
+    [ -s "$work/nbdkit.pid" ] && [ -S "$sock" ] && return 0
+    kill -0 "${srv_pids[nbdkit]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  tail -n 20 "$work/log/nbdkit.log" >&2
+  die "the server of $1 did not start"
+}
+
+ab_srv_stop ()
+{
+  kill -TERM "${srv_pids[nbdkit]}" 2>/dev/null
+  wait "${srv_pids[nbdkit]}" ||
+    die "the server exited with an error (see $work/log/nbdkit.log)"
+  unset 'srv_pids[nbdkit]'
+}
+
+# minflt utime+stime (ticks) of the server.
+ab_srv_stat ()
+{
+  sed 's/^.*) //' "/proc/${srv_pids[nbdkit]}/stat" |
+    awk '{ print $8, $12 + $13 }'
+}
+
+# ab_copy SIDE OP PAIR: one timed copy on a fresh server; appends a row.
+ab_copy ()
+{
+  local side="$1" op="$2" k="$3" bytes exp load t0 t1 s0 s1 fx=- hwm
+  local cmd perf_pid=
+  if [ "$op" = read ]; then
+    bytes="$size" exp=rd
+    cmd=(nbdcopy "nbd+unix:///?socket=$sock" null:)
+  else
+    bytes="$wsize" exp="w$k$side"
+    cmd=(nbdcopy --flush "$work/src.w" "nbd+unix:///?socket=$sock")
+  fi
+  ab_srv_start "$side" "$exp" "$bytes"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  if [ "$ab_futex" = 1 ]; then
+    perf stat -x, -o "$work/futex" -e syscalls:sys_enter_futex \
+      -p "${srv_pids[nbdkit]}" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.3 # perf attaches
+  fi
+  s0="$(ab_srv_stat)"
+  t0="$(now)"
+  step 600 "$work/log/nbdcopy.log" "${cmd[@]}" ||
+    die "$side $op: nbdcopy failed"
+  t1="$(now)"
+  s1="$(ab_srv_stat)"
+  hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/${srv_pids[nbdkit]}/status")"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null
+    wait "$perf_pid"
+    fx="$(awk -F, '/sys_enter_futex/ { print $1 }' "$work/futex")"
+  fi
+  ab_srv_stop
+  awk -v side="$side" -v op="$op" -v k="$k" -v b="$bytes" -v t0="$t0" \
+    -v t1="$t1" -v s0="$s0" -v s1="$s1" -v tck="$hz" -v fx="${fx:--}" \
+    -v load="$load" -v hwm="$hwm" 'BEGIN {
+      split(s0, a, " "); split(s1, z, " "); g = b / 2^30
+      printf "%s\t%s\t%d\t%.1f\t%.3f\t%.0f\t%s\t%.0f\t%s\n", side, op,
+        k, b / 2^20 / (t1 - t0), (z[2] - a[2]) / tck / g, (z[1] - a[1]) / g,
+        fx == "-" ? "-" : sprintf("%.0f", fx / g), hwm / 1024, load }' |
+    tee -a "$ab_out"
+}
+
+# ab_run: the pairs, then medians, spreads and ratios.
+ab_run ()
+{
+  local k op side order src_bytes
+  ab_futex=0
+  if command -v perf >/dev/null &&
+    perf stat -e syscalls:sys_enter_futex -- true >/dev/null 2>&1; then
+    ab_futex=1
+  fi
+  s3py bucket-create s3cow-ab >/dev/null || die "cannot create the bucket"
+  src_bytes=$((size > wsize ? size : wsize))
+  head -c "$src_bytes" /dev/urandom >"$work/src" ||
+    die "cannot write $work/src"
+  head -c "$wsize" "$work/src" >"$work/src.w" ||
+    die "cannot write $work/src.w"
+  {
+    echo "# scripts/bench.sh ab $(date -u '+%F %T') UTC, $(uptime)"
+    echo "# A=$A (${ab_plugin[A]}) A_OPTS=${A_OPTS:-} B=$B (${ab_plugin[B]})" \
+      "B_OPTS=${B_OPTS:-} S3COW_OPTS=${S3COW_OPTS:-}"
+    echo "# N=$runs OPS=$ab_ops SIZE=$size WSIZE=$wsize PIN=$pin" \
+      "(RGW on $pin_rgw, client on $pin_client)"
+    printf 'side\top\tpair\tMiB/s\tcpu_s/GiB\tminflt/GiB\tfutex/GiB\tpeak_RSS_MiB\tload\n'
+  } | tee "$ab_out"
+  if [[ " $ab_ops " == *" read "* ]]; then
+    say "writing the read's disk (untimed, with A)"
+    ab_srv_start A rd "$size"
+    step 600 "$work/log/nbdcopy.log" nbdcopy --flush "$work/src" \
+      "nbd+unix:///?socket=$sock" || die "cannot write the read's disk"
+    ab_srv_stop
+  fi
+  for ((k = 1; k <= runs; k++)); do
+    for op in $ab_ops; do
+      if ((k % 2)); then order=(A B); else order=(B A); fi
+      for side in "${order[@]}"; do ab_copy "$side" "$op" "$k"; done
+    done
+  done
+  echo "# end $(date -u '+%T') UTC, $(uptime)" | tee -a "$ab_out"
+  "$py" - "$ab_out" <<'EOF' | tee -a "$ab_out"
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])
+        if l[0] in "AB" and "\t" in l]
+cols = ["MiB/s", "cpu_s/GiB", "minflt/GiB", "futex/GiB", "peak_RSS_MiB"]
+print("\nop\tcolumn\tA median (min-max)\tB median (min-max)\tB/A")
+for op in ("read", "write"):
+    for i, col in enumerate(cols):
+        med = {}
+        cells = []
+        for side in "AB":
+            v = [float(r[3 + i]) for r in rows
+                 if r[0] == side and r[1] == op and r[3 + i] != "-"]
+            if not v:
+                break
+            med[side] = statistics.median(v)
+            cells.append("%.4g (%.4g-%.4g)" % (med[side], min(v), max(v)))
+        if len(cells) == 2:
+            ratio = med["B"] / med["A"] if med["A"] else float("nan")
+            print("%s\t%s\t%s\t%s\t%.3f" % (op, col, cells[0], cells[1], ratio))
+EOF
+  say "results in $ab_out"
+}
+
+if [ "$mode" = ab ]; then
+  sock="$work/nbd.sock"
+  ab_run
+  exit 0
+fi
 
 # --- 4. Servers ---------------------------------------------------------------
 
@@ -480,8 +589,8 @@ srv_start ()
   wait_server "$sys" "$pid" "$work/nbdkit.pid" "$log" || return 1
   if [ "$pin" = 1 ]; then
     # shellcheck disable=SC2046 # a list of PIDs
-    if ! pin_check "$sys" "$pin_client" $(srv_pid_list) ||
-      ! pin_check rgw "$pin_rgw" "${rgw_pids[@]}"; then
+    if ! lib_pin_check "$sys" "$pin_client" $(srv_pid_list) ||
+      ! lib_pin_check rgw "$pin_rgw" "${rgw_pids[@]}"; then
       say "PIN: pinning does not hold (see above); going on"
     fi
   fi
@@ -490,7 +599,7 @@ srv_start ()
 srv_stop ()
 {
   if [ -n "${srv_pids[nbdkit]:-}" ]; then
-    stop_pid "${srv_pids[nbdkit]}" 120
+    lib_stop_pid "${srv_pids[nbdkit]}" 120
     unset 'srv_pids[nbdkit]'
   fi
   if [ -n "${srv_pids[s3backer]:-}" ]; then
@@ -501,10 +610,10 @@ srv_stop ()
     fi
     local i
     for ((i = 0; i < 1200; i++)); do
-      running "${srv_pids[s3backer]}" || break
+      lib_running "${srv_pids[s3backer]}" || break
       sleep 0.1
     done
-    stop_pid "${srv_pids[s3backer]}" 10
+    lib_stop_pid "${srv_pids[s3backer]}" 10
     unset 'srv_pids[s3backer]'
   fi
   rm -f "$sock"
@@ -556,10 +665,10 @@ seq_copy ()
   rss_reset
   c0="$(rgw_counters)"
   local r0 r1 s0 s1 k0 k1
-  r0="$(cpu_ticks "${rgw_pids[@]}")"
+  r0="$(lib_cpu_ticks "${rgw_pids[@]}")"
   # shellcheck disable=SC2046 # a list of PIDs
-  s0="$(cpu_ticks $(srv_pid_list))"
-  k0="$(child_ticks)"
+  s0="$(lib_cpu_ticks $(srv_pid_list))"
+  k0="$(lib_child_ticks)"
   t0="$(now)"
   step $((600 + size / (1 << 20))) "$work/log/$sys-$run.log" \
     nbdcopy "${flush[@]}" "$src" "$dst" || {
@@ -567,10 +676,10 @@ seq_copy ()
     return 1
   }
   t1="$(now)"
-  k1="$(child_ticks)"
+  k1="$(lib_child_ticks)"
   # shellcheck disable=SC2046 # a list of PIDs
-  s1="$(cpu_ticks $(srv_pid_list))"
-  r1="$(cpu_ticks "${rgw_pids[@]}")"
+  s1="$(lib_cpu_ticks $(srv_pid_list))"
+  r1="$(lib_cpu_ticks "${rgw_pids[@]}")"
   c1="$(rgw_counters)"
   record "$sys" "cpuc_$metric" "$run" "$(cpu_per_gib $((s1 - s0 + k1 - k0)))"
   record "$sys" "cpur_$metric" "$run" "$(cpu_per_gib $((r1 - r0)))"
@@ -754,15 +863,15 @@ run_raw ()
   local r0 r1 k0 k1
   for objsize in 1M 4M; do
     for op in put get; do
-      r0="$(cpu_ticks "${rgw_pids[@]}")"
-      k0="$(child_ticks)"
+      r0="$(lib_cpu_ticks "${rgw_pids[@]}")"
+      k0="$(lib_child_ticks)"
       out="$(s3py raw "$op" "$bucket" "$objsize" "$size" 8 \
         2>>"$work/log/raw-$run.log")" || {
         say "raw $op of $objsize objects failed (see $work/log/raw-$run.log)"
         return 1
       }
-      k1="$(child_ticks)"
-      r1="$(cpu_ticks "${rgw_pids[@]}")"
+      k1="$(lib_child_ticks)"
+      r1="$(lib_cpu_ticks "${rgw_pids[@]}")"
       local m=seqw
       [ "$op" = get ] && m=seqr_cold
       record "raw$objsize" "$m" "$run" "$(mibs "${out% *}")"

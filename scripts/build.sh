@@ -7,6 +7,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 build="$root/build"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
@@ -20,7 +22,7 @@ say ()
 # apt-get update on every run.
 packages=(
   build-essential autoconf automake libtool pkg-config
-  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev
+  nbdkit nbdkit-plugin-dev libcurl4-openssl-dev libssl-dev libexpat1-dev
   libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
   curl openssl lcov cppcheck clang-format clang-tidy valgrind
   clang libclang-rt-14-dev llvm
@@ -30,17 +32,7 @@ packages=(
 # reports.  valgrind and gcc's own ASan/UBSan/TSan runtimes (libasan8,
 # libubsan1, libtsan2, which build-essential brings) serve
 # scripts/sanitize.sh; openssl makes the test CA of the HTTPS test.
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-    grep -q '^install ok installed$' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -qq update
-  apt-get -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+lib_install "${packages[@]}"
 
 cd "$root"
 say "autoreconf -i"

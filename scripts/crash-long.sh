@@ -17,14 +17,9 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-rgw_dir=
-cleanup ()
-{
-  if [ -n "$rgw_dir" ]; then
-    S3COW_RGW_DIR="$rgw_dir" "$root/scripts/rgw-stop.sh" >/dev/null || true
-  fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+trap lib_rgw_stop EXIT
 
 if [ -z "${S3COW_PLUGIN:-}" ]; then
   "$root/scripts/build.sh"
@@ -36,27 +31,7 @@ cli_dir="$(cd "$(dirname "$S3COW_PLUGIN")/../../cli" && pwd)"
   exit 1
 }
 
-if [ -z "${S3COW_TEST_ENDPOINT:-}" ]; then
-  port=
-  for p in $(seq 7480 7499); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null \
-      && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
-      port=$p
-      break
-    fi
-  done
-  [ -n "$port" ] || {
-    echo "crash-long: no free port in 7480-7499" >&2
-    exit 1
-  }
-  rgw_dir="/tmp/s3cow-rgw-crash.$$"
-  echo "==> starting Ceph RGW on port $port"
-  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" "$root/scripts/rgw-start.sh"
-  # shellcheck disable=SC1091 # written by rgw-start.sh
-  . "$rgw_dir/env"
-fi
-export S3COW_TEST_ENDPOINT S3COW_TEST_ACCESS_KEY S3COW_TEST_SECRET_KEY
-export S3COW_TEST_REGION="${S3COW_TEST_REGION:-us-east-1}"
+lib_test_s3 crash || exit 1
 
 start=$(date +%s)
 PATH="/usr/bin:$cli_dir:$PATH" srcdir="$root/tests" \

@@ -62,46 +62,24 @@ total_skip=0
 
 # ---- S3 server -----------------------------------------------------------
 
-rgw_dir=
-cleanup ()
-{
-  if [ -n "$rgw_dir" ]; then
-    S3COW_RGW_DIR="$rgw_dir" "$root/scripts/rgw-stop.sh" >/dev/null || true
-  fi
-}
-trap cleanup EXIT
-
-port_free ()
-{
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+trap lib_rgw_stop EXIT
 
 start_s3 ()
 {
-  local p port=
+  local port
   [ -z "${S3COW_TEST_ENDPOINT:-}" ] || return 0
-  [ -z "$rgw_dir" ] || return 0
-  for p in ${S3COW_RGW_PORT:-$(seq 7500 7519)}; do
-    if port_free "$p" && port_free $((p + 10000)) && port_free $((p + 20000))
-    then
-      port=$p
-      break
-    fi
-  done
-  [ -n "$port" ] || {
+  [ -z "$lib_rgw_dir" ] || return 0
+  port="$(lib_free_port "${S3COW_RGW_PORT:-$(seq 7500 7519)}" 10000 20000)" || {
     echo "no free port in ${S3COW_RGW_PORT:-7500-7519} (and +10000," \
       "+20000)" >&2
     exit 1
   }
-  rgw_dir="/tmp/s3cow-rgw-sanitize.$$"
   say "starting Ceph RGW on port $port"
-  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" \
-    S3COW_RGW_TLS_PORT=$((port + 20000)) "$root/scripts/rgw-start.sh" \
-    >/dev/null
-  # shellcheck disable=SC1091 # written by rgw-start.sh
-  . "$rgw_dir/env"
-  export S3COW_TEST_ENDPOINT S3COW_TEST_ACCESS_KEY S3COW_TEST_SECRET_KEY \
-    S3COW_TEST_REGION S3COW_TEST_TLS_ENDPOINT S3COW_TEST_CA_FILE
+  lib_rgw_start "/tmp/s3cow-rgw-sanitize.$$" "$port" \
+    S3COW_RGW_TLS_PORT=$((port + 20000)) >/dev/null || exit 1
+  export S3COW_TEST_TLS_ENDPOINT S3COW_TEST_CA_FILE
 }
 
 # ---- Builds --------------------------------------------------------------

@@ -29,19 +29,15 @@ say ()
   echo "==> $*"
 }
 
-# The gateway this script starts, stopped however it exits.
-rgw_dir=
-stop_rgw ()
-{
-  [ -n "$rgw_dir" ] || return 0
-  S3COW_RGW_DIR="$rgw_dir" "$root/scripts/rgw-stop.sh" "$@" >/dev/null || true
-  rgw_dir=
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+
+# The gateway this script starts (lib_rgw_start), stopped however it exits.
 summary_done=0
 on_exit ()
 {
   local status=$?
-  stop_rgw
+  lib_rgw_stop
   if [ "$summary_done" = 0 ] && [ "$status" -ne 0 ]; then
     echo "scripts/test.sh: stopped before the tests ran (status $status):" \
       "see above" >&2
@@ -58,36 +54,22 @@ make -j"$jobs" check TESTS= >/dev/null
 
 # --- 3. S3 server ---------------------------------------------------------
 
-# A port free for the gateway, its monitor (port + 10000) and HTTPS
-# (port + 20000): other gateways, a developer's for one, may be running
-# on this machine.
-port_free ()
-{
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 if [ -n "${S3COW_TEST_ENDPOINT:-}" ]; then
   say "S3 server: $S3COW_TEST_ENDPOINT (given)"
 else
+  # A port free for the gateway, its monitor (port + 10000) and HTTPS
+  # (port + 20000): other gateways, a developer's for one, may be running
+  # on this machine.
   port="${S3COW_RGW_PORT:-}"
   if [ -z "$port" ]; then
-    for p in $(seq 7480 7499); do
-      if port_free "$p" && port_free $((p + 10000)) &&
-        port_free $((p + 20000)); then
-        port=$p
-        break
-      fi
-    done
-    [ -n "$port" ] || { echo "no free port in 7480-7499" >&2; exit 1; }
+    port="$(lib_free_port "$(seq 7480 7499)" 10000 20000)" ||
+      { echo "no free port in 7480-7499" >&2; exit 1; }
   fi
   rgw_dir="/tmp/s3cow-rgw-test.$$"
   say "starting Ceph RGW on port $port (state in $rgw_dir)"
   # HTTPS too, on port + 20000, for tests/test-security-https.sh.
-  S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" \
-    S3COW_RGW_TLS_PORT="${S3COW_RGW_TLS_PORT:-$((port + 20000))}" \
-    "$root/scripts/rgw-start.sh"
-  # shellcheck disable=SC1091 # written by rgw-start.sh
-  . "$rgw_dir/env"
+  lib_rgw_start "$rgw_dir" "$port" \
+    S3COW_RGW_TLS_PORT="${S3COW_RGW_TLS_PORT:-$((port + 20000))}"
 fi
 
 # --- 4. Tests -------------------------------------------------------------
@@ -135,11 +117,11 @@ fi
 if [ "$passed" -eq 0 ]; then
   echo "no test passed" >&2
 fi
-if [ -n "$rgw_dir" ] && [ "$failed" -gt 0 ]; then
-  echo "the gateway's logs are kept in $rgw_dir/log"
-  stop_rgw --keep
+if [ -n "$lib_rgw_dir" ] && [ "$failed" -gt 0 ]; then
+  echo "the gateway's logs are kept in $lib_rgw_dir/log"
+  lib_rgw_stop --keep
 fi
-stop_rgw
+lib_rgw_stop
 summary_done=1
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$check_status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

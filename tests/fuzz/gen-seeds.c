@@ -198,6 +198,13 @@ xml (void)
   put_mode ("xml", "list-empty", 1,
             "<?xml version=\"1.0\"?><!-- c --><ListBucketResult/>");
   put_mode ("xml", "text", 2, "a &amp; b &#x10FFFF; &#233; &quot;x&apos;");
+  put_mode ("xml", "key-cdata", 2, "disks/<![CDATA[a<b>&c]]>/head");
+  put_mode ("xml", "doctype-entities", 1,
+            "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaaaaaa\">"
+            "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]><ListBucketResult>"
+            "<Contents><Key>&b;</Key><Size>1</Size><LastModified>"
+            "2024-01-02T03:04:05Z</LastModified></Contents>"
+            "</ListBucketResult>");
   put_mode ("xml", "time", 3, "2009-10-12T17:50:30.000Z");
 }
 
