@@ -226,6 +226,12 @@ entry_check (const struct entry *e __attribute__ ((unused)))
 }
 #endif
 
+/* For tests: assert the table for every entry, and that the counters
+ * (dirty bytes and chunks, memory used) and lists agree with the entries.
+ * Takes cache->lock.  Compiled unless NDEBUG (else it checks nothing).
+ */
+void cache_check_all (struct cache *c);
+
 void entry_list_remove (struct entry *e);
 void entry_list_append (struct list *l, struct entry *e);
 void entry_dirty_insert (struct entry *e);

@@ -68,6 +68,48 @@ entry_check (const struct entry *e)
 }
 #endif
 
+void
+cache_check_all (struct cache *c)
+{
+#ifndef NDEBUG
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  const struct cache_disk *cd;
+  const struct entry *e;
+  uint64_t dirty_bytes = 0, lru = 0, buffers = 0;
+  size_t b;
+
+  for (cd = c->disks; cd; cd = cd->next) {
+    uint64_t ndirty = 0;
+    for (e = cd->dirty.head; e; e = e->next) {
+      assert (e->disk == cd && entry_dirty (e));
+      assert (e->next == NULL || e->dirty_seq <= e->next->dirty_seq);
+      ndirty++;
+    }
+    assert (ndirty == cd->ndirty);
+    dirty_bytes += ndirty * cd->chunk_size;
+  }
+  assert (dirty_bytes == c->dirty_bytes);
+  for (e = c->lru.head; e; e = e->next) {
+    assert (e->state == ENTRY_CLEAN && e->pins == 0);
+    lru++;
+  }
+  for (b = 0; b < c->nbuckets; b++)
+    for (e = c->buckets[b]; e; e = e->hnext) {
+      entry_check (e);
+      if (e->state == ENTRY_CLEAN && e->pins == 0)
+        lru--;
+      if (e->data)
+        buffers += e->disk->chunk_size;
+    }
+  assert (lru == 0);
+  for (b = 0; b < c->npool; b++)
+    buffers += c->pool[b].size;
+  assert (buffers <= c->used && c->used <= c->limit);
+#else
+  (void)c;
+#endif
+}
+
 /* ---- lists and hash table: cache->lock held ---- */
 
 void
