@@ -300,8 +300,9 @@ test_memory (struct cache *c, struct cache_disk *cd)
     fail ("cache_is_zero");
   if (!cache_is_local (cd, 1) || !cache_is_local (cd, 4))
     fail ("cache_is_local");
-  if (cache_dirty_chunks (cd) != 4)
-    fail ("%" PRIu64 " dirty chunks, not 4", cache_dirty_chunks (cd));
+  /* Chunks written whole may be uploaded already. */
+  if (cache_dirty_chunks (cd) > 4)
+    fail ("%" PRIu64 " dirty chunks, not 4 at most", cache_dirty_chunks (cd));
   cache_check_all (c);
 }
 
