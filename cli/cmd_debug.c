@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "catalog.h"
 #include "cleanup.h"
 #include "cli.h"

@@ -126,7 +126,7 @@ struct cache_disk {
   struct cache *cache;
   char *name;
   struct chunkmap *map;
-  struct chunks *chunks;   /* its chunks in the store */
+  struct chunks *chunks; /* its chunks in the store */
   uint32_t chunk_size;
   struct cache_disk *next; /* (L) cache->disks */
   struct list dirty;       /* (L) sorted by dirty_seq */
@@ -222,8 +222,7 @@ void entry_check (const struct entry *e);
 #else
 static inline void
 entry_check (const struct entry *e __attribute__ ((unused)))
-{
-}
+{}
 #endif
 
 /* For tests: assert the table for every entry, and that the counters
@@ -236,8 +235,7 @@ void entry_list_remove (struct entry *e);
 void entry_list_append (struct list *l, struct entry *e);
 void entry_dirty_insert (struct entry *e);
 struct entry *entry_lookup (struct cache_disk *cd, uint64_t idx);
-struct entry *entry_create (struct cache_disk *cd, uint64_t idx,
-                            uint8_t *data);
+struct entry *entry_create (struct cache_disk *cd, uint64_t idx, uint8_t *data);
 void entry_destroy (struct entry *e);
 void entry_pin (struct entry *e);
 void entry_unpin (struct entry *e);

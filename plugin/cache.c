@@ -215,8 +215,7 @@ entry_unpin (struct entry *e)
 
   if (--e->pins > 0)
     return;
-  if (e->state == ENTRY_LOADING
-      || (e->state == ENTRY_CLEAN && e->data == NULL))
+  if (e->state == ENTRY_LOADING || (e->state == ENTRY_CLEAN && e->data == NULL))
     entry_destroy (e);
   else {
     if (e->state == ENTRY_CLEAN)

@@ -96,8 +96,8 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
   int r;
 
   key_chunk (key, hash);
-  r = store_get_checked (ch->store, key, buf, ch->chunk_size, &len,
-                         check_chunk, &cc);
+  r = store_get_checked (ch->store, key, buf, ch->chunk_size, &len, check_chunk,
+                         &cc);
   if (r == STORE_NOT_FOUND) {
     if (name)
       s3cow_log_error ("%s: chunk %" PRIu64 ": %s is missing from the bucket",

@@ -55,7 +55,7 @@ int chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
  * was stored, 0 if nothing was to be stored, -1 if the store failed (it
  * logged why).  The caller keeps data unchanged meanwhile.
  */
-int chunks_persist (struct chunks *ch, const void *data,
-                    const uint8_t *prev, uint8_t hash[HASH_LEN]);
+int chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
+                    uint8_t hash[HASH_LEN]);
 
 #endif /* S3COW_CHUNKS_H */

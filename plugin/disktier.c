@@ -54,7 +54,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "cleanup.h"
 #include "disktier.h"
 #include "format.h"

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "format.h"
 #include "hash.h"
 #include "log.h"

@@ -18,8 +18,7 @@
  * failing to allocate a few bytes of context: then it logs and aborts
  * (a wrong hash would name the wrong chunk).
  */
-void hash_sha256 (const void *data, size_t len,
-                  uint8_t out[HASH_SHA256_LEN]);
+void hash_sha256 (const void *data, size_t len, uint8_t out[HASH_SHA256_LEN]);
 
 /* The same, in pieces.  hash_begin returns NULL (errno ENOMEM) on failure;
  * hash_update returns 0 or -1 (errno EIO); hash_end writes the hash,

@@ -145,7 +145,6 @@ pool_shrink (struct cache *c)
   return true;
 }
 
-
 /* A buffer of size bytes (see pool_take), evicting clean chunks, else
  * waiting for uploads to clean some.  Fails (EIO, logged) only after
  * waiting wait_timeout while uploads fail.
@@ -191,4 +190,3 @@ pool_unreserve (struct cache *c, uint8_t *p, uint32_t size)
   pool_put (c, p, size);
   pthread_cond_broadcast (&c->changed);
 }
-

@@ -87,7 +87,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-
 #include "cleanup.h"
 #include "hash.h"
 #include "log.h"

@@ -39,7 +39,6 @@
 #include "stats.h"
 #include "timedwait.h"
 
-
 /* Upload data (NULL: zeros), the content of chunk idx, and record it in the
  * map; hash receives its address (zeros: all zero).  The caller keeps data
  * unchanged meanwhile.
@@ -292,13 +291,12 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
       bool gone = errno == ENOENT;
 
       key_chunk (key, entries[i].hash);
-      s3cow_log_error ("%s: chunk %" PRIu64 ": %s, uploaded %.0f s ago and "
-                       "not committed yet, is %s and no longer in memory: "
-                       "it cannot be uploaded again before the commit",
-                       cd->name, entries[i].idx, key,
-                       monotonic_now () - uploaded,
-                       gone ? "gone from the bucket (deleted by s3cow gc?)"
-                            : "unreadable");
+      s3cow_log_error (
+          "%s: chunk %" PRIu64 ": %s, uploaded %.0f s ago and "
+          "not committed yet, is %s and no longer in memory: "
+          "it cannot be uploaded again before the commit",
+          cd->name, entries[i].idx, key, monotonic_now () - uploaded,
+          gone ? "gone from the bucket (deleted by s3cow gc?)" : "unreadable");
       goto out;
     }
     if (chunks_persist (cd->chunks, buf, NULL, hash) == -1)
@@ -315,4 +313,3 @@ out:
   free (buf);
   return status;
 }
-
