@@ -31,6 +31,7 @@
 #include "log.h"
 #include "names.h"
 #include "store.h"
+#include "timedwait.h"
 
 #define CS ((uint32_t)CHUNK_SIZE_MIN) /* chunk size */
 #define CACHE_CHUNKS 40               /* cache-size, in chunks */
@@ -170,7 +171,7 @@ pattern (uint8_t *buf, uint64_t idx, unsigned gen)
   uint32_t i;
 
   for (i = 0; i < CS; i++)
-    buf[i] = gen ? (uint8_t)(idx * 7 + gen * 13 + i / 512) : 0;
+    buf[i] = gen ? (uint8_t)(idx * 7 + (uint64_t)gen * 13 + i / 512) : 0;
 }
 
 static struct store *store;
@@ -484,7 +485,7 @@ test_refresh (struct cache *c, struct cache_disk *cd)
     chunkmap_get (map, entries[i].idx, entries[i].hash);
   }
   before = count_puts ();
-  if (cache_refresh (cd, entries, 3, 0) == -1)
+  if (cache_refresh (cd, entries, 3, monotonic_now ()) == -1)
     fail ("refresh: %m");
   if (count_puts () - before != 3)
     fail ("%u PUTs, not 3", count_puts () - before);
@@ -504,7 +505,7 @@ test_refresh_missing (struct cache_disk *cd)
   key_chunk (key, e.hash);
   if (store_delete (store, key) != STORE_OK)
     fail ("delete %s", key);
-  if (cache_refresh (cd, &e, 1, 0) != -1)
+  if (cache_refresh (cd, &e, 1, monotonic_now ()) != -1)
     fail ("refresh of a missing chunk succeeded");
   /* Put it back for what follows. */
   if (store_put (store, key, want[50], CS, NULL, NULL) != STORE_OK)
