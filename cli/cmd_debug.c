@@ -13,12 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "catalog.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
+#include "hash.h"
 #include "log.h"
 #include "names.h"
 
@@ -63,7 +62,7 @@ cmd_debug_fill (struct cli *cli, int argc, char **argv)
     int seed_len = snprintf (seed, sizeof seed, "s3cow fake chunk %" PRIu64, i);
 
     entries[i].idx = i;
-    SHA256 ((const uint8_t *)seed, seed_len, entries[i].hash);
+    hash_sha256 (seed, seed_len, entries[i].hash);
   }
   r = map_encode (entries, n, true, h.chunk_size, head_nchunks (&h), &map,
                   &map_len);

@@ -29,12 +29,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
-
 #include "catalog.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
+#include "hash.h"
 #include "hashset.h"
 #include "log.h"
 #include "names.h"
@@ -73,7 +72,7 @@ static enum chunk_state
 check_chunk (struct store *store, uint32_t chunk_size,
              const uint8_t hash[HASH_LEN], uint8_t *buf)
 {
-  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint8_t sum[HASH_SHA256_LEN];
   char key[KEY_MAX_LEN];
   size_t len;
   int r;
@@ -86,7 +85,7 @@ check_chunk (struct store *store, uint32_t chunk_size,
     return CHUNK_UNREADABLE;
   if (len != chunk_size)
     return CHUNK_WRONG_SIZE;
-  SHA256 (buf, len, sum);
+  hash_sha256 (buf, len, sum);
   return memcmp (sum, hash, HASH_LEN) == 0 ? CHUNK_OK : CHUNK_WRONG_HASH;
 }
 

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
+#include "hash.h"
 #include "hashset.h"
 
 struct hashset {
@@ -163,5 +162,5 @@ hashset_foreach (struct hashset *set, hashset_fn fn, void *opaque)
 void
 hashset_key_hash (const char *s, uint8_t hash[HASH_LEN])
 {
-  SHA256 ((const unsigned char *)s, strlen (s), hash);
+  hash_sha256 (s, strlen (s), hash);
 }

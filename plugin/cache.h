@@ -6,7 +6,8 @@
  * (SHA-256); writes modify cached chunks (reading a chunk first only for a
  * partial write); background threads upload dirty chunks under their
  * content address and record the new hash in the disk's chunk map.  The
- * cache never commits: the disk does that after cache_flush.
+ * cache reaches the store only through chunks.h (content addressing).  It
+ * never commits: the disk does that after cache_flush.
  *
  * Thread-safe.  No function holds a lock across store I/O except an entry's
  * own data lock (held by the thread that loads or uploads that one chunk).

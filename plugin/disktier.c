@@ -54,11 +54,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cleanup.h"
 #include "disktier.h"
 #include "format.h"
+#include "hash.h"
 #include "log.h"
 #include "stats.h"
 
@@ -502,39 +501,34 @@ disktier_has (struct disktier *dt, const uint8_t *hash)
 static ssize_t
 read_hashed (int fd, uint8_t *buf, uint32_t size, uint8_t *sum)
 {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+  struct hash_state *h = hash_begin ();
   size_t done = 0;
-  unsigned len;
 
-  if (ctx == NULL || !EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL)) {
-    EVP_MD_CTX_free (ctx);
-    errno = ENOMEM;
+  if (h == NULL)
     return -1;
-  }
   while (done < size) {
     size_t want = size - done < READ_PIECE ? size - done : READ_PIECE;
     ssize_t r = pread (fd, buf + done, want, done);
     if (r == -1 && errno == EINTR)
       continue;
     if (r == -1) {
-      EVP_MD_CTX_free (ctx);
+      hash_abort (h);
       return -1;
     }
     if (r == 0)
       break;
-    if (!EVP_DigestUpdate (ctx, buf + done, r)) {
-      EVP_MD_CTX_free (ctx);
-      errno = EIO;
+    if (hash_update (h, buf + done, r) == -1) {
+      hash_abort (h);
       return -1;
     }
     done += r;
   }
-  if (done == size && !EVP_DigestFinal_ex (ctx, sum, &len)) {
-    EVP_MD_CTX_free (ctx);
-    errno = EIO;
-    return -1;
+  if (done < size) {
+    hash_abort (h);
+    return done;
   }
-  EVP_MD_CTX_free (ctx);
+  if (hash_end (h, sum) == -1)
+    return -1;
   return done;
 }
 

@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "format.h"
+#include "hash.h"
 #include "log.h"
 
 static const char head_magic[8] = "s3cowHD";
@@ -87,17 +86,17 @@ static int
 check_envelope (const char *what, const char *key, const char magic[8],
                 const void *data, size_t len, struct reader *r)
 {
-  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint8_t sum[HASH_SHA256_LEN];
   uint32_t version;
 
-  if (len < 8 + 4 + SHA256_DIGEST_LENGTH || memcmp (data, magic, 8) != 0) {
+  if (len < 8 + 4 + HASH_SHA256_LEN || memcmp (data, magic, 8) != 0) {
     s3cow_log_error ("%s: not an s3cow %s object (bad magic or too short: "
                      "%zu bytes)",
                      key, what, len);
     return -1;
   }
   r->p = (const uint8_t *)data + 8;
-  r->end = (const uint8_t *)data + len - SHA256_DIGEST_LENGTH;
+  r->end = (const uint8_t *)data + len - HASH_SHA256_LEN;
   r->short_read = false;
   version = get_le (r, 4);
   if (version != FORMAT_VERSION) {
@@ -106,8 +105,8 @@ check_envelope (const char *what, const char *key, const char magic[8],
                      key, what, version, FORMAT_VERSION);
     return -1;
   }
-  SHA256 (data, len - SHA256_DIGEST_LENGTH, sum);
-  if (memcmp (sum, r->end, SHA256_DIGEST_LENGTH) != 0) {
+  hash_sha256 (data, len - HASH_SHA256_LEN, sum);
+  if (memcmp (sum, r->end, HASH_SHA256_LEN) != 0) {
     s3cow_log_error ("%s: %s object is corrupt (checksum mismatch)", key, what);
     return -1;
   }
@@ -131,7 +130,7 @@ head_encode (const struct head *head, void **data, size_t *len)
 
   for (i = 0; i < head->nmaps; i++)
     n += 2 + strlen (head->maps[i]);
-  n += SHA256_DIGEST_LENGTH;
+  n += HASH_SHA256_LEN;
 
   *data = malloc (n);
   if (*data == NULL)
@@ -154,7 +153,7 @@ head_encode (const struct head *head, void **data, size_t *len)
     put_le (&w, key_len, 2);
     put_bytes (&w, head->maps[i], key_len);
   }
-  SHA256 (*data, n - SHA256_DIGEST_LENGTH, w.p);
+  hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
   *len = n;
   return 0;
 }
@@ -252,14 +251,14 @@ truncated:
 size_t
 map_max_size (uint64_t nchunks)
 {
-  return MAP_HEADER_LEN + nchunks * MAP_ENTRY_LEN + SHA256_DIGEST_LENGTH;
+  return MAP_HEADER_LEN + nchunks * MAP_ENTRY_LEN + HASH_SHA256_LEN;
 }
 
 int
 map_encode (const struct map_entry *entries, size_t n, bool full,
             uint32_t chunk_size, uint64_t nchunks, void **data, size_t *len)
 {
-  size_t total = MAP_HEADER_LEN + n * MAP_ENTRY_LEN + SHA256_DIGEST_LENGTH;
+  size_t total = MAP_HEADER_LEN + n * MAP_ENTRY_LEN + HASH_SHA256_LEN;
   struct writer w;
   size_t i;
 
@@ -279,7 +278,7 @@ map_encode (const struct map_entry *entries, size_t n, bool full,
     put_le (&w, entries[i].idx, 8);
     put_bytes (&w, entries[i].hash, HASH_LEN);
   }
-  SHA256 (*data, total - SHA256_DIGEST_LENGTH, w.p);
+  hash_sha256 (*data, total - HASH_SHA256_LEN, w.p);
   *len = total;
   return 0;
 }
@@ -350,7 +349,7 @@ map_decode (const char *key, const void *data, size_t len, uint32_t chunk_size,
 size_t
 lease_encode (const struct lease_info *info, char *buf)
 {
-  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint8_t sum[HASH_SHA256_LEN];
   char hex[HASH_HEX_LEN + 1];
   int n;
 
@@ -361,7 +360,7 @@ lease_encode (const struct lease_info *info, char *buf)
                 FORMAT_VERSION, info->released ? "released" : "held",
                 info->host, info->pid, info->instance, info->export,
                 info->taken, info->renewed, info->duration);
-  SHA256 ((const uint8_t *)buf, n, sum);
+  hash_sha256 ((const uint8_t *)buf, n, sum);
   hash_to_hex (sum, hex);
   n += snprintf (buf + n, LEASE_MAX_SIZE - n, "sha256=%s\n", hex);
   return n;
@@ -410,7 +409,7 @@ lease_decode (const char *key, const void *data, size_t len,
   const char *p = data, *end = p + len, *sum_line;
   char header[32], state[16], sum_hex[HASH_HEX_LEN + 1];
   char want[HASH_HEX_LEN + 1];
-  uint8_t sum[SHA256_DIGEST_LENGTH];
+  uint8_t sum[HASH_SHA256_LEN];
   uint64_t duration;
   const char *nl;
 
@@ -453,7 +452,7 @@ lease_decode (const char *key, const void *data, size_t len,
   sum_line = p;
   if (!lease_field (&p, end, "sha256", sum_hex, sizeof sum_hex) || p != end)
     goto bad;
-  SHA256 (data, sum_line - (const char *)data, sum);
+  hash_sha256 (data, sum_line - (const char *)data, sum);
   hash_to_hex (sum, want);
   if (strcmp (sum_hex, want) != 0) {
     s3cow_log_error ("%s: lease object is corrupt (checksum mismatch)", key);

@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 
 #include "cleanup.h"
+#include "hash.h"
 #include "sigv4.h"
 
 static const char hexdigits_lower[] = "0123456789abcdef";
@@ -120,14 +121,10 @@ hex_encode (const unsigned char *in, size_t n, char *out)
 int
 sigv4_sha256_hex (const void *data, size_t len, char out[65])
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
+  unsigned char md[HASH_SHA256_LEN];
 
-  if (!EVP_Digest (data, len, md, &mdlen, EVP_sha256 (), NULL) || mdlen != 32) {
-    errno = EIO;
-    return -1;
-  }
-  hex_encode (md, 32, out);
+  hash_sha256 (data, len, md);
+  hex_encode (md, HASH_SHA256_LEN, out);
   return 0;
 }
 

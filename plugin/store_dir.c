@@ -87,9 +87,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cleanup.h"
+#include "hash.h"
 #include "log.h"
 #include "store.h"
 
@@ -507,15 +506,11 @@ compute_etag (const char *key, const void *data, size_t len,
               const char *sha256_hex, char *etag)
 {
   static const char hex[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  char full[2 * 32 + 1];
-  unsigned int md_len = 0, i;
+  unsigned char md[HASH_SHA256_LEN];
+  char full[2 * HASH_SHA256_LEN + 1];
+  unsigned int md_len = HASH_SHA256_LEN, i;
 
-  if (!EVP_Digest (data, len, md, &md_len, EVP_sha256 (), NULL)
-      || md_len != 32) {
-    s3cow_log_error ("key %s: SHA-256 failed", key);
-    return STORE_PERMANENT;
-  }
+  hash_sha256 (data, len, md);
   for (i = 0; i < md_len; i++) {
     full[2 * i] = hex[md[i] >> 4];
     full[2 * i + 1] = hex[md[i] & 15];

@@ -249,20 +249,20 @@ run_tsan ()
   start_s3
   rm -rf "$logs"
   mkdir -p "$logs"
-  # Known and harmless (not bugs): cache.c's create() takes a brand-new
+  # Known and harmless (not bugs): cache.c's entry_create() takes a brand-new
   # entry's rw lock while holding cache->lock, the one exception to its lock
   # order that cache.c documents (nobody else can hold that lock yet); the
   # lock-order detector cannot know it.
   cat >"$dir/tsan.supp" <<'EOF'
-deadlock:^create$
+deadlock:^entry_create$
 EOF
   wrapper "$dir/wrap" "$(gcc -print-file-name=libtsan.so)" \
     "TSAN_OPTIONS=second_deadlock_stack=1:suppressions=$dir/tsan.supp:log_path=$logs/tsan-nbdkit"
   tests="$(cd "$root/tests" && echo test-lease-*.sh test-crash.sh \
-    test-plugin-multiconn.sh)"
+    test-plugin-multiconn.sh) test-cache"
   say "tsan: $tests"
   S3COW_TEST_PATH_FIRST="$dir/wrap" \
-    TSAN_OPTIONS="second_deadlock_stack=1:log_path=$logs/tsan" \
+    TSAN_OPTIONS="second_deadlock_stack=1:suppressions=$dir/tsan.supp:log_path=$logs/tsan" \
     check tsan "$dir" "$logs" "$tests"
 }
 

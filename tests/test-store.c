@@ -54,8 +54,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <openssl/evp.h>
-
+#include "hash.h"
 #include "log.h"
 #include "store.h"
 
@@ -177,11 +176,10 @@ static void
 sha256_hex (const void *data, size_t len, char out[65])
 {
   static const char hex[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0, i;
+  unsigned char md[HASH_SHA256_LEN];
+  unsigned int i;
 
-  if (!EVP_Digest (data, len, md, &md_len, EVP_sha256 (), NULL) || md_len != 32)
-    fail ("EVP_Digest (SHA-256) failed");
+  hash_sha256 (data, len, md);
   for (i = 0; i < 32; i++) {
     out[2 * i] = hex[md[i] >> 4];
     out[2 * i + 1] = hex[md[i] & 15];

@@ -1,0 +1,192 @@
+/* s3cow: the chunk cache's buffers and its memory budget (see
+ * cache-internal.h for the cache's files, states and locks).
+ *
+ * Locking: every function here runs with cache->lock held, which
+ * protects the pool (cache->pool, npool) and cache->used; pool_reserve
+ * may wait on cache->changed, letting it go meanwhile.  None of them
+ * reads or writes a buffer's bytes (see the locking rule for buffers).
+ *
+ * Memory.  cache->used counts every chunk buffer: those of entries, those
+ * reserved by a thread and not yet given to an entry, upload copies, and
+ * the pool of free buffers; it never exceeds cache->limit.  Freed buffers
+ * go to the pool and are reused as they are: mapping a fresh buffer per
+ * chunk cost a page fault per 4 KiB and the kernel's zeroing on every load
+ * (a third of the CPU of a cold sequential read, measured).  A thread
+ * reserves a buffer (from the pool, else a new one while under the limit,
+ * else evicting clean chunks, else waiting for uploads to clean some)
+ * before it takes an entry lock, so no thread waits for memory while
+ * holding an entry lock.
+ *
+ * Locking rule for buffers: nothing writes or reads a chunk buffer's bytes
+ * while holding cache->lock.  The first touch of a fresh mapping is a page
+ * fault in which the kernel zeroes the page, a whole 2 MiB one with huge
+ * pages: under cache->lock it would stall
+ * every other thread for that long.  So the pool keeps its bookkeeping
+ * outside the buffers (an array, not links inside them), and a buffer is
+ * first written by the thread that took it, after letting go of the lock
+ * (load, the copy of a write or of an upload).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "cache-internal.h"
+#include "log.h"
+#include "stats.h"
+#include "timedwait.h"
+
+/* ---- buffers and memory: cache->lock held ---- */
+
+/* The pool is an array of struct free_buffer, not a list linked through
+ * the buffers, so that putting a buffer never writes to it (see the
+ * locking rule for buffers).  Every buffer is counted in cache->used <=
+ * cache->limit and is at least CHUNK_SIZE_MIN bytes, so limit /
+ * CHUNK_SIZE_MIN slots always suffice (pool_cap).
+ */
+
+/* Map len bytes (a multiple of HUGE_SIZE) aligned to HUGE_SIZE and ask for
+ * transparent huge pages, or NULL.  The first touch of a fresh buffer is a
+ * page fault and the kernel's zeroing per page: with 4 KiB pages that
+ * costs more CPU than the rest of the upload path (hash, copies, sockets)
+ * together, with 2 MiB pages a third of that (docs/benchmarks.md).  Each
+ * 4 KiB-aligned part may still be unmapped on its own (the kernel splits
+ * the huge page).
+ */
+#define HUGE_SIZE ((size_t)2 * 1024 * 1024)
+static uint8_t *
+map_huge (size_t len)
+{
+  uint8_t *p, *a;
+
+  p = mmap (NULL, len + HUGE_SIZE, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  a = (uint8_t *)(((uintptr_t)p + HUGE_SIZE - 1) & ~(uintptr_t)(HUGE_SIZE - 1));
+  if (a > p)
+    munmap (p, a - p);
+  if (a + len < p + len + HUGE_SIZE)
+    munmap (a + len, p + len + HUGE_SIZE - (a + len));
+  /* Advice only: without huge pages (THP off) the buffer works the same. */
+  (void)madvise (a, len, MADV_HUGEPAGE);
+  return a;
+}
+
+/* A buffer of size bytes, counted in c->used: a pooled one if there is one
+ * of that size (usually touched already: no page faults, no zeroing by the
+ * kernel; looked for from the most recently pooled), else a new mapping if
+ * the budget has room.  NULL otherwise, without waiting.  Its content is
+ * undefined.
+ *
+ * New buffers come HUGE_SIZE at a time when the budget has room (see
+ * map_huge): one is returned and the others of the same huge page go to
+ * the pool untouched; whoever takes one of them first touches it outside
+ * cache->lock.
+ */
+uint8_t *
+pool_take (struct cache *c, uint32_t size)
+{
+  uint8_t *p;
+  size_t i, len, off;
+
+  for (i = c->npool; i-- > 0;)
+    if (c->pool[i].size == size) {
+      p = c->pool[i].p;
+      c->pool[i] = c->pool[--c->npool];
+      return p;
+    }
+  if (c->used + size > c->limit)
+    return NULL;
+  len = size < HUGE_SIZE ? HUGE_SIZE : size; /* sizes are powers of 2 */
+  p = NULL;
+  if (c->used + len <= c->limit && (p = map_huge (len)) != NULL)
+    c->used += len;
+  else {
+    len = size;
+    p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+              -1, 0);
+    if (p == MAP_FAILED)
+      return NULL;
+    c->used += size;
+  }
+  for (off = size; off < len; off += size)
+    pool_put (c, p + off, size);
+  return p;
+}
+
+/* Give a buffer back to the pool (it stays counted in c->used).  Does not
+ * touch its bytes.
+ */
+void
+pool_put (struct cache *c, uint8_t *p, uint32_t size)
+{
+  if (p == NULL)
+    return;
+  assert (c->npool < c->pool_cap);
+  c->pool[c->npool].p = p;
+  c->pool[c->npool].size = size;
+  c->npool++;
+}
+
+/* Unmap one pooled buffer (of a size nobody asks for).  False if none. */
+bool
+pool_shrink (struct cache *c)
+{
+  struct free_buffer *f;
+
+  if (c->npool == 0)
+    return false;
+  f = &c->pool[--c->npool];
+  c->used -= f->size;
+  munmap (f->p, f->size);
+  return true;
+}
+
+/* A buffer of size bytes (see pool_take), evicting clean chunks, else
+ * waiting for uploads to clean some.  Fails (EIO, logged) only after
+ * waiting wait_timeout while uploads fail.
+ */
+uint8_t *
+pool_reserve (struct cache *c, uint32_t size)
+{
+  double start = monotonic_now ();
+  uint8_t *p;
+
+  while ((p = pool_take (c, size)) == NULL) {
+    if (c->used + size <= c->limit) {
+      s3cow_log_error ("out of memory for a %" PRIu32 "-byte chunk: %m", size);
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (pool_shrink (c))
+      continue;
+    if (c->lru.head) {
+      s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
+                   c->lru.head->idx);
+      stats_inc (STAT_CACHE_EVICTIONS);
+      entry_destroy (c->lru.head);
+      continue;
+    }
+    if (c->failing && monotonic_now () - start > c->wait_timeout) {
+      s3cow_log_error ("cache full of dirty chunks that cannot be uploaded "
+                       "(waited %.0f s): failing the request",
+                       monotonic_now () - start);
+      errno = EIO;
+      return NULL;
+    }
+    pthread_cond_broadcast (&c->work);
+    cond_wait_seconds (&c->changed, &c->lock, 1.0);
+  }
+  return p;
+}
+
+/* Give back a buffer that reserve gave and nothing took. */
+void
+pool_unreserve (struct cache *c, uint8_t *p, uint32_t size)
+{
+  pool_put (c, p, size);
+  pthread_cond_broadcast (&c->changed);
+}

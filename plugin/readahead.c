@@ -1,0 +1,201 @@
+/* s3cow: the chunk cache's read-ahead (see cache-internal.h for the
+ * cache's files, states and locks).
+ *
+ * Read-ahead.  Reads are followed as streams per disk (readahead_note);
+ * a stream that goes on queues the chunks ahead of it, within ra_max bytes
+ * for all streams, and the read-ahead threads load them as ordinary clean
+ * entries (flag readahead until a read finds them).  They never wait for
+ * memory and never evict anything but clean chunks; an entry they are
+ * loading is pinned and LOADING, so a read or write of that chunk waits on
+ * its lock as for any load, and loads it itself if read-ahead failed.
+ *
+ * Locking: cache->lock protects the streams (cache_disk->streams,
+ * ra_clock, ra_inflight), the queue (cache->raq, ra_head, ra_len) and
+ * ra_bytes; readahead_note runs with it held, and a read-ahead thread
+ * lets it go only across a chunk's load, holding that entry's exclusive
+ * lock and a pin on it.
+ */
+#include <config.h>
+
+#include <stdlib.h>
+
+#include "cache-internal.h"
+#include "chunkmap.h"
+#include "cleanup.h"
+#include "stats.h"
+
+#define RA_GAP                                                                 \
+  4 /* chunks a stream may skip (requests of                                   \
+     * parallel readers arrive out of order) */
+
+/* A read of chunk idx of cd is starting; e is its entry, if any.  Follow
+ * the sequential streams of the disk and queue the chunks ahead of one
+ * that goes on.  cache->lock held.
+ *
+ * A stream is a run of reads moving forward by at most RA_GAP chunks at a
+ * time (parallel readers' requests arrive a little out of order).  After
+ * three chunks in sequence its window is 4 chunks, doubling with every
+ * chunk read on, up to ra_max bytes for all streams together.  A read that
+ * continues no stream takes the least recently moved slot, which cancels
+ * that stream's queued chunks: random reads queue nothing and stop what a
+ * finished stream had queued.
+ */
+void
+readahead_note (struct cache_disk *cd, uint64_t idx, struct entry *e)
+{
+  struct cache *c = cd->cache;
+  const uint32_t cs = cd->chunk_size;
+  struct ra_stream *s = NULL;
+  uint64_t nchunks, window, i;
+  unsigned k;
+
+  if (e && e->readahead) {
+    e->readahead = false;
+    c->ra_bytes -= cs;
+    stats_inc (STAT_READAHEAD_HITS);
+  }
+  if (c->ra_max == 0)
+    return;
+  for (k = 0; k < RA_STREAMS; k++) {
+    struct ra_stream *t = &cd->streams[k];
+    if (t->next > 0 && idx + 1 + RA_GAP >= t->next && idx <= t->next + RA_GAP) {
+      s = t;
+      break;
+    }
+  }
+  if (s == NULL) {
+    s = &cd->streams[0];
+    for (k = 1; k < RA_STREAMS; k++)
+      if (cd->streams[k].used < s->used)
+        s = &cd->streams[k];
+    s->gen++;
+    s->next = idx + 1;
+    s->sched = idx;
+    s->run = 1;
+    s->used = ++cd->ra_clock;
+    return;
+  }
+  s->used = ++cd->ra_clock;
+  if (idx < s->next)
+    return; /* the same chunk again, or one left behind */
+  s->run++;
+  s->next = idx + 1;
+  if (s->run < 3)
+    return;
+  window = s->run >= 12 ? UINT64_MAX : UINT64_C (1) << (s->run - 1);
+  if (window > c->ra_max / cs)
+    window = c->ra_max / cs;
+  nchunks = chunkmap_nchunks (cd->map);
+  if (s->sched < idx)
+    s->sched = idx;
+  for (i = s->sched + 1; i <= idx + window && i < nchunks; i++) {
+    struct ra_item *it;
+    if (c->ra_bytes + cs > c->ra_max || c->ra_len == c->ra_cap)
+      break;
+    s->sched = i;
+    if (entry_lookup (cd, i) || chunkmap_is_zero (cd->map, i))
+      continue;
+    it = &c->raq[(c->ra_head + c->ra_len++) % c->ra_cap];
+    it->cd = cd;
+    it->idx = i;
+    it->slot = s - cd->streams;
+    it->gen = s->gen;
+    c->ra_bytes += cs;
+    pthread_cond_signal (&c->ra_work);
+  }
+}
+
+/* Read-ahead threads: load queued chunks into the cache as clean entries.
+ * They never wait for memory: a chunk that finds neither a free buffer
+ * nor a clean chunk to evict is dropped, so read-ahead never pushes out
+ * dirty data nor waits for uploads.  A failed load is only logged: the
+ * entry goes, and a read of that chunk loads it again itself.
+ */
+void *
+readahead_thread (void *arg)
+{
+  struct cache *c = arg;
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+
+  while (!c->stop) {
+    struct ra_item it;
+    struct cache_disk *cd;
+    struct entry *e;
+    uint8_t *data;
+    uint32_t cs;
+
+    if (c->ra_len == 0) {
+      pthread_cond_wait (&c->ra_work, &c->lock);
+      continue;
+    }
+    it = c->raq[c->ra_head];
+    c->ra_head = (c->ra_head + 1) % c->ra_cap;
+    c->ra_len--;
+    cd = it.cd;
+    cs = cd->chunk_size;
+    data = NULL;
+    if (cd->streams[it.slot].gen == it.gen && entry_lookup (cd, it.idx) == NULL
+        && !chunkmap_is_zero (cd->map, it.idx)) {
+      data = pool_take (c, cs);
+      if (data == NULL && c->lru.head) {
+        stats_inc (STAT_CACHE_EVICTIONS);
+        entry_destroy (c->lru.head);
+        data = pool_take (c, cs);
+      }
+    }
+    if (data == NULL || (e = entry_create (cd, it.idx, data)) == NULL) {
+      c->ra_bytes -= cs; /* cancelled, present, zeros, or no room */
+      continue;
+    }
+    e->readahead = true; /* ra_bytes now counts the entry */
+    cd->ra_inflight++;
+    stats_inc (STAT_READAHEAD_LOADS);
+    pthread_mutex_unlock (&c->lock);
+
+    uint8_t hash[HASH_LEN];
+    int r = entry_load (e, hash); /* exclusive lock held since create */
+    bool self = false;
+
+    pthread_mutex_lock (&c->lock);
+    if (r >= 0) {
+      entry_set_state (e, ENTRY_CLEAN);
+      entry_check (e);
+    }
+    if (r == 1)
+      self = tier_offer (e, hash, TIER_QUEUE / 2);
+    if (r == -1 && e->readahead) {
+      e->readahead = false;
+      c->ra_bytes -= cs;
+    }
+    pthread_rwlock_unlock (&e->rw);
+    if (self) {
+      pthread_cond_broadcast (&c->changed); /* loaded: readers go on */
+      tier_write (c, e, hash, e->version);
+    }
+    cd->ra_inflight--;
+    entry_unpin (e); /* not loaded: destroyed unless pinned */
+    pthread_cond_broadcast (&c->changed);
+  }
+  return NULL;
+}
+
+/* Drop the queued read-ahead of cd, and wait for its loads running.
+ * cache->lock held (let go while waiting).
+ */
+void
+readahead_drop (struct cache_disk *cd)
+{
+  struct cache *c = cd->cache;
+  size_t k, n;
+
+  for (k = n = 0; k < c->ra_len; k++) {
+    struct ra_item it = c->raq[(c->ra_head + k) % c->ra_cap];
+    if (it.cd == cd)
+      c->ra_bytes -= cd->chunk_size;
+    else
+      c->raq[(c->ra_head + n++) % c->ra_cap] = it;
+  }
+  c->ra_len = n;
+  while (cd->ra_inflight > 0)
+    pthread_cond_wait (&c->changed, &c->lock);
+}
