@@ -7,12 +7,12 @@
 # one chunk read is printed for both.  The whole test should take well
 # under 60 s.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
 LEVELS=50
-cli_setup
-cli_serve
+requires nbdkit nbdsh s3cow
+use_store
+serve
 t0=$(date +%s.%N)
 
 s3cow create l0 4M --chunk-size 64K
@@ -30,7 +30,7 @@ t1=$(date +%s.%N)
 # Check every level through a read-only server (no lease to take), four
 # levels at a time.
 stop_nbdkit || fail "nbdkit exited with status $?"
-NBDKIT_OPTS=-r cli_serve
+NBDKIT_OPTS=-r serve
 LEVELS=$LEVELS nbd_py '
 import threading, time
 CS = 65536

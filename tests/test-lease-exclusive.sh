@@ -7,12 +7,8 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-requires_s3
-make_tmpdir
-bucket=$(new_bucket)
-echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-args=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-  access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret"
+use_store s3
+args=("${store[@]}"
   export=d lease=6)
 uri () { echo "nbd+unix:///?socket=$tmpdir/$1"; }
 
