@@ -4,8 +4,7 @@
 # data with chunks 1..i as written by levels 1..i, and nothing written by
 # deeper levels.  Reads of the deepest fork are no slower than of the base
 # (the chain is resolved when a disk is opened, not per read): the time of
-# one chunk read is printed for both.  The whole test should take well
-# under 60 s.
+# one chunk read is printed for both.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 

@@ -86,7 +86,8 @@ EOF
 nnames="$(wc -l <"$TEST_NAMES")"
 
 # try_names [FILE]: every name of FILE (default TEST_NAMES), one Python
-# literal a line, must fail to open.  One nbdsh for all: each costs 1 s.
+# literal a line, must fail to open.  One nbdsh for all: each start of
+# Python costs time.
 try_names ()
 {
   TEST_TRY="${1:-$TEST_NAMES}" nbdsh -n -c "$(cat <<'PYEOF'
@@ -165,7 +166,7 @@ new="$(comm -13 <(echo "$before") <(objects) | grep -v '^t1/disks/d/' || true)"
 
 # export=BAD: nbdkit refuses to start, with a clear error, creating nothing.
 before="$(objects)"
-# (Each nbdkit start costs 0.7 s: a choice of the names.)
+# (Each nbdkit start costs time: a choice of the names.)
 for bad in ../x a/b .. a/../../b "$name97" a@b@c d@ d@../x .hidden \
   "../../t2/disks/victim"
 do
