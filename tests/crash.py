@@ -26,24 +26,22 @@ DISK = 8 * 1024 * 1024
 NBLOCKS = DISK // BLOCK
 ZERO = bytes(BLOCK)
 
+# From tests/functions.sh (setup_python_test): the store's plugin
+# arguments, one a line, in store_args, and the environment of the s3cow
+# command.
 tmpdir = os.environ["tmpdir"]
 plugin = os.environ["S3COW_PLUGIN"]
-endpoint = os.environ["S3COW_TEST_ENDPOINT"]
-bucket = os.environ["bucket"]
-access_key = os.environ["S3COW_TEST_ACCESS_KEY"]
-secret_key = os.environ["S3COW_TEST_SECRET_KEY"]
-region = os.environ.get("S3COW_TEST_REGION", "us-east-1")
+store_args = os.environ["store_args"].split("\n")
 sock = os.path.join(tmpdir, "sock")
 seed = int(os.environ.get("CRASH_SEED", str(int(time.time()))))
 rng = random.Random(seed)
 
 
 def server_args():
-    return ["nbdkit", "-f", "-U", sock, "--pidfile", sock + ".pid", plugin, "bucket=" + bucket,
-            "endpoint=" + endpoint, "access-key=" + access_key,
-            "secret-key=+" + os.path.join(tmpdir, "secret"), "export=d",
-            "size=%d" % DISK, "chunk-size=64K", "cache-size=4M",
-            "commit-interval=0.3", "lease=6"]
+    return ["nbdkit", "-f", "-U", sock, "--pidfile", sock + ".pid",
+            plugin] + store_args + [
+                "export=d", "size=%d" % DISK, "chunk-size=64K",
+                "cache-size=4M", "commit-interval=0.3", "lease=6"]
 
 
 def start_server(log):
@@ -63,21 +61,15 @@ def start_server(log):
 
 
 def break_lease():
-    # What `s3cow unlock d --force` does: the killed holder cannot renew.
-    subprocess.run(["curl", "-sS", "-f", "-X", "DELETE",
-                    "--aws-sigv4", "aws:amz:%s:s3" % region,
-                    "--user", access_key + ":" + secret_key,
-                    "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-                    "%s/%s/disks/d/lease" % (endpoint, bucket)], check=True)
+    # The killed holder cannot renew, nor release.
+    subprocess.run(["s3cow", "unlock", "d", "--force"], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def fsck(label):
     """s3cow fsck of the bucket: every head, map and chunk readable and
     every chunk whole, after a crash and a clean stop."""
-    env = dict(os.environ, S3COW_ENDPOINT=endpoint, S3COW_BUCKET=bucket,
-               AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key,
-               AWS_REGION=region)
-    r = subprocess.run(["s3cow", "fsck"], env=env, stdout=subprocess.PIPE,
+    r = subprocess.run(["s3cow", "fsck"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
     if r.returncode != 0:
         sys.exit("crash.py: %s: s3cow fsck failed (status %d):\n%s"

@@ -1,23 +1,75 @@
 # shellcheck shell=bash
-# Helpers for s3cow's shell tests (bash).  Each test starts with:
+# The one harness of s3cow's shell tests (bash).  A test is one behaviour
+# in one file, like nbdkit's tests/:
 #
 #   #!/usr/bin/env bash
+#   # WHAT THIS TEST CHECKS, in a few lines.
 #   source "${srcdir:-.}/functions.sh"
 #   set -euo pipefail
 #
-# and then, for example:
-#
 #   requires nbdsh qemu-img     # SKIP (exit 77) unless these are installed
-#   requires_s3                 # SKIP unless an S3 test server is given
-#   make_tmpdir                 # $tmpdir, removed on exit
-#   bucket=$(new_bucket)        # a fresh, empty bucket on the test server
-#   start_nbdkit "$tmpdir/sock" bucket="$bucket" export=d1 size=1M ...
-#   nbdsh -u "nbd+unix:///?socket=$tmpdir/sock" -c '...'
-#   stop_nbdkit                 # SIGTERM; returns nbdkit's exit status
+#   use_store                   # the directory store (or S3: see below)
+#   serve export=d size=1M      # nbdkit + the plugin on $sock ($uri)
+#   nbdsh -u "$uri" -c '...'
+#   stop_nbdkit || fail "nbdkit exited with status $?"
 #
-# The S3 test server comes from the environment (scripts/test.sh sets it):
-# S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY, S3COW_TEST_SECRET_KEY,
-# S3COW_TEST_REGION.  tests/Makefile.am sets S3COW_PLUGIN, the plugin .so.
+# Which store.  use_store picks the object store and sets everything a
+# test needs to reach it; call it once, near the top:
+#
+#   use_store        the directory store (endpoint=file://$tmpdir/store,
+#                    plugin/store_dir.c): fast, no server.  Every test
+#                    whose subject is not S3 itself uses this one.
+#                    S3COW_TEST_STORE=s3 runs these tests on S3 instead.
+#   use_store s3     the S3 test server (SKIP without one): only for tests
+#                    of S3's own behaviour: conditional PUTs over HTTP,
+#                    HTTP faults (faultproxy.py), LIST paging, the lease
+#                    across servers, and the end-to-end client tests.
+#
+# It sets:
+#   $tmpdir          a new directory, removed at exit (make_tmpdir)
+#   $store_kind      "dir" or "s3"
+#   $bucket          a fresh, empty bucket
+#   store=(...)      the plugin's store arguments (bucket=, endpoint=, and
+#                    on S3 region=, access-key=, secret-key=+FILE):
+#                      start_nbdkit "$sock" "${store[@]}" export=d
+#   $sock, $uri      a Unix socket in $tmpdir and its NBD URI
+#   the environment of the s3cow command (S3COW_ENDPOINT, S3COW_BUCKET,
+#   and on S3 the AWS_* keys), so that a plain "s3cow ls" works;
+#   $tmpdir/secret   the secret key (S3) for --secret-key-file / secret-key=+
+#
+# Helpers, on either store:
+#   serve [ARG...]              start_nbdkit "$sock" "${store[@]}" ARG...
+#   start_nbdkit SOCK ARG...    nbdkit with the plugin on SOCK (any args)
+#   stop_nbdkit [PID]           SIGTERM, wait, return nbdkit's exit status
+#   nbd_py 'PYTHON'             Python talking to $sock, with helpers
+#                               w(DISK, OFF, DATA), r(DISK, OFF, N),
+#                               ro(DISK), pattern(TAG, N) (see below)
+#   obj_list PREFIX             "KEY SIZE" of every object under PREFIX
+#   obj_get KEY FILE            an object's bytes into FILE
+#   obj_cat KEY                 an object's bytes on stdout
+#   obj_put KEY FILE            write an object behind s3cow's back
+#   obj_delete KEY              delete an object behind s3cow's back
+#   sha256_of FILE              hex SHA-256 (a chunk's key is chunks/<it>)
+#   wait_for SECONDS 'SHELL'    poll until SHELL succeeds (fail after it)
+#   is_running PID              is PID running (not a zombie)?
+# S3 only (use_store s3):
+#   s3curl CURL-ARG...          curl signed with the test server's keys
+#   new_bucket                  create another bucket, print its name
+#   start_proxy [ARG...]        tests/faultproxy.py between the plugin and
+#                               S3: $proxy_endpoint, $proxy_ctl_port and
+#                               store_proxy=(...) (store through the proxy)
+#   proxy_ctl set|clear ...     change the proxy's faults
+# Python-driven tests (tests/crash.py, tests/faultload.py):
+#   setup_python_test [dir|s3]  SKIP without python3-libnbd; use_store;
+#                               export tmpdir, bucket and store_args (the
+#                               store's plugin arguments, one a line).
+# Others: cleanup_fn CMD (run at exit), requires CMD..., requires_s3,
+# fail MESSAGE, make_tmpdir, show_tail FILE LINES.
+#
+# The S3 test server comes from the environment (scripts/test.sh starts a
+# Ceph RGW and sets it): S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY,
+# S3COW_TEST_SECRET_KEY, S3COW_TEST_REGION.  tests/Makefile.am sets
+# S3COW_PLUGIN, the plugin .so.
 
 # scripts/sanitize.sh: S3COW_TEST_PATH_FIRST names a directory put first on
 # PATH, with an nbdkit that preloads the sanitizer runtime (a plugin built
@@ -133,11 +185,12 @@ new_bucket ()
   echo "$name"
 }
 
-# setup_python_test
+# setup_python_test [dir|s3]
 # For a test driven by a Python script with libnbd (tests/faultload.py,
 # tests/crash.py): skip unless nbdkit, Debian's python3 with libnbd's
-# module and an S3 test server are there; then make and export $tmpdir
-# and a fresh $bucket for the script.
+# module (and, for s3, an S3 test server) are there; then use_store and
+# export $tmpdir, $bucket and $store_args (the store's plugin arguments,
+# one a line) for the script.
 setup_python_test ()
 {
   requires nbdkit /usr/bin/python3
@@ -145,11 +198,262 @@ setup_python_test ()
     echo "$0: SKIP: needs python3-libnbd" >&2
     exit 77
   }
-  requires_s3
-  make_tmpdir
-  export tmpdir
-  bucket=$(new_bucket)
-  export bucket
+  use_store "$@"
+  store_args="$(printf '%s\n' "${store[@]}")"
+  export tmpdir bucket store_args
+}
+
+# ---- The store -----------------------------------------------------------
+
+# use_store [dir|s3]
+# Pick the object store of the test and set $store_kind, $bucket, store=(),
+# $sock, $uri and the s3cow command's environment (see the top).  Without
+# an argument: the directory store, or S3 if S3COW_TEST_STORE=s3.
+use_store ()
+{
+  store_kind="${1:-${S3COW_TEST_STORE:-dir}}"
+  [ -n "${tmpdir:-}" ] || make_tmpdir
+  sock="$tmpdir/sock"
+  uri="nbd+unix:///?socket=$sock"
+  unset S3COW_PREFIX AWS_ENDPOINT_URL AWS_PROFILE AWS_SESSION_TOKEN
+  case "$store_kind" in
+    dir)
+      store_root="$tmpdir/store"
+      bucket=bkt
+      mkdir -p "$store_root/$bucket"
+      store=(bucket="$bucket" endpoint="file://$store_root")
+      export S3COW_ENDPOINT="file://$store_root" S3COW_BUCKET="$bucket"
+      unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
+      ;;
+    s3)
+      requires_s3
+      bucket="$(new_bucket)"
+      printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
+      store=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
+        region="${S3COW_TEST_REGION:-us-east-1}"
+        access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+      export S3COW_ENDPOINT="$S3COW_TEST_ENDPOINT" S3COW_BUCKET="$bucket"
+      export AWS_ACCESS_KEY_ID="$S3COW_TEST_ACCESS_KEY"
+      export AWS_SECRET_ACCESS_KEY="$S3COW_TEST_SECRET_KEY"
+      export AWS_REGION="${S3COW_TEST_REGION:-us-east-1}"
+      ;;
+    *) fail "use_store: unknown store $store_kind (dir or s3)" ;;
+  esac
+}
+
+# serve [PLUGIN-ARG...]
+# nbdkit with the plugin on the test's store, on $sock.
+serve ()
+{
+  start_nbdkit "$sock" "${store[@]}" "$@"
+}
+
+# The directory store's object files: a 64-byte header, then the bytes
+# (plugin/store_dir.c).
+_s3cow_dir_file ()
+{
+  echo "$store_root/$bucket/$1"
+}
+
+# obj_list PREFIX
+# "KEY SIZE" for every object whose key starts with PREFIX, in byte order
+# (on S3: every page of ListObjectsV2).
+obj_list ()
+{
+  if [ "$store_kind" = dir ]; then
+    (cd "$store_root/$bucket" && find . -type f ! -name '.*' -printf '%P %s\n') |
+      awk -v p="$1" 'index($1, p) == 1 { print $1, $2 - 64 }' | LC_ALL=C sort
+    return 0
+  fi
+  S3_BUCKET="$bucket" S3_PREFIX="$1" /usr/bin/python3 -c '
+import os, subprocess, sys, urllib.parse, xml.etree.ElementTree as ET
+e = os.environ
+token = None
+while True:
+    # Parameters in byte order: curl signs the query string as given.
+    q = []
+    if token:
+        q.append("continuation-token=" + urllib.parse.quote(token, safe=""))
+    q.append("list-type=2")
+    q.append("prefix=" + urllib.parse.quote(e["S3_PREFIX"], safe=""))
+    url = "%s/%s?%s" % (e["S3COW_TEST_ENDPOINT"], e["S3_BUCKET"], "&".join(q))
+    page = subprocess.run(
+        ["curl", "-sSf", "--max-time", "60", "--aws-sigv4",
+         "aws:amz:%s:s3" % e.get("S3COW_TEST_REGION", "us-east-1"),
+         "--user", "%s:%s" % (e["S3COW_TEST_ACCESS_KEY"],
+                              e["S3COW_TEST_SECRET_KEY"]),
+         "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", url],
+        check=True, capture_output=True).stdout
+    root = ET.fromstring(page)
+    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    for c in root.findall(ns + "Contents"):
+        print(c.find(ns + "Key").text, c.find(ns + "Size").text)
+    t = root.find(ns + "IsTruncated")
+    if t is None or t.text != "true":
+        break
+    token = root.find(ns + "NextContinuationToken").text
+' || fail "cannot list $1 in $bucket"
+}
+
+# obj_get KEY FILE
+obj_get ()
+{
+  if [ "$store_kind" = dir ]; then
+    tail -c +65 "$(_s3cow_dir_file "$1")" >"$2" || fail "cannot get $1"
+  else
+    s3curl -f -o "$2" "$S3COW_TEST_ENDPOINT/$bucket/$1" || fail "cannot get $1"
+  fi
+}
+
+# obj_cat KEY
+obj_cat ()
+{
+  obj_get "$1" /dev/stdout
+}
+
+# obj_put KEY FILE
+# Write an object behind s3cow's back (on the directory store with the
+# header store_dir.c writes: its etag is the first half of the SHA-256).
+obj_put ()
+{
+  if [ "$store_kind" = dir ]; then
+    local f etag tmp
+    f="$(_s3cow_dir_file "$1")"
+    # A name starting with '.': the store never lists it.
+    tmp="$(dirname "$f")/.tmp-test-$$"
+    etag="$(sha256sum "$2" | cut -c1-32)"
+    mkdir -p "$(dirname "$f")"
+    { printf 'S3COWDIR1 %s%21s\n' "$etag" ''; cat "$2"; } >"$tmp" ||
+      fail "cannot put $1"
+    mv "$tmp" "$f" || fail "cannot put $1"
+  else
+    s3curl -f -o /dev/null -T "$2" "$S3COW_TEST_ENDPOINT/$bucket/$1" ||
+      fail "cannot put $1"
+  fi
+}
+
+# obj_delete KEY
+obj_delete ()
+{
+  if [ "$store_kind" = dir ]; then
+    rm "$(_s3cow_dir_file "$1")" || fail "cannot delete $1"
+  else
+    s3curl -f -o /dev/null -X DELETE "$S3COW_TEST_ENDPOINT/$bucket/$1" ||
+      fail "cannot delete $1"
+  fi
+}
+
+# sha256_of DATA-FILE: the hex SHA-256 (a chunk's key is chunks/<it>).
+sha256_of ()
+{
+  sha256sum "$1" | cut -d' ' -f1
+}
+
+# wait_for SECONDS SHELL-CODE
+# Poll SHELL-CODE every 0.1 s until it succeeds; fail after SECONDS.
+# Instead of a sleep: as fast as the machine allows, and generous when it
+# is loaded.
+wait_for ()
+{
+  local i n=$(($1 * 10))
+  for ((i = 0; i < n; i++)); do
+    eval "$2" && return 0
+    sleep 0.1
+  done
+  fail "not true after $1 s: $2"
+}
+
+# ---- NBD from Python -----------------------------------------------------
+
+_s3cow_py_prelude='
+import os, sys, hashlib, nbd
+SOCK = os.environ["S3COW_TEST_SOCK"]
+def _conn(name):
+    h = nbd.NBD()
+    h.set_export_name(name)
+    h.connect_unix(SOCK)
+    return h
+def w(name, off, data):
+    h = _conn(name)
+    h.pwrite(data, off)
+    h.flush()
+    h.shutdown()
+def r(name, off, n):
+    h = _conn(name)
+    try:
+        return h.pread(n, off)
+    finally:
+        h.shutdown()
+def ro(name):
+    h = _conn(name)
+    try:
+        return h.is_read_only()
+    finally:
+        h.shutdown()
+def pattern(tag, n):
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(("%s/%d" % (tag, i)).encode()).digest()
+        i += 1
+    return bytes(out[:n])
+'
+
+# nbd_py SCRIPT
+# Python with these helpers, each connecting to $sock by export name,
+# doing one thing and disconnecting (writes are flushed):
+#   w(DISK, OFFSET, DATA)  write      r(DISK, OFFSET, COUNT)  read
+#   ro(DISK)  read-only?              pattern(TAG, N)  N bytes from TAG
+nbd_py ()
+{
+  S3COW_TEST_SOCK="$sock" /usr/bin/python3 -c "$_s3cow_py_prelude
+$1"
+}
+
+# ---- Fault proxy (S3 only) -----------------------------------------------
+
+# start_proxy [FAULTPROXY-SERVE-ARG...]
+# tests/faultproxy.py between the plugin and the S3 test server, stopped at
+# exit: sets $proxy_endpoint, $proxy_ctl_port, and store_proxy=(...), the
+# store arguments through the proxy.  Its log: $tmpdir/proxy.log.
+start_proxy ()
+{
+  local pf="$tmpdir/proxy.ports" i a
+  [ "${store_kind:-}" = s3 ] || fail "start_proxy needs use_store s3"
+  rm -f "$pf"
+  /usr/bin/python3 "$srcdir/faultproxy.py" serve \
+    --upstream "$S3COW_TEST_ENDPOINT" --port-file "$pf" \
+    --log "$tmpdir/proxy.log" "$@" >>"$tmpdir/proxy.out" 2>&1 &
+  proxy_pid=$!
+  cleanup_fn _s3cow_stop_proxy "$proxy_pid"
+  for ((i = 0; i < 200; i++)); do
+    [ -s "$pf" ] && break
+    kill -0 "$proxy_pid" 2>/dev/null || fail "faultproxy.py exited early"
+    sleep 0.05
+  done
+  [ -s "$pf" ] || fail "faultproxy.py did not start"
+  read -r proxy_port proxy_ctl_port <"$pf"
+  proxy_endpoint="http://127.0.0.1:$proxy_port"
+  store_proxy=()
+  for a in "${store[@]}"; do
+    case "$a" in
+      endpoint=*) store_proxy+=("endpoint=$proxy_endpoint") ;;
+      *) store_proxy+=("$a") ;;
+    esac
+  done
+}
+
+_s3cow_stop_proxy ()
+{
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# proxy_ctl set|clear [ARG...]: change the faults of the running proxy.
+proxy_ctl ()
+{
+  /usr/bin/python3 "$srcdir/faultproxy.py" ctl "$proxy_ctl_port" "$@" \
+    >/dev/null || fail "faultproxy.py ctl $*"
 }
 
 # show_tail FILE LINES
@@ -231,6 +535,14 @@ _s3cow_running ()
   stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
   stat="${stat##*) }"
   [ "${stat:0:1}" != Z ]
+}
+
+# is_running PID
+# Is PID running?  Unlike kill -0, false for a child that has exited but
+# has not been waited for.
+is_running ()
+{
+  _s3cow_running "$1"
 }
 
 # The cleanup of start_nbdkit: stop it if the test has not.

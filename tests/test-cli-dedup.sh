@@ -5,16 +5,16 @@
 # s3cow info shows all 64 MiB of each disk as shared, none unique; then,
 # after the second disk changes one chunk, that chunk is unique to it.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
 requires nbdcopy
-cli_setup
-cli_serve
+requires nbdkit nbdsh s3cow
+use_store
+serve
 
 chunk_bytes ()
 {
-  s3_sizes chunks/ | awk '{ s += $2 } END { print s + 0 }'
+  obj_list chunks/ | awk '{ s += $2 } END { print s + 0 }'
 }
 
 head -c 64M /dev/urandom >"$tmpdir/data"

@@ -7,10 +7,10 @@
 # wrong command, a secret on the command line, a held lease (rm, unlock
 # without --force).  --help works everywhere, --version prints the version.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
-cli_setup
+requires nbdkit nbdsh s3cow
+use_store s3
 
 # expect STATUS PATTERN CMD...: CMD exits with STATUS and says PATTERN.
 expect ()
@@ -83,7 +83,7 @@ s3cow --access-key "$S3COW_TEST_ACCESS_KEY" --secret-key-file "$tmpdir/secret" \
 
 # A held lease: rm and unlock refuse without --force.
 printf 's3cow-lease 1\nstate=held\nhost=elsewhere\npid=4242\n' >"$tmpdir/lease"
-s3_put disks/d/lease "$tmpdir/lease"
+obj_put disks/d/lease "$tmpdir/lease"
 expect 1 "disk d is in use.*" s3cow rm d
 grep -q "host=elsewhere" "$tmpdir/err" || fail "rm does not show the lease"
 expect 1 "refusing to break the lease of disk d without --force" \
@@ -95,7 +95,7 @@ s3cow unlock d | grep -q "has no lease" || fail "unlock of an unlocked disk"
 # docs/errors.md says to break it with unlock --force): unlock refuses
 # without --force, saying so; --force breaks it, and so does rm --force.
 head -c 70000 /dev/zero | tr '\0' x >"$tmpdir/biglease"
-s3_put disks/d/lease "$tmpdir/biglease"
+obj_put disks/d/lease "$tmpdir/biglease"
 expect 1 "cannot read the lease of disk d: --force breaks it" s3cow unlock d
 grep -q "object larger than" "$tmpdir/err" || fail "unlock does not say why"
 s3cow unlock d --force >"$tmpdir/out" ||
@@ -103,11 +103,11 @@ s3cow unlock d --force >"$tmpdir/out" ||
 grep -q "lease (unreadable) broken" "$tmpdir/out" ||
   fail "unlock --force said: $(cat "$tmpdir/out")"
 s3cow info d | grep -q "^lease: *none$" || fail "unlock --force left the lease"
-s3_put disks/d/lease "$tmpdir/biglease"
+obj_put disks/d/lease "$tmpdir/biglease"
 expect 1 "cannot read the lease of disk d" s3cow rm d
 s3cow rm --force d
 s3cow ls | grep -q "^d " && fail "rm --force d left d"
-[ -z "$(s3_sizes disks/d/)" ] || fail "rm --force d left objects under disks/d/"
+[ -z "$(obj_list disks/d/)" ] || fail "rm --force d left objects under disks/d/"
 
 # Help and version.
 s3cow --version | grep -q "^s3cow [0-9]" || fail "--version"

@@ -5,11 +5,11 @@
 # disk without problems checks clean on its own; a missing map and a
 # corrupt map are named too.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
-cli_setup
-cli_serve
+requires nbdkit nbdsh s3cow
+use_store
+serve
 for d in D E F G; do s3cow create "$d" 1M --chunk-size 64K; done
 nbd_py '
 CS = 65536
@@ -29,19 +29,19 @@ grep -q "no problems" "$tmpdir/out" || fail "fsck does not say 'no problems'"
 
 key_of ()
 {
-  CLI_SOCK= /usr/bin/python3 -c "$_cli_py_prelude
+  S3COW_TEST_SOCK= /usr/bin/python3 -c "$_s3cow_py_prelude
 print('chunks/' + hashlib.sha256(pattern('$1', 65536)).hexdigest())"
 }
 k0="$(key_of d0)"
 k1="$(key_of d1)"
-s3_delete "$k0"
+obj_delete "$k0"
 head -c 65536 /dev/urandom >"$tmpdir/garbage"
-s3_put "$k1" "$tmpdir/garbage"
+obj_put "$k1" "$tmpdir/garbage"
 fmap="$(s3cow info F --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"][0])')"
-s3_delete "$fmap"
+obj_delete "$fmap"
 gmap="$(s3cow info G --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"][0])')"
 printf 'not a map' >"$tmpdir/notamap"
-s3_put "$gmap" "$tmpdir/notamap"
+obj_put "$gmap" "$tmpdir/notamap"
 
 status=0
 s3cow fsck >"$tmpdir/out" 2>"$tmpdir/err" || status=$?

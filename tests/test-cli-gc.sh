@@ -11,11 +11,11 @@
 #  - B, forked from the removed A, still reads correctly; D@s too; fsck is
 #    clean; a second gc deletes nothing.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
-cli_setup
-cli_serve
+requires nbdkit nbdsh s3cow
+use_store
+serve
 CS=65536
 
 for d in A C D; do s3cow create "$d" 1M --chunk-size 64K; done
@@ -42,12 +42,12 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 # The keys of chunks by their content.
 key_of ()
 {
-  CLI_SOCK= /usr/bin/python3 -c "$_cli_py_prelude
+  S3COW_TEST_SOCK= /usr/bin/python3 -c "$_s3cow_py_prelude
 print('chunks/' + hashlib.sha256(pattern('$1', 65536)).hexdigest())"
 }
 objects ()
 {
-  { s3_sizes chunks/; s3_sizes disks/; } | awk '{ print $1 }' |
+  { obj_list chunks/; obj_list disks/; } | awk '{ print $1 }' |
     grep -E '^(chunks/|disks/[^/]*/maps/)' | sort
 }
 
@@ -96,7 +96,7 @@ comm -23 "$tmpdir/before" "$tmpdir/expected" >"$tmpdir/kept"
 diff -u "$tmpdir/kept" "$tmpdir/after" ||
   fail "after gc the bucket does not hold exactly the referenced objects"
 
-cli_serve
+serve
 nbd_py '
 CS = 65536
 want = pattern("a0", CS) + pattern("b1", CS) + bytes(14 * CS)

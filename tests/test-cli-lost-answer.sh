@@ -9,13 +9,12 @@
 # the source's data, and a real collision (create, fork, snapshot of a
 # name that holds something else) still fails with "already exists".
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
-cli_serve
+requires nbdkit nbdsh s3cow
+use_store s3
+serve
 s3cow create src 2M --chunk-size 64K
 nbd_py 'w("src", 0, pattern("s0", 65536))'
 start_proxy

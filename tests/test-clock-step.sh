@@ -11,14 +11,10 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh /usr/bin/python3
-requires_s3
 so=${S3COW_CLOCKSHIFT_SO:-$(dirname "$S3COW_PLUGIN")/../../tests/.libs/libclockshift.so}
 [ -f "$so" ] || fail "$so is missing (make check builds it)"
-make_tmpdir
-bucket=$(new_bucket)
-echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-args=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-  access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret"
+use_store s3
+args=("${store[@]}"
   export=d chunk-size=64K cache-size=8M)
 uri () { echo "nbd+unix:///?socket=$tmpdir/$1"; }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A crash between chunk upload and head commit (issue 7) leaves only
+# A crash between chunk upload and head commit leaves only
 # unreferenced objects, which gc reclaims:
 #  - disk d is written (chunks a0..a3) and flushed: the "last commit";
 #  - a second server, with its head PUTs failing (faultproxy.py: 500 on
@@ -12,15 +12,14 @@
 #    --verbose deletes exactly those and the bucket is as before the crash;
 #    d still reads the last commit and fsck is clean.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
+requires nbdkit nbdsh s3cow
+use_store s3
 
 s3cow create d 1M --chunk-size 64K
-cli_serve
+serve
 nbd_py '
 CS = 65536
 h = _conn("d")
@@ -33,18 +32,18 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 
 objects ()
 {
-  { s3_sizes chunks/; s3_sizes disks/; } | awk '{ print $1 }' |
+  { obj_list chunks/; obj_list disks/; } | awk '{ print $1 }' |
     grep -E '^(chunks/|disks/[^/]*/maps/)' | sort
 }
 key_of ()
 {
-  CLI_SOCK= /usr/bin/python3 -c "$_cli_py_prelude
+  S3COW_TEST_SOCK= /usr/bin/python3 -c "$_s3cow_py_prelude
 print('chunks/' + hashlib.sha256(pattern('$1', 65536)).hexdigest())"
 }
 objects >"$tmpdir/before"
 
 start_proxy
-start_nbdkit "$sock" "${s3args_proxy[@]}" retry-time=1 timeout=2 \
+start_nbdkit "$sock" "${store_proxy[@]}" retry-time=1 timeout=2 \
   commit-interval=0 lease=3 2>"$tmpdir/log"
 cleanup_fn cat "$tmpdir/log"
 CTL="$proxy_ctl_port" nbd_py '
@@ -85,7 +84,7 @@ s3cow unlock d --force >/dev/null
 s3cow fsck d >"$tmpdir/fsck1" || { cat "$tmpdir/fsck1"; fail "fsck after the crash"; }
 check_last_commit ()
 {
-  cli_serve
+  serve
   nbd_py '
 CS = 65536
 want = b"".join(pattern("a%d" % i, CS) for i in range(4)) + bytes(12 * CS)

@@ -8,7 +8,6 @@ set -euo pipefail
 
 requires s3cow
 setup_python_test
-echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
 /usr/bin/python3 "$srcdir/crash.py" "${CRASH_ITERATIONS:-20}" || {
   show_tail "$tmpdir/nbdkit.log" 40
   fail "crash test failed"

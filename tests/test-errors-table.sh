@@ -8,30 +8,54 @@
 # crash the server (exit status from a signal) or make it serve a disk
 # with a bad head or map.  Oversized objects are refused by their size
 # before they are read (no large allocation: the "larger than" rows).
+# The fixture is on the directory store, and again on the S3 test server
+# for the rows about S3's answers (the keys, and the sizes, which the S3
+# store checks before it reads a body: their messages name s3:// URLs).
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3 timeout
-cli_setup
+requires nbdkit nbdsh s3cow
+requires_s3
+make_tmpdir
 table="${abs_top_srcdir:-$srcdir/..}/docs/errors.md"
 [ -r "$table" ] || fail "cannot read $table"
 ep="$S3COW_TEST_ENDPOINT"
 printf '%s' "not-the-secret-key" >"$tmpdir/wrong"
+printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
 
 # ---- the fixture: disk d with two maps (two commits) and two chunks ----
-s3cow create d 1M --chunk-size 64K
-cli_serve
-nbd_py '
+# fixture STORE: make it on STORE (dir or s3) and save what on_store needs
+# to come back to it.
+fixture ()
+{
+  use_store "$1"
+  s3cow create d 1M --chunk-size 64K
+  serve
+  nbd_py '
 CS = 65536
 w("d", 0, pattern("x0", CS))
 w("d", CS, pattern("x1", CS))
 '
-stop_nbdkit || fail "nbdkit exited with status $?"
-map1=$(s3_sizes disks/d/maps/ | awk 'NR == 1 { print $1 }')
-map2=$(s3_sizes disks/d/maps/ | awk 'NR == 2 { print $1 }')
-[ -n "$map2" ] || fail "the fixture has no second map"
-hash0=$(CLI_SOCK= /usr/bin/python3 -c "$_cli_py_prelude
+  stop_nbdkit || fail "nbdkit exited with status $?"
+  map1=$(obj_list disks/d/maps/ | awk 'NR == 1 { print $1 }')
+  map2=$(obj_list disks/d/maps/ | awk 'NR == 2 { print $1 }')
+  [ -n "$map2" ] || fail "the fixture has no second map"
+  {
+    declare -p store_kind bucket store map1 map2 | sed 's/^declare /declare -g /'
+    export -p | grep -E ' (S3COW_ENDPOINT|S3COW_BUCKET|AWS_[A-Z_]*)='
+  } >"$tmpdir/$1.vars"
+}
+# on_store STORE: the fixture on STORE is the one the cases see.
+on_store ()
+{
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
+  # shellcheck disable=SC1090 # written by fixture
+  source "$tmpdir/$1.vars"
+}
+fixture s3
+fixture dir
+hash0=$(S3COW_TEST_SOCK= /usr/bin/python3 -c "$_s3cow_py_prelude
 print(hashlib.sha256(pattern('x0', 65536)).hexdigest())")
 chunk0="chunks/$hash0"
 
@@ -49,7 +73,7 @@ serve_d ()
 {
   local status=0
   # shellcheck disable=SC2016 # $uri is for nbdkit --run
-  timeout 90 nbdkit -U - "$S3COW_PLUGIN" "${s3args[@]}" export=d \
+  timeout 90 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=d \
     retry-time=2 lease=3 --run 'nbdsh -u "$uri" -c "
 try:
     h.pread(65536, 0)
@@ -67,48 +91,46 @@ print(\"READ chunk 1\")
 # then put KEY back.
 damaged ()
 {
-  s3curl -f -o "$tmpdir/orig" "$ep/$bucket/$1" || fail "GET $1"
+  obj_get "$1" "$tmpdir/orig"
   /usr/bin/python3 "$srcdir/mutate-object.py" "$2" "$tmpdir/orig" \
     "$tmpdir/bad" || fail "mutate-object.py $2"
-  s3_put "$1" "$tmpdir/bad"
+  obj_put "$1" "$tmpdir/bad"
   serve_d
-  s3_put "$1" "$tmpdir/orig"
+  obj_put "$1" "$tmpdir/orig"
 }
 
 # missing KEY: serve_d without KEY, then put it back.
 missing ()
 {
-  s3curl -f -o "$tmpdir/orig" "$ep/$bucket/$1" || fail "GET $1"
-  s3_delete "$1"
+  obj_get "$1" "$tmpdir/orig"
+  obj_delete "$1"
   serve_d
-  s3_put "$1" "$tmpdir/orig"
+  obj_put "$1" "$tmpdir/orig"
 }
-
-s3=("${s3args[@]}")
 
 # ---- parameters ----
 case_no_bucket () { refused export=d endpoint="$ep"; }
-case_unknown_param () { refused "${s3[@]}" export=d colour=blue; }
-case_size_unparsable () { refused "${s3[@]}" export=d size=lots; }
-case_size_unaligned () { refused "${s3[@]}" export=d size=1000; }
-case_size_zero () { refused "${s3[@]}" export=d size=0; }
-case_chunk_size () { refused "${s3[@]}" export=e size=1M chunk-size=3M; }
-case_cache_size_zero () { refused "${s3[@]}" export=d cache-size=0; }
+case_unknown_param () { refused "${store[@]}" export=d colour=blue; }
+case_size_unparsable () { refused "${store[@]}" export=d size=lots; }
+case_size_unaligned () { refused "${store[@]}" export=d size=1000; }
+case_size_zero () { refused "${store[@]}" export=d size=0; }
+case_chunk_size () { refused "${store[@]}" export=e size=1M chunk-size=3M; }
+case_cache_size_zero () { refused "${store[@]}" export=d cache-size=0; }
 case_cache_size_small () {
-  refused "${s3[@]}" export=e size=1M chunk-size=1M cache-size=16M
+  refused "${store[@]}" export=e size=1M chunk-size=1M cache-size=16M
 }
-case_cache_size_disk () { refused "${s3[@]}" export=d cache-size=1M; }
-case_cache_dir_empty () { refused "${s3[@]}" export=d cache-dir=; }
+case_cache_size_disk () { refused "${store[@]}" export=d cache-size=1M; }
+case_cache_dir_empty () { refused "${store[@]}" export=d cache-dir=; }
 case_cache_dir_size () {
-  refused "${s3[@]}" export=d cache-dir="$tmpdir/tier" cache-dir-size=1M
+  refused "${store[@]}" export=d cache-dir="$tmpdir/tier" cache-dir-size=1M
 }
 case_cache_dir_create () {
-  refused "${s3[@]}" export=d cache-dir="$tmpdir/no/tier"
+  refused "${store[@]}" export=d cache-dir="$tmpdir/no/tier"
 }
 case_cache_dir_file () {
-  refused "${s3[@]}" export=d cache-dir="$tmpdir/secret"
+  refused "${store[@]}" export=d cache-dir="$tmpdir/secret"
 }
-case_cache_dir_unwritable () { refused "${s3[@]}" export=d cache-dir=/sys; }
+case_cache_dir_unwritable () { refused "${store[@]}" export=d cache-dir=/sys; }
 case_endpoint_scheme () {
   refused bucket=b export=d endpoint=ftp://x access-key=a \
     secret-key=+"$tmpdir/secret"
@@ -126,24 +148,24 @@ case_endpoint_user () {
     secret-key=+"$tmpdir/secret"
 }
 case_endpoint_file () { refused bucket=b export=d endpoint=file://rel; }
-case_export_name () { refused "${s3[@]}" export=../x; }
+case_export_name () { refused "${store[@]}" export=../x; }
 case_export_long () {
-  refused "${s3[@]}" export="$(printf 'n%.0s' $(seq 97))"
+  refused "${store[@]}" export="$(printf 'n%.0s' $(seq 97))"
 }
-case_snapshot_size () { refused "${s3[@]}" export=d@s1 size=1M; }
-case_number () { refused "${s3[@]}" export=d timeout=abc; }
-case_connections () { refused "${s3[@]}" export=d connections=0; }
-case_upload_threads () { refused "${s3[@]}" export=d upload-threads=300; }
-case_lease () { refused "${s3[@]}" export=d lease=1; }
+case_snapshot_size () { refused "${store[@]}" export=d@s1 size=1M; }
+case_number () { refused "${store[@]}" export=d timeout=abc; }
+case_connections () { refused "${store[@]}" export=d connections=0; }
+case_upload_threads () { refused "${store[@]}" export=d upload-threads=300; }
+case_lease () { refused "${store[@]}" export=d lease=1; }
 case_gc_grace () {
-  refused "${s3[@]}" export=d gc-grace=60 retry-time=30 timeout=10
+  refused "${store[@]}" export=d gc-grace=60 retry-time=30 timeout=10
 }
-case_no_disk () { refused "${s3[@]}" export=nodisk; }
-case_other_size () { refused "${s3[@]}" export=d size=2M; }
-case_no_snapshot () { refused "${s3[@]}" export=d@nosnap; }
+case_no_disk () { refused "${store[@]}" export=nodisk; }
+case_other_size () { refused "${store[@]}" export=d size=2M; }
+case_no_snapshot () { refused "${store[@]}" export=d@nosnap; }
 case_secret_key () {
-  refused bucket="$bucket" endpoint="$ep" access-key="$S3COW_TEST_ACCESS_KEY" \
-    secret-key=+"$tmpdir/wrong" export=d
+  refused bucket="$bucket" endpoint="$ep" \
+    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/wrong" export=d
 }
 case_access_key () {
   refused bucket="$bucket" endpoint="$ep" access-key=NOSUCHKEY \
@@ -203,6 +225,10 @@ while IFS=$'\t' read -r id message; do
     failures+=("row $id: no case_$id in this test")
     continue
   fi
+  case "$id" in
+    secret_key | access_key | *_oversized) on_store s3 ;;
+    *) on_store dir ;;
+  esac
   # A case runs once, however many rows (messages) it has.
   if [ ! -e "$tmpdir/out.$id" ]; then
     t0=$SECONDS

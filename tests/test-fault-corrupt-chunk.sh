@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (issue 7): a chunk body damaged on the way, from a server
+# Fault injection: a chunk body damaged on the way, from a server
 # whose ETags the store cannot check it against (faultproxy.py --no-etag
 # strips them), must fail the chunk's SHA-256 check (cache.c, run inside
 # store_get_checked) and be read again within retry-time, as often as it
@@ -9,17 +9,16 @@
 # same wrong bytes every time) still gives EIO at once (after two reads,
 # not after retry-time) and a log line naming the chunk.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
+requires nbdkit nbdsh s3cow
+use_store s3
 CS=65536
 N=32
 
 s3cow create d "$((N * CS))" --chunk-size 64K
-cli_serve
+serve
 nbd_py "w('d', 0, pattern('c', $N * $CS))"
 stop_nbdkit || fail "nbdkit exited with status $?"
 
@@ -32,9 +31,9 @@ start_proxy --seed "${FAULT_SEED:-7}" --rate corrupt=0.5 --no-etag \
 # faults depend on the bucket's name too, so the seed fixes nothing).  6
 # in a row still happens, and is read again, as often as it takes.
 proxy_ctl set max_in_a_row=6
-s3args[1]="endpoint=$proxy_endpoint"
+store=("${store_proxy[@]}")
 # -v -D s3cow.http=1: the store's retries are logged (at debug level).
-NBDKIT_OPTS="-v -D s3cow.http=1" cli_serve cache-size=8M retry-time=20 \
+NBDKIT_OPTS="-v -D s3cow.http=1" serve cache-size=8M retry-time=20 \
   timeout=5 2>"$tmpdir/log1"
 nbd_py "
 import time
@@ -72,11 +71,11 @@ fi
 
 # Damaged in the bucket: every GET of chunk 5 has the same bit flipped.
 proxy_ctl clear
-proxy_ctl set rot=1 "match=^GET .*/chunks/$(CLI_SOCK= /usr/bin/python3 -c "
+proxy_ctl set rot=1 "match=^GET .*/chunks/$(S3COW_TEST_SOCK= /usr/bin/python3 -c "
 import hashlib
-$(echo "$_cli_py_prelude" | sed -n '/^def pattern/,$p')
+$(echo "$_s3cow_py_prelude" | sed -n '/^def pattern/,$p')
 print(hashlib.sha256(pattern('c', $N * $CS)[5 * $CS:6 * $CS]).hexdigest())")"
-cli_serve cache-size=8M retry-time=20 timeout=5 2>"$tmpdir/log2"
+serve cache-size=8M retry-time=20 timeout=5 2>"$tmpdir/log2"
 nbd_py "
 import errno, time
 t = time.monotonic()

@@ -15,16 +15,15 @@
 #    next commit is a delta that uploads chunk 2 again) a flush succeeds;
 #  - a new server reads chunk 0: zeros, not the old data.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
+requires nbdkit nbdsh s3cow
+use_store s3
 
 s3cow create d 1M --chunk-size 64K
 start_proxy
-start_nbdkit "$sock" "${s3args_proxy[@]}" export=d gc-grace=10 retry-time=1 \
+start_nbdkit "$sock" "${store_proxy[@]}" export=d gc-grace=10 retry-time=1 \
   timeout=2 commit-interval=0 -v -D s3cow.commit=1 2>"$tmpdir/log"
 
 CTL="$proxy_ctl_port" nbd_py '
@@ -55,7 +54,7 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 grep -q "uploading them again" "$tmpdir/log" ||
   fail "the commit after the failed one did not upload chunk 2 again"
 
-cli_serve
+serve
 nbd_py '
 CS = 65536
 got = r("d", 0, CS)

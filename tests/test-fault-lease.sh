@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (issue 7): a lease renewal that lands on S3 but whose
+# Fault injection: a lease renewal that lands on S3 but whose
 # response is lost, and whose retries then fail until retry-time runs out
 # (tests/faultproxy.py drops every response to lease PUTs for a while).
 # Nobody else took the lease, so once the network is back the server must
@@ -12,7 +12,7 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-setup_python_test
+setup_python_test s3
 
 /usr/bin/python3 "$srcdir/faultload.py" lease \
   --disk 16M --chunk 256K --cache 8M --timeout 1 --retry-time 2 --lease 9 || {

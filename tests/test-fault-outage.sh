@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (issue 7): an S3 outage (tests/faultproxy.py) longer than
+# Fault injection: an S3 outage (tests/faultproxy.py) longer than
 # the retry budget (retry-time=3, outage 10 s).  A flush during it fails
 # with EIO, never success, and the server logs why; the dirty data stays
 # in memory (still readable), and once the outage is over a flush succeeds
@@ -13,7 +13,7 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-setup_python_test
+setup_python_test s3
 
 /usr/bin/python3 "$srcdir/faultload.py" outage \
   --disk 64M --chunk 256K --cache 32M --timeout 2 --retry-time 3 \

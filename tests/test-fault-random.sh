@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (issue 7): with about 10% of the S3 requests failing
+# Fault injection: with about 10% of the S3 requests failing
 # through tests/faultproxy.py (500, 503 SlowDown, resets before and after
 # the request, responses held past the client's timeout=2, stalled,
 # truncated and corrupted bodies, 1.5% of requests each; the last two hit
@@ -14,10 +14,10 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-setup_python_test
+setup_python_test s3
 
 /usr/bin/python3 "$srcdir/faultload.py" random \
-  --moved "${FAULT_MOVED:-256M}" --fault-rate "${FAULT_RATE:-0.12}" \
+  --moved "${FAULT_MOVED:-128M}" --fault-rate "${FAULT_RATE:-0.12}" \
   --disk 64M --chunk 256K --cache 8M --timeout 2 --retry-time 30 || {
   show_tail "$tmpdir/nbdkit.log" 30
   show_tail "$tmpdir/proxy.log" 15

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Read-ahead (issue 6): sequential reads are served by read-ahead, and it
+# Read-ahead: sequential reads are served by read-ahead, and it
 # never changes what a read returns or whether it fails.  With
 # tests/faultproxy.py truncating and corrupting 10% of GET bodies each,
 # unaligned sequential reads across chunk boundaries return every byte
@@ -11,7 +11,7 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-setup_python_test
+setup_python_test s3
 
 /usr/bin/python3 "$srcdir/faultload.py" readahead \
   --disk 32M --chunk 256K --cache 16M --read-ahead 4M --timeout 2 \

@@ -17,17 +17,16 @@ set -euo pipefail
 
 requires nbdkit nbdsh sha256sum mount umount
 make_tmpdir
-mkdir "$tmpdir/store" "$tmpdir/store/bkt" "$tmpdir/tier"
+use_store
+mkdir "$tmpdir/tier"
 tier="$tmpdir/tier"
 if ! mount -t tmpfs -o size=4M tmpfs "$tier" 2>/dev/null; then
   echo "$0: SKIP: cannot mount a tmpfs (not root?)"
   exit 77
 fi
 cleanup_fn umount "$tier"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-dir=(bucket=bkt endpoint="file://$tmpdir/store" export=t cache-size=4M
-     read-ahead=0 cache-dir="$tier" cache-dir-size=64M)
+store+=(export=t cache-size=4M read-ahead=0 cache-dir="$tier"
+  cache-dir-size=64M)
 export TEST_MODEL="$tmpdir/model"
 
 # stat FILE NAME: the value of counter NAME in stats file FILE.
@@ -40,7 +39,7 @@ stat ()
 # read_chunks STATS: a fresh server reads chunks 60..99, checked.
 read_chunks ()
 {
-  start_nbdkit "$sock" "${dir[@]}" stats="$1"
+  serve stats="$1"
   nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, sys
 CS = 64 * 1024
@@ -54,7 +53,7 @@ EOF
 }
 
 # 1. Write and flush more than the file system holds.
-start_nbdkit "$sock" "${dir[@]}" size=10M chunk-size=64K \
+serve size=10M chunk-size=64K \
   stats="$tmpdir/s1" 2>"$tmpdir/log1"
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, random, sys

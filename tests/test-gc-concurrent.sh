@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# s3cow gc running again and again (--grace 12s) while a server writes and
-# flushes disk d, and snapshots, forks and removals happen (issue 7):
-#  - for GC_SECONDS (25) a client writes random chunks and partial blocks
+# s3cow gc running again and again (--grace 8s) while a server writes and
+# flushes disk d, and snapshots, forks and removals happen:
+#  - for GC_SECONDS (15) a client writes random chunks and partial blocks
 #    of d and flushes (each flush acknowledged is recorded in a model);
 #    d commits often, so it compacts its maps (old maps and overwritten
 #    chunks become garbage while it runs); cache-size is 32 chunks, so
@@ -15,15 +15,15 @@
 #    fsck is clean; gc --grace 0s with no server running, then all read
 #    right again and fsck is clean.
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
-GRACE=12
+requires nbdkit nbdsh s3cow
+use_store
+GRACE=8
 
 s3cow create d 2M --chunk-size 64K
-cli_serve gc-grace=$GRACE retry-time=2 timeout=2 commit-interval=1 \
+serve gc-grace=$GRACE retry-time=1 timeout=1 commit-interval=1 \
   cache-size=2M 2>"$tmpdir/log"
 
 (
@@ -43,7 +43,7 @@ stop_gc_loop ()
 }
 cleanup_fn stop_gc_loop "$gc_pid"
 
-SECS="${GC_SECONDS:-25}" CLI_TMP="$tmpdir" nbd_py '
+SECS="${GC_SECONDS:-15}" CLI_TMP="$tmpdir" nbd_py '
 import json, random, subprocess, time
 CS = 65536
 SIZE = 32 * CS
@@ -122,7 +122,7 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 
 check_all ()
 {
-  cli_serve cache-size=2M
+  serve cache-size=2M
   CLI_TMP="$tmpdir" nbd_py '
 import json
 models = json.load(open(os.path.join(os.environ["CLI_TMP"], "models.json")))

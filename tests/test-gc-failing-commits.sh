@@ -1,32 +1,32 @@
 #!/usr/bin/env bash
 # gc against a server whose commits fail for longer than gc's grace period
-# (issue 7; the gc-grace= parameter): chunks uploaded but not committed
+# (the gc-grace= parameter): chunks uploaded but not committed
 # are unreferenced, and gc deletes unreferenced chunks older than the
 # grace.  The server must upload them again before they get that old.
 #  - a server (export=d, so that the disk stays open between connections;
-#    gc-grace=10, retry-time=1, timeout=2, commit-interval=1)
+#    gc-grace=8, the shortest for retry-time=1, timeout=1;
+#    commit-interval=1)
 #    writes 6 chunks; then every head PUT fails (faultproxy.py: 500): the
 #    flush gives EIO, the chunks are in the bucket, uncommitted;
-#  - for 25 s (2.5 grace periods) the commits keep failing while
-#    s3cow gc --grace 10s runs again and again;
+#  - for 20 s (2.5 grace periods) the commits keep failing while
+#    s3cow gc --grace 8s runs again and again;
 #  - the server logs that it uploads the chunks again; then the head PUTs
 #    work again, a flush succeeds, and a new server (no proxy) reads all 6
 #    chunks; fsck is clean; gc deleted none of them.
-# Without the re-upload, gc deletes the chunks after 10 s and the disk
+# Without the re-upload, gc deletes the chunks after 8 s and the disk
 # names missing chunks (EIO, fsck: missing chunk).
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3
-cli_setup
-GRACE=10
+requires nbdkit nbdsh s3cow
+use_store s3
+GRACE=8
 
 s3cow create d 1M --chunk-size 64K
 start_proxy
-start_nbdkit "$sock" "${s3args_proxy[@]}" export=d gc-grace=$GRACE retry-time=1 \
-  timeout=2 commit-interval=1 2>"$tmpdir/log"
+start_nbdkit "$sock" "${store_proxy[@]}" export=d gc-grace=$GRACE retry-time=1 \
+  timeout=1 commit-interval=1 2>"$tmpdir/log"
 
 # Writes, then a failed flush, then holds the connection until told.
 CTL="$proxy_ctl_port" nbd_py '
@@ -46,7 +46,7 @@ except nbd.Error as e:
 h.shutdown()
 ' || fail "first flush (above)"
 
-end=$((SECONDS + 25))
+end=$((SECONDS + GRACE * 5 / 2))
 runs=0
 while [ "$SECONDS" -lt "$end" ]; do
   if s3cow -q gc --grace ${GRACE}s >>"$tmpdir/gc.out" 2>&1; then
@@ -72,7 +72,7 @@ s3cow fsck d >"$tmpdir/fsck" || {
   cat "$tmpdir/fsck"
   fail "fsck after gc ran against failing commits"
 }
-cli_serve
+serve
 nbd_py '
 CS = 65536
 for i in range(6):

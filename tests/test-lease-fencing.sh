@@ -7,13 +7,9 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-requires_s3
-make_tmpdir
-bucket=$(new_bucket)
-echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
+use_store s3
 lease=6
-args=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-  access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret"
+args=("${store[@]}"
   export=d lease=$lease chunk-size=64K cache-size=8M)
 uri () { echo "nbd+unix:///?socket=$tmpdir/$1"; }
 

@@ -6,13 +6,9 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-requires_s3
-make_tmpdir
-bucket=$(new_bucket)
-echo -n "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
+use_store s3
 lease=4
-args=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-  access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret"
+args=("${store[@]}"
   export=d lease=$lease chunk-size=256K cache-size=16M commit-interval=1)
 uri () { echo "nbd+unix:///?socket=$tmpdir/$1"; }
 
@@ -38,8 +34,8 @@ for off in range(0, size, 1 << 20):
     assert h.pread(1 << 20, off) == model[off:off + (1 << 20)], 'bad data at %d' % off
 " >"$tmpdir/out"
 cat "$tmpdir/out"
-renewed=$(s3curl -f "$S3COW_TEST_ENDPOINT/$bucket/disks/d/lease" | sed -n 's/^renewed=//p')
-taken=$(s3curl -f "$S3COW_TEST_ENDPOINT/$bucket/disks/d/lease" | sed -n 's/^taken=//p')
+renewed=$(obj_cat disks/d/lease | sed -n 's/^renewed=//p')
+taken=$(obj_cat disks/d/lease | sed -n 's/^taken=//p')
 [ $((renewed - taken)) -ge $((lease * 3)) ] ||
   fail "lease renewed at $renewed, taken at $taken: not renewed through the load"
 if grep -q "lease not renewed\|lease lost" "$tmpdir/a.log"; then

@@ -17,15 +17,9 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh timeout
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-printf '%s' "not-the-secret-key" >"$tmpdir/wrong"
+use_store s3
 ep="$S3COW_TEST_ENDPOINT"
-s3=(bucket="$bucket" endpoint="$ep"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+printf '%s' "not-the-secret-key" >"$tmpdir/wrong"
 failures=()
 failed ()
 {
@@ -65,26 +59,26 @@ expect_refused ()
 expect_refused "no bucket=" "bucket= is required" \
   export=d size=1M endpoint="$ep"
 expect_refused "unknown parameter" "unknown parameter 'colour'" \
-  "${s3[@]}" export=d size=1M colour=blue
+  "${store[@]}" export=d size=1M colour=blue
 expect_refused "unparsable size" "could not parse size string (lots)" \
-  "${s3[@]}" export=d size=lots
+  "${store[@]}" export=d size=lots
 expect_refused "unaligned size" \
   "size=1000: must be a positive multiple of 512 bytes" \
-  "${s3[@]}" export=d size=1000
+  "${store[@]}" export=d size=1000
 expect_refused "zero size" "size=0: must be a positive multiple of 512" \
-  "${s3[@]}" export=d size=0
+  "${store[@]}" export=d size=0
 expect_refused "chunk-size too small" \
   "chunk-size=32K: must be a power of two from 64K to 64M" \
-  "${s3[@]}" export=d size=1M chunk-size=32K
+  "${store[@]}" export=d size=1M chunk-size=32K
 expect_refused "chunk-size too large" \
   "chunk-size=128M: must be a power of two from 64K to 64M" \
-  "${s3[@]}" export=d size=1M chunk-size=128M
+  "${store[@]}" export=d size=1M chunk-size=128M
 expect_refused "chunk-size not a power of two" \
   "chunk-size=3M: must be a power of two from 64K to 64M" \
-  "${s3[@]}" export=d size=1M chunk-size=3M
+  "${store[@]}" export=d size=1M chunk-size=3M
 expect_refused "cache-size below 32 chunks" \
   "cache-size must hold at least 32 chunks (33554432 bytes for chunk size 1048576)" \
-  "${s3[@]}" export=d size=1M chunk-size=1M cache-size=16M
+  "${store[@]}" export=d size=1M chunk-size=1M cache-size=16M
 expect_refused "endpoint ftp://x" \
   "endpoint ftp://x: must start with http:// or https://" \
   bucket="$bucket" export=d size=1M endpoint=ftp://x access-key=a \
@@ -109,32 +103,32 @@ expect_refused "relative file endpoint" \
   "endpoint file://rel: a file endpoint needs an absolute path" \
   bucket="$bucket" export=d size=1M endpoint=file://rel
 expect_refused "export=../x" "invalid disk name '../x'" \
-  "${s3[@]}" export=../x size=1M
+  "${store[@]}" export=../x size=1M
 expect_refused "export=a/b" "invalid disk name 'a/b'" \
-  "${s3[@]}" export=a/b size=1M
+  "${store[@]}" export=a/b size=1M
 expect_refused "export name of 97 characters" \
   "disk name too long (at most 96 characters" \
-  "${s3[@]}" export="$(printf 'n%.0s' $(seq 97))" size=1M
+  "${store[@]}" export="$(printf 'n%.0s' $(seq 97))" size=1M
 expect_refused "size= for a snapshot" \
   "size= cannot create a snapshot (export=d@s1)" \
-  "${s3[@]}" export=d@s1 size=1M
+  "${store[@]}" export=d@s1 size=1M
 expect_refused "connections=0" "connections=0: must be from 1 to 256" \
-  "${s3[@]}" export=d size=1M connections=0
+  "${store[@]}" export=d size=1M connections=0
 expect_refused "timeout=abc" \
   "timeout=abc: expected a number of seconds from 0 to 86400" \
-  "${s3[@]}" export=d size=1M timeout=abc
+  "${store[@]}" export=d size=1M timeout=abc
 
 # 2. Refused after looking at the bucket.
 expect_refused "missing disk without size=" \
   "disk nodisk does not exist (give size= to create it)" \
-  "${s3[@]}" export=nodisk
-timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${s3[@]}" export=d1 size=1M \
+  "${store[@]}" export=nodisk
+timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=d1 size=1M \
   --run true || fail "cannot create disk d1 (size=1M)"
 expect_refused "existing disk, another size=" \
   "disk d1 exists with size 1048576, not the size=2097152 given (resizing is not supported)" \
-  "${s3[@]}" export=d1 size=2M
+  "${store[@]}" export=d1 size=2M
 expect_refused "missing snapshot" "snapshot d1@nosnap does not exist" \
-  "${s3[@]}" export=d1@nosnap
+  "${store[@]}" export=d1@nosnap
 expect_refused "wrong secret key" \
   "access denied: HTTP 403 SignatureDoesNotMatch (check the secret key)" \
   bucket="$bucket" endpoint="$ep" access-key="$S3COW_TEST_ACCESS_KEY" \
@@ -157,12 +151,12 @@ expect_refused "connection refused" "Couldn't connect to server" \
 # 3. cache-size against the chunk size of an existing disk.  d64 has 64K
 # chunks: a 2M cache holds 32 of them, so it must be served, whatever the
 # chunk-size= of new disks is.
-timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${s3[@]}" export=d64 size=4M \
+timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=d64 size=4M \
   chunk-size=64K cache-size=2M --run true ||
   fail "cannot create disk d64 (64K chunks, cache-size=2M)"
 status=0
 # shellcheck disable=SC2016 # $uri is for nbdkit --run to expand
-timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${s3[@]}" export=d64 cache-size=2M \
+timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=d64 cache-size=2M \
   --run 'nbdsh -u "$uri" -c "h.pread(65536, 0)"' 2>"$tmpdir/err" || status=$?
 echo "--- d64 (64K chunks) with cache-size=2M: exit status $status:" \
   "$(cat "$tmpdir/err")"
@@ -172,7 +166,7 @@ echo "--- d64 (64K chunks) with cache-size=2M: exit status $status:" \
     "be served: $(cat "$tmpdir/err")"
 # d1 has 1M chunks: a 2M cache holds 2 of them, whatever chunk-size= says.
 expect_refused "cache-size=2M for an existing disk of 1M chunks" \
-  "cache-size" "${s3[@]}" export=d1 chunk-size=64K cache-size=2M
+  "cache-size" "${store[@]}" export=d1 chunk-size=64K cache-size=2M
 
 if [ ${#failures[@]} -gt 0 ]; then
   printf '%s\n' "${failures[@]}" >&2

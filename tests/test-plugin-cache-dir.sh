@@ -26,16 +26,8 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh nbdcopy cmp sha256sum
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
+use_store s3
 tier="$tmpdir/tier"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
 MiB=1048576
 
 # stat FILE NAME: the value of counter NAME in stats file FILE.
@@ -69,7 +61,7 @@ read_all ()
 {
   local stats="$1"
   shift
-  start_nbdkit "$sock" "${s3[@]}" export=t cache-size=32M \
+  serve export=t cache-size=32M \
     cache-dir="$tier" stats="$stats" "$@"
   rm -f "$tmpdir/copy"
   nbdcopy -- "$uri" "$tmpdir/copy" || fail "nbdcopy out failed"
@@ -81,7 +73,7 @@ read_all ()
 # 1. Write and flush.
 head -c $((40 * MiB)) /dev/urandom >"$tmpdir/data"
 head -c $((8 * MiB)) /dev/zero >>"$tmpdir/data"
-start_nbdkit "$sock" "${s3[@]}" export=t size=48M chunk-size=1M \
+serve export=t size=48M chunk-size=1M \
   cache-size=32M cache-dir="$tier" stats="$tmpdir/s1"
 nbdcopy --flush -- "$tmpdir/data" "$uri" || fail "nbdcopy in failed"
 stop_nbdkit || fail "nbdkit exited with status $?"
@@ -144,14 +136,14 @@ check_files
 # same chunks: both fetch from S3 and write the same files; every file is
 # good, and a third read takes everything from the tier.
 cp "$tmpdir/data" "$tmpdir/data48"
-start_nbdkit "$sock" "${s3[@]}" export=twin size=48M chunk-size=1M \
+serve export=twin size=48M chunk-size=1M \
   cache-size=32M
 nbdcopy --flush -- "$tmpdir/data" "$uri" || fail "nbdcopy in (twin) failed"
 stop_nbdkit || fail "nbdkit exited with status $?"
 tier="$tmpdir/shared"
-start_nbdkit "$sock" "${s3[@]}" export=t cache-size=32M cache-dir="$tier"
+serve export=t cache-size=32M cache-dir="$tier"
 # shellcheck disable=SC2016 # $uri is for nbdkit --run
-nbdkit -U - "$S3COW_PLUGIN" "${s3[@]}" export=twin cache-size=32M \
+nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=twin cache-size=32M \
   cache-dir="$tier" --run 'nbdcopy -- "$uri" '"$tmpdir/copy2" &
 other=$!
 rm -f "$tmpdir/copy"
@@ -171,12 +163,12 @@ echo "after two servers shared a cache-dir: $hits of 40 from the tier"
 
 # 6. cache-dir-size: a 96 MiB disk read through a 64M tier.
 head -c $((96 * MiB)) /dev/urandom >"$tmpdir/data"
-start_nbdkit "$sock" "${s3[@]}" export=big size=96M chunk-size=1M \
+serve export=big size=96M chunk-size=1M \
   cache-size=32M
 nbdcopy --flush -- "$tmpdir/data" "$uri" || fail "nbdcopy in (big) failed"
 stop_nbdkit || fail "nbdkit exited with status $?"
 small="$tmpdir/small"
-start_nbdkit "$sock" "${s3[@]}" export=big cache-size=32M \
+serve export=big cache-size=32M \
   cache-dir="$small" cache-dir-size=64M stats="$tmpdir/s6"
 rm -f "$tmpdir/copy"
 nbdcopy -- "$uri" "$tmpdir/copy" || fail "nbdcopy out (big) failed"
@@ -213,7 +205,7 @@ mkdir "$tier"
 if chattr +i "$tier" 2>/dev/null; then
   chattr -i "$tier"
   cp "$tmpdir/data48" "$tmpdir/data"
-  start_nbdkit "$sock" "${s3[@]}" export=t cache-size=32M cache-dir="$tier" \
+  serve export=t cache-size=32M cache-dir="$tier" \
     stats="$tmpdir/s7" 2>"$tmpdir/log7"
   cleanup_fn chattr -i "$tier"
   chattr +i "$tier"

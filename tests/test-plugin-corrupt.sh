@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# test-plugin-corrupt.sh: damaged chunk objects in the bucket of the real
-# S3 server are detected, never served as data:
+# test-plugin-corrupt.sh: damaged chunk objects in the bucket are detected,
+# never served as data:
 #  - write 16 chunks of distinct random data (64K chunks), flush, stop;
-#    ListObjectsV2 on chunks/ lists exactly their 16 SHA-256 addresses;
+#    chunks/ lists exactly their 16 SHA-256 addresses;
 #  - overwrite chunk 3's object with other bytes of the same length,
 #    replace chunk 9's with a truncated copy, delete chunk 7's;
 #  - on a new server, reading any of those chunks (whole, a few bytes
@@ -18,21 +18,12 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires nbdkit nbdsh curl
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+requires nbdkit nbdsh
+use_store
 export TEST_DIR="$tmpdir"
 log="$tmpdir/nbdkit.log"
-chunk_url="$S3COW_TEST_ENDPOINT/$bucket/chunks"
 
-start_nbdkit "$sock" "${s3[@]}" export=bad size=4M chunk-size=64K \
+serve export=bad size=4M chunk-size=64K \
   cache-size=2M
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import hashlib, os, random
@@ -51,10 +42,7 @@ EOF
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
 # The bucket holds exactly the 16 chunks, by content address.
-s3curl -f "$S3COW_TEST_ENDPOINT/$bucket?list-type=2&prefix=chunks%2F" \
-  >"$tmpdir/list.xml" || fail "ListObjectsV2 on chunks/ failed"
-grep -o '<Key>chunks/[0-9a-f]*</Key>' "$tmpdir/list.xml" |
-  sed 's|<Key>chunks/||; s|</Key>||' | sort >"$tmpdir/listed"
+obj_list chunks/ | sed 's|^chunks/||; s| .*||' | sort >"$tmpdir/listed"
 sort "$tmpdir/keys" >"$tmpdir/expected"
 cmp -s "$tmpdir/listed" "$tmpdir/expected" ||
   fail "chunks/ lists $(wc -l <"$tmpdir/listed") keys, expected the 16" \
@@ -66,18 +54,13 @@ key9="$(sed -n 10p "$tmpdir/keys")"
 
 # Damage three chunk objects.
 head -c 65536 /dev/urandom >"$tmpdir/other"
-code="$(s3curl -o /dev/null -w '%{http_code}' -T "$tmpdir/other" \
-  "$chunk_url/$key3")"
-[ "$code" = 200 ] || fail "PUT over chunk 3's object: HTTP $code"
+obj_put "chunks/$key3" "$tmpdir/other"
 head -c 1000 "$tmpdir/data" >"$tmpdir/short"
-code="$(s3curl -o /dev/null -w '%{http_code}' -T "$tmpdir/short" \
-  "$chunk_url/$key9")"
-[ "$code" = 200 ] || fail "PUT over chunk 9's object: HTTP $code"
-code="$(s3curl -o /dev/null -w '%{http_code}' -X DELETE "$chunk_url/$key7")"
-[ "$code" = 204 ] || fail "DELETE chunk 7's object: HTTP $code"
+obj_put "chunks/$key9" "$tmpdir/short"
+obj_delete "chunks/$key7"
 
 # A new server, its messages also kept in $log.
-start_nbdkit "$sock" "${s3[@]}" export=bad chunk-size=64K cache-size=2M \
+serve export=bad chunk-size=64K cache-size=2M \
   2> >(tee "$log" >&2)
 
 nbdsh -u "$uri" -c "$(cat <<'EOF'
@@ -147,25 +130,19 @@ stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
 # A damaged map object: the disk is not opened (no connection), and the log
 # names the map.  A damaged head: the server refuses to start, naming it.
-start_nbdkit "$sock" "${s3[@]}" export=meta size=1M chunk-size=64K \
+serve export=meta size=1M chunk-size=64K \
   cache-size=2M
 nbdsh -u "$uri" -c 'h.pwrite(b"m" * 70000, 1000); h.flush()' ||
   fail "writing disk meta failed"
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
-s3curl -f "$S3COW_TEST_ENDPOINT/$bucket?list-type=2&prefix=disks%2Fmeta%2Fmaps%2F" \
-  >"$tmpdir/maps.xml" || fail "ListObjectsV2 on disks/meta/maps/ failed"
-map="$(grep -o '<Key>[^<]*</Key>' "$tmpdir/maps.xml" | tail -n 1 |
-  sed 's|<Key>||; s|</Key>||')"
+map="$(obj_list disks/meta/maps/ | tail -n 1 | cut -d' ' -f1)"
 [ -n "$map" ] || fail "no map object under disks/meta/maps/"
-s3curl -f -o "$tmpdir/map" "$S3COW_TEST_ENDPOINT/$bucket/$map" ||
-  fail "GET $map failed"
+obj_get "$map" "$tmpdir/map"
 /usr/bin/python3 -c 'import sys
 d = bytearray(open(sys.argv[1], "rb").read()); d[len(d) // 2] ^= 1
 open(sys.argv[1], "wb").write(d)' "$tmpdir/map"
-code="$(s3curl -o /dev/null -w '%{http_code}' -T "$tmpdir/map" \
-  "$S3COW_TEST_ENDPOINT/$bucket/$map")"
-[ "$code" = 200 ] || fail "PUT over $map: HTTP $code"
-start_nbdkit "$sock" "${s3[@]}" export=meta chunk-size=64K cache-size=2M \
+obj_put "$map" "$tmpdir/map"
+serve export=meta chunk-size=64K cache-size=2M \
   2> >(tee "$log" >&2)
 if nbdsh -u "$uri" -c 'print(h.pread(10, 1000))' 2>/dev/null; then
   fail "a disk whose map is corrupt was served"
@@ -177,14 +154,11 @@ done
 expect_log "$map: map object is corrupt"
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
-s3curl -f -o "$tmpdir/head" "$S3COW_TEST_ENDPOINT/$bucket/disks/meta/head" ||
-  fail "GET disks/meta/head failed"
+obj_get disks/meta/head "$tmpdir/head"
 head -c 20 "$tmpdir/head" >"$tmpdir/head.short"
-code="$(s3curl -o /dev/null -w '%{http_code}' -T "$tmpdir/head.short" \
-  "$S3COW_TEST_ENDPOINT/$bucket/disks/meta/head")"
-[ "$code" = 200 ] || fail "PUT over disks/meta/head: HTTP $code"
+obj_put disks/meta/head "$tmpdir/head.short"
 status=0
-timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${s3[@]}" export=meta \
+timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=meta \
   chunk-size=64K cache-size=2M --run true 2>"$tmpdir/err" || status=$?
 cat "$tmpdir/err" >&2
 if [ "$status" = 0 ] || [ "$status" = 124 ]; then

@@ -13,14 +13,10 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-make_tmpdir
-mkdir "$tmpdir/store" "$tmpdir/store/bkt"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-dir=(bucket=bkt endpoint="file://$tmpdir/store")
+use_store dir
 export TEST_MODEL="$tmpdir/model"
 
-start_nbdkit "$sock" "${dir[@]}" export=local size=32M chunk-size=64K \
+serve export=local size=32M chunk-size=64K \
   cache-size=2M
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import hashlib, os, random, sys
@@ -65,7 +61,7 @@ grep -qv '^[0-9a-f]\{64\}$' "$tmpdir/listed" &&
   fail "chunks/ holds files not named by a SHA-256:" \
     "$(grep -v '^[0-9a-f]\{64\}$' "$tmpdir/listed")"
 
-start_nbdkit "$sock" "${dir[@]}" export=local chunk-size=64K cache-size=2M
+serve export=local chunk-size=64K cache-size=2M
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, sys
 CS = 64 * 1024

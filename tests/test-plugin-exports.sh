@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-plugin-exports.sh: export names on the real S3 server.
+# test-plugin-exports.sh: export names.
 #  - create disk a (8 MiB) and disk b (16 MiB) with export=a / export=b
 #    servers, each written with its own data;
 #  - a server without export=: nbdinfo --list shows exactly a and b; the
@@ -14,15 +14,8 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh nbdinfo
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret"
-    chunk-size=64K cache-size=2M)
+use_store
+store+=(chunk-size=64K cache-size=2M)
 export TEST_SOCK="$sock"
 log="$tmpdir/nbdkit.log"
 
@@ -42,7 +35,7 @@ expect_log ()
 # 1. Two disks.
 for d in a b; do
   if [ $d = a ]; then size=8M; else size=16M; fi
-  start_nbdkit "$sock" "${s3[@]}" export=$d size=$size
+  serve export=$d size=$size
   nbdsh -u "nbd+unix:///?socket=$sock" \
     -c "h.pwrite(b'this is disk $d' * 1000, 4096); h.flush()" ||
     fail "writing disk $d failed"
@@ -50,7 +43,7 @@ for d in a b; do
 done
 
 # 2. Without export=.
-start_nbdkit "$sock" "${s3[@]}" 2> >(tee "$log" >&2)
+serve 2> >(tee "$log" >&2)
 nbdinfo --list --json "nbd+unix:///?socket=$sock" >"$tmpdir/list.json" ||
   fail "nbdinfo --list failed"
 names="$(/usr/bin/python3 -c 'import json, sys
@@ -109,7 +102,7 @@ expect_log "no disk named: ask for an export name" "no export name"
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
 # 3. With export=a.
-start_nbdkit "$sock" "${s3[@]}" export=a 2> >(tee "$log" >&2)
+serve export=a 2> >(tee "$log" >&2)
 names="$(nbdinfo --list --json "nbd+unix:///?socket=$sock" |
   /usr/bin/python3 -c 'import json, sys
 print(" ".join(e["export-name"] for e in json.load(sys.stdin)["exports"]))')" ||

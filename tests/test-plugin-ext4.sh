@@ -27,15 +27,7 @@ if ! losetup -f >/dev/null 2>&1; then
   echo "$0: SKIP: no free loop device" >&2
   exit 77
 fi
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+use_store s3
 fuse="$tmpdir/fuse"
 mnt="$tmpdir/mnt"
 mkdir "$fuse" "$mnt"
@@ -102,7 +94,7 @@ attach ()
   echo "$0: $fuse/nbd is $loop"
 }
 
-start_nbdkit "$sock" "${s3[@]}" export=fs size=128M chunk-size=256K \
+serve export=fs size=128M chunk-size=256K \
   cache-size=32M
 cleanup_fn teardown
 attach
@@ -126,7 +118,7 @@ teardown
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
 # A new server: the filesystem must be all there.
-start_nbdkit "$sock" "${s3[@]}" export=fs chunk-size=256K cache-size=32M
+serve export=fs chunk-size=256K cache-size=32M
 cleanup_fn teardown
 attach
 status=0

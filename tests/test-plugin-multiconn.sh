@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# test-plugin-multiconn.sh: two NBD connections at once to the same disk on
-# the real S3 server:
+# test-plugin-multiconn.sh: two NBD connections at once to the same disk:
 #  - the server advertises multi-conn (can_multi_conn true), on both;
 #  - a write + flush on one connection is seen by a read on the other, in
 #    both directions, many rounds, including chunks the reader has read
@@ -17,18 +16,10 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh nbdinfo
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+use_store
 export TEST_URI="$uri" TEST_MODEL="$tmpdir/model"
 
-start_nbdkit "$sock" "${s3[@]}" export=mc size=8M chunk-size=64K \
+serve export=mc size=8M chunk-size=64K \
   cache-size=2M
 
 nbdinfo "$uri" >"$tmpdir/info" || fail "nbdinfo failed"
@@ -97,7 +88,7 @@ EOF
 )" || fail "two connections (phase 1) failed: see above"
 
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
-start_nbdkit "$sock" "${s3[@]}" export=mc chunk-size=64K cache-size=2M
+serve export=mc chunk-size=64K cache-size=2M
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, sys
 model = open(os.environ["TEST_MODEL"], "rb").read()
@@ -113,7 +104,7 @@ stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 # too (that is what multi-conn promises): with no background commits, write
 # on the second connection, flush on the first, crash the server (SIGKILL),
 # and a new server (taking over the dead one's 3 s lease) has the data.
-start_nbdkit "$sock" "${s3[@]}" export=mc chunk-size=64K cache-size=2M \
+serve export=mc chunk-size=64K cache-size=2M \
   commit-interval=0 lease=3
 nbdsh -n -c "$(cat <<'EOF'
 import os
@@ -130,7 +121,7 @@ EOF
 )" || fail "writes before the crash failed"
 kill -KILL "$nbdkit_pid"
 stop_nbdkit || true
-start_nbdkit "$sock" "${s3[@]}" export=mc chunk-size=64K cache-size=2M \
+serve export=mc chunk-size=64K cache-size=2M \
   lease-wait=30
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import sys

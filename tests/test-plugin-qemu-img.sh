@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-plugin-qemu-img.sh: qemu-img against the plugin on the real S3 server
+# test-plugin-qemu-img.sh: qemu-img against the plugin on S3
 # (64 MiB disk, 1M chunks):
 #  - qemu-img convert a 64 MiB image of random data with zero ranges (whole
 #    chunks, a large aligned range, unaligned ranges inside chunks, the
@@ -14,15 +14,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit qemu-img cmp
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+use_store s3
 img="$tmpdir/src.img"
 size=$((64 << 20))
 
@@ -52,14 +44,14 @@ compare ()
       "(identical)"
 }
 
-start_nbdkit "$sock" "${s3[@]}" export=qi size=64M chunk-size=1M \
+serve export=qi size=64M chunk-size=1M \
   cache-size=32M
 qemu-img convert -n -f raw -O raw "$img" "$uri" ||
   fail "qemu-img convert image -> disk failed"
 compare "$img" "$uri" "before restart"
 
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
-start_nbdkit "$sock" "${s3[@]}" export=qi cache-size=32M
+serve export=qi cache-size=32M
 
 qemu-img info --output=json -f raw "$uri" >"$tmpdir/info.json" ||
   fail "qemu-img info failed"

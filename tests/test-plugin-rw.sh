@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test-plugin-rw.sh: reads and writes through the plugin on the real S3
-# server, checked against a Python model of the disk (a bytearray):
+# test-plugin-rw.sh: reads and writes through the plugin, checked
+# against a Python model of the disk (a bytearray):
 #  - ~150 writes of random content at unaligned offsets, many spanning one
 #    or more chunk boundaries, plus the first and last bytes of the disk, with
 #    a cache of just 32 chunks so that chunks are uploaded, evicted and
@@ -22,18 +22,10 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh nbdcopy cmp
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+use_store
 export TEST_URI="$uri" TEST_MODEL="$tmpdir/model"
 
-start_nbdkit "$sock" "${s3[@]}" export=rw size=64M chunk-size=64K \
+serve export=rw size=64M chunk-size=64K \
   cache-size=2M
 
 nbdsh -u "$uri" -c "$(cat <<'EOF'
@@ -231,7 +223,7 @@ stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
 
 # A new server: the disk exists, so no size=; a different chunk-size= is
 # ignored (an existing disk keeps its own).
-start_nbdkit "$sock" "${s3[@]}" export=rw chunk-size=128K cache-size=4M
+serve export=rw chunk-size=128K cache-size=4M
 
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, random, sys

@@ -13,17 +13,14 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh sha256sum
-make_tmpdir
-mkdir "$tmpdir/store" "$tmpdir/store/bkt"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-dir=(bucket=bkt endpoint="file://$tmpdir/store" chunk-size=64K cache-size=2M)
+use_store dir
+store+=(chunk-size=64K cache-size=2M)
 size=$((4 * 65536 + 1024))
 export TEST_DIR="$tmpdir"
 
 # 1. Two disks, their tail chunks full of random data, committed.
 for d in a b; do
-  start_nbdkit "$sock" "${dir[@]}" export=$d size=$size
+  serve export=$d size=$size
   TEST_DISK=$d nbdsh -u "$uri" -c "$(cat <<'EOF'
 import hashlib, os, random
 CS = 64 * 1024
@@ -51,7 +48,7 @@ for d in a b; do
 done
 
 # 3. A fresh server: fast zero of the tail of a, trim of the tail of b.
-start_nbdkit "$sock" "${dir[@]}"
+serve
 nbdsh -c "$(cat <<'EOF'
 import os, sys
 CS = 64 * 1024
@@ -93,7 +90,7 @@ stop_nbdkit || fail "nbdkit exited with status $?"
 
 # 4. After a restart: zeros, a hole, the rest intact; then zero only the
 # end of the tail chunk of a (written again first): the rest is kept.
-start_nbdkit "$sock" "${dir[@]}"
+serve
 nbdsh -c "$(cat <<'EOF'
 import os, sys
 CS = 64 * 1024

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test-plugin-trim-zero.sh: trim and write-zeroes through the plugin on the
-# real S3 server, on a 16 MiB disk of 64K chunks filled with random data:
+# test-plugin-trim-zero.sh: trim and write-zeroes through the plugin, on a
+# 16 MiB disk of 64K chunks filled with random data:
 #  - zero whole chunks, part of a chunk, a range from the middle of one
 #    chunk to the middle of another, the tail of the disk (with FUA), with
 #    the fast-zero flag (whole chunks; part of a chunk may also say ENOTSUP,
@@ -21,15 +21,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh qemu-img
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-s3=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
+use_store
 export TEST_MODEL="$tmpdir/model" TEST_HOLES="$tmpdir/holes"
 
 # The checks shared by both phases: content, then block status.
@@ -80,7 +72,7 @@ def check_all(h, model, holes, strict, what):
                         names[want]))
 EOF
 
-start_nbdkit "$sock" "${s3[@]}" export=tz size=16M chunk-size=64K \
+serve export=tz size=16M chunk-size=64K \
   cache-size=4M
 
 nbdsh --base-allocation -u "$uri" -c "$(cat <<'EOF'
@@ -144,7 +136,7 @@ EOF
 )" || fail "trim/zero (phase 1) failed: see above"
 
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
-start_nbdkit "$sock" "${s3[@]}" export=tz chunk-size=64K cache-size=4M
+serve export=tz chunk-size=64K cache-size=4M
 
 nbdsh --base-allocation -u "$uri" -c "$(cat <<'EOF'
 import os, sys, json
@@ -185,7 +177,7 @@ EOF
 # would need a GET first, so ENOTSUP and nothing changed; part of a hole,
 # part of a chunk just read, and whole chunks are fast.
 stop_nbdkit || fail "nbdkit exited with status $? after SIGTERM, expected 0"
-start_nbdkit "$sock" "${s3[@]}" export=tz chunk-size=64K cache-size=4M
+serve export=tz chunk-size=64K cache-size=4M
 nbdsh -u "$uri" -c "$(cat <<'EOF'
 import os, sys
 CS = 64 * 1024

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test-security-fuzz.sh: the libFuzzer targets of tests/fuzz/, briefly
-# (issue 7, tooling).  SKIPs unless configure found clang with libFuzzer.
+# test-security-fuzz.sh: the libFuzzer targets of tests/fuzz/, briefly.
+# SKIPs unless configure found clang with libFuzzer.
 #  1. every input of tests/fuzz/regress-TARGET/ (crashes found before) and
 #     of the seed corpus tests/fuzz/corpus-TARGET/ runs through its target
 #     without a crash;
-#  2. each target fuzzes for S3COW_FUZZ_SECONDS (default 3) seconds from
+#  2. each target fuzzes for S3COW_FUZZ_SECONDS (default 1) seconds from
 #     its seeds, in a scratch corpus (nothing is written to the source
 #     tree).  A crash fails the test; its input is kept in
 #     tests/fuzz/crashes/ of the build tree: add it to
@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do
   fi
 done
 make_tmpdir
-seconds="${S3COW_FUZZ_SECONDS:-3}"
+seconds="${S3COW_FUZZ_SECONDS:-1}"
 # Leaks are errors too; keep memory bounded on a shared machine.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1"

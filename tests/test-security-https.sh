@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test-security-https.sh: HTTPS to S3 with certificate verification (issue
-# 7, security).  The test gateway serves HTTPS too when scripts/rgw-start.sh
+# test-security-https.sh: HTTPS to S3 with certificate verification.  The
+# test gateway serves HTTPS too when scripts/rgw-start.sh
 # ran with S3COW_RGW_TLS_PORT (scripts/test.sh does): a certificate for
 # 127.0.0.1 and localhost from a test CA, S3COW_TEST_CA_FILE.  SKIPs without.
 #  - ca-file=CA: create a disk, write, flush, read back; a new server reads
@@ -26,10 +26,7 @@ then
     "with S3COW_RGW_TLS_PORT)" >&2
   exit 77
 fi
-make_tmpdir
-bucket="$(new_bucket)"
-printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-sock="$tmpdir/sock"
+use_store s3
 tls="$S3COW_TEST_TLS_ENDPOINT"
 tls_localhost="${tls/127.0.0.1/localhost}"
 common=(bucket="$bucket" region="${S3COW_TEST_REGION:-us-east-1}"

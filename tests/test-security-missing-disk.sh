@@ -4,12 +4,12 @@
 # the bucket: no lease object under disks/NAME/ for every name a client
 # tries (unbounded garbage in the bucket from anyone who can connect).
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
 set -euo pipefail
 
-cli_setup
+requires nbdkit nbdsh s3cow
+use_store
 s3cow create d 1M
-cli_serve 2>"$tmpdir/log"
+serve 2>"$tmpdir/log"
 for name in nope1 nope2 nope3; do
   if nbdsh -u "nbd+unix:///$name?socket=$sock" -c pass 2>/dev/null; then
     fail "a connection opened disk $name, which does not exist"
@@ -21,7 +21,7 @@ grep -q "disk nope1 does not exist" "$tmpdir/log" || {
 }
 nbd_py 'w("d", 0, b"d" * 512); assert r("d", 0, 512) == b"d" * 512'
 stop_nbdkit || fail "nbdkit exited with status $?"
-s3_sizes disks/ >"$tmpdir/objects"
+obj_list disks/ >"$tmpdir/objects"
 if grep "^disks/nope" "$tmpdir/objects"; then
   fail "connections for missing disks left objects in the bucket"
 fi

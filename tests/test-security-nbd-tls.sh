@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# test-security-nbd-tls.sh: NBD over TLS (issue 7, security).
-#  - nbdkit --tls=require --tls-psk=FILE serves an s3cow disk (on the S3
-#    test server when there is one, else on the directory store: TLS is
-#    between the client and nbdkit, whatever the backend);
+# test-security-nbd-tls.sh: NBD over TLS.
+#  - nbdkit --tls=require --tls-psk=FILE serves an s3cow disk (TLS is
+#    between the client and nbdkit, whatever the store);
 #  - libnbd connects with the PSK (nbds+unix://alice@/?tls-psk-file=...),
 #    writes, flushes and reads back; a second TLS connection sees the data;
 #  - refused: a plain-text client (nbd+unix://), a plain-text export
@@ -12,8 +11,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh nbdinfo od
-make_tmpdir
-sock="$tmpdir/sock"
+use_store
 
 # PSK files: "username:hex key" per line (nbdkit-tls(1)).
 key="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
@@ -24,21 +22,9 @@ printf 'alice:%s\n' "$wrong" >"$tmpdir/wrong.psk"
 printf 'mallory:%s\n' "$key" >"$tmpdir/mallory.psk"
 chmod 600 "$tmpdir"/*.psk
 
-if [ -n "${S3COW_TEST_ENDPOINT:-}" ]; then
-  bucket="$(new_bucket)"
-  printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
-  store=(bucket="$bucket" endpoint="$S3COW_TEST_ENDPOINT"
-    region="${S3COW_TEST_REGION:-us-east-1}"
-    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret")
-else
-  echo "$0: no S3 server: serving the directory store"
-  mkdir -p "$tmpdir/store/bkt"
-  store=(bucket=bkt endpoint="file://$tmpdir/store")
-fi
-
 log="$tmpdir/nbdkit.log"
 NBDKIT_OPTS="--tls=require --tls-psk=$tmpdir/server.psk" \
-  start_nbdkit "$sock" "${store[@]}" export=disk size=4M chunk-size=64K \
+  serve export=disk size=4M chunk-size=64K \
   cache-size=4M 2> >(tee "$log" >&2)
 
 tls_uri ()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-security-regressions.sh: the bugs that issue 7's fuzzing found, each
+# test-security-regressions.sh: the bugs that fuzzing found, each
 # checked end to end on the directory store (no S3 server needed).  Their
 # fuzz inputs are in tests/fuzz/regress-*/, which test-security-fuzz.sh
 # replays; docs/reliability.md describes each bug.

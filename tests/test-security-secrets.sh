@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-security-secrets.sh: no secret in any log or error (issue 7).
+# test-security-secrets.sh: no secret in any log or error.
 #
 # Every request goes through a small recording TCP proxy in front of the
 # test gateway, which notes the Signature= value of every Authorization
@@ -28,10 +28,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh /usr/bin/python3
-requires_s3
-make_tmpdir
-bucket="$(new_bucket)"
-sock="$tmpdir/sock"
+use_store s3
 logs="$tmpdir/logs"
 mkdir "$logs"
 export TEST_URI="nbd+unix:///?socket=$sock"

@@ -17,13 +17,11 @@
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
-requires_s3
 test_store=./test-store
 [ -x "$test_store" ] || fail "$test_store not built (run make check)"
 
-make_tmpdir
+use_store s3
 tmp="$tmpdir"
-bucket="$(new_bucket)"
 
 export S3COW_TEST_STORE_ENDPOINT="$S3COW_TEST_ENDPOINT"
 export S3COW_TEST_BUCKET="$bucket"
