@@ -491,9 +491,9 @@ disktier_has (struct disktier *dt, const uint8_t *hash)
 
 /* Read exactly size bytes at 0 from fd into buf, hashing them into sum as
  * they land: a piece of READ_PIECE bytes is hashed right after its pread,
- * while it is still in the CPU's cache (measured: as fast as a full pread
- * then a full hash when the buffers are warm in the cache, a third faster
- * when they are cold, as in a new server's pool).  Returns size, or
+ * while it is still in the CPU's cache (never slower than a full pread
+ * then a full hash, faster when the buffers are cold, as in a new
+ * server's pool).  Returns size, or
  * the bytes read when the file is shorter (sum then undefined), or -1
  * (errno).
  */

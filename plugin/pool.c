@@ -10,8 +10,8 @@
  * reserved by a thread and not yet given to an entry, upload copies, and
  * the pool of free buffers; it never exceeds cache->limit.  Freed buffers
  * go to the pool and are reused as they are: mapping a fresh buffer per
- * chunk cost a page fault per 4 KiB and the kernel's zeroing on every load
- * (a third of the CPU of a cold sequential read, measured).  A thread
+ * chunk costs a page fault per 4 KiB and the kernel's zeroing on every
+ * load, a large share of a cold read's CPU.  A thread
  * reserves a buffer (from the pool, else a new one while under the limit,
  * else evicting clean chunks, else waiting for uploads to clean some)
  * before it takes an entry lock, so no thread waits for memory while

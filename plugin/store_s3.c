@@ -31,8 +31,8 @@
  * STORE_PRECONDITION and the caller, which knows whether the content is
  * its own (a writer id in it), can read the object to tell.  We cannot:
  * comparing the etag with the MD5 of our body would take another writer's
- * identical body for ours (measured: 32 threads incrementing a counter
- * lose updates that way).
+ * identical body for ours (test-store's 32 threads incrementing one
+ * counter would lose updates that way).
  *
  * RGW 16.2 matches If-Match only against the unquoted etag (AWS and MinIO
  * take both): we send it unquoted.

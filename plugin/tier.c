@@ -12,11 +12,10 @@
  * the other half to requests and uploads, whose threads the client waits
  * for more directly.  A request that writes the file itself does so after
  * copying its data out, before replying: one file write, bounded, never a
- * wait for the queue or for room in it.  Measured: the single tier thread
- * fell behind a cold sequential read and up to a third of the chunks were
- * dropped (read again from S3 on the next pass), and read-ahead waiting
- * for the queue slowed the cold read by 15%; with requests only dropping
- * their offers when it was full, 76 of 1024 were still dropped.
+ * wait for the queue or for room in it.  A single tier thread falls
+ * behind a cold sequential read: dropping offers when its queue is full
+ * sends those chunks back to S3 on the next pass, and making read-ahead
+ * wait for the queue slows the read.
  *
  * Locking rule for a tier write (tier_write): the writer holds a pin on the
  * entry and its shared lock, and neither cache->lock nor the tier's lock

@@ -202,9 +202,9 @@ def main():
             cells[1 + [s for s, _ in present].index("s3cow")] = c
         w("| " + " | ".join(cells) + " |")
 
-    # Targets of issue 6.
+    # Targets.
     w("")
-    w("### Targets (issue 6)")
+    w("### Targets")
     w("")
     w("| target | measured | met |")
     w("|---|---|---|")

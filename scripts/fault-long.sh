@@ -23,7 +23,7 @@
 #            GET bodies; then 10% of the chunks damaged "in the bucket"
 #            (the same bit flipped in every GET): EIO, never bad data
 #   lease    a lease renewal that landed with its response lost: the
-#            server keeps its lease (bug 4 of docs/reliability.md, fixed)
+#            server keeps its lease (it recognises its own renewal)
 #
 # It ends with the RESULT line of each run: faults injected, bytes moved
 # and verified.  Logs stay in $FAULT_LOGS (default /tmp/s3cow-fault-long).

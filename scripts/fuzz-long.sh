@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fuzz s3cow's parsers for a long time (issue 7): the libFuzzer targets of
+# Fuzz s3cow's parsers for a long time: the libFuzzer targets of
 # tests/fuzz/, one after the other, each for SECONDS, from a corpus that
 # grows across runs.  The short version runs in make check
 # (tests/test-security-fuzz.sh).

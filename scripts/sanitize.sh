@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run s3cow's tests under the sanitizers and valgrind (issue 7, tooling):
+# Run s3cow's tests under the sanitizers and valgrind:
 #
 #   scripts/sanitize.sh [asan] [tsan] [valgrind]     (default: all three)
 #
@@ -110,7 +110,7 @@ build ()
 
 # An nbdkit that preloads the runtime: wrapper DIR RUNTIME ENV-ASSIGNMENT...
 # Also preloaded: exit-shim.so, which makes nbdkit exit without running the
-# libraries' destructors.  Measured here (glibc 2.36, gcc 12 and clang 14
+# libraries' destructors.  Seen with glibc 2.36, gcc 12 and clang 14
 # runtimes alike): under a preloaded ASan runtime, glibc's locale lock can
 # be left held (curl(1) itself then hangs at its first setlocale), and
 # nbdkit, after libcurl reported a connection error, hung forever at exit

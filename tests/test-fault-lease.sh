@@ -7,8 +7,8 @@
 # and fence itself for good.
 #
 # This failed before lease.c recognised its own landed renewal (412 on the
-# next renewal, and a stored lease naming our instance): see
-# docs/reliability.md, bug 4.
+# next renewal, and a stored lease naming our instance): see put_lease
+# in lease.c.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 

@@ -2,7 +2,7 @@
 # test-security-regressions.sh: the bugs that fuzzing found, each
 # checked end to end on the directory store (no S3 server needed).  Their
 # fuzz inputs are in tests/fuzz/regress-*/, which test-security-fuzz.sh
-# replays; docs/reliability.md describes each bug.
+# replays; the list below says what each was.
 #   dotdot-name          a disk named v1..2 was created, then never opened
 #   param-nonfinite      nan, inf, 1e300 taken as durations
 #   log-injection        a client's export name copied raw into the log
