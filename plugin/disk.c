@@ -20,12 +20,13 @@
  *
  *   - from a lease object marked "released": H released it in disk_close
  *     after its commit thread stopped and its final commit returned, and
- *     only when its last head PUT was not uncertain (it landed, and H
- *     knew its etag; an earlier attempt that failed carried an older
- *     etag and can no longer land).  So no head PUT of H can land any
- *     more: N reads the head and writes nothing at open.  An open that
- *     only reads costs no head PUT and leaves the generation and commit
- *     time alone.  (H with an uncertain last PUT does not release: its
+ *     only when no head PUT it sent may land any more ("stray": every
+ *     PUT whose answer it did not get carried If-Match on an etag that
+ *     has since been replaced, by a later PUT of H that landed or by
+ *     another writer).  So N reads the head and writes nothing at open:
+ *     an open that only reads costs no head PUT and leaves the generation
+ *     and commit time alone.  (H whose last head PUT may still land, a
+ *     commit or the claim of an open that failed, does not release: its
  *     lease expires, and N takes it over as below.)
  *   - by taking over a stale or unreadable lease, or with no lease
  *     object at all (never taken, or deleted by s3cow unlock --force
@@ -79,8 +80,8 @@
  * can, and whose cache has since dropped those chunks (see s3cow(1)).
  *
  * Locking: commit_lock serialises commits and protects head, etag,
- * the map entry counts, uncertain/attempted; fenced is read without it
- * (atomically).  The cache and chunk map have their own locks.
+ * the map entry counts, uncertain/stray/attempted; fenced is read
+ * without it (atomically).  The cache and chunk map have their own locks.
  */
 #include <config.h>
 
@@ -140,6 +141,7 @@ struct disk {
   uint64_t base_entries;       /* entries in head.maps[0] */
   uint64_t delta_entries;      /* entries in head.maps[1..] */
   bool uncertain;  /* the last head PUT may or may not have landed */
+  bool stray;      /* a head PUT of ours (If-Match etag) may land yet */
   void *attempted; /* its bytes, when uncertain */
   size_t attempted_len;
   atomic_bool fenced;  /* another writer owns the head: write no more */
@@ -333,10 +335,13 @@ claim_head (struct disk *d, const struct disk_config *config)
     if (r == STORE_OK) {
       d->head = next;
       strcpy (d->etag, etag);
+      d->stray = false;
       return 0;
     }
-    if (r != STORE_PRECONDITION)
+    if (r != STORE_PRECONDITION) {
+      d->stray = true; /* it may land yet: see disk_open's failure */
       return -1;
+    }
     /* Someone committed just before we took the lease: start over. */
     chunkmap_free (d->map);
     d->map = NULL;
@@ -415,7 +420,13 @@ disk_open (struct store *store, struct cache *cache,
   return d;
 
 fail:
-  lease_release (d->lease);
+  /* A claim that may still land: let the lease expire, so that the next
+   * holder claims the head too ("Fencing" at the top).
+   */
+  if (d->stray)
+    lease_drop (d->lease);
+  else
+    lease_release (d->lease);
   chunkmap_free (d->map);
   pthread_mutex_destroy (&d->commit_lock);
   pthread_mutex_destroy (&d->thread_lock);
@@ -505,11 +516,15 @@ reconcile (struct disk *d)
   if (len == d->attempted_len && memcmp (data, d->attempted, len) == 0) {
     d->head = head;
     strcpy (d->etag, etag);
+    d->stray = false;
     s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
   } else if (strcmp (etag, d->etag) != 0) {
+    /* No PUT of ours (If-Match d->etag) can land any more. */
+    d->stray = false;
     fence (d, "the head changed under us");
     return -1;
   }
+  /* Else it has not landed yet, but still may (stray stays). */
   d->uncertain = false;
   free (d->attempted);
   d->attempted = NULL;
@@ -625,7 +640,7 @@ commit (struct disk *d)
                           etag);
   if (r == STORE_PRECONDITION) {
     /* A retry of our own PUT that had landed also gets here: look. */
-    d->uncertain = true;
+    d->uncertain = d->stray = true;
     d->attempted = head_data;
     d->attempted_len = head_len;
     head_data = NULL;
@@ -637,7 +652,7 @@ commit (struct disk *d)
     s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the last "
                      "commit stays in force; the next flush retries",
                      d->label, next.generation);
-    d->uncertain = true;
+    d->uncertain = d->stray = true;
     d->attempted = head_data;
     d->attempted_len = head_len;
     head_data = NULL;
@@ -646,6 +661,7 @@ commit (struct disk *d)
   free (head_data);
   d->head = next;
   strcpy (d->etag, etag);
+  d->stray = false;
 
 committed:
   stats_inc (STAT_COMMITS);
@@ -754,7 +770,7 @@ disk_close (struct disk *d)
   /* Released only when no head PUT of ours can land any more: see
    * "Fencing" at the top.  Else the lease expires.
    */
-  if (d->lease && d->uncertain) {
+  if (d->lease && d->stray) {
     s3cow_log_error ("%s: the last commit may still land: leaving the lease "
                      "to expire (%.0f s) instead of releasing it",
                      d->label, lease_duration (d->lease));
