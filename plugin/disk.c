@@ -3,9 +3,44 @@
  * The head names the disk's map objects, applied in order onto an all-zero
  * disk.  A commit appends one delta map to the list; when the deltas grow
  * large (in count or in entries) it writes one full map instead, and the
- * list becomes just that map.  Maps are immutable and their keys unique
+ * list becomes just that map.  So a commit never writes a head of more
+ * than MAX_DELTAS maps, whatever its chunks' ages (below), and never more
+ * than HEAD_MAX_MAPS (checked before the map key is added).  A head over
+ * that limit from an older s3cow still opens (format.h), and its next
+ * commit is a full map.  Maps are immutable and their keys unique
  * (generation plus a random instance id), so a writer that lost the head
  * can never overwrite a map that the new owner's head names.
+ *
+ * Fencing: who may commit, and when an open writes the head.  Only the
+ * lease holder commits, and each commit is a compare-and-swap (If-Match)
+ * on the etag of the head this server last read or wrote, so a commit
+ * lands only on the state this server serves.  What is left is a previous
+ * holder H that still believes its lease valid, or has a head PUT under
+ * way, when a new holder N takes the lease.  N looks at how it took it:
+ *
+ *   - from a lease object marked "released": H released it in disk_close
+ *     after its commit thread stopped and its final commit returned, and
+ *     only when no head PUT it sent may land any more ("stray": every
+ *     PUT whose answer it did not get carried If-Match on an etag that
+ *     has since been replaced, by a later PUT of H that landed or by
+ *     another writer).  So N reads the head and writes nothing at open:
+ *     an open that only reads costs no head PUT and leaves the generation
+ *     and commit time alone.  (H whose last head PUT may still land, a
+ *     commit or the claim of an open that failed, does not release: its
+ *     lease expires, and N takes it over as below.)
+ *   - by taking over a stale or unreadable lease, or with no lease
+ *     object at all (never taken, or deleted by s3cow unlock --force
+ *     while H may live): N rewrites the head (claim_head, If-Match on
+ *     the etag it read under the lease) before it serves anything.  A
+ *     PUT of H that lands after that claim fails (412) and fences H; one
+ *     that lands before it makes the claim fail, and N reads the head
+ *     and maps again and claims again.  So N serves a state that
+ *     includes every commit of H, and H can commit nothing after it.
+ *
+ * Reads too stop once this server knows or must assume that it lost the
+ * lease (lost, expired by its own clock, or fenced): another writer may
+ * have changed the disk since, and what this server holds (committed
+ * data replaced since, writes never committed) is no longer the disk.
  *
  * Uncommitted chunks and gc ("gc-grace").  s3cow gc deletes unreferenced
  * chunks whose modification time (mtime) in the bucket is older than its
@@ -15,9 +50,10 @@
  * the oldest upload start among the changed entries (chunkmap_oldest),
  * taken before the PUT, so never later than the object's mtime, and:
  *
- *   1. a commit that finds it older than G/4 uploads those chunks again
- *      first (cache_refresh: from memory, else read back and checked), so
- *      their mtime is recent;
+ *   1. a commit that finds it older than G/4 uploads the changed chunks
+ *      again first (cache_refresh: from memory, else read back and
+ *      checked), so their mtime is recent (a full map names the others
+ *      too, but the last head names those already);
  *   2. just before the head PUT is sent (at t_s), a commit whose oldest
  *      chunk (or its map, uploaded just before) is older than
  *      G - put_time - GC_MARGIN gives up (EIO); the next one uploads
@@ -44,8 +80,8 @@
  * can, and whose cache has since dropped those chunks (see s3cow(1)).
  *
  * Locking: commit_lock serialises commits and protects head, etag,
- * the map entry counts, uncertain/attempted; fenced is read without it
- * (atomically).  The cache and chunk map have their own locks.
+ * the map entry counts, uncertain/stray/attempted; fenced is read
+ * without it (atomically).  The cache and chunk map have their own locks.
  */
 #include <config.h>
 
@@ -76,6 +112,7 @@
  */
 #define MAX_DELTAS 32
 #define DELTA_SLACK 4096
+_Static_assert(MAX_DELTAS < HEAD_MAX_MAPS, "a head must hold MAX_DELTAS");
 
 /* Seconds kept between the age a commit allows its chunks and gc-grace:
  * whole-second mtimes, and rounding.
@@ -104,6 +141,7 @@ struct disk {
   uint64_t base_entries;       /* entries in head.maps[0] */
   uint64_t delta_entries;      /* entries in head.maps[1..] */
   bool uncertain;  /* the last head PUT may or may not have landed */
+  bool stray;      /* a head PUT of ours (If-Match etag) may land yet */
   void *attempted; /* its bytes, when uncertain */
   size_t attempted_len;
   atomic_bool fenced;  /* another writer owns the head: write no more */
@@ -270,9 +308,10 @@ disk_check (struct store *store, const struct disk_config *config,
   return 0;
 }
 
-/* Rewrite the head (compare-and-swap) right after taking the lease: from
- * now on, a commit by a writer that lost the lease fails.  If the head
- * changed since we read it, read it and the maps again.
+/* Rewrite the head (compare-and-swap) right after taking over the lease:
+ * from now on, a commit by a writer that lost the lease fails (see
+ * "Fencing" at the top).  If the head changed since we read it, read it
+ * and the maps again.
  */
 static int
 claim_head (struct disk *d, const struct disk_config *config)
@@ -296,10 +335,13 @@ claim_head (struct disk *d, const struct disk_config *config)
     if (r == STORE_OK) {
       d->head = next;
       strcpy (d->etag, etag);
+      d->stray = false;
       return 0;
     }
-    if (r != STORE_PRECONDITION)
+    if (r != STORE_PRECONDITION) {
+      d->stray = true; /* it may land yet: see disk_open's failure */
       return -1;
+    }
     /* Someone committed just before we took the lease: start over. */
     chunkmap_free (d->map);
     d->map = NULL;
@@ -353,12 +395,17 @@ disk_open (struct store *store, struct cache *cache,
                                        .instance = d->instance,
                                        .duration = config->lease_duration,
                                        .wait = config->lease_wait });
-    if (d->lease == NULL)
+    /* Renew from now on: reading the maps and claiming the head may take
+     * longer than the lease lasts.
+     */
+    if (d->lease == NULL || lease_start (d->lease) == -1)
       goto fail;
   }
   if (read_head (d, config) == -1 || load_head_maps (d) == -1)
     goto fail;
-  if (!d->readonly && claim_head (d, config) == -1)
+  /* See "Fencing" at the top. */
+  if (!d->readonly && !lease_from_released (d->lease)
+      && claim_head (d, config) == -1)
     goto fail;
   d->size = d->head.size;
   d->chunk_size = d->head.chunk_size;
@@ -373,7 +420,13 @@ disk_open (struct store *store, struct cache *cache,
   return d;
 
 fail:
-  lease_release (d->lease);
+  /* A claim that may still land: let the lease expire, so that the next
+   * holder claims the head too ("Fencing" at the top).
+   */
+  if (d->stray)
+    lease_drop (d->lease);
+  else
+    lease_release (d->lease);
   chunkmap_free (d->map);
   pthread_mutex_destroy (&d->commit_lock);
   pthread_mutex_destroy (&d->thread_lock);
@@ -405,16 +458,17 @@ fence (struct disk *d, const char *why)
 {
   if (!atomic_exchange (&d->fenced, true))
     s3cow_log_error ("%s: %s: another writer owns this disk now; this server "
-                     "will not write it again (writes and flushes fail with "
-                     "EIO)",
+                     "will not serve it again (reads, writes and flushes "
+                     "fail with EIO)",
                      d->label, why);
 }
 
-/* May this server write the disk now?  If not: false, errno EIO, and a
- * log line when the state starts.
+/* Does this server still own the disk: may it serve reads and writes
+ * now?  If not: false, errno EIO, and a log line when the state starts.
+ * A read-only open holds no lease and always may.
  */
 static bool
-may_write (struct disk *d)
+owns_disk (struct disk *d)
 {
   if (d->lease) {
     switch (lease_state (d->lease)) {
@@ -423,14 +477,14 @@ may_write (struct disk *d)
       break;
     case LEASE_EXPIRED:
       if (!atomic_exchange (&d->expired, true))
-        s3cow_log_error ("%s: lease not renewed in time: writes and flushes "
-                         "fail until a renewal succeeds",
+        s3cow_log_error ("%s: lease not renewed in time: reads, writes and "
+                         "flushes fail until a renewal succeeds",
                          d->label);
       errno = EIO;
       return false;
     case LEASE_VALID:
       if (atomic_exchange (&d->expired, false))
-        s3cow_log_error ("%s: lease renewed: writes resume", d->label);
+        s3cow_log_error ("%s: lease renewed: I/O resumes", d->label);
       break;
     }
   }
@@ -462,11 +516,15 @@ reconcile (struct disk *d)
   if (len == d->attempted_len && memcmp (data, d->attempted, len) == 0) {
     d->head = head;
     strcpy (d->etag, etag);
+    d->stray = false;
     s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
   } else if (strcmp (etag, d->etag) != 0) {
+    /* No PUT of ours (If-Match d->etag) can land any more. */
+    d->stray = false;
     fence (d, "the head changed under us");
     return -1;
   }
+  /* Else it has not landed yet, but still may (stray stays). */
   d->uncertain = false;
   free (d->attempted);
   d->attempted = NULL;
@@ -491,7 +549,7 @@ commit (struct disk *d)
   double start, oldest = 0, map_start, age;
   int r;
 
-  if (!may_write (d))
+  if (!owns_disk (d))
     goto eio;
   if (d->uncertain && reconcile (d) == -1)
     goto eio;
@@ -499,21 +557,17 @@ commit (struct disk *d)
   if (changed == 0)
     return 0;
   start = monotonic_now ();
-  oldest = chunkmap_oldest (d->map);
-  /* A delta when chunks must be uploaded again: (0) uploads the entries
-   * taken, and a delta holds just the changed ones.
-   */
-  full = (d->head.nmaps + 1 > MAX_DELTAS
-          || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK)
-         && !(oldest && start - oldest > d->gc_grace / 4);
-  if (chunkmap_take (d->map, full, &entries, &n, &oldest) == -1) {
+  full = d->head.nmaps + 1 > MAX_DELTAS
+         || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
+  if (chunkmap_take (d->map, false, &entries, &n, &oldest) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto eio;
   }
 
-  /* 0. Chunks uploaded long ago (commits failed meanwhile): upload them
-   * again, so that gc cannot take them before the head names them (see
-   * the top).
+  /* 0. Changed chunks uploaded long ago (commits failed meanwhile, or
+   * none was asked for): upload them again, so that gc cannot take them
+   * before the head names them (see the top).  The unchanged ones are
+   * named by the last head already.
    */
   if (oldest && monotonic_now () - oldest > d->gc_grace / 4) {
     double now = monotonic_now ();
@@ -524,6 +578,20 @@ commit (struct disk *d)
     if (cache_refresh (d->cd, entries, n, oldest) == -1)
       goto untake;
     oldest = now;
+  }
+
+  /* A full map names every chunk: mark the changed ones again, with their
+   * upload time (refreshed or not), and take them all.  If the commit
+   * fails, untake marks every entry of the full map changed.
+   */
+  if (full) {
+    chunkmap_untake (d->map, entries, n, oldest);
+    free (entries);
+    entries = NULL;
+    if (chunkmap_take (d->map, true, &entries, &n, &oldest) == -1) {
+      s3cow_log_error ("%s: commit: out of memory", d->label);
+      goto eio; /* the marks stay */
+    }
   }
 
   /* 1. The map object: a new key, written once. */
@@ -544,7 +612,7 @@ commit (struct disk *d)
   /* 2. The head, compare-and-swap, if we still hold the lease, and if
    * gc cannot have taken what it names before it lands (see the top).
    */
-  if (!may_write (d))
+  if (!owns_disk (d))
     goto untake;
   age = monotonic_now () - (oldest ? fmin (oldest, map_start) : map_start);
   if (age > d->gc_grace - d->put_time - GC_MARGIN) {
@@ -556,6 +624,13 @@ commit (struct disk *d)
   }
   if (full)
     next.nmaps = 0;
+  /* Never reached (a full map comes first), but never written past. */
+  if (next.nmaps >= HEAD_MAX_MAPS) {
+    s3cow_log_error ("%s: commit of generation %" PRIu64 " refused: the "
+                     "head would list more than %d maps",
+                     d->label, next.generation, HEAD_MAX_MAPS);
+    goto untake;
+  }
   strcpy (next.maps[next.nmaps++], map_key);
   if (head_encode (&next, &head_data, &head_len) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
@@ -565,7 +640,7 @@ commit (struct disk *d)
                           etag);
   if (r == STORE_PRECONDITION) {
     /* A retry of our own PUT that had landed also gets here: look. */
-    d->uncertain = true;
+    d->uncertain = d->stray = true;
     d->attempted = head_data;
     d->attempted_len = head_len;
     head_data = NULL;
@@ -577,7 +652,7 @@ commit (struct disk *d)
     s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the last "
                      "commit stays in force; the next flush retries",
                      d->label, next.generation);
-    d->uncertain = true;
+    d->uncertain = d->stray = true;
     d->attempted = head_data;
     d->attempted_len = head_len;
     head_data = NULL;
@@ -586,6 +661,7 @@ commit (struct disk *d)
   free (head_data);
   d->head = next;
   strcpy (d->etag, etag);
+  d->stray = false;
 
 committed:
   stats_inc (STAT_COMMITS);
@@ -612,7 +688,7 @@ int
 disk_flush (struct disk *d)
 {
   stats_inc (STAT_FLUSHES);
-  if (!may_write (d))
+  if (!owns_disk (d))
     return -1;
   if (cache_flush (d->cd) == -1)
     return -1;
@@ -645,7 +721,7 @@ commit_thread (void *arg)
      * first, before gc may take them (see the top).
      */
     oldest = chunkmap_oldest (d->map);
-    if (oldest && monotonic_now () - oldest > d->gc_grace / 4 && may_write (d))
+    if (oldest && monotonic_now () - oldest > d->gc_grace / 4 && owns_disk (d))
       commit (d);
     pthread_mutex_lock (&d->thread_lock);
   }
@@ -659,8 +735,6 @@ disk_start (struct disk *d)
 
   if (d->readonly || d->started)
     return 0;
-  if (lease_start (d->lease) == -1)
-    return -1;
   d->started = true;
   /* Even with commit-interval=0: see the top, (3). */
   err = pthread_create (&d->thread, NULL, commit_thread, d);
@@ -693,7 +767,16 @@ disk_close (struct disk *d)
                        "successful flush are lost",
                        d->label);
   }
-  lease_release (d->lease);
+  /* Released only when no head PUT of ours can land any more: see
+   * "Fencing" at the top.  Else the lease expires.
+   */
+  if (d->lease && d->stray) {
+    s3cow_log_error ("%s: the last commit may still land: leaving the lease "
+                     "to expire (%.0f s) instead of releasing it",
+                     d->label, lease_duration (d->lease));
+    lease_drop (d->lease);
+  } else
+    lease_release (d->lease);
   cache_detach (d->cd);
   chunkmap_free (d->map);
   free (d->attempted);
@@ -705,11 +788,19 @@ disk_close (struct disk *d)
 }
 
 int
+disk_may_read (struct disk *d)
+{
+  return owns_disk (d) ? 0 : -1;
+}
+
+int
 disk_pread (struct disk *d, void *buf, uint32_t count, uint64_t offset)
 {
   const uint32_t cs = d->chunk_size;
   uint8_t *p = buf;
 
+  if (!owns_disk (d))
+    return -1;
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
     if (cache_read (d->cd, offset / cs, off, len, p) == -1)
@@ -728,7 +819,7 @@ write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
 {
   const uint32_t cs = d->chunk_size;
 
-  if (!may_write (d))
+  if (!owns_disk (d))
     return -1;
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;

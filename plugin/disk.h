@@ -44,20 +44,22 @@ struct disk;
 int disk_check (struct store *store, const struct disk_config *config,
                 uint32_t *chunk_size);
 
-/* Open (or create) a disk: take its lease unless read-only, read its head
- * and maps, and (read-write) rewrite the head once, so that a previous
- * holder that lost the lease can no longer commit.  NULL after logging.
+/* Open (or create) a disk: take its lease unless read-only (and start
+ * renewing it at once), read its head and maps, and, read-write, when
+ * the lease was not released cleanly by its last holder, rewrite the head
+ * once, so that a previous holder that lost the lease can no longer
+ * commit ("Fencing" in disk.c).  An open that finds a released lease and
+ * writes nothing leaves the head alone.  NULL after logging.
  */
 struct disk *disk_open (struct store *store, struct cache *cache,
                         const struct disk_config *config);
 
-/* Start the background commit and lease renewal threads (after nbdkit
- * forks).  0 or -1.
- */
+/* Start the background commit thread (after nbdkit forks).  0 or -1. */
 int disk_start (struct disk *disk);
 
-/* Flush and commit what is dirty, stop the threads, release the lease,
- * free everything.
+/* Flush and commit what is dirty, stop the threads, release the lease
+ * (or, if the last head PUT may still land, let it expire), free
+ * everything.
  * Returns 0, or -1 if the final commit failed (logged: data lost).
  */
 int disk_close (struct disk *disk);
@@ -66,7 +68,11 @@ uint64_t disk_size (const struct disk *disk);
 uint32_t disk_chunk_size (const struct disk *disk);
 bool disk_readonly (const struct disk *disk);
 
-/* I/O.  Return 0, or -1 with errno set after logging. */
+/* I/O.  Return 0, or -1 with errno set after logging.  Once a read-write
+ * server knows or must assume that it lost the disk (its lease lost, or
+ * expired by its own clock; fenced), reads fail with EIO too, as do
+ * writes and flushes.
+ */
 int disk_pread (struct disk *disk, void *buf, uint32_t count, uint64_t offset);
 int disk_pwrite (struct disk *disk, const void *buf, uint32_t count,
                  uint64_t offset, bool fua);
@@ -76,6 +82,11 @@ int disk_pwrite (struct disk *disk, const void *buf, uint32_t count,
 int disk_zero (struct disk *disk, uint32_t count, uint64_t offset, bool fua,
                bool fast);
 int disk_flush (struct disk *disk);
+
+/* May this server serve reads of the disk now (see disk_pread)?  0, or
+ * -1 with errno EIO after logging.
+ */
+int disk_may_read (struct disk *disk);
 
 /* True if the chunk containing offset reads as zeros without data. */
 bool disk_is_zero_chunk (struct disk *disk, uint64_t offset);

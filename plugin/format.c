@@ -128,6 +128,10 @@ head_encode (const struct head *head, void **data, size_t *len)
   struct writer w;
   uint32_t i;
 
+  if (head->nmaps > HEAD_READ_MAX_MAPS) {
+    errno = EINVAL;
+    return -1;
+  }
   for (i = 0; i < head->nmaps; i++)
     n += 2 + strlen (head->maps[i]);
   n += HASH_SHA256_LEN;
@@ -195,9 +199,9 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
                      key, head->size, head->chunk_size);
     return -1;
   }
-  if (head->nmaps > HEAD_MAX_MAPS) {
+  if (head->nmaps > HEAD_READ_MAX_MAPS) {
     s3cow_log_error ("%s: head lists %" PRIu32 " maps (at most %d)", key,
-                     head->nmaps, HEAD_MAX_MAPS);
+                     head->nmaps, HEAD_READ_MAX_MAPS);
     return -1;
   }
   if (parent_len >= sizeof head->parent) {

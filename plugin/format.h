@@ -17,7 +17,14 @@
 #include "names.h"
 
 #define FORMAT_VERSION 1
-#define HEAD_MAX_MAPS 64    /* a commit compacts before reaching this */
+/* A commit never writes a head listing more than HEAD_MAX_MAPS maps: it
+ * compacts well before (disk.c).  Decoders take up to HEAD_READ_MAX_MAPS,
+ * so that a head over the writers' limit (written by an older s3cow) still
+ * opens, compacts on its next commit, and does not stop gc, fsck or info
+ * for the rest of the bucket.  struct head holds that many.
+ */
+#define HEAD_MAX_MAPS 64
+#define HEAD_READ_MAX_MAPS 128
 #define HEAD_MAX_SIZE 65536 /* bytes: bounds any head we read */
 #define CHUNK_SIZE_MIN (64 * 1024)
 #define CHUNK_SIZE_MAX (64 * 1024 * 1024)
@@ -35,7 +42,7 @@ struct head {
   uint64_t committed;                /* unix seconds of the last commit */
   char parent[2 * NAME_MAX_LEN + 2]; /* "" or DISK or DISK@SNAP forked from */
   uint32_t nmaps;
-  char maps[HEAD_MAX_MAPS][KEY_MAX_LEN];
+  char maps[HEAD_READ_MAX_MAPS][KEY_MAX_LEN];
 };
 
 /* One chunk-map entry: chunk idx has content hash (all zero bytes: a chunk
@@ -46,7 +53,9 @@ struct map_entry {
   uint8_t hash[HASH_LEN];
 };
 
-/* Encode a head into a new malloc'd buffer.  Returns 0, or -1 (ENOMEM). */
+/* Encode a head into a new malloc'd buffer.  Returns 0, or -1 (ENOMEM, or
+ * EINVAL if it lists more than HEAD_READ_MAX_MAPS maps).
+ */
 int head_encode (const struct head *head, void **data, size_t *len);
 
 /* Decode and check a head read from key.  Returns 0, or -1 after logging

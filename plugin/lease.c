@@ -23,11 +23,13 @@ struct lease {
   char key[KEY_MAX_LEN];
   struct lease_info info; /* what we write */
   double duration;
+  bool from_released; /* taken from an object marked released */
 
   pthread_mutex_t lock;      /* protects the fields below */
   pthread_cond_t cond;       /* wakes the renewal thread */
   char etag[STORE_ETAG_MAX]; /* of our lease object */
-  double valid_until;        /* monotonic seconds */
+  double renewed_at;         /* start of the last successful PUT */
+  double valid_until;        /* renewed_at + 2/3 duration (monotonic) */
   bool lost;
   bool stop;
   bool thread_started;
@@ -140,6 +142,7 @@ lease_acquire (struct store *store, const struct lease_config *config)
     bool unreadable;
 
     t = monotonic_now ();
+    l->from_released = false;
     r = put_lease (l, NULL, etag, NULL);
     if (r == STORE_OK)
       break;
@@ -175,8 +178,10 @@ lease_acquire (struct store *store, const struct lease_config *config)
       holder.duration = l->info.duration;
     }
     if (holder.released) {
-      if ((r = put_lease (l, etag, etag, NULL)) == STORE_OK)
+      if ((r = put_lease (l, etag, etag, NULL)) == STORE_OK) {
+        l->from_released = true;
         break;
+      }
       if (r != STORE_PRECONDITION)
         goto fail;
       continue;
@@ -218,9 +223,11 @@ lease_acquire (struct store *store, const struct lease_config *config)
   }
 
   strcpy (l->etag, etag);
+  l->renewed_at = t;
   l->valid_until = t + l->duration * 2 / 3;
-  s3cow_debug (lease, "disk %s: lease taken (%.0f s)", config->disk,
-               l->duration);
+  s3cow_debug (lease, "disk %s: lease taken (%.0f s)%s", config->disk,
+               l->duration,
+               l->from_released ? ", released by its last holder" : "");
   return l;
 
 fail:
@@ -230,13 +237,16 @@ fail:
   return NULL;
 }
 
-/* Renew every duration/3; after a failure, try again every second. */
+/* Renew duration/3 after the start of the last successful renewal (at
+ * once if that is past: taking the lease may have been slow); after a
+ * failure, try again every second.
+ */
 static void *
 renew_thread (void *arg)
 {
   struct lease *l = arg;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&l->lock);
-  double wait = l->duration / 3;
+  double wait = l->renewed_at + l->duration / 3 - monotonic_now ();
   /* Start of the first renewal that failed since the last one that
    * succeeded (0: none).  A failed renewal may have landed with its answer
    * lost: then the next renewal adopts that object (put_lease), and a
@@ -268,11 +278,13 @@ renew_thread (void *arg)
       from = adopted && failed_since > 0 ? failed_since : t;
       failed_since = 0;
       strcpy (l->etag, etag);
+      l->renewed_at = from;
       l->valid_until = from + l->duration * 2 / 3;
       /* An adopted object may be old: write a new one at once, so that
-       * takers count from now again.
+       * takers count from now again.  Else duration/3 from the start of
+       * this one, however long it took.
        */
-      wait = from < t ? 0 : l->duration / 3;
+      wait = from < t ? 0 : t + l->duration / 3 - monotonic_now ();
       s3cow_debug (lease, "%s: renewed%s", l->key,
                    from < t ? " (an earlier renewal had landed)" : "");
     } else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
@@ -305,6 +317,18 @@ lease_start (struct lease *l)
   return 0;
 }
 
+bool
+lease_from_released (const struct lease *l)
+{
+  return l->from_released;
+}
+
+double
+lease_duration (const struct lease *l)
+{
+  return l->duration;
+}
+
 enum lease_state
 lease_state (struct lease *l)
 {
@@ -315,8 +339,11 @@ lease_state (struct lease *l)
   return monotonic_now () < l->valid_until ? LEASE_VALID : LEASE_EXPIRED;
 }
 
-void
-lease_release (struct lease *l)
+/* Stop the renewal thread; if release, mark the lease released (if still
+ * ours); free it.
+ */
+static void
+stop_and_free (struct lease *l, bool release)
 {
   char etag[STORE_ETAG_MAX];
 
@@ -328,7 +355,7 @@ lease_release (struct lease *l)
   pthread_mutex_unlock (&l->lock);
   if (l->thread_started)
     pthread_join (l->thread, NULL);
-  if (!l->lost) {
+  if (release && !l->lost) {
     l->info.released = true;
     if (put_lease (l, l->etag, etag, NULL) == STORE_OK)
       s3cow_debug (lease, "%s: released", l->key);
@@ -339,4 +366,16 @@ lease_release (struct lease *l)
   pthread_mutex_destroy (&l->lock);
   pthread_cond_destroy (&l->cond);
   free (l);
+}
+
+void
+lease_release (struct lease *l)
+{
+  stop_and_free (l, true);
+}
+
+void
+lease_drop (struct lease *l)
+{
+  stop_and_free (l, false);
 }

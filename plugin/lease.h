@@ -7,7 +7,9 @@
  *             only after this process has seen the same etag unchanged for
  *             the holder's whole duration, on its own monotonic clock: no
  *             clocks are compared across machines.
- *   renew     every duration/3, PUT If-Match on our etag.
+ *   renew     duration/3 after the start of the last successful PUT (at
+ *             once if that is past), PUT If-Match on our etag; from
+ *             lease_start on, which the caller runs right after taking it.
  *   valid     until duration*2/3 after the start of the last successful
  *             renewal: a taker waits a full duration after it first saw
  *             that etag, which it cannot have seen before we sent it.  A
@@ -19,8 +21,9 @@
  *
  * The lease only keeps honest servers apart.  What makes a server that
  * lost its lease (paused, partitioned) harmless is the head's
- * compare-and-swap: a new holder rewrites the head when it takes the disk,
- * so the old holder's next commit fails.
+ * compare-and-swap: a new holder that did not find the lease released
+ * rewrites the head when it takes the disk, so the old holder's next
+ * commit fails ("Fencing" in disk.c).
  */
 #ifndef S3COW_LEASE_H
 #define S3COW_LEASE_H
@@ -56,7 +59,21 @@ int lease_start (struct lease *lease);
 
 enum lease_state lease_state (struct lease *lease);
 
+/* True when lease_acquire took the lease from an object that its last
+ * holder had marked released (lease_release), false when there was no
+ * object or a stale or unreadable one was taken over.
+ */
+bool lease_from_released (const struct lease *lease);
+
+/* The duration, seconds. */
+double lease_duration (const struct lease *lease);
+
 /* Stop renewing, mark the lease released (if still ours), free it. */
 void lease_release (struct lease *lease);
+
+/* Stop renewing and free the lease without releasing it: it expires, and
+ * the next holder takes it over as a stale one.
+ */
+void lease_drop (struct lease *lease);
 
 #endif /* S3COW_LEASE_H */

@@ -742,6 +742,10 @@ s3cow_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
   uint32_t cs = disk_chunk_size (d);
   uint64_t end = offset + count, pos = offset - offset % cs;
 
+  if (disk_may_read (d) == -1) {
+    nbdkit_set_error (errno);
+    return -1;
+  }
   while (pos < end) {
     uint64_t len = cs;
     uint32_t type = disk_is_zero_chunk (d, pos)

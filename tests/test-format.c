@@ -112,6 +112,38 @@ sample_head (void)
   return h;
 }
 
+/* A head over the writers' limit of maps (from an older s3cow) still
+ * decodes, so that its disk opens and compacts, and gc, fsck and info go
+ * on; past what a head can hold it is refused, never written past.
+ */
+static void
+test_head_many_maps (void)
+{
+  struct head *h = calloc (1, sizeof *h), *d = calloc (1, sizeof *d);
+  uint8_t *data;
+  size_t len;
+  uint32_t i;
+
+  if (h == NULL || d == NULL) {
+    perror ("calloc");
+    exit (EXIT_FAILURE);
+  }
+  *h = sample_head ();
+  for (i = 0; i < HEAD_MAX_MAPS + 1; i++)
+    snprintf (h->maps[i], KEY_MAX_LEN, "disks/web1/maps/%016" PRIx32 "-bb", i);
+  h->nmaps = HEAD_MAX_MAPS + 1;
+  CHECK (head_encode (h, (void **)&data, &len) == 0);
+  CHECK (head_decode ("k", data, len, d) == 0);
+  CHECK_EQ_U64 (d->nmaps, HEAD_MAX_MAPS + 1);
+  CHECK (strcmp (d->maps[HEAD_MAX_MAPS], h->maps[HEAD_MAX_MAPS]) == 0);
+  free (data);
+
+  h->nmaps = HEAD_READ_MAX_MAPS + 1;
+  CHECK (head_encode (h, (void **)&data, &len) == -1);
+  free (h);
+  free (d);
+}
+
 static void
 test_head (void)
 {
@@ -348,6 +380,7 @@ main (void)
 {
   test_names ();
   test_head ();
+  test_head_many_maps ();
   test_map ();
   test_chunkmap ();
   test_lease ();

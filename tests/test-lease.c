@@ -33,6 +33,13 @@
  *              takes over
  *
  * The holder must count from r (the start of the failed renewal).
+ *
+ * Third case: a slow acquire.  The PUT that takes the lease is held
+ * 3.5 s (more than a third of the duration, less than two): the lease
+ * is valid until 4 s after that PUT began, and renewal is due 2 s after
+ * it.  Started right after, the renewal thread must renew at once, not
+ * a third of a duration later: at 4.8 s the lease is still valid.  Then
+ * the lease is released, and taken again: from a released object.
  */
 #include <config.h>
 
@@ -57,6 +64,7 @@ enum role {
   TAKER,
   LOSER, /* second case: the holder whose answer is lost */
   PLAIN, /* passes every call on */
+  SLOW,  /* third case: its first PUT is held 3.5 s */
 };
 
 /* A store that passes every call to inner, but PUTs as above. */
@@ -75,6 +83,7 @@ static double t0;              /* the taker started */
 static bool lose_next;         /* the loser's next PUT lands, answer lost */
 static double lost_landed;     /* when it landed (0: not yet) */
 static unsigned after_lost;    /* the loser's PUTs since */
+static unsigned slow_puts;     /* PUTs of the SLOW store */
 
 static double
 now (void)
@@ -121,7 +130,13 @@ w_put (struct store *s, const char *key, const void *data, size_t len,
   bool lose;
   int r;
 
-  if (w->role == PLAIN)
+  if (w->role == SLOW) {
+    pthread_mutex_lock (&lock);
+    if (slow_puts++ == 0)
+      usleep (3500 * 1000);
+    pthread_mutex_unlock (&lock);
+  }
+  if (w->role == PLAIN || w->role == SLOW)
     return in->ops->put (in, key, data, len, sha256_hex, if_match, if_absent,
                          etag);
   if (w->role == LOSER) {
@@ -347,6 +362,53 @@ lost_answer (struct store *inner)
   store_close (ts);
 }
 
+/* The third case (see the top).  Exits after printing why on failure. */
+static void
+slow_acquire (struct store *inner)
+{
+  struct store *ss = wrap (inner, SLOW);
+  struct lease_config config
+      = { .disk = "f", .instance = "00000000000000ee", .duration = DURATION };
+  struct lease *l;
+  enum lease_state state;
+  double start = now (), took;
+
+  l = lease_acquire (ss, &config);
+  took = now () - start;
+  if (l == NULL || lease_start (l) == -1) {
+    fprintf (stderr, "test-lease: FAIL: no lease (slow acquire)\n");
+    exit (EXIT_FAILURE);
+  }
+  if (lease_from_released (l)) {
+    fprintf (stderr, "test-lease: FAIL: a new lease counted as released\n");
+    exit (EXIT_FAILURE);
+  }
+  if (start + 4.8 > now ())
+    usleep ((useconds_t)((start + 4.8 - now ()) * 1e6));
+  state = lease_state (l);
+  printf ("test-lease: taking the lease took %.1f s; 4.8 s after it began, "
+          "the lease is %s\n",
+          took, state_name (state));
+  if (took < DURATION / 3) {
+    fprintf (stderr, "test-lease: FAIL: the case was not met\n");
+    exit (EXIT_FAILURE);
+  }
+  if (state != LEASE_VALID) {
+    fprintf (stderr, "test-lease: FAIL: the renewal that was due when the "
+                     "lease was taken did not run at once\n");
+    exit (EXIT_FAILURE);
+  }
+  lease_release (l);
+  l = lease_acquire (ss, &config);
+  if (l == NULL || !lease_from_released (l)) {
+    fprintf (stderr, "test-lease: FAIL: a released lease, taken again, did "
+                     "not count as released\n");
+    exit (EXIT_FAILURE);
+  }
+  lease_release (l);
+  store_close (ss);
+}
+
 int
 main (void)
 {
@@ -372,6 +434,7 @@ main (void)
   }
   slow_taker (inner);
   lost_answer (inner);
+  slow_acquire (inner);
   store_close (inner);
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
   if (system (cmd) != 0)

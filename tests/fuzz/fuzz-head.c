@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FUZZ_ASSERT ((head.chunk_size & (head.chunk_size - 1)) == 0);
   FUZZ_ASSERT (head.size > 0 && head.size <= DISK_SIZE_MAX);
   FUZZ_ASSERT (head.size % 512 == 0);
-  FUZZ_ASSERT (head.nmaps <= HEAD_MAX_MAPS);
+  FUZZ_ASSERT (head.nmaps <= HEAD_READ_MAX_MAPS);
   FUZZ_ASSERT (memchr (head.parent, '\0', sizeof head.parent) != NULL);
   /* The parent and the map keys are shown by s3cow ls and info: "" or
    * DISK[@SNAP] only, map keys as key_map builds them (bug
