@@ -13,10 +13,9 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-make_tmpdir
-mkdir -p "$tmpdir/store/bkt"
-args=(bucket=bkt endpoint="file://$tmpdir/store" export=d lease=6
-  chunk-size=64K cache-size=8M commit-interval=0)
+use_store
+args=("${store[@]}" export=d lease=6 chunk-size=64K cache-size=8M
+  commit-interval=0)
 uri () { echo "nbd+unix:///?socket=$tmpdir/$1"; }
 
 start_nbdkit "$tmpdir/a" "${args[@]}" size=16M 2>"$tmpdir/a.log"

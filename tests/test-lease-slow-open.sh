@@ -7,17 +7,15 @@
 # flush right after the connection succeed.  (They failed with EIO, "lease
 # not renewed in time", when renewals started only after the open.)
 source "${srcdir:-.}/functions.sh"
-source "${srcdir:-.}/cli-functions.sh"
-source "${srcdir:-.}/fault-functions.sh"
 set -euo pipefail
 
-requires /usr/bin/python3
-cli_setup
+requires /usr/bin/python3 nbdkit s3cow
+use_store s3
 
 s3cow create d 4M --chunk-size 64K
 start_proxy
 proxy_ctl set 503=1 match='^PUT .*/disks/d/head$'
-start_nbdkit "$sock" "${s3args_proxy[@]}" export=d lease=12 retry-time=40 \
+start_nbdkit "$sock" "${store_proxy[@]}" export=d lease=12 retry-time=40 \
   timeout=2 2>"$tmpdir/log"
 (
   sleep 10

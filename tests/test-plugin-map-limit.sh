@@ -15,15 +15,10 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh s3cow /usr/bin/python3
-make_tmpdir
-mkdir -p "$tmpdir/store/bkt"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-export S3COW_ENDPOINT="file://$tmpdir/store" S3COW_BUCKET=bkt
-unset S3COW_PREFIX
-dir=(bucket=bkt endpoint="file://$tmpdir/store" export=nf cache-size=4M
-  gc-grace=6 retry-time=0.5 timeout=0.5 commit-interval=0)
-export TEST_STORE="$tmpdir/store/bkt"
+use_store dir # the test rewrites a head in the directory store's files
+dir=("${store[@]}" export=nf cache-size=4M gc-grace=6 retry-time=0.5
+  timeout=0.5 commit-interval=0)
+export TEST_STORE="$store_root/$bucket"
 
 # nmaps, generation of disk nf, from s3cow info --json.
 head_state ()

@@ -14,13 +14,9 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh sha256sum
-make_tmpdir
-mkdir -p "$tmpdir/store/bkt"
-sock="$tmpdir/sock"
-uri="nbd+unix:///?socket=$sock"
-store=(bucket=bkt endpoint="file://$tmpdir/store" chunk-size=64K
-  cache-size=4M lease=3)
-head="$tmpdir/store/bkt/disks/g/head"
+use_store dir # the test reads the head's file
+store+=(chunk-size=64K cache-size=4M lease=3)
+head="$store_root/$bucket/disks/g/head"
 
 start_nbdkit "$sock" "${store[@]}" export=g size=4M
 nbdsh -u "$uri" -c 'h.pwrite(b"g" * 65536, 65536); h.flush()' ||
