@@ -113,9 +113,12 @@ def current():
         access, secret = args.key.split(":", 1)
         return access, secret, int(time.time()) + args.lifetime
     with lock:
-        if not keys:
-            return None
-        return tuple(keys[-1])
+        if keys:
+            return tuple(keys[-1])
+    # Every key was revoked: make one now.
+    mint()
+    with lock:
+        return tuple(keys[-1]) if keys else None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -265,7 +268,7 @@ def main():
     server.daemon_threads = True
     if args.rgw_conf:
         threading.Thread(target=minter, daemon=True).start()
-        while current() is None:
+        while not keys:
             time.sleep(0.1)
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
