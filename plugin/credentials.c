@@ -815,8 +815,7 @@ creds_new_static (const char *source, const char *access_key,
     creds_unref (c);
     return NULL;
   }
-  s3cow_debug (http, "credentials: fixed keys from %s (access key %s)", source,
-               access_key);
+  s3cow_debug (http, "credentials: fixed keys from %s", source);
   return c;
 }
 
@@ -896,11 +895,15 @@ renew (struct creds *c)
     if (c->refresh_at < now + 1)
       c->refresh_at = now + 1;
     c->last_error[0] = '\0';
+    /* The access key is not logged either: only whether it changed. */
     s3cow_debug (http,
-                 "credentials: from %s: access key %s, expires in %lld s, "
-                 "renewed in %lld s",
-                 c->source, set->access_key, (long long)life,
-                 (long long)(c->refresh_at - now));
+                 "credentials: from %s: %s keys, expire in %lld s, renewed "
+                 "in %lld s",
+                 c->source,
+                 old && strcmp (old->access_key, set->access_key) == 0
+                     ? "the same"
+                     : "new",
+                 (long long)life, (long long)(c->refresh_at - now));
   } else {
     unsigned shift = c->fails < 4 ? c->fails : 4;
     time_t wait = (time_t)RETRY_MIN << shift;
@@ -1015,8 +1018,8 @@ creds_rejected (struct creds *c, const struct creds_set *used)
   c->refreshing = true;
   c->refresh_pid = getpid ();
   pthread_mutex_unlock (&c->lock);
-  s3cow_debug (http, "credentials: S3 rejected access key %s: renewing now",
-               used->access_key);
+  s3cow_debug (http, "credentials: S3 rejected the keys from %s: renewing now",
+               c->source);
   renew (c);
   pthread_mutex_lock (&c->lock);
   ok = c->cur != used;

@@ -53,8 +53,10 @@
  * checks to judge.
  *
  * No lock here: the store's fields are read-only after store_s3_open;
- * s3_http has the only lock (its pool).  The secret key is wiped on close
- * and is never put in a message.
+ * s3_http locks its pool and credentials.c the current credentials.  An
+ * attempt signs with the set current when it starts; one answered
+ * ExpiredToken or InvalidAccessKeyId renews them once and is sent again.
+ * Secrets are never put in a message.
  */
 #include <config.h>
 
