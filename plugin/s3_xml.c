@@ -76,6 +76,7 @@ struct glue {
   XML_Parser p;
   const struct doc *doc;
   int depth;
+  const char *name;            /* of the element open() is called for */
   enum elem path[ELEM_LEVELS]; /* path[0] is the root */
   size_t text_max;             /* > 0: collecting the element's text */
   char *text;                  /* NUL-terminated once allocated */
@@ -137,6 +138,7 @@ on_start (void *opaque, const XML_Char *name, const XML_Char **atts)
     return;
   }
   g->depth++;
+  g->name = strrchr (name, ':') ? strrchr (name, ':') + 1 : name;
   if (g->depth <= ELEM_LEVELS)
     g->path[g->depth - 1] = elem_of (name);
   g->len = 0;
@@ -309,6 +311,59 @@ s3_xml_parse_error (const char *xml, size_t len, struct s3_xml_error *err)
     return -1;
   }
   return 0;
+}
+
+/* s3_xml_text: the first element named find->name, at any depth. */
+struct text_find {
+  const char *name;
+  int depth; /* > 0: collecting that element's text */
+  char *text;
+};
+
+static int
+text_open (struct glue *g)
+{
+  struct text_find *f = g->doc->opaque;
+
+  if (f->text == NULL && f->depth == 0 && strcmp (g->name, f->name) == 0) {
+    f->depth = g->depth;
+    g->text_max = S3_XML_TEXT_MAX;
+  }
+  return 0;
+}
+
+static int
+text_close (struct glue *g, const char *text, size_t len)
+{
+  struct text_find *f = g->doc->opaque;
+
+  if (f->depth == 0 || g->depth != f->depth)
+    return 0;
+  f->depth = 0;
+  f->text = strndup (text, len);
+  if (f->text == NULL) {
+    glue_fail (g, ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+int
+s3_xml_text (const char *xml, size_t len, const char *name, char **text)
+{
+  struct text_find f = { .name = name };
+  const struct doc doc = { text_open, text_close, &f };
+  struct glue g = { 0 };
+
+  *text = NULL;
+  if (glue_parse (&g, &doc, xml, len) == -1) {
+    free (f.text);
+    return -1;
+  }
+  if (f.text == NULL)
+    return 0;
+  *text = f.text;
+  return 1;
 }
 
 struct span {

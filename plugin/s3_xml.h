@@ -82,6 +82,13 @@ struct s3_xml_list {
 int s3_xml_parse_list (const char *xml, size_t len, struct s3_xml_list *list);
 void s3_xml_list_free (struct s3_xml_list *list);
 
+/* The text of the first element named name (namespace prefix ignored), at
+ * any depth, in a small document such as an STS answer.  Returns 1 with
+ * *text (free it), 0 when there is no such element, -1 with errno when
+ * the document is refused (as above) or the element holds an element.
+ */
+int s3_xml_text (const char *xml, size_t len, const char *name, char **text);
+
 /* "2009-10-12T17:50:30.000Z" (ISO 8601, UTC, fraction optional) to *t.
  * Returns 0, or -1 with errno EINVAL.
  */

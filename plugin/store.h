@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct creds;
+
 enum store_status {
   STORE_OK = 0,
   STORE_NOT_FOUND = -1,    /* no such key (404 NoSuchKey / ENOENT) */
@@ -51,13 +53,19 @@ struct store_config {
   const char *access_key; /* S3 only; NULL with secret_key NULL: anonymous */
   const char *secret_key;
   const char *session_token; /* NULL: none */
-  bool virtual_host;         /* bucket.host/key instead of host/bucket/key */
-  bool tls_verify;           /* default true; false only when asked */
-  const char *ca_file;       /* NULL: the system's CA bundle */
-  double timeout;            /* seconds for one request; 0: default 30 */
-  double retry_time;         /* total seconds spent retrying one call
-                              * (transient failures); 0: default 60 */
-  unsigned connections;      /* max parallel connections; 0: default 16 */
+  /* Where the keys above come from, for messages (NULL: parameters). */
+  const char *credentials_source;
+  /* A credential provider (credentials.h) in place of the keys above, which
+   * are then NULL; store_s3_open takes a reference.  NULL: the keys.
+   */
+  struct creds *credentials;
+  bool virtual_host;    /* bucket.host/key instead of host/bucket/key */
+  bool tls_verify;      /* default true; false only when asked */
+  const char *ca_file;  /* NULL: the system's CA bundle */
+  double timeout;       /* seconds for one request; 0: default 30 */
+  double retry_time;    /* total seconds spent retrying one call
+                         * (transient failures); 0: default 60 */
+  unsigned connections; /* max parallel connections; 0: default 16 */
 };
 
 struct store;
@@ -191,15 +199,17 @@ struct store *store_dir_open (const struct store_config *config,
 
 /* Resolve the connection settings as the plugin and the s3cow command take
  * them: explicit values win; then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
- * / AWS_SESSION_TOKEN; then the shared credentials file
- * (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile AWS_PROFILE or
- * "default").  region: AWS_REGION, AWS_DEFAULT_REGION, us-east-1.
- * endpoint: AWS_ENDPOINT_URL.  Fills only fields that are NULL; strings it
- * allocates are owned by *owned (free with store_config_free_owned).
+ * / AWS_SESSION_TOKEN; then a provider of the rest of the AWS SDKs' chain
+ * (credentials.h: web identity, the profile, the container endpoint,
+ * instance metadata).  region: AWS_REGION, AWS_DEFAULT_REGION, the
+ * profile's, us-east-1.  endpoint: AWS_ENDPOINT_URL.  Fills only fields
+ * that are NULL; what it allocates is owned by *owned (free with
+ * store_config_free_owned, after the stores opened with config).
  * Returns 0, or -1 after logging (an unreadable credentials file, ...).
  */
 struct store_config_owned {
   char *access_key, *secret_key, *session_token, *region, *endpoint;
+  struct creds *credentials;
 };
 int store_config_resolve (struct store_config *config,
                           struct store_config_owned *owned);

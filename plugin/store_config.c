@@ -3,11 +3,13 @@
  * Order, first found wins, for each group:
  *
  *   endpoint     explicit, AWS_ENDPOINT_URL, (NULL: AWS)
- *   region       explicit, AWS_REGION, AWS_DEFAULT_REGION, us-east-1
+ *   region       explicit, AWS_REGION, AWS_DEFAULT_REGION, the profile's
+ *                region (AWS_PROFILE in AWS_CONFIG_FILE or ~/.aws/config),
+ *                us-east-1
  *   credentials  explicit, AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
- *                (+ AWS_SESSION_TOKEN), the shared credentials file
- *                (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials,
- *                profile AWS_PROFILE or "default"), else anonymous
+ *                (+ AWS_SESSION_TOKEN), then the rest of the AWS SDKs'
+ *                chain in credentials.c (web identity, the profile, the
+ *                container endpoint, instance metadata), else anonymous
  *
  * Credentials are taken as a set from one source: an access key from the
  * command line is never paired with a secret key from a file.  Secrets are
@@ -22,6 +24,7 @@
 #include <strings.h>
 
 #include "cleanup.h"
+#include "credentials.h"
 #include "log.h"
 #include "store.h"
 
@@ -60,6 +63,8 @@ store_config_free_owned (struct store_config_owned *owned)
   owned->region = NULL;
   free (owned->endpoint);
   owned->endpoint = NULL;
+  creds_unref (owned->credentials);
+  owned->credentials = NULL;
 }
 
 /* *dst = copy of src (dst is a field of owned).  Returns 0 or -1. */
@@ -74,148 +79,10 @@ set_owned (char **dst, const char *src)
   return 0;
 }
 
-/* [s, s + strlen) without blanks at both ends, in place. */
-static char *
-trim (char *s)
-{
-  size_t n;
-
-  while (*s == ' ' || *s == '\t')
-    s++;
-  n = strlen (s);
-  while (n > 0
-         && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'
-             || s[n - 1] == '\n'))
-    s[--n] = '\0';
-  return s;
-}
-
-/* Read the keys of one profile from an INI credentials file:
- *
- *   [default]
- *   aws_access_key_id = AKIA...
- *   aws_secret_access_key = ...
- *   aws_session_token = ...      (optional)
- *
- * Returns 1 if the profile was found (owned filled), 0 if the file or the
- * profile does not exist and that is allowed, -1 after logging.
- */
-static int
-read_credentials_file (const char *file, bool file_explicit,
-                       const char *profile, bool profile_explicit,
-                       struct store_config_owned *owned)
-{
-  FILE *fp;
-  char *line = NULL;
-  size_t size = 0;
-  ssize_t n;
-  bool in_profile = false, found = false;
-  unsigned lineno = 0;
-  int ret = -1;
-
-  fp = fopen (file, "r");
-  if (fp == NULL) {
-    if (errno == ENOENT && !file_explicit && !profile_explicit)
-      return 0;
-    s3cow_log_error ("credentials file %s: %m", file);
-    return -1;
-  }
-
-  while ((n = getline (&line, &size, fp)) != -1) {
-    char *l = trim (line), *eq, *key, *value;
-
-    lineno++;
-    if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
-      continue;
-    if (l[0] == '[') {
-      char *end = strchr (l, ']');
-      char *name;
-
-      if (end == NULL) {
-        s3cow_log_error ("credentials file %s:%u: a section without ']'", file,
-                         lineno);
-        goto out;
-      }
-      *end = '\0';
-      name = trim (l + 1);
-      if (strncmp (name, "profile ", 8) == 0)
-        name = trim (name + 8);
-      in_profile = strcmp (name, profile) == 0;
-      found |= in_profile;
-      continue;
-    }
-    if (!in_profile)
-      continue;
-    eq = strchr (l, '=');
-    if (eq == NULL) {
-      /* Do not echo the line: it may hold a secret. */
-      s3cow_log_error ("credentials file %s:%u: not \"key = value\"", file,
-                       lineno);
-      goto out;
-    }
-    *eq = '\0';
-    key = trim (l);
-    value = trim (eq + 1);
-    if (strcasecmp (key, "aws_access_key_id") == 0) {
-      free_secret (&owned->access_key);
-      if (set_owned (&owned->access_key, value) == -1)
-        goto out;
-    } else if (strcasecmp (key, "aws_secret_access_key") == 0) {
-      free_secret (&owned->secret_key);
-      if (set_owned (&owned->secret_key, value) == -1)
-        goto out;
-    } else if (strcasecmp (key, "aws_session_token") == 0) {
-      free_secret (&owned->session_token);
-      if (set_owned (&owned->session_token, value) == -1)
-        goto out;
-    }
-  }
-  if (ferror (fp)) {
-    s3cow_log_error ("credentials file %s: read: %m", file);
-    goto out;
-  }
-
-  if (!found) {
-    if (profile_explicit) {
-      s3cow_log_error ("credentials file %s: no profile [%s] (AWS_PROFILE)",
-                       file, profile);
-      goto out;
-    }
-    ret = 0;
-    goto out;
-  }
-  if (empty (owned->access_key) || empty (owned->secret_key)) {
-    s3cow_log_error ("credentials file %s: profile [%s] lacks %s", file,
-                     profile,
-                     empty (owned->access_key) ? "aws_access_key_id"
-                                               : "aws_secret_access_key");
-    goto out;
-  }
-  ret = 1;
-
-out:
-  if (line) {
-    explicit_bzero (line, size);
-    free (line);
-  }
-  fclose (fp);
-  if (ret != 1) {
-    free_secret (&owned->access_key);
-    free_secret (&owned->secret_key);
-    free_secret (&owned->session_token);
-  }
-  return ret;
-}
-
 static int
 resolve_credentials (struct store_config *config,
                      struct store_config_owned *owned)
 {
-  const char *file = env ("AWS_SHARED_CREDENTIALS_FILE");
-  const char *profile = env ("AWS_PROFILE");
-  CLEANUP_FREE char *default_file = NULL;
-  int r;
-
   /* 1. Explicit keys: nothing else is looked at. */
   if (!empty (config->access_key) || !empty (config->secret_key))
     return 0;
@@ -236,39 +103,20 @@ resolve_credentials (struct store_config *config,
     if (config->session_token == NULL && env ("AWS_SESSION_TOKEN")
         && set_owned (&owned->session_token, env ("AWS_SESSION_TOKEN")) == -1)
       return -1;
-    goto done;
+    config->access_key = owned->access_key;
+    config->secret_key = owned->secret_key;
+    if (owned->session_token)
+      config->session_token = owned->session_token;
+    config->credentials_source = "the environment";
+    return 0;
   }
 
-  /* 3. The shared credentials file. */
-  if (file == NULL) {
-    const char *home = env ("HOME");
-
-    if (home == NULL) {
-      if (profile == NULL)
-        return 0; /* no file to look at: anonymous */
-      s3cow_log_error ("AWS_PROFILE is set but there is no credentials "
-                       "file (HOME and AWS_SHARED_CREDENTIALS_FILE unset)");
-      return -1;
-    }
-    if (asprintf (&default_file, "%s/.aws/credentials", home) == -1) {
-      default_file = NULL;
-      s3cow_log_error ("asprintf: %m");
-      return -1;
-    }
-  }
-  r = read_credentials_file (file ? file : default_file, file != NULL,
-                             profile ? profile : "default", profile != NULL,
-                             owned);
-  if (r <= 0)
-    return r;
-  if (config->session_token != NULL)
-    free_secret (&owned->session_token); /* the explicit one wins */
-
-done:
-  config->access_key = owned->access_key;
-  config->secret_key = owned->secret_key;
-  if (owned->session_token)
-    config->session_token = owned->session_token;
+  /* 3 to 6: web identity, the profile, the container, instance metadata
+   * (credentials.c).  None: anonymous.
+   */
+  if (creds_chain_new (config->region, &owned->credentials) == -1)
+    return -1;
+  config->credentials = owned->credentials;
   return 0;
 }
 
@@ -284,19 +132,22 @@ store_config_resolve (struct store_config *config,
     config->endpoint = owned->endpoint;
   }
 
+  /* A directory store needs no region and no credentials. */
+  if (config->endpoint && strncmp (config->endpoint, "file://", 7) == 0)
+    return 0;
+
   if (config->region == NULL) {
     const char *r = env ("AWS_REGION");
 
     if (r == NULL)
       r = env ("AWS_DEFAULT_REGION");
-    if (set_owned (&owned->region, r ? r : "us-east-1") == -1)
+    if (r == NULL && creds_profile_value ("region", &owned->region) == -1)
+      goto fail;
+    if (owned->region == NULL
+        && set_owned (&owned->region, r ? r : "us-east-1") == -1)
       goto fail;
     config->region = owned->region;
   }
-
-  /* A directory store needs no credentials. */
-  if (config->endpoint && strncmp (config->endpoint, "file://", 7) == 0)
-    return 0;
 
   if (resolve_credentials (config, owned) == -1)
     goto fail;
@@ -308,6 +159,8 @@ fail:
     config->endpoint = NULL;
   if (config->region == owned->region)
     config->region = NULL;
+  if (config->credentials == owned->credentials)
+    config->credentials = NULL;
   store_config_free_owned (owned);
   return -1;
 }

@@ -53,8 +53,10 @@
  * checks to judge.
  *
  * No lock here: the store's fields are read-only after store_s3_open;
- * s3_http has the only lock (its pool).  The secret key is wiped on close
- * and is never put in a message.
+ * s3_http locks its pool and credentials.c the current credentials.  An
+ * attempt signs with the set current when it starts; one answered
+ * ExpiredToken or InvalidAccessKeyId renews them once and is sent again.
+ * Secrets are never put in a message.
  */
 #include <config.h>
 
@@ -73,6 +75,7 @@
 #include <openssl/evp.h>
 
 #include "cleanup.h"
+#include "credentials.h"
 #include "log.h"
 #include "s3_http.h"
 #include "s3_xml.h"
@@ -99,9 +102,10 @@ struct s3_store {
   char *prefix;      /* "" for none */
   char *bucket_path; /* "/bucket" (path style) or "" */
   char *region;
-  char *access_key; /* NULL: anonymous requests */
-  char *secret_key;
-  char *session_token; /* NULL: none */
+  /* NULL: anonymous requests.  Each attempt signs with the set current
+   * when it starts (credentials.h).
+   */
+  struct creds *creds;
   /* Are the server's ETags the MD5 of the object's content?  0: not known
    * yet, 1: yes (seen), -1: no (seen); see the top.
    */
@@ -124,7 +128,8 @@ struct s3_call {
 struct sign_ctx {
   const struct s3_store *s;
   const struct s3_call *call;
-  const char *path; /* decoded path: "/bucket/prefixkey" */
+  const char *path;       /* decoded path: "/bucket/prefixkey" */
+  struct creds_set *used; /* the credentials of the last attempt, or NULL */
 };
 
 static void
@@ -138,15 +143,7 @@ free_store (struct s3_store *s)
   free (s->prefix);
   free (s->bucket_path);
   free (s->region);
-  free (s->access_key);
-  if (s->secret_key) {
-    OPENSSL_cleanse (s->secret_key, strlen (s->secret_key));
-    free (s->secret_key);
-  }
-  if (s->session_token) {
-    OPENSSL_cleanse (s->session_token, strlen (s->session_token));
-    free (s->session_token);
-  }
+  creds_unref (s->creds);
   free (s);
 }
 
@@ -181,7 +178,7 @@ static int
 sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
               size_t errmsg_size)
 {
-  const struct sign_ctx *ctx = opaque;
+  struct sign_ctx *ctx = opaque;
   const struct s3_store *s = ctx->s;
   const struct s3_call *call = ctx->call;
   const char *payload
@@ -191,6 +188,12 @@ sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
   char amz_date[17];
   char *auth = NULL;
 
+  if (s->creds) {
+    creds_set_unref (ctx->used);
+    ctx->used = NULL;
+    if (creds_get (s->creds, &ctx->used, errmsg, errmsg_size) == -1)
+      return -1;
+  }
   if (sigv4_format_date (time (NULL), amz_date) == -1) {
     snprintf (errmsg, errmsg_size, "the system clock is out of range");
     return -1;
@@ -198,8 +201,9 @@ sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
   h[n++] = (struct sigv4_header){ "Host", s->host };
   h[n++] = (struct sigv4_header){ "x-amz-date", amz_date };
   h[n++] = (struct sigv4_header){ "x-amz-content-sha256", payload };
-  if (s->session_token)
-    h[n++] = (struct sigv4_header){ "x-amz-security-token", s->session_token };
+  if (ctx->used && ctx->used->session_token)
+    h[n++] = (struct sigv4_header){ "x-amz-security-token",
+                                    ctx->used->session_token };
   if (call->range)
     h[n++] = (struct sigv4_header){ "Range", call->range };
   if (call->if_match)
@@ -208,10 +212,10 @@ sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
     h[n++] = (struct sigv4_header){ "If-None-Match", call->if_none_match };
   assert (n <= sizeof h / sizeof h[0]);
 
-  if (s->access_key) {
+  if (ctx->used) {
     const struct sigv4_signer signer = {
-      .access_key = s->access_key,
-      .secret_key = s->secret_key,
+      .access_key = ctx->used->access_key,
+      .secret_key = ctx->used->secret_key,
       .region = s->region,
       .service = "s3",
       .amz_date = amz_date,
@@ -311,7 +315,22 @@ s3_perform (const struct s3_store *s, const struct s3_call *call,
   /* ctx outlives the request: s3_http_perform returns before we do. */
   // cppcheck-suppress autoVariables
   hreq->opaque = &ctx;
-  return s3_http_perform (s->http, hreq, resp);
+  r = s3_http_perform (s->http, hreq, resp);
+  /* Temporary credentials that S3 calls expired or unknown (revoked
+   * early, say): renew them once and try again.
+   */
+  if (r == S3_HTTP_OK && ctx.used
+      && (resp->status == 400 || resp->status == 403)
+      && (strcmp (resp->error.code, "ExpiredToken") == 0
+          || strcmp (resp->error.code, "InvalidAccessKeyId") == 0
+          || strcmp (resp->error.code, "InvalidToken") == 0)
+      && creds_rejected (s->creds, ctx.used)) {
+    s3_http_response_free (resp);
+    memset (resp, 0, sizeof *resp);
+    r = s3_http_perform (s->http, hreq, resp);
+  }
+  creds_set_unref (ctx.used);
+  return r;
 
 oom:
   snprintf (resp->errmsg, sizeof resp->errmsg, "out of memory");
@@ -971,6 +990,30 @@ empty (const char *s)
   return s == NULL || s[0] == '\0';
 }
 
+/* Take the provider of config and get a first set now, so that a source
+ * that does not work is known at once.  Instance metadata is the chain's
+ * last resort: when it does not answer, requests are anonymous, as when
+ * no credentials are found anywhere.  Returns 0 or -1 after logging.
+ */
+static int
+open_credentials (struct s3_store *s, const struct store_config *config)
+{
+  struct creds_set *set = NULL;
+  char errmsg[300];
+
+  if (creds_get (config->credentials, &set, errmsg, sizeof errmsg) == 0) {
+    creds_set_unref (set);
+    s->creds = creds_ref (config->credentials);
+    return 0;
+  }
+  if (creds_is_imds (config->credentials)) {
+    s3cow_debug (http, "no credentials found (%s): anonymous requests", errmsg);
+    return 0;
+  }
+  s3cow_log_error ("%s", errmsg);
+  return -1;
+}
+
 struct store *
 store_s3_open (const struct store_config *config)
 {
@@ -1065,25 +1108,22 @@ store_s3_open (const struct store_config *config)
       || s->region == NULL)
     goto oom;
   if (!empty (config->access_key)) {
-    s->access_key = strdup (config->access_key);
-    s->secret_key = strdup (config->secret_key);
-    if (s->access_key == NULL || s->secret_key == NULL)
-      goto oom;
-    if (!empty (config->session_token)) {
-      s->session_token = strdup (config->session_token);
-      if (s->session_token == NULL)
-        goto oom;
-    }
-    if (strpbrk (s->access_key, "/, \r\n") != NULL) {
+    if (strpbrk (config->access_key, "/, \r\n") != NULL) {
       s3cow_log_error ("the access key has a character that cannot be in "
                        "one ('/', ',', a blank or a line break)");
       goto fail;
     }
-    if (s->session_token && strpbrk (s->session_token, "\r\n") != NULL) {
+    if (config->session_token && strpbrk (config->session_token, "\r\n")) {
       s3cow_log_error ("the session token has a line break");
       goto fail;
     }
-  }
+    s->creds = creds_new_static (
+        config->credentials_source ? config->credentials_source : "parameters",
+        config->access_key, config->secret_key, config->session_token);
+    if (s->creds == NULL)
+      goto fail;
+  } else if (config->credentials && open_credentials (s, config) == -1)
+    goto fail;
 
   hc = (struct s3_http_config){
     .timeout = config->timeout,
@@ -1105,7 +1145,7 @@ store_s3_open (const struct store_config *config)
                "%s style, %s",
                s->endpoint, s->bucket, s->prefix, s->region,
                config->virtual_host ? "virtual-hosted" : "path",
-               s->access_key ? "signed" : "anonymous");
+               s->creds ? "signed" : "anonymous");
   return &s->base;
 
 oom:

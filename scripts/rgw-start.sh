@@ -91,6 +91,7 @@ export S3COW_TEST_ENDPOINT=$endpoint
 export S3COW_TEST_ACCESS_KEY=$access_key
 export S3COW_TEST_SECRET_KEY=$secret_key
 export S3COW_TEST_REGION=$region
+export S3COW_TEST_RGW_CONF=$conf
 EOF
   if [ -s "$dir/tls/port" ] && [ -s "$dir/tls/ca.pem" ]; then
     cat >>"$dir/env.tmp" <<EOF

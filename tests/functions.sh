@@ -78,6 +78,12 @@ if [ -n "${S3COW_TEST_PATH_FIRST:-}" ]; then
   PATH="$S3COW_TEST_PATH_FIRST:$PATH"
 fi
 
+# Without keys, s3cow asks the EC2 instance metadata service (IMDS) for
+# some: no test may send that request anywhere but to its own stand-in
+# (tests/aws-standin.py, which the credential tests point
+# AWS_EC2_METADATA_SERVICE_ENDPOINT at, clearing this).
+export AWS_EC2_METADATA_DISABLED=true
+
 # ---- Cleanups ------------------------------------------------------------
 
 # cleanup_fn CMD [ARG...]
