@@ -9,16 +9,15 @@
  *   main.c        options, environment, dispatch, --help, --version
  *   parse.c       sizes, durations, names, secrets
  *   output.c      human sizes and times, JSON strings, terminal progress
- *   lease_view.c  a disk's lease object, as text
  *   roots.c       listing the disks and snapshots
- *   hashset.c     a set of 32-byte hashes (hashset.h)
  *   cmd_disk.c    create, fork, snapshot, rm, unlock
  *   cmd_ls.c      ls
  *   cmd_info.c    info
  *   cmd_gc.c      gc
  *   cmd_fsck.c    fsck
  *   cmd_debug.c   debug-fill (hidden: for scripts/bench-fork.sh)
- * The bucket itself is read through plugin/catalog.h and plugin/store.h.
+ * The bucket is read through plugin/catalog.h and changed only through
+ * plugin/volume.h: no file here writes or deletes an object itself.
  */
 #ifndef S3COW_CLI_H
 #define S3COW_CLI_H
@@ -48,7 +47,7 @@ struct cli {
 
   /* Options of the subcommands (main.c checks which apply where). */
   bool json;           /* ls, info */
-  bool force;          /* rm, unlock */
+  bool force;          /* rm, unlock, gc */
   bool dry_run;        /* gc */
   bool verbose;        /* gc: name every object deleted */
   bool progress;       /* gc, fsck: stderr is a terminal */
@@ -96,15 +95,6 @@ struct roots {
 int roots_list (struct store *store, const char *disk, unsigned kinds,
                 struct roots *out);
 void roots_free (struct roots *roots);
-
-/* ---- lease_view.c ---- */
-
-/* Read disk's lease object for display.  Returns STORE_OK with *text (a new
- * string of printable ASCII and newlines) and *held (false when the lease
- * says "state=released"), STORE_NOT_FOUND (no lease; not logged), or
- * another store status (logged).
- */
-int lease_view (struct store *store, const char *disk, char **text, bool *held);
 
 /* ---- parse.c ---- */
 

@@ -302,7 +302,7 @@ cmd_info (struct cli *cli, int argc, char **argv)
                     &info->snaps)
         != STORE_OK)
       goto out;
-    r = lease_view (store, info->disk, &info->lease, &info->lease_held);
+    r = catalog_lease_view (store, info->disk, &info->lease, &info->lease_held);
     if (r != STORE_OK && r != STORE_NOT_FOUND)
       goto out;
   }

@@ -67,12 +67,15 @@ static const struct command commands[] = {
     "snapshots, or whose lease is held by a server, is refused unless\n"
     "--force is given; --force also removes its snapshots.  Data is freed by\n"
     "gc later, and only what no other disk or snapshot uses.\n" },
-  { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE, false,
-    "[--grace DURATION] [--dry-run] [--verbose]",
+  { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE,
+    false, "[--grace DURATION] [--dry-run] [--verbose] [--force]",
     "Delete the chunks and maps that no disk or snapshot references and that\n"
     "are older than the grace period (default 1h; e.g. 30s, 10m, 2h, 1d).\n"
-    "The grace period must exceed any server's commit interval.  --dry-run\n"
-    "lists what would be deleted; --verbose names what is deleted.\n" },
+    "The grace period must be at least every server's gc-grace=: servers\n"
+    "record the longest in the bucket (gc/grace; 1h when none did), and gc\n"
+    "refuses a shorter one unless --force is given (safe only when no server\n"
+    "writes to the bucket).  --dry-run lists what would be deleted;\n"
+    "--verbose names what is deleted.\n" },
   { "fsck", cmd_fsck, 0, 1, 0, false, "[DISK[@SNAPSHOT]]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"
     "every disk and snapshot, exists and decodes, and that every chunk they\n"

@@ -95,4 +95,15 @@ bool catalog_head_names_map (const struct head *head, const char *key);
  */
 void catalog_label (char *label, const char *disk, const char *snap);
 
+/* Read disk's lease object for display.  The lease format belongs to the
+ * plugin (lease.c, format.h); this needs to know one thing only: whether a
+ * server says it holds the lease (a "state=released" line says it does
+ * not).  It does not judge whether a held lease has expired: that would
+ * compare clocks across machines.  Returns STORE_OK with *text (a new
+ * string of printable ASCII and newlines) and *held, STORE_NOT_FOUND (no
+ * lease; not logged), or another store status (logged).
+ */
+int catalog_lease_view (struct store *store, const char *disk, char **text,
+                        bool *held);
+
 #endif /* S3COW_CATALOG_H */

@@ -106,6 +106,7 @@
 #include "names.h"
 #include "stats.h"
 #include "timedwait.h"
+#include "volume.h"
 
 /* Compact into a full map when a commit would list more maps than this, or
  * when the deltas hold more entries than half the base plus this slack.
@@ -389,6 +390,9 @@ disk_open (struct store *store, struct cache *cache,
      * The head is read again below, under the lease.
      */
     if (read_head (d, config) == -1)
+      goto fail;
+    /* Before anything is uploaded: s3cow gc honours this grace. */
+    if (volume_record_grace (store, d->gc_grace) == -1)
       goto fail;
     d->lease = lease_acquire (
         store, &(struct lease_config){ .disk = d->name,

@@ -3,9 +3,11 @@
  * All integers are little-endian.  Every object ends with the SHA-256 of all
  * the bytes before it.
  *
- * head:  "s3cowHD\0" u32 version, u32 flags(0), u64 size, u32 chunk_size,
+ * head:  "s3cowHD\0" u32 version, u32 flags, u64 size, u32 chunk_size,
  *        u32 nmaps, u64 generation, u64 created, u64 committed,
- *        u16 parent_len, parent, nmaps x (u16 key_len, key), sha256
+ *        u16 parent_len, parent, nmaps x (u16 key_len, key),
+ *        [flags bit 0: op_id[16], disk_id[16]], sha256
+ * grace: "s3cowGR\0" u32 version, u32 flags(0), u64 seconds, sha256
  * map:   "s3cowMP\0" u32 version, u32 flags (bit 0: full), u32 chunk_size,
  *        u32 reserved(0), u64 nchunks, u64 nentries,
  *        nentries x (u64 idx, hash[32]), sha256
@@ -24,6 +26,8 @@
 
 static const char head_magic[8] = "s3cowHD";
 static const char map_magic[8] = "s3cowMP";
+static const char grace_magic[8] = "s3cowGR";
+#define HEAD_FLAG_IDS 1 /* op_id and disk_id follow the map keys */
 #define MAP_HEADER_LEN 40
 #define MAP_ENTRY_LEN (8 + HASH_LEN)
 #define MAP_FLAG_FULL 1
@@ -114,6 +118,27 @@ check_envelope (const char *what, const char *key, const char magic[8],
 }
 
 static bool
+id_is_zero (const uint8_t id[HEAD_ID_LEN])
+{
+  size_t i;
+
+  for (i = 0; i < HEAD_ID_LEN; i++)
+    if (id[i])
+      return false;
+  return true;
+}
+
+/* The ids are stored only when set: a head without them encodes as it
+ * did before they existed.
+ */
+static uint32_t
+head_flags (const struct head *head)
+{
+  return id_is_zero (head->op_id) && id_is_zero (head->disk_id) ? 0
+                                                                : HEAD_FLAG_IDS;
+}
+
+static bool
 valid_chunk_size (uint64_t chunk_size)
 {
   return chunk_size >= CHUNK_SIZE_MIN && chunk_size <= CHUNK_SIZE_MAX
@@ -134,6 +159,8 @@ head_encode (const struct head *head, void **data, size_t *len)
   }
   for (i = 0; i < head->nmaps; i++)
     n += 2 + strlen (head->maps[i]);
+  if (head_flags (head) & HEAD_FLAG_IDS)
+    n += 2 * HEAD_ID_LEN;
   n += HASH_SHA256_LEN;
 
   *data = malloc (n);
@@ -143,7 +170,7 @@ head_encode (const struct head *head, void **data, size_t *len)
   w.end = w.p + n;
   put_bytes (&w, head_magic, 8);
   put_le (&w, FORMAT_VERSION, 4);
-  put_le (&w, 0, 4);
+  put_le (&w, head_flags (head), 4);
   put_le (&w, head->size, 8);
   put_le (&w, head->chunk_size, 4);
   put_le (&w, head->nmaps, 4);
@@ -156,6 +183,10 @@ head_encode (const struct head *head, void **data, size_t *len)
     size_t key_len = strlen (head->maps[i]);
     put_le (&w, key_len, 2);
     put_bytes (&w, head->maps[i], key_len);
+  }
+  if (head_flags (head) & HEAD_FLAG_IDS) {
+    put_bytes (&w, head->op_id, HEAD_ID_LEN);
+    put_bytes (&w, head->disk_id, HEAD_ID_LEN);
   }
   hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
   *len = n;
@@ -188,7 +219,7 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
   parent_len = get_le (&r, 2);
   if (r.short_read)
     goto truncated;
-  if (flags != 0) {
+  if ((flags & ~(uint32_t)HEAD_FLAG_IDS) != 0) {
     s3cow_log_error ("%s: head has unknown flags 0x%x", key, flags);
     return -1;
   }
@@ -240,6 +271,10 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
       return -1;
     }
   }
+  if ((flags & HEAD_FLAG_IDS)
+      && (!get_bytes (&r, head->op_id, HEAD_ID_LEN)
+          || !get_bytes (&r, head->disk_id, HEAD_ID_LEN)))
+    goto truncated;
   if (r.p != r.end) {
     s3cow_log_error ("%s: head has %zu unexpected trailing bytes", key,
                      (size_t)(r.end - r.p));
@@ -467,4 +502,49 @@ lease_decode (const char *key, const void *data, size_t len,
 bad:
   s3cow_log_error ("%s: lease object is malformed", key);
   return -1;
+}
+
+int
+grace_encode (uint64_t seconds, void **data, size_t *len)
+{
+  const size_t n = 8 + 4 + 4 + 8 + HASH_SHA256_LEN;
+  struct writer w;
+
+  *data = malloc (n);
+  if (*data == NULL)
+    return -1;
+  w.p = *data;
+  w.end = w.p + n;
+  put_bytes (&w, grace_magic, 8);
+  put_le (&w, FORMAT_VERSION, 4);
+  put_le (&w, 0, 4);
+  put_le (&w, seconds, 8);
+  hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
+  *len = n;
+  return 0;
+}
+
+int
+grace_decode (const char *key, const void *data, size_t len, uint64_t *seconds)
+{
+  struct reader r;
+  uint32_t flags;
+
+  if (len > GRACE_MAX_SIZE) {
+    s3cow_log_error ("%s: grace record too large (%zu bytes)", key, len);
+    return -1;
+  }
+  if (check_envelope ("grace record", key, grace_magic, data, len, &r) == -1)
+    return -1;
+  flags = get_le (&r, 4);
+  *seconds = get_le (&r, 8);
+  if (r.short_read || r.p != r.end) {
+    s3cow_log_error ("%s: grace record has a bad length", key);
+    return -1;
+  }
+  if (flags != 0) {
+    s3cow_log_error ("%s: grace record has unknown flags 0x%x", key, flags);
+    return -1;
+  }
+  return 0;
 }

@@ -26,6 +26,7 @@
 #define HEAD_MAX_MAPS 64
 #define HEAD_READ_MAX_MAPS 128
 #define HEAD_MAX_SIZE 65536 /* bytes: bounds any head we read */
+#define HEAD_ID_LEN 16      /* bytes: op_id and disk_id */
 #define CHUNK_SIZE_MIN (64 * 1024)
 #define CHUNK_SIZE_MAX (64 * 1024 * 1024)
 #define DISK_SIZE_MAX (UINT64_C (1) << 50) /* 1 PiB */
@@ -35,6 +36,15 @@
  * all-zero disk; maps[0] is usually a full map (a base), the rest deltas.
  */
 struct head {
+  /* Both all zero in objects written before they existed (then not
+   * stored: flags bit 0 clear).  op_id: random, new for every write of a
+   * head or snapshot by volume.c, so that a writer knows its own bytes
+   * from anyone else's.  disk_id: random, set when the disk is created or
+   * forked and kept by its commits and snapshots: tells one incarnation of
+   * a disk name from a later one.
+   */
+  uint8_t op_id[HEAD_ID_LEN];
+  uint8_t disk_id[HEAD_ID_LEN];
   uint64_t size;                     /* bytes */
   uint32_t chunk_size;               /* bytes, power of two */
   uint64_t generation;               /* commits so far */
@@ -123,5 +133,18 @@ size_t lease_encode (const struct lease_info *info, char *buf);
 /* Decode and check a lease read from key.  0, or -1 after logging. */
 int lease_decode (const char *key, const void *data, size_t len,
                   struct lease_info *info);
+
+/* The gc grace record (gc/grace): the longest gc-grace= of any server that
+ * opened a disk of the bucket read-write, in seconds.  s3cow gc refuses a
+ * shorter --grace without --force (see volume.h).
+ */
+#define GRACE_MAX_SIZE 4096
+
+/* Encode into a new malloc'd buffer.  0, or -1 (ENOMEM). */
+int grace_encode (uint64_t seconds, void **data, size_t *len);
+
+/* Decode and check a grace record read from key.  0, or -1 after logging. */
+int grace_decode (const char *key, const void *data, size_t len,
+                  uint64_t *seconds);
 
 #endif /* S3COW_FORMAT_H */

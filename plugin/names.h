@@ -9,6 +9,8 @@
  *   disks/<disk>/maps/<gen>-<instance>   immutable chunk-map objects
  *   disks/<disk>/snaps/<snap>            immutable snapshot heads
  *   disks/<disk>/lease                   lease lock
+ *   gc/grace                             the servers' gc-grace (volume.c)
+ *   gc/clock                             gc's reading of the store's clock
  */
 #ifndef S3COW_NAMES_H
 #define S3COW_NAMES_H
@@ -63,6 +65,8 @@ void key_lease (char *key, const char *disk);
  */
 bool key_map_valid (const char *key);
 #define KEY_CHUNKS_PREFIX "chunks/"
+#define KEY_GC_GRACE "gc/grace"
+#define KEY_GC_CLOCK "gc/clock"
 
 /* Hex encoding of a hash: hex has room for HASH_HEX_LEN + 1. */
 void hash_to_hex (const uint8_t hash[HASH_LEN], char *hex);

@@ -170,7 +170,7 @@ for d in 1G-empty 1G-sparse 1G-dense 1T-sparse 1T-dense; do
   "$s3cow" rm --force "$p$d"
 done
 if [ "$fresh" = 1 ]; then
-  "$s3cow" -q gc --grace 0s >/dev/null
+  "$s3cow" -q gc --force --grace 0s >/dev/null
   curl -sS -o /dev/null -X DELETE --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \

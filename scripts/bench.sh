@@ -801,7 +801,7 @@ s3cow_gc ()
   [ -x "$cli" ] || return 0
   step 300 "$work/log/s3cow-gc.log" "$cli" --endpoint "$endpoint" \
     --bucket "$1" --access-key "$S3COW_TEST_ACCESS_KEY" \
-    --secret-key-file "$work/secret" -q gc --grace 1s ||
+    --secret-key-file "$work/secret" -q gc --force --grace 1s ||
     say "s3cow gc failed (see $work/log/s3cow-gc.log); going on"
 }
 

@@ -51,7 +51,7 @@ objects ()
     grep -E '^(chunks/|disks/[^/]*/maps/)' | sort
 }
 
-s3cow gc --grace 0s --dry-run >"$tmpdir/gc0"
+s3cow gc --force --grace 0s --dry-run >"$tmpdir/gc0"
 grep -q "would delete 0 maps and 0 chunks" "$tmpdir/gc0" || {
   cat "$tmpdir/gc0"
   fail "gc found garbage before anything was removed"
@@ -79,14 +79,14 @@ grep -q "deleted 0 maps and 0 chunks" "$tmpdir/gc1" || {
   cat "$tmpdir/gc1"
   fail "gc with the default grace deleted objects a few seconds old"
 }
-s3cow gc --grace 0s --dry-run >"$tmpdir/dry"
+s3cow gc --force --grace 0s --dry-run >"$tmpdir/dry"
 sed -n 's/^would delete \([^ ]*\) .*/\1/p' "$tmpdir/dry" | sort >"$tmpdir/listed"
 diff -u "$tmpdir/expected" "$tmpdir/listed" ||
   fail "gc --dry-run lists other objects than the unreferenced ones"
 [ "$(objects)" = "$(cat "$tmpdir/before")" ] ||
   fail "gc --dry-run deleted something"
 
-s3cow gc --grace 0s --verbose >"$tmpdir/gc2"
+s3cow gc --force --grace 0s --verbose >"$tmpdir/gc2"
 cat "$tmpdir/gc2"
 sed -n 's/^deleted \([^ ]*\) .*/\1/p' "$tmpdir/gc2" | sort >"$tmpdir/deleted"
 diff -u "$tmpdir/expected" "$tmpdir/deleted" ||
@@ -107,7 +107,7 @@ if r("D@s", 0, CS) != pattern("d0", CS) or r("D", 0, CS) != pattern("d0b", CS):
 ' || fail "data lost by gc (above)"
 stop_nbdkit || fail "nbdkit exited with status $?"
 s3cow fsck || fail "fsck is not clean after gc"
-s3cow gc --grace 0s >"$tmpdir/gc3"
+s3cow gc --force --grace 0s >"$tmpdir/gc3"
 grep -q "deleted 0 maps and 0 chunks" "$tmpdir/gc3" || {
   cat "$tmpdir/gc3"
   fail "a second gc deleted more"

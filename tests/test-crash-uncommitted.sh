@@ -95,11 +95,11 @@ if r("d", 0, 16 * CS) != want:
 }
 check_last_commit "before gc"
 
-s3cow gc --grace 0s --dry-run >"$tmpdir/dry"
+s3cow gc --force --grace 0s --dry-run >"$tmpdir/dry"
 sed -n 's/^would delete \([^ ]*\) .*/\1/p' "$tmpdir/dry" | sort >"$tmpdir/listed"
 diff -u "$tmpdir/expected" "$tmpdir/listed" ||
   fail "gc --dry-run lists other objects than the uncommitted ones"
-s3cow gc --grace 0s --verbose >"$tmpdir/gc"
+s3cow gc --force --grace 0s --verbose >"$tmpdir/gc"
 cat "$tmpdir/gc"
 sed -n 's/^deleted \([^ ]*\) .*/\1/p' "$tmpdir/gc" | sort >"$tmpdir/deleted"
 diff -u "$tmpdir/expected" "$tmpdir/deleted" ||

@@ -226,6 +226,53 @@ test_head (void)
   }
 }
 
+/* The op id and disk id: stored only when set (flags bit 0), so a head
+ * without them encodes as before they existed, and both kinds decode.
+ */
+static void
+test_head_ids (void)
+{
+  struct head h = sample_head (), d;
+  uint8_t *data, *with;
+  size_t len, with_len, i;
+
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (data[12] == 0); /* flags */
+  CHECK (head_decode ("k", data, len, &d) == 0);
+  for (i = 0; i < HEAD_ID_LEN; i++)
+    CHECK (d.op_id[i] == 0 && d.disk_id[i] == 0);
+  memset (h.op_id, 0xa5, HEAD_ID_LEN);
+  memset (h.disk_id, 0x5a, HEAD_ID_LEN);
+  CHECK (head_encode (&h, (void **)&with, &with_len) == 0);
+  CHECK_EQ_U64 (with_len, len + 2 * HEAD_ID_LEN);
+  CHECK (with[12] == 1);
+  CHECK (head_decode ("k", with, with_len, &d) == 0);
+  CHECK (memcmp (d.op_id, h.op_id, HEAD_ID_LEN) == 0);
+  CHECK (memcmp (d.disk_id, h.disk_id, HEAD_ID_LEN) == 0);
+  CHECK (strcmp (d.maps[1], h.maps[1]) == 0);
+  for (i = 0; i < with_len; i++)
+    CHECK (head_decode ("k", with, i, &d) == -1);
+  free (with);
+  free (data);
+}
+
+static void
+test_grace (void)
+{
+  uint8_t *data;
+  uint64_t v;
+  size_t len, i;
+
+  CHECK (grace_encode (7200, (void **)&data, &len) == 0);
+  CHECK (grace_decode ("g", data, len, &v) == 0);
+  CHECK_EQ_U64 (v, 7200);
+  for (i = 0; i < len; i++)
+    CHECK (grace_decode ("g", data, i, &v) == -1);
+  data[20] ^= 1;
+  CHECK (grace_decode ("g", data, len, &v) == -1);
+  free (data);
+}
+
 static void
 test_map (void)
 {
@@ -384,6 +431,8 @@ main (void)
   test_map ();
   test_chunkmap ();
   test_lease ();
+  test_head_ids ();
+  test_grace ();
   if (failures) {
     fprintf (stderr, "test-format: %d checks failed\n", failures);
     return 1;

@@ -1,4 +1,4 @@
-/* s3cow command: a set of 32-byte hashes (see hashset.h).
+/* s3cow: a set of 32-byte hashes (see hashset.h).
  *
  * A slot whose key is all zeros is empty; the all-zero hash itself, when it
  * is a member, lives outside the table (has_zero, zero_value).

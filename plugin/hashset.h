@@ -1,4 +1,4 @@
-/* s3cow command: a set of 32-byte hashes (SHA-256), each with one byte of
+/* s3cow: a set of 32-byte hashes (SHA-256), each with one byte of
  * value for the caller's flags.
  *
  * Open addressing with linear probing; the table doubles when it is 70%

@@ -1,0 +1,598 @@
+/* s3cow: gc, mark and sweep of chunks/ and disks/ * /maps/ (see volume.h).
+ *
+ * Roots are every disk head and every snapshot.  A map is live if a root
+ * names it; a chunk is live if a live map names it (any entry, even one a
+ * later delta overrides: the plugin and fsck read those maps whole).  gc
+ * deletes only objects that are not live AND older than the grace period.
+ *
+ *   0. The grace must be at least the bucket's grace record (gc/grace: the
+ *      longest gc-grace= of the servers that opened a disk read-write; 1 h
+ *      when there is none), unless forced (a dry run only warns).  T0 = the
+ * store's clock: the Last-Modified of a marker object (gc/clock) that gc
+ * writes, so that mtimes and T0 come from the same clock.  cutoff = T0 - grace.
+ *   1. Round 1: list disks/ once: the roots, and the candidate maps (mtime
+ *      <= cutoff).  Read each root; mark the maps it names and every chunk
+ *      those maps name (each map is read once however many roots name it).
+ *   2. List chunks/: candidate chunks, unmarked with mtime <= cutoff.
+ *   3. Rounds 2, 3, ...: list the roots again and read those that are new
+ *      or changed since gc read them, and mark from them.  Stop after a
+ *      round in which nothing "moved" (below); at most MAX_ROUNDS.
+ *   4. Delete the candidate maps still unmarked, then the candidate chunks
+ *      still unmarked, each after a HEAD shows its mtime is still old.
+ *
+ * A root "moved" in a round when gc had not read that key before, or it
+ * is a snapshot whose etag changed, or a head that gc last read at
+ * generation 0 whose etag changed, or a head that is another incarnation
+ * (disk id and created time) than every one gc read under that key.  A
+ * head that only committed (same incarnation, generation >= 1 both times)
+ * did not move: a disk that flushes all the time does not keep gc from
+ * finishing.  Marks only ever accumulate.
+ *
+ * Any root or map that cannot be read or decoded stops gc before step 4:
+ * nothing is deleted when gc cannot know everything that is referenced.
+ *
+ * Why this is safe while servers write (commit: chunks, then map, then the
+ * head CAS), fork, snapshot and rm (volume.c).  Call an object old when
+ * its mtime is at most the cutoff.  Facts:
+ *  (a) A head commit that lands after T0 names no old object that the head
+ *      it replaces did not name (directly, or through its maps): a server
+ *      uploads a chunk again whenever a chunk index takes a new hash and
+ *      uploads again what it could not commit within its gc-grace, which
+ *      is at most our grace (step 0; plugin/disk.c, "gc-grace", shows that
+ *      every object a new head names anew has mtime > t_landed - gc-grace),
+ *      and a map is written just before the head that names it.
+ *  (b) A fork or snapshot names an old object only if its source (the same
+ *      incarnation) named it both when the command read the source before
+ *      writing and when it read it again after writing (volume.c).  It
+ *      rewrites its new object only within that command, with If-Match on
+ *      its own etag: a fork head that a server committed since (generation
+ *      >= 1) is never rewritten; a removed and re-created name is another
+ *      incarnation (a new disk id).
+ *  (c) A root names an old object over one interval of time: map keys are
+ *      unique and never named again once dropped; a chunk named again is
+ *      uploaded again, and then is not old at step 4's HEAD.
+ *  Take an old candidate X that some root names after the sweep began.
+ *  Let F be the last listing (round f), in which nothing moved, and go
+ *  back along how X came to be named: by (a) commits after T0 add no old
+ *  object, so X reached the root that names it through a chain of forks
+ *  and snapshots, each (b) from a source naming X throughout the command.
+ *  Consider the roots of that chain as they were when F listed them.  A
+ *  root created before F passed its key was listed in F and, as nothing
+ *  moved, read by gc as the same version or, for a committing head, as
+ *  the same incarnation at generation >= 1, which (a, c) names X at the
+ *  time gc read it if it did at any time since T0 before that.  A root
+ *  created after F passed its key took X from a source that named X when
+ *  that command read it and after it wrote, which lies after F passed:
+ *  go back to that source.  The chain is finite and starts at a root that
+ *  named X before gc read it, so some read marked X.  Removal during gc
+ *  (rm) only ends intervals: a fork or snapshot of a disk removed during
+ *  gc is itself a root that the next listing finds (and it took X while
+ *  the disk still named it), and a snapshot that lands on a disk being
+ *  removed is removed by its own command or by rm's second listing.
+ *  What remains is the round trip between step 4's HEAD and its DELETE.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "chunkmap.h"
+#include "cleanup.h"
+#include "hashset.h"
+#include "log.h"
+#include "names.h"
+#include "volume.h"
+
+#define MAX_ROUNDS 10
+
+/* Flags of a root key in gc->keys (hashset value byte). */
+#define KEY_READ 1    /* read at least once */
+#define KEY_SETTLED 2 /* last read: a head at generation >= 1 */
+
+struct candidate {
+  char *key;              /* for maps (malloc'd); NULL for chunks */
+  uint8_t hash[HASH_LEN]; /* the chunk's, or the hash of the map key */
+  uint64_t size;
+  time_t mtime;
+};
+
+struct candidates {
+  struct candidate *v;
+  size_t n, cap;
+};
+
+struct listed_root {
+  char disk[NAME_MAX_LEN + 1];
+  char snap[KEY_MAX_LEN]; /* name_valid: shorter */
+  char etag[STORE_ETAG_MAX];
+};
+
+struct gc {
+  struct store *store;
+  const struct volume_gc_ops *ops;
+  bool dry_run;
+  time_t cutoff;
+  struct hashset *maps;     /* hashes of the keys of marked maps */
+  struct hashset *chunks;   /* marked chunks */
+  struct hashset *keys;     /* root keys gc read: KEY_* flags */
+  struct hashset *versions; /* (key, etag) of every root version read */
+  struct hashset *disks;    /* (key, disk id, created) of every head read */
+  struct candidates cand_maps, cand_chunks;
+  struct listed_root *roots; /* the current listing */
+  size_t nroots, cap_roots;
+  bool list_maps; /* round 1: collect candidate maps too */
+  uint64_t listed_chunks, listed_maps;
+  struct volume_gc_result *res;
+};
+
+static void report (struct gc *gc, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+report (struct gc *gc, const char *fmt, ...)
+{
+  char line[256];
+  va_list ap;
+
+  if (gc->ops == NULL || gc->ops->progress == NULL)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (line, sizeof line, fmt, ap);
+  va_end (ap);
+  gc->ops->progress (gc->ops->opaque, line);
+}
+
+static void
+candidates_free (struct candidates *c)
+{
+  size_t i;
+
+  for (i = 0; i < c->n; i++)
+    free (c->v[i].key);
+  free (c->v);
+}
+
+static struct candidate *
+candidates_add (struct candidates *c)
+{
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 256;
+    void *p = realloc (c->v, cap * sizeof *c->v);
+    if (p == NULL) {
+      s3cow_log_error ("realloc: %m");
+      return NULL;
+    }
+    c->v = p;
+    c->cap = cap;
+  }
+  memset (&c->v[c->n], 0, sizeof c->v[c->n]);
+  return &c->v[c->n++];
+}
+
+/* 0. The store's time now.  Falls back on the local clock (with a
+ * warning) if the marker cannot be written, e.g. with read-only keys.
+ */
+static time_t
+server_now (struct gc *gc)
+{
+  char stamp[64];
+  time_t t = 0;
+  int len;
+
+  len = snprintf (stamp, sizeof stamp, "s3cow gc %lld\n",
+                  (long long)time (NULL));
+  if (store_put (gc->store, KEY_GC_CLOCK, stamp, len, NULL, NULL) == STORE_OK
+      && store_head (gc->store, KEY_GC_CLOCK, NULL, NULL, &t) == STORE_OK && t)
+    return t;
+  s3cow_log_warning ("could not read the server's clock (%s); using this "
+                     "machine's: a clock difference with the server "
+                     "shortens or lengthens the grace period",
+                     KEY_GC_CLOCK);
+  return time (NULL);
+}
+
+/* 1, 3. One key of the listing of disks/: a root, or (round 1) a map. */
+static int
+list_one (void *opaque, const struct catalog_key *key,
+          const struct store_entry *entry)
+{
+  struct gc *gc = opaque;
+  struct candidate *c;
+
+  if (key->kind == CATALOG_MAP) {
+    gc->listed_maps++;
+    report (gc, "gc: listing maps: %" PRIu64, gc->listed_maps);
+    if (entry->mtime > gc->cutoff)
+      return 0;
+    c = candidates_add (&gc->cand_maps);
+    if (c == NULL || (c->key = strdup (entry->key)) == NULL) {
+      s3cow_log_error ("out of memory");
+      return STORE_PERMANENT;
+    }
+    hashset_key_hash (entry->key, c->hash);
+    c->size = entry->size;
+    c->mtime = entry->mtime;
+    return 0;
+  }
+
+  if (gc->nroots == gc->cap_roots) {
+    size_t cap = gc->cap_roots ? 2 * gc->cap_roots : 64;
+    void *p = realloc (gc->roots, cap * sizeof *gc->roots);
+    if (p == NULL) {
+      s3cow_log_error ("realloc: %m");
+      return STORE_PERMANENT;
+    }
+    gc->roots = p;
+    gc->cap_roots = cap;
+  }
+  {
+    struct listed_root *r = &gc->roots[gc->nroots++];
+
+    snprintf (r->disk, sizeof r->disk, "%s", key->disk);
+    snprintf (r->snap, sizeof r->snap, "%s",
+              key->kind == CATALOG_SNAP ? key->name : "");
+    snprintf (r->etag, sizeof r->etag, "%s", entry->etag ? entry->etag : "");
+  }
+  return 0;
+}
+
+/* Mark one map (named by head h of root label) and its chunks.  0 or -1. */
+static int
+mark_map (struct gc *gc, const char *label, const struct head *h,
+          const char *key)
+{
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  uint8_t key_hash[HASH_LEN];
+  bool added;
+  size_t n, i;
+  int r;
+
+  hashset_key_hash (key, key_hash);
+  if (hashset_find (gc->maps, key_hash))
+    return 0;
+  r = catalog_read_map (gc->store, h, key, &entries, &n);
+  if (r == STORE_NOT_FOUND)
+    s3cow_log_error ("%s names map %s, which is missing: run s3cow fsck, "
+                     "and repair or remove %s",
+                     label, key, label);
+  if (r != STORE_OK)
+    return -1;
+  for (i = 0; i < n; i++)
+    if (!hash_is_zero (entries[i].hash)
+        && hashset_add (gc->chunks, entries[i].hash, &added) == NULL)
+      goto nomem;
+  /* Only now: a map whose chunks failed to mark must be read again. */
+  if (hashset_add (gc->maps, key_hash, &added) == NULL)
+    goto nomem;
+  return 0;
+
+nomem:
+  s3cow_log_error ("out of memory");
+  return -1;
+}
+
+/* The hash of a few strings and bytes, each followed by a NUL. */
+static void
+hash_parts (uint8_t out[HASH_LEN], const char *a, const char *b,
+            const uint8_t *id, uint64_t created)
+{
+  char buf[KEY_MAX_LEN + STORE_ETAG_MAX + 2 * HEAD_ID_LEN + 32];
+  size_t i, n;
+
+  n = (size_t)snprintf (buf, sizeof buf, "%s\n%s\n", a, b ? b : "");
+  if (id)
+    for (i = 0; i < HEAD_ID_LEN && n + 3 < sizeof buf; i++)
+      n += (size_t)snprintf (buf + n, sizeof buf - n, "%02x", id[i]);
+  snprintf (buf + n, sizeof buf - n, "\n%" PRIu64, created);
+  hashset_key_hash (buf, out);
+}
+
+/* 1, 3. Read root r if new or changed and mark from it; *moved is set as
+ * the top says.  0, or -1 after logging.
+ */
+static int
+visit (struct gc *gc, const struct listed_root *r, bool *moved)
+{
+  char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2], etag[STORE_ETAG_MAX];
+  uint8_t key_hash[HASH_LEN], h_version[HASH_LEN], h_disk[HASH_LEN];
+  uint8_t *flags, was;
+  struct head h;
+  bool is_snap = r->snap[0] != '\0', added, new_version;
+  uint32_t m;
+  int st;
+
+  if (is_snap)
+    key_snap (key, r->disk, r->snap);
+  else
+    key_head (key, r->disk);
+  catalog_label (label, r->disk, r->snap);
+  hash_parts (h_version, key, r->etag, NULL, 0);
+  if (r->etag[0] && hashset_find (gc->versions, h_version))
+    return 0; /* this very version was read */
+
+  st = catalog_read_head (gc->store, r->disk, r->snap, &h, etag, NULL, NULL);
+  if (st == STORE_NOT_FOUND)
+    return 0; /* removed since the listing */
+  if (st != STORE_OK) {
+    s3cow_log_error ("cannot read %s", label);
+    return -1;
+  }
+  for (m = 0; m < h.nmaps; m++)
+    if (mark_map (gc, label, &h, h.maps[m]) == -1)
+      return -1;
+
+  hashset_key_hash (key, key_hash);
+  flags = hashset_add (gc->keys, key_hash, &added);
+  if (flags == NULL)
+    goto nomem;
+  was = *flags;
+  *flags = KEY_READ | (!is_snap && h.generation >= 1 ? KEY_SETTLED : 0);
+  hash_parts (h_version, key, etag, NULL, 0);
+  if (hashset_add (gc->versions, h_version, &new_version) == NULL)
+    goto nomem;
+  hash_parts (h_disk, key, NULL, h.disk_id, h.created);
+  if (hashset_add (gc->disks, h_disk, &added) == NULL)
+    goto nomem;
+  if (!(was & KEY_READ) || added
+      || (new_version && (is_snap || !(was & KEY_SETTLED))))
+    *moved = true;
+  return 0;
+
+nomem:
+  s3cow_log_error ("out of memory");
+  return -1;
+}
+
+/* 1, 3. One round: list disks/, visit every root.  0 or -1. */
+static int
+round_of_marks (struct gc *gc, unsigned number, bool *moved)
+{
+  size_t i;
+
+  gc->nroots = 0;
+  if (catalog_list (gc->store, NULL,
+                    CATALOG_MASK (CATALOG_HEAD) | CATALOG_MASK (CATALOG_SNAP)
+                        | (gc->list_maps ? CATALOG_MASK (CATALOG_MAP) : 0),
+                    list_one, gc)
+      != STORE_OK) {
+    s3cow_log_error ("cannot list the disks in the bucket");
+    return -1;
+  }
+  *moved = false;
+  for (i = 0; i < gc->nroots; i++) {
+    report (gc,
+            "gc: round %u: marking %zu/%zu disks and snapshots, %zu chunks "
+            "in use",
+            number, i + 1, gc->nroots, hashset_count (gc->chunks));
+    if (visit (gc, &gc->roots[i], moved) == -1)
+      return -1;
+  }
+  gc->res->rounds = number;
+  gc->res->roots = gc->nroots;
+  return 0;
+}
+
+/* The value of a lowercase hex digit, or -1. */
+static int
+hex_digit (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* 2. Candidate chunks. */
+static int
+list_chunk (void *opaque, const struct store_entry *entry)
+{
+  struct gc *gc = opaque;
+  const char *hex = entry->key + strlen (KEY_CHUNKS_PREFIX);
+  uint8_t hash[HASH_LEN];
+  struct candidate *c;
+  size_t i;
+
+  gc->listed_chunks++;
+  report (gc, "gc: listing chunks: %" PRIu64 " (%zu not in use)",
+          gc->listed_chunks, gc->cand_chunks.n);
+  if (strlen (hex) != HASH_HEX_LEN)
+    return 0; /* not s3cow's: left alone */
+  for (i = 0; i < HASH_LEN; i++) {
+    int hi = hex_digit (hex[2 * i]), lo = hex_digit (hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return 0;
+    hash[i] = hi << 4 | lo;
+  }
+  if (hashset_find (gc->chunks, hash))
+    return 0;
+  if (entry->mtime > gc->cutoff) {
+    gc->res->young++;
+    return 0;
+  }
+  c = candidates_add (&gc->cand_chunks);
+  if (c == NULL)
+    return STORE_PERMANENT;
+  memcpy (c->hash, hash, HASH_LEN);
+  c->size = entry->size;
+  c->mtime = entry->mtime;
+  return 0;
+}
+
+/* 4. Delete (or, dry run, report) one candidate still unmarked. */
+static int
+sweep_one (struct gc *gc, const struct candidate *c, bool is_chunk,
+           uint64_t *count)
+{
+  char key[KEY_MAX_LEN];
+  time_t mtime;
+  int r;
+
+  if (is_chunk)
+    key_chunk (key, c->hash);
+  else
+    snprintf (key, sizeof key, "%s", c->key);
+  if (!gc->dry_run) {
+    /* Uploaded again since the listing: a writer is using it.  Chunks: a
+     * writer uploads a chunk again whenever it needs it.  Maps: a server
+     * whose head PUT failed writes the same map key again on its next
+     * attempt (the generation did not advance), and may land that head
+     * after our last round.
+     */
+    r = store_head (gc->store, key, NULL, NULL, &mtime);
+    if (r == STORE_NOT_FOUND)
+      return 0;
+    if (r != STORE_OK)
+      return -1;
+    if (mtime > gc->cutoff)
+      return 0;
+    if (store_delete (gc->store, key) != STORE_OK)
+      return -1;
+  }
+  if (gc->ops && gc->ops->swept)
+    gc->ops->swept (gc->ops->opaque, key, c->size, c->mtime);
+  (*count)++;
+  gc->res->bytes_deleted += c->size;
+  return 0;
+}
+
+/* 0. Is grace long enough for the servers of this bucket? */
+static int
+check_grace (struct gc *gc, double grace, bool force, bool dry_run)
+{
+  uint64_t need;
+  bool recorded;
+
+  if (volume_read_grace (gc->store, &need, &recorded) == -1) {
+    if (!force)
+      return -1;
+    s3cow_log_warning ("--force: running without knowing the servers' "
+                       "gc-grace");
+    return 0;
+  }
+  if (grace >= (double)need)
+    return 0;
+  if (dry_run) {
+    s3cow_log_warning ("the grace period (%gs) is shorter than the servers' "
+                       "gc-grace (%" PRIu64 "s): gc without --dry-run would "
+                       "refuse it without --force",
+                       grace, need);
+    return 0;
+  }
+  if (force) {
+    s3cow_log_warning ("--force: the grace period (%gs) is shorter than the "
+                       "servers' gc-grace (%" PRIu64 "s): chunks that a "
+                       "server uploaded but has not committed yet may be "
+                       "deleted, and data it flushes afterwards lost",
+                       grace, need);
+    return 0;
+  }
+  s3cow_log_error ("the grace period (%gs) is shorter than the gc-grace the "
+                   "servers of this bucket rely on (%" PRIu64 "s, %s): gc "
+                   "could delete chunks that a server uploaded but has not "
+                   "committed yet, and a later flush would then lose data.  "
+                   "Use --grace %" PRIu64 "s or longer; or, when no server "
+                   "writes to the bucket, --force",
+                   grace, need,
+                   recorded ? "recorded in " KEY_GC_GRACE " by the servers"
+                            : "the default: no server recorded one",
+                   need);
+  return -1;
+}
+
+static int
+run (struct gc *gc, double grace, bool force)
+{
+  uint64_t nmaps = 0, nchunks = 0;
+  unsigned number;
+  size_t i, total, done = 0;
+  bool moved;
+
+  /* 0-1. */
+  if (check_grace (gc, grace, force, gc->dry_run) == -1)
+    return -1;
+  gc->cutoff = server_now (gc) - (time_t)grace;
+  gc->list_maps = true;
+  if (round_of_marks (gc, 1, &moved) == -1)
+    return -1;
+  gc->list_maps = false;
+
+  /* 2-3. */
+  if (store_list (gc->store, KEY_CHUNKS_PREFIX, list_chunk, gc) != STORE_OK) {
+    s3cow_log_error ("cannot list the chunks");
+    return -1;
+  }
+  for (number = 2;; number++) {
+    if (round_of_marks (gc, number, &moved) == -1)
+      return -1;
+    if (!moved)
+      break;
+    if (number == MAX_ROUNDS) {
+      s3cow_log_error ("disks and snapshots kept appearing or being "
+                       "replaced during %d rounds: nothing deleted; try "
+                       "again later",
+                       MAX_ROUNDS);
+      return -1;
+    }
+  }
+
+  /* 4. Maps first: a map names chunks, never the other way round. */
+  gc->res->sweeping = true;
+  total = gc->cand_maps.n + gc->cand_chunks.n;
+  for (i = 0; i < gc->cand_maps.n; i++, done++) {
+    const struct candidate *c = &gc->cand_maps.v[i];
+
+    report (gc, "gc: sweeping %zu/%zu", done + 1, total);
+    if (hashset_find (gc->maps, c->hash) == NULL
+        && sweep_one (gc, c, false, &nmaps) == -1)
+      return -1;
+  }
+  for (i = 0; i < gc->cand_chunks.n; i++, done++) {
+    const struct candidate *c = &gc->cand_chunks.v[i];
+
+    report (gc, "gc: sweeping %zu/%zu", done + 1, total);
+    if (hashset_find (gc->chunks, c->hash) == NULL
+        && sweep_one (gc, c, true, &nchunks) == -1)
+      return -1;
+  }
+  gc->res->maps_deleted = nmaps;
+  gc->res->chunks_deleted = nchunks;
+  gc->res->maps_in_use = hashset_count (gc->maps);
+  gc->res->chunks_in_use = hashset_count (gc->chunks);
+  return 0;
+}
+
+int
+volume_gc (struct store *store, double grace, bool force, bool dry_run,
+           const struct volume_gc_ops *ops, struct volume_gc_result *result)
+{
+  struct gc gc
+      = { .store = store, .ops = ops, .dry_run = dry_run, .res = result };
+  int r = -1;
+
+  memset (result, 0, sizeof *result);
+  gc.maps = hashset_new ();
+  gc.chunks = hashset_new ();
+  gc.keys = hashset_new ();
+  gc.versions = hashset_new ();
+  gc.disks = hashset_new ();
+  if (gc.maps == NULL || gc.chunks == NULL || gc.keys == NULL
+      || gc.versions == NULL || gc.disks == NULL)
+    s3cow_log_error ("out of memory");
+  else
+    r = run (&gc, grace, force);
+  hashset_free (gc.maps);
+  hashset_free (gc.chunks);
+  hashset_free (gc.keys);
+  hashset_free (gc.versions);
+  hashset_free (gc.disks);
+  candidates_free (&gc.cand_maps);
+  candidates_free (&gc.cand_chunks);
+  free (gc.roots);
+  return r;
+}
