@@ -230,6 +230,8 @@ create_head (struct disk *d, const struct disk_config *config)
   head.size = config->create_size;
   head.chunk_size = config->create_chunk_size;
   head.created = head.committed = time (NULL);
+  volume_new_id (head.disk_id);
+  volume_new_id (head.op_id);
   if (head_encode (&head, &data, &len) == -1) {
     s3cow_log_error ("%s: %m", d->label);
     return -1;
@@ -328,6 +330,7 @@ claim_head (struct disk *d, const struct disk_config *config)
 
     next.generation++;
     next.committed = time (NULL);
+    volume_new_id (next.op_id); /* our bytes: see reconcile */
     if (head_encode (&next, &data, &len) == -1) {
       s3cow_log_error ("%s: %m", d->label);
       return -1;
@@ -499,7 +502,8 @@ owns_disk (struct disk *d)
   return true;
 }
 
-/* The head PUT before this commit may have landed or not: find out.
+/* The head PUT before this commit may have landed or not: find out.  Its
+ * bytes hold a new op id (volume.h), so only our own PUT matches them.
  * commit_lock held.
  */
 static int
@@ -636,6 +640,7 @@ commit (struct disk *d)
     goto untake;
   }
   strcpy (next.maps[next.nmaps++], map_key);
+  volume_new_id (next.op_id); /* our bytes: see reconcile */
   if (head_encode (&next, &head_data, &head_len) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
