@@ -109,6 +109,7 @@ while len(keys) < 65:
 body = bytearray(d[:28]) + struct.pack("<I", len(keys)) + d[32:58 + plen]
 for k in keys:
     body += struct.pack("<H", len(k)) + k.encode()
+body += d[p:len(d) - 32]  # flags bit 0: the op id and disk id
 write("disks/nf/head", bytes(body) + hashlib.sha256(body).digest())
 EOF
 read -r nmaps gen < <(head_state) || fail "s3cow info on a head of 65 maps"
