@@ -549,7 +549,9 @@ def scenario_outage(a):
         model.check(c * chunk, got, "read of a dirty chunk during the outage")
     # 4. After the outage, a flush succeeds, and everything is there.
     left = a.outage - (time.monotonic() - out_start)
-    if left > 0:
+    if a.end_outage_early:
+        proxy.ctl.end_outage()
+    elif left > 0:
         time.sleep(left + 0.5)
     t = time.monotonic()
     try:
@@ -1012,6 +1014,9 @@ def main():
     common(p, 64 * MiB, 256 * 1024, 32 * MiB)
     p.add_argument("--retry-time", type=float, default=3)
     p.add_argument("--outage", type=float, default=10)
+    p.add_argument("--end-outage-early", action="store_true",
+                   help="end the first outage once the checks made during "
+                   "it are done, not after --outage seconds")
     p.add_argument("--outage-mode", default="reset",
                    choices=faultproxy.OUTAGE_MODES)
     p.add_argument("--fill-seconds", type=float, default=8,
