@@ -237,12 +237,20 @@ store_of ()
 # The cases on the directory store run a few at a time, each on its own
 # copy of the fixture (they damage objects and take d's lease; the lease
 # cases wait for the lease they cannot read to stay unchanged), the longest
-# first.  The ones on S3 share its bucket: one after the other, and so
-# does unreachable (its message holds curl's connect time: 0 ms, unloaded).
-on_store dir
+# first.  The ones on S3 share its bucket: one after the other, beside
+# them.  Then unreachable, alone (its message holds curl's connect time:
+# 0 ms, unloaded).
 ids=$(cut -f1 "$tmpdir/rows" | awk '!seen[$0]++' |
   awk '{ print (/^lease_/ ? 0 : 1), $0 }' | sort -s -k1,1n | cut -d' ' -f2)
-running=0
+(
+  on_store s3
+  for id in $ids; do
+    declare -F "case_$id" >/dev/null && [ "$(store_of "$id")" = s3 ] || continue
+    "case_$id" >"$tmpdir/out.$id" 2>&1 </dev/null || true
+  done
+) &
+running=1
+on_store dir
 for id in $ids; do
   declare -F "case_$id" >/dev/null && [ "$(store_of "$id")" = dir ] &&
     [ "$id" != unreachable ] || continue
