@@ -245,15 +245,19 @@ ids=$(cut -f1 "$tmpdir/rows" | awk '!seen[$0]++' |
 (
   on_store s3
   for id in $ids; do
-    declare -F "case_$id" >/dev/null && [ "$(store_of "$id")" = s3 ] || continue
+    if ! declare -F "case_$id" >/dev/null || [ "$(store_of "$id")" != s3 ]; then
+      continue
+    fi
     "case_$id" >"$tmpdir/out.$id" 2>&1 </dev/null || true
   done
 ) &
 running=1
 on_store dir
 for id in $ids; do
-  declare -F "case_$id" >/dev/null && [ "$(store_of "$id")" = dir ] &&
-    [ "$id" != unreachable ] || continue
+  if ! declare -F "case_$id" >/dev/null || [ "$(store_of "$id")" != dir ] ||
+    [ "$id" = unreachable ]; then
+    continue
+  fi
   if [ "$running" -ge 4 ]; then
     wait -n || true
     running=$((running - 1))
@@ -271,7 +275,9 @@ for id in $ids; do
 done
 wait
 for id in $ids; do
-  declare -F "case_$id" >/dev/null && [ ! -e "$tmpdir/out.$id" ] || continue
+  if ! declare -F "case_$id" >/dev/null || [ -e "$tmpdir/out.$id" ]; then
+    continue
+  fi
   on_store "$(store_of "$id")"
   "case_$id" >"$tmpdir/out.$id" 2>&1 </dev/null || true
 done
