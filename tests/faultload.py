@@ -549,7 +549,9 @@ def scenario_outage(a):
         model.check(c * chunk, got, "read of a dirty chunk during the outage")
     # 4. After the outage, a flush succeeds, and everything is there.
     left = a.outage - (time.monotonic() - out_start)
-    if left > 0:
+    if a.end_outage_early:
+        proxy.ctl.end_outage()
+    elif left > 0:
         time.sleep(left + 0.5)
     t = time.monotonic()
     try:
@@ -685,21 +687,45 @@ def scenario_corrupt(a):
     read = 0
 
     def passes(srv, n, what):
+        # Each pass reads every chunk in a shuffled order, on four
+        # connections at once: the re-reads of bad bodies wait for their
+        # backoff side by side.
         nonlocal read
-        h = srv.connect()
+        errors = []
+        lock = threading.Lock()
+
+        def reader(offs, p):
+            nonlocal read
+            h = srv.connect()
+            try:
+                for off in offs:
+                    try:
+                        got = h.pread(a.chunk, off)
+                    except nbd.Error as e:
+                        errors.append("%s, pass %d: read of chunk at %d "
+                                      "failed: %s (faults so far: %s)"
+                                      % (what, p + 1, off, e,
+                                         injected(proxy.ctl.stats())))
+                        return
+                    model.check(off, got, "%s, pass %d" % (what, p + 1))
+                    with lock:
+                        read += a.chunk
+            except Exception as e:
+                errors.append("%s, pass %d: %s" % (what, p + 1, e))
+            finally:
+                close(h)
+
         for p in range(n):
             order = list(range(0, a.disk, a.chunk))
             rng.shuffle(order)
-            for off in order:
-                try:
-                    got = h.pread(a.chunk, off)
-                except nbd.Error as e:
-                    die("%s, pass %d: read of chunk at %d failed: %s "
-                        "(faults so far: %s)"
-                        % (what, p + 1, off, e, injected(proxy.ctl.stats())))
-                model.check(off, got, "%s, pass %d" % (what, p + 1))
-                read += a.chunk
-        close(h)
+            ts = [threading.Thread(target=reader, args=(order[k::4], p))
+                  for k in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            if errors:
+                die(errors[0])
 
     # Small cache: every pass reads every chunk from S3 again.
     small = Server(env, "corrupt-small", proxy.endpoint,
@@ -1012,6 +1038,9 @@ def main():
     common(p, 64 * MiB, 256 * 1024, 32 * MiB)
     p.add_argument("--retry-time", type=float, default=3)
     p.add_argument("--outage", type=float, default=10)
+    p.add_argument("--end-outage-early", action="store_true",
+                   help="end the first outage once the checks made during "
+                   "it are done, not after --outage seconds")
     p.add_argument("--outage-mode", default="reset",
                    choices=faultproxy.OUTAGE_MODES)
     p.add_argument("--fill-seconds", type=float, default=8,

@@ -26,7 +26,7 @@
  *                               the message on stderr names the S3 error)
  *   test-store missing-bucket   on a bucket that does not exist, calls must
  *                               fail with STORE_PERMANENT
- *   test-store refused          endpoint http://127.0.0.1:1, retry_time=3:
+ *   test-store refused          endpoint http://127.0.0.1:1, retry_time=1:
  *                               STORE_TRANSIENT in well under 20 seconds
  *   test-store pool-wait        one connection, to a local socket that never
  *                               answers: a call waiting for the connection
@@ -63,7 +63,7 @@ extern const char *s3cow_log_program; /* log_stderr.c */
 #define BIG_SIZE (4 * 1024 * 1024)
 #define LIST_COUNT 1100 /* more than one S3 page (1000) */
 #define CAS_THREADS 32
-#define CAS_PER_THREAD 20
+#define CAS_PER_THREAD 8
 #define PUT_THREADS 16
 
 static const char *endpoint; /* from the environment */
@@ -994,7 +994,7 @@ mode_refused (void)
   config.bucket = "bucket";
   config.access_key = "AKIDEXAMPLE";
   config.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-  config.retry_time = 3;
+  config.retry_time = 1;
   config.timeout = 5;
   st = store_open (&config);
   if (st == NULL)
@@ -1004,7 +1004,7 @@ mode_refused (void)
   t = now () - t;
   printf ("test-store: refused connection: STORE_TRANSIENT after %.1f s\n", t);
   if (t > 20)
-    fail ("refused connection with retry_time=3: gave up after %.1f s, "
+    fail ("refused connection with retry_time=1: gave up after %.1f s, "
           "expected well under 20 s",
           t);
   store_close (st);
@@ -1025,7 +1025,7 @@ get_held (void *arg)
 static void
 mode_pool_wait (void)
 {
-  const double retry_time = 2, timeout = 6;
+  const double retry_time = 1, timeout = 3;
   struct store_config config = { 0 };
   struct sockaddr_in addr = { .sin_family = AF_INET };
   socklen_t addr_len = sizeof addr;
