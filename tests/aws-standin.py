@@ -40,6 +40,10 @@ ROLE = "s3cow-standin-role"
 
 args = None
 lock = threading.Lock()  # guards keys, imds_tokens and log writes
+# Serialises the key changes: radosgw-admin rewrites the whole user, so
+# two at once can undo each other, and the minter and an early rotation
+# (POST /rotate) may both revoke one key.
+admin_lock = threading.Lock()
 keys = []  # [access, secret, expires], newest last
 imds_tokens = set()
 stop = threading.Event()
@@ -68,19 +72,24 @@ def admin(*cmd):
 def mint():
     access = "STANDIN" + secrets.token_hex(7).upper()
     secret = secrets.token_urlsafe(30)
-    admin("key", "create", "--uid=" + args.uid, "--key-type=s3",
-          "--access-key=" + access, "--secret-key=" + secret)
-    expires = int(time.time()) + args.lifetime
-    with lock:
-        keys.append([access, secret, expires])
+    with admin_lock:
+        admin("key", "create", "--uid=" + args.uid, "--key-type=s3",
+              "--access-key=" + access, "--secret-key=" + secret)
+        expires = int(time.time()) + args.lifetime
+        with lock:
+            keys.append([access, secret, expires])
     log("mint %s expires %s" % (access, iso(expires)))
 
 
 def revoke(access):
-    admin("key", "rm", "--uid=" + args.uid, "--key-type=s3",
-          "--access-key=" + access)
-    with lock:
-        keys[:] = [k for k in keys if k[0] != access]
+    with admin_lock:
+        with lock:
+            if access not in [k[0] for k in keys]:
+                return  # revoked already
+        admin("key", "rm", "--uid=" + args.uid, "--key-type=s3",
+              "--access-key=" + access)
+        with lock:
+            keys[:] = [k for k in keys if k[0] != access]
     log("revoke %s" % access)
 
 
