@@ -624,6 +624,10 @@ creds_fetch (struct creds *c, char *errmsg, size_t errmsg_size)
   struct body *b = malloc (sizeof *b);
   struct creds_set *set = NULL;
 
+  if (b == NULL) {
+    snprintf (errmsg, errmsg_size, "out of memory");
+    return NULL;
+  }
   b->len = 0;
   b->too_big = false;
   switch (c->kind) {
