@@ -30,6 +30,21 @@ creds_setup ()
   export S3COW_ENDPOINT="$S3COW_TEST_ENDPOINT" S3COW_BUCKET="$bucket"
 }
 
+# SKIP under scripts/sanitize.sh's nbdkit, which preloads the sanitizer
+# runtime: there glibc's locale lock can be left held (see sanitize.sh),
+# and json-c takes it (newlocale) for every document it parses, so the
+# server hangs at its first credentials.  The s3cow command, not
+# preloaded, parses the same answers under the sanitizers in
+# test-creds-chain.sh.
+creds_requires_plain_nbdkit ()
+{
+  if [ -n "${S3COW_TEST_PATH_FIRST:-}" ]; then
+    echo "$0: SKIP: json-c hangs in nbdkit under a preloaded sanitizer" \
+      "runtime (glibc's locale lock)" >&2
+    exit 77
+  fi
+}
+
 start_standin ()
 {
   local name="$1" i pid

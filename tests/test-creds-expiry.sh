@@ -10,6 +10,7 @@ set -euo pipefail
 
 requires nbdkit nbdsh radosgw-admin
 creds_setup
+creds_requires_plain_nbdkit
 [ -n "${S3COW_TEST_RGW_CONF:-}" ] || {
   echo "$0: SKIP: needs S3COW_TEST_RGW_CONF (scripts/rgw-start.sh)" >&2
   exit 77
