@@ -11,6 +11,7 @@
  *   output.c      human sizes and times, JSON strings, terminal progress
  *   roots.c       listing the disks and snapshots
  *   cmd_disk.c    create, fork, snapshot, rm, unlock, resize
+ *   cmd_diff.c    diff
  *   cmd_ls.c      ls
  *   cmd_info.c    info
  *   cmd_gc.c      gc
@@ -46,7 +47,7 @@ struct cli {
   struct store *store; /* NULL until cli_store */
 
   /* Options of the subcommands (main.c checks which apply where). */
-  bool json;           /* ls, info */
+  bool json;           /* ls, info, diff */
   bool force;          /* rm, unlock, gc */
   bool dry_run;        /* gc */
   bool verbose;        /* gc: name every object deleted */
@@ -68,6 +69,7 @@ int cmd_snapshot (struct cli *cli, int argc, char **argv);
 int cmd_rm (struct cli *cli, int argc, char **argv);
 int cmd_unlock (struct cli *cli, int argc, char **argv);
 int cmd_resize (struct cli *cli, int argc, char **argv);
+int cmd_diff (struct cli *cli, int argc, char **argv);
 int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);

@@ -64,6 +64,14 @@ static const struct command commands[] = {
     "start it again; clients must reconnect to see the new size.  Then grow\n"
     "the partition (growpart) and filesystem (resize2fs) inside.  Snapshots\n"
     "cannot be resized: fork them.\n" },
+  { "diff", cmd_diff, 2, 2, OPT_JSON, false,
+    "OLD[@SNAPSHOT] NEW[@SNAPSHOT] [--json]",
+    "Print the byte ranges where NEW differs from OLD (disks or snapshots\n"
+    "with the same chunk size), one OFFSET LENGTH line each, after a line\n"
+    "size OLDSIZE NEWSIZE when the sizes differ.  Computed from the chunk\n"
+    "maps alone (no data is read), so at chunk granularity.  OLD resized to\n"
+    "NEW's size, then these ranges copied from NEW, is NEW.  Prints nothing\n"
+    "when they are the same.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
     "List the disks with size, chunk size, parent and last commit time; with\n"
     "DISK, list its snapshots.\n" },
