@@ -10,7 +10,8 @@
  *   parse.c       sizes, durations, names, secrets
  *   output.c      human sizes and times, JSON strings, terminal progress
  *   roots.c       listing the disks and snapshots
- *   cmd_disk.c    create, fork, snapshot, rm, unlock
+ *   cmd_disk.c    create, fork, snapshot, rm, unlock, resize
+ *   cmd_diff.c    diff
  *   cmd_ls.c      ls
  *   cmd_info.c    info
  *   cmd_gc.c      gc
@@ -46,13 +47,14 @@ struct cli {
   struct store *store; /* NULL until cli_store */
 
   /* Options of the subcommands (main.c checks which apply where). */
-  bool json;           /* ls, info */
+  bool json;           /* ls, info, diff */
   bool force;          /* rm, unlock, gc */
   bool dry_run;        /* gc */
   bool verbose;        /* gc: name every object deleted */
   bool progress;       /* gc, fsck: stderr is a terminal */
   double grace;        /* gc: seconds */
   uint32_t chunk_size; /* create */
+  bool shrink;         /* resize */
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -66,6 +68,8 @@ int cmd_fork (struct cli *cli, int argc, char **argv);
 int cmd_snapshot (struct cli *cli, int argc, char **argv);
 int cmd_rm (struct cli *cli, int argc, char **argv);
 int cmd_unlock (struct cli *cli, int argc, char **argv);
+int cmd_resize (struct cli *cli, int argc, char **argv);
+int cmd_diff (struct cli *cli, int argc, char **argv);
 int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);
@@ -111,6 +115,11 @@ int parse_duration (const char *what, const char *s, double *out);
 
 /* A number of seconds (for --timeout, --retry-time).  0 or -1. */
 int parse_seconds (const char *what, const char *s, double *out);
+
+/* A disk's size: a positive multiple of 512 bytes, at most DISK_SIZE_MAX
+ * (create, resize).  0, or -1 after printing.
+ */
+int parse_disk_size (const char *s, uint64_t *out);
 
 /* "DISK" (snap_allowed false) or "DISK[@SNAP]" into disk and snap (each
  * NAME_MAX_LEN + 1; snap "" when absent).  Returns 0, or -1 after printing.

@@ -1,4 +1,4 @@
-/* s3cow command: create, fork, snapshot, rm, unlock.
+/* s3cow command: create, fork, snapshot, rm, unlock, resize.
  *
  * Arguments and output only: the bucket is changed by plugin/volume.c,
  * which says how each of these stays safe against gc, lost answers and
@@ -6,6 +6,7 @@
  */
 #include <config.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,14 +24,8 @@ cmd_create (struct cli *cli, int argc, char **argv)
   uint64_t size;
 
   if (parse_disk_name (argv[1], false, disk, snap) == -1
-      || parse_size ("size", argv[2], &size) == -1)
+      || parse_disk_size (argv[2], &size) == -1)
     return EXIT_USAGE;
-  if (size == 0 || size % 512 != 0 || size > DISK_SIZE_MAX) {
-    s3cow_log_error ("size %s: must be a positive multiple of 512 bytes, at "
-                     "most 1P",
-                     argv[2]);
-    return EXIT_USAGE;
-  }
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
@@ -106,5 +101,36 @@ cmd_unlock (struct cli *cli, int argc, char **argv)
     printf ("disk %s has no lease: nothing to unlock\n", disk);
   else
     printf ("disk %s: lease (%s) broken\n", disk, what);
+  return EXIT_OK;
+}
+
+int
+cmd_resize (struct cli *cli, int argc, char **argv)
+{
+  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1], a[16], b[16];
+  struct store *store;
+  uint64_t size, old_size;
+
+  if (name_parse_export (argv[1], disk, snap) == -1)
+    return EXIT_USAGE;
+  if (snap[0]) {
+    s3cow_log_error ("%s is a snapshot, and snapshots never change: fork it "
+                     "(s3cow fork %s NEWDISK) and resize the new disk",
+                     argv[1], argv[1]);
+    return EXIT_USAGE;
+  }
+  if (parse_disk_size (argv[2], &size) == -1)
+    return EXIT_USAGE;
+  store = cli_store (cli);
+  if (store == NULL)
+    return EXIT_FAIL;
+  if (volume_resize (store, disk, size, cli->shrink, &old_size) == -1)
+    return EXIT_FAIL;
+  if (old_size == size)
+    printf ("disk %s is %s (%" PRIu64 " bytes) already: nothing to do\n", disk,
+            human_size (size, a), size);
+  else
+    printf ("disk %s resized from %s to %s (%" PRIu64 " bytes)\n", disk,
+            human_size (old_size, a), human_size (size, b), size);
   return EXIT_OK;
 }

@@ -29,6 +29,7 @@ enum {
   OPT_GRACE = 1 << 3,
   OPT_CHUNK_SIZE = 1 << 4,
   OPT_VERBOSE = 1 << 5,
+  OPT_SHRINK = 1 << 6,
 };
 
 struct command {
@@ -55,6 +56,22 @@ static const struct command commands[] = {
   { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK SNAPSHOT",
     "Record DISK's last committed state as the immutable, read-only snapshot\n"
     "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).\n" },
+  { "resize", cmd_resize, 2, 2, OPT_SHRINK, false, "DISK SIZE [--shrink]",
+    "Change the size of DISK to SIZE bytes (a multiple of 512; K, M, G, T, P\n"
+    "suffixes).  A smaller size is refused unless --shrink is given: the data\n"
+    "past the new end is dropped (shrink the filesystem and partitions\n"
+    "first).  Refused while a server holds the disk's lease: stop it, resize,\n"
+    "start it again; clients must reconnect to see the new size.  Then grow\n"
+    "the partition (growpart) and filesystem (resize2fs) inside.  Snapshots\n"
+    "cannot be resized: fork them.\n" },
+  { "diff", cmd_diff, 2, 2, OPT_JSON, false,
+    "OLD[@SNAPSHOT] NEW[@SNAPSHOT] [--json]",
+    "Print the byte ranges where NEW differs from OLD (disks or snapshots\n"
+    "with the same chunk size), one OFFSET LENGTH line each, after a line\n"
+    "size OLDSIZE NEWSIZE when the sizes differ.  Computed from the chunk\n"
+    "maps alone (no data is read), so at chunk granularity.  OLD resized to\n"
+    "NEW's size, then these ranges copied from NEW, is NEW.  Prints nothing\n"
+    "when they are the same.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
     "List the disks with size, chunk size, parent and last commit time; with\n"
     "DISK, list its snapshots.\n" },
@@ -224,6 +241,7 @@ enum {
   LONG_GRACE,
   LONG_CHUNK_SIZE,
   LONG_SECRET_KEY,
+  LONG_SHRINK,
 };
 
 static const struct option long_options[] = {
@@ -244,6 +262,7 @@ static const struct option long_options[] = {
   { "debug", optional_argument, NULL, LONG_DEBUG },
   { "grace", required_argument, NULL, LONG_GRACE },
   { "chunk-size", required_argument, NULL, LONG_CHUNK_SIZE },
+  { "shrink", no_argument, NULL, LONG_SHRINK },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -270,6 +289,8 @@ opt_name (unsigned bit)
     return "--chunk-size";
   case OPT_VERBOSE:
     return "--verbose";
+  case OPT_SHRINK:
+    return "--shrink";
   default:
     return "?";
   }
@@ -367,6 +388,10 @@ main (int argc, char **argv)
       cli.chunk_size = size;
       given |= OPT_CHUNK_SIZE;
       break;
+    case LONG_SHRINK:
+      cli.shrink = true;
+      given |= OPT_SHRINK;
+      break;
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;
@@ -413,7 +438,7 @@ main (int argc, char **argv)
     command_usage (cmd);
     return EXIT_OK;
   }
-  for (bit = 1; bit <= OPT_VERBOSE; bit <<= 1)
+  for (bit = 1; bit <= OPT_SHRINK; bit <<= 1)
     if ((given & bit) && !(cmd->opts & bit)) {
       s3cow_log_error ("s3cow %s does not take %s", cmd->name, opt_name (bit));
       return EXIT_USAGE;

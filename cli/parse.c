@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
 #include "log.h"
 #include "names.h"
 
@@ -46,6 +47,20 @@ bad:
                    "G, T or P (e.g. 20G)",
                    what, s);
   return -1;
+}
+
+int
+parse_disk_size (const char *s, uint64_t *out)
+{
+  if (parse_size ("size", s, out) == -1)
+    return -1;
+  if (*out == 0 || *out % 512 != 0 || *out > DISK_SIZE_MAX) {
+    s3cow_log_error ("size %s: must be a positive multiple of 512 bytes, at "
+                     "most 1P",
+                     s);
+    return -1;
+  }
+  return 0;
 }
 
 int

@@ -273,7 +273,7 @@ read_head (struct disk *d, const struct disk_config *config)
   if (config->create_size && config->create_size != d->head.size) {
     s3cow_log_error ("disk %s exists with size %" PRIu64
                      ", not the size=%" PRIu64
-                     " given (resizing is not supported)",
+                     " given (resize it with s3cow resize)",
                      d->label, d->head.size, config->create_size);
     return -1;
   }

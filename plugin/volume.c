@@ -111,9 +111,8 @@ volume_put_conditional (struct store *store, const char *key, const void *data,
                                                         : STORE_PRECONDITION;
 }
 
-/* Encode h with a new op id into *data.  0, or -1 after logging. */
-static int
-encode_new (struct head *h, void **data, size_t *len)
+int
+volume_encode_head (struct head *h, void **data, size_t *len)
 {
   volume_new_id (h->op_id);
   if (head_encode (h, data, len) == -1) {
@@ -137,7 +136,7 @@ volume_create (struct store *store, const char *disk, uint64_t size,
   head.chunk_size = chunk_size;
   head.created = head.committed = time (NULL);
   volume_new_id (head.disk_id);
-  if (encode_new (&head, &data, &len) == -1)
+  if (volume_encode_head (&head, &data, &len) == -1)
     return -1;
   key_head (key, disk);
   r = volume_put_conditional (store, key, data, len, NULL, NULL);
@@ -230,7 +229,7 @@ publish (struct store *store, const char *disk, const char *snap,
       snprintf (obj.parent, sizeof obj.parent, "%s", src_label);
       memcpy (obj.disk_id, new_disk_id, HEAD_ID_LEN);
     }
-    if (encode_new (&obj, &data, &len) == -1)
+    if (volume_encode_head (&obj, &data, &len) == -1)
       return -1;
     r = volume_put_conditional (store, key, data, len, tries ? etag : NULL,
                                 etag);
@@ -509,6 +508,19 @@ volume_unlock (struct store *store, const char *disk, bool force,
   return 0;
 }
 
+void
+volume_new_map_key (char *key, const char *disk, uint64_t generation)
+{
+  char instance[2 * 8 + 1];
+  uint8_t id[HEAD_ID_LEN];
+  size_t i;
+
+  volume_new_id (id);
+  for (i = 0; i < 8; i++)
+    sprintf (instance + 2 * i, "%02x", id[i]);
+  key_map (key, disk, generation, instance);
+}
+
 /* ---- a full map written as is ---- */
 
 int
@@ -516,12 +528,11 @@ volume_commit_full_map (struct store *store, const char *disk,
                         const struct map_entry *entries, uint64_t n,
                         size_t *map_len)
 {
-  char etag[STORE_ETAG_MAX], key[KEY_MAX_LEN], instance[2 * HEAD_ID_LEN + 1];
-  uint8_t id[HEAD_ID_LEN];
+  char etag[STORE_ETAG_MAX], key[KEY_MAX_LEN];
   CLEANUP_FREE void *map = NULL;
   CLEANUP_FREE void *data = NULL;
   struct head h;
-  size_t len, i;
+  size_t len;
   int r;
 
   r = catalog_read_head (store, disk, "", &h, etag, NULL, NULL);
@@ -540,17 +551,14 @@ volume_commit_full_map (struct store *store, const char *disk,
     s3cow_log_error ("out of memory for the map");
     return -1;
   }
-  volume_new_id (id);
-  for (i = 0; i < 8; i++)
-    sprintf (instance + 2 * i, "%02x", id[i]);
   h.generation++;
   h.committed = time (NULL);
-  key_map (key, disk, h.generation, instance);
+  volume_new_map_key (key, disk, h.generation);
   if (store_put (store, key, map, *map_len, NULL, NULL) != STORE_OK)
     return -1;
   h.nmaps = 1;
   strcpy (h.maps[0], key);
-  if (encode_new (&h, &data, &len) == -1)
+  if (volume_encode_head (&h, &data, &len) == -1)
     return -1;
   key_head (key, disk);
   r = volume_put_conditional (store, key, data, len, etag, NULL);

@@ -2,7 +2,8 @@
  *
  * The s3cow command (and, for its head writes, the plugin) changes the
  * bucket only through these functions: create, fork, snapshot, rm, unlock,
- * the gc grace record, and gc's mark and sweep.  Reading is catalog.h's.
+ * resize, the gc grace record, and gc's mark and sweep.  Reading is
+ * catalog.h's.
  *
  * Conditional writes.  Every head and snapshot written here carries a new
  * random operation id (format.h: op_id), so that when a conditional PUT
@@ -75,12 +76,26 @@ int volume_rm_disk (struct store *store, const char *disk, bool force);
 int volume_unlock (struct store *store, const char *disk, bool force,
                    const char **what);
 
+/* resize disk to size bytes (a multiple of 512, at most DISK_SIZE_MAX,
+ * checked by the caller).  A smaller size is refused unless shrink.  Refused
+ * while a server holds the disk's lease.  *old_size gets the size it had
+ * (equal to size: nothing was done).  See volume_resize.c.
+ */
+int volume_resize (struct store *store, const char *disk, uint64_t size,
+                   bool shrink, uint64_t *old_size);
+
 /* Commit onto disk's head a full map of n entries written as is (no
  * chunk objects: for benchmarks).  *map_len gets the map's size.
  */
 int volume_commit_full_map (struct store *store, const char *disk,
                             const struct map_entry *entries, uint64_t n,
                             size_t *map_len);
+
+/* For the volume_*.c files: encode h with a new op id into *data (logs
+ * and returns -1 on ENOMEM); a new unique map key of disk at generation.
+ */
+int volume_encode_head (struct head *h, void **data, size_t *len);
+void volume_new_map_key (char *key, const char *disk, uint64_t generation);
 
 /* ---- the gc grace record (gc/grace) ---- */
 

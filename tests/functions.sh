@@ -51,6 +51,7 @@
 #   obj_delete KEY              delete an object behind s3cow's back
 #   sha256_of FILE              hex SHA-256 (a chunk's key is chunks/<it>)
 #   wait_for SECONDS 'SHELL'    poll until SHELL succeeds (fail after it)
+#   wait_released DISK          until no server holds DISK's lease
 #   is_running PID              is PID running (not a zombie)?
 # S3 only (use_store s3):
 #   s3curl CURL-ARG...          curl signed with the test server's keys
@@ -367,6 +368,21 @@ wait_for ()
     sleep 0.1
   done
   fail "not true after $1 s: $2"
+}
+
+# wait_released DISK
+# Wait until no server holds DISK's lease.  A server closes a disk, and
+# releases its lease, just after its last client has gone: a command that
+# a held lease refuses (s3cow resize) waits for this first.
+wait_released ()
+{
+  wait_for 30 "! _s3cow_lease_held '$1'"
+}
+
+_s3cow_lease_held ()
+{
+  obj_list "disks/$1/lease" | grep -q . &&
+    obj_cat "disks/$1/lease" | grep -q '^state=held$'
 }
 
 # ---- NBD from Python -----------------------------------------------------

@@ -125,7 +125,7 @@ expect_refused "missing disk without size=" \
 timeout 60 nbdkit -U - "$S3COW_PLUGIN" "${store[@]}" export=d1 size=1M \
   --run true || fail "cannot create disk d1 (size=1M)"
 expect_refused "existing disk, another size=" \
-  "disk d1 exists with size 1048576, not the size=2097152 given (resizing is not supported)" \
+  "disk d1 exists with size 1048576, not the size=2097152 given (resize it with s3cow resize)" \
   "${store[@]}" export=d1 size=2M
 expect_refused "missing snapshot" "snapshot d1@nosnap does not exist" \
   "${store[@]}" export=d1@nosnap

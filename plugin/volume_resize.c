@@ -1,0 +1,229 @@
+/* s3cow: resize a disk (see volume.h).
+ *
+ * A resize is a commit made without a server: a new head, compare-and-swap
+ * (If-Match) on the etag of the head it was computed from, with a new op
+ * id (volume_put_conditional).  A server that opened the disk meanwhile
+ * and commits first makes the resize fail; a resize that lands first
+ * fences that server's commits (disk.c: its head CAS fails).  Either way
+ * one of them fails and nothing is half done.  Before that, a held lease
+ * refuses the resize: a server serves the size it read at open, and a
+ * client that saw one size must reconnect to see another.
+ *
+ * Growing changes the size alone: the maps stay (a map of fewer chunks
+ * than its head is fine, format.h), and the new chunks read as zeros.
+ *
+ * Shrinking writes one full map of the chunks below the new end, so that
+ * the dropped chunks are named by no map of the head any more (gc can take
+ * them, unless a snapshot or fork names them) and a later grow reads zeros
+ * there.  When the new end falls inside a chunk, that chunk's bytes past
+ * the end are zeroed in a new chunk object: every chunk object of a disk
+ * holds zeros past the end of the disk (disk.c writes it so), and a later
+ * grow must read zeros there, not the old data.  Chunks are addressed by
+ * content, so the old object stays for whoever else names it.
+ *
+ * The new map and tail chunk are written just before the head that names
+ * them, well within any gc grace period.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "chunkmap.h"
+#include "chunks.h"
+#include "cleanup.h"
+#include "log.h"
+#include "volume.h"
+
+/* The entry of chunk idx in entries (sorted by idx), or NULL. */
+static struct map_entry *
+find_entry (struct map_entry *entries, size_t n, uint64_t idx)
+{
+  size_t lo = 0, hi = n;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (entries[mid].idx == idx)
+      return &entries[mid];
+    if (entries[mid].idx < idx)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* Zero the bytes of chunk e past end_in_chunk into a new chunk object,
+ * and point e at it (an all-zero hash if nothing else is left).
+ */
+static int
+zero_tail (struct store *store, const struct head *h, const char *disk,
+           struct map_entry *e, uint32_t end_in_chunk)
+{
+  uint8_t hash[HASH_LEN], *buf;
+  struct chunks *ch;
+  int r = -1;
+
+  ch = chunks_new (store, h->chunk_size);
+  if (ch == NULL)
+    return -1;
+  buf = malloc (h->chunk_size);
+  if (buf == NULL) {
+    s3cow_log_error ("malloc: %m");
+    goto out;
+  }
+  if (chunks_fetch (ch, e->hash, buf, disk, e->idx) == -1) {
+    s3cow_log_error ("disk %s: cannot read chunk %" PRIu64 ", which the new "
+                     "end cuts: nothing was resized",
+                     disk, e->idx);
+    goto out;
+  }
+  memset (buf + end_in_chunk, 0, h->chunk_size - end_in_chunk);
+  if (chunks_persist (ch, buf, e->hash, hash) == -1) {
+    s3cow_log_error ("disk %s: cannot write chunk %" PRIu64 ": nothing was "
+                     "resized",
+                     disk, e->idx);
+    goto out;
+  }
+  memcpy (e->hash, hash, HASH_LEN);
+  r = 0;
+
+out:
+  free (buf);
+  chunks_free (ch);
+  return r;
+}
+
+/* Make h, the head to be written, hold only the chunks below its new size
+ * (see the top): one full map, written now.
+ */
+static int
+cut_maps (struct store *store, const struct head *old, struct head *h,
+          const char *disk)
+{
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  CLEANUP_FREE void *map = NULL;
+  const uint64_t nchunks = head_nchunks (h);
+  const uint32_t end_in_chunk = h->size % h->chunk_size;
+  char key[KEY_MAX_LEN], bad[KEY_MAX_LEN];
+  struct map_entry *tail;
+  size_t n, kept, i, map_len;
+  int r;
+
+  r = catalog_resolve (store, old, &entries, &n, bad);
+  if (r != STORE_OK) {
+    s3cow_log_error ("disk %s: cannot read its map %s: nothing was resized",
+                     disk, bad);
+    return -1;
+  }
+  for (kept = 0; kept < n && entries[kept].idx < nchunks; kept++)
+    ;
+  tail = end_in_chunk ? find_entry (entries, kept, nchunks - 1) : NULL;
+  if (tail && zero_tail (store, h, disk, tail, end_in_chunk) == -1)
+    return -1;
+  /* The tail may have become zeros: a full map lists no zero chunk. */
+  for (i = n = 0; i < kept; i++)
+    if (!hash_is_zero (entries[i].hash))
+      entries[n++] = entries[i];
+
+  if (map_encode (entries, n, true, h->chunk_size, nchunks, &map, &map_len)
+      == -1) {
+    s3cow_log_error ("out of memory for the map");
+    return -1;
+  }
+  volume_new_map_key (key, disk, h->generation);
+  if (store_put (store, key, map, map_len, NULL, NULL) != STORE_OK) {
+    s3cow_log_error ("disk %s: cannot write its new map: nothing was resized",
+                     disk);
+    return -1;
+  }
+  s3cow_debug (commit, "%s: shrunk to %" PRIu64 " chunks, %zu of them kept",
+               disk, nchunks, n);
+  h->nmaps = 1;
+  strcpy (h->maps[0], key);
+  return 0;
+}
+
+/* Refuse while a server holds the disk's lease. */
+static int
+check_lease (struct store *store, const char *disk)
+{
+  CLEANUP_FREE char *lease = NULL;
+  bool held = false;
+  int r;
+
+  r = catalog_lease_view (store, disk, &lease, &held);
+  if (r == STORE_NOT_FOUND || (r == STORE_OK && !held))
+    return 0;
+  if (r != STORE_OK) {
+    s3cow_log_error ("cannot read the lease of disk %s: not resizing it", disk);
+    return -1;
+  }
+  s3cow_log_error ("disk %s is in use: a server holds its lease:\n%s\nstop "
+                   "that server first (a server serves the size it opened "
+                   "the disk with), resize, then start it again; if no "
+                   "server runs any more, break the lease with s3cow unlock "
+                   "%s --force",
+                   disk, lease, disk);
+  return -1;
+}
+
+int
+volume_resize (struct store *store, const char *disk, uint64_t size,
+               bool shrink, uint64_t *old_size)
+{
+  CLEANUP_FREE void *data = NULL;
+  char key[KEY_MAX_LEN], etag[STORE_ETAG_MAX];
+  struct head old, h;
+  size_t len;
+  int r;
+
+  r = catalog_read_head (store, disk, "", &old, etag, NULL, NULL);
+  if (r == STORE_NOT_FOUND)
+    s3cow_log_error ("disk %s does not exist", disk);
+  else if (r != STORE_OK)
+    s3cow_log_error ("cannot read disk %s", disk);
+  if (r != STORE_OK)
+    return -1;
+  *old_size = old.size;
+  if (size == old.size)
+    return 0;
+  if (size < old.size && !shrink) {
+    s3cow_log_error ("disk %s: %" PRIu64 " bytes is smaller than its size, "
+                     "%" PRIu64 ": give --shrink to drop the data past the "
+                     "new end (shrink the filesystem and partitions first)",
+                     disk, size, old.size);
+    return -1;
+  }
+  if (check_lease (store, disk) == -1)
+    return -1;
+
+  h = old;
+  h.size = size;
+  h.generation++;
+  h.committed = time (NULL);
+  if (size < old.size && cut_maps (store, &old, &h, disk) == -1)
+    return -1;
+  if (volume_encode_head (&h, &data, &len) == -1)
+    return -1;
+  key_head (key, disk);
+  r = volume_put_conditional (store, key, data, len, etag, NULL);
+  if (r == STORE_PRECONDITION) {
+    s3cow_log_error ("disk %s changed while it was being resized (a server "
+                     "committed to it, or another command changed it): "
+                     "nothing was resized; try again",
+                     disk);
+    return -1;
+  }
+  if (r != STORE_OK) {
+    s3cow_log_error ("cannot write the head of disk %s: it may or may not "
+                     "be resized (s3cow info %s shows its size)",
+                     disk, disk);
+    return -1;
+  }
+  return 0;
+}
