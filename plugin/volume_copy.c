@@ -694,6 +694,19 @@ write_head (struct copy *c, const char *map_key, const char *etag)
   return r == STORE_OK ? 0 : -1;
 }
 
+static bool
+same_maps (const struct head *h, const struct relied *p)
+{
+  uint32_t i;
+
+  if (h->nmaps != p->nmaps)
+    return false;
+  for (i = 0; i < p->nmaps; i++)
+    if (strcmp (h->maps[i], p->maps[i]) != 0)
+      return false;
+  return true;
+}
+
 /* Step 5: the roots relied on still name what they named? */
 static int
 check_relied (struct copy *c)
@@ -711,8 +724,7 @@ check_relied (struct copy *c)
     dst_label (c, p->snap, label);
     r = catalog_read_head (c->dst_store, c->dst_disk, p->snap, &h, NULL, NULL,
                            NULL);
-    if (r != STORE_OK || h.nmaps != p->nmaps
-        || memcmp (h.maps, p->maps, p->nmaps * sizeof *p->maps) != 0) {
+    if (r != STORE_OK || !same_maps (&h, p)) {
       s3cow_log_error ("%s at the destination was removed or changed during "
                        "the copy: the chunks it shared may be collected",
                        label);
