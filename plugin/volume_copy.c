@@ -14,6 +14,7 @@
  *   4. One full map, then the head or snapshot with a conditional PUT.
  *   5. Read again the destination's snapshots (and head) whose chunks
  *      step 2 relied on: see gc below.
+ * Steps 1 and 5 at the destination are volume_copy_dest.c.
  *
  * Against gc at the destination (plugin/volume_gc.c, "Why this is safe").
  * gc deletes an unreferenced chunk only when it is older than the grace
@@ -57,6 +58,7 @@
 #include "log.h"
 #include "volume.h"
 #include "volume_copy.h"
+#include "volume_copy-internal.h"
 
 /* At most this many chunks to look up are looked up one HEAD each; more
  * are looked up by listing the destination's chunks/ once.
@@ -65,53 +67,6 @@
 
 /* Sending passes (see the top) before the copy gives up. */
 #define COPY_MAX_PASSES 16
-
-/* fresh: never needs sending (named by a root of the destination's disk). */
-#define FRESH_NAMED INT64_MAX
-
-/* One distinct chunk of the source. */
-struct need {
-  uint8_t hash[HASH_LEN];
-  uint64_t idx; /* a chunk of the source holding it (for messages) */
-  /* Since when the destination holds it (unix seconds; 0: not known to),
-   * or FRESH_NAMED.
-   */
-  int64_t fresh;
-};
-
-/* A head or snapshot of the destination's disk that step 2 relied on. */
-struct relied {
-  char snap[NAME_MAX_LEN + 1]; /* "": the head */
-  uint32_t nmaps;
-  char (*maps)[KEY_MAX_LEN];
-};
-
-enum phase { PHASE_CHECK, PHASE_SEND };
-
-struct copy {
-  struct store *src_store, *dst_store;
-  const struct copy_source *src;
-  const char *dst_disk;
-  unsigned jobs;
-  const struct volume_copy_ops *ops;
-  struct volume_copy_result *res;
-  struct chunks *src_chunks, *dst_chunks;
-
-  struct need *needs;
-  size_t nneeds;
-
-  /* The phase under way: needs[work[i]] for i < nwork. */
-  enum phase phase;
-  size_t *work;
-  size_t nwork;
-  atomic_size_t next, done;
-  atomic_uint_fast64_t sent, bytes;
-  atomic_bool failed;
-
-  struct relied *relied;
-  size_t nrelied;
-  uint64_t listed; /* keys listed under chunks/ */
-};
 
 int
 volume_copy_source (struct store *store, const char *ref,
@@ -201,8 +156,8 @@ make_needs (struct copy *c, const struct map_entry *entries, size_t n)
   return 0;
 }
 
-static struct need *
-find_need (struct copy *c, const uint8_t hash[HASH_LEN])
+struct need *
+copy_find_need (struct copy *c, const uint8_t hash[HASH_LEN])
 {
   size_t lo = 0, hi = c->nneeds;
 
@@ -218,230 +173,6 @@ find_need (struct copy *c, const uint8_t hash[HASH_LEN])
       hi = mid;
   }
   return NULL;
-}
-
-/* ---- the destination's disk ---- */
-
-static void
-free_relied (struct copy *c)
-{
-  size_t i;
-
-  for (i = 0; i < c->nrelied; i++)
-    free (c->relied[i].maps);
-  free (c->relied);
-  c->relied = NULL;
-  c->nrelied = 0;
-}
-
-/* Keep h (the destination's head, or snapshot snap) as relied on, and
- * mark the chunks it names as needing nothing.
- */
-static int
-rely_on (struct copy *c, const char *snap, const struct head *h)
-{
-  CLEANUP_FREE struct map_entry *entries = NULL;
-  char bad_map[KEY_MAX_LEN];
-  struct relied *p, *r;
-  size_t n, i;
-
-  if (catalog_resolve (c->dst_store, h, &entries, &n, bad_map) != STORE_OK) {
-    s3cow_log_error ("cannot read map %s of the destination", bad_map);
-    return -1;
-  }
-  p = realloc (c->relied, (c->nrelied + 1) * sizeof *p);
-  if (p == NULL) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
-  c->relied = p;
-  r = &p[c->nrelied];
-  snprintf (r->snap, sizeof r->snap, "%s", snap);
-  r->nmaps = h->nmaps;
-  r->maps = malloc ((h->nmaps ? h->nmaps : 1) * sizeof *r->maps);
-  if (r->maps == NULL) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
-  memcpy (r->maps, h->maps, h->nmaps * sizeof *r->maps);
-  c->nrelied++;
-  for (i = 0; i < n; i++) {
-    struct need *need = find_need (c, entries[i].hash);
-    if (need)
-      need->fresh = FRESH_NAMED;
-  }
-  return 0;
-}
-
-/* Was h written by a copy: one map, named as copy_map_key names them? */
-static bool
-written_by_copy (const struct head *h)
-{
-  const char *name;
-
-  if (h->nmaps != 1)
-    return false;
-  name = strstr (h->maps[0], "/maps/");
-  return name && strstr (name, "-copy") != NULL;
-}
-
-static bool
-id_is_zero (const uint8_t id[HEAD_ID_LEN])
-{
-  static const uint8_t zero[HEAD_ID_LEN];
-
-  return memcmp (id, zero, HEAD_ID_LEN) == 0;
-}
-
-static bool
-same_state (const struct head *a, const struct head *b)
-{
-  return a->generation == b->generation && a->committed == b->committed
-         && a->size == b->size;
-}
-
-/* The destination's label for messages: DISK or DISK@SNAP. */
-static void
-dst_label (const struct copy *c, const char *snap, char *label)
-{
-  catalog_label (label, c->dst_disk, snap);
-}
-
-/* One root of the destination's disk: the head (snap "") or a snapshot.
- * *skip_all: it is the object the copy writes, and holds the source's
- * state already.
- */
-static int
-check_root (struct copy *c, const char *snap, const struct head *h,
-            bool *skip_all)
-{
-  const struct head *s = &c->src->head;
-  char label[2 * NAME_MAX_LEN + 2];
-
-  dst_label (c, snap, label);
-  if (id_is_zero (s->disk_id)
-      || memcmp (h->disk_id, s->disk_id, HEAD_ID_LEN) != 0
-      || h->chunk_size != s->chunk_size) {
-    s3cow_log_error ("the destination already has %s %s, which is not a copy "
-                     "of %s (another disk): remove it, or copy to another "
-                     "name",
-                     snap[0] ? "snapshot" : "disk", label, c->src->label);
-    return -1;
-  }
-  if (strcmp (snap, c->src->snap) != 0) {
-    /* A head that a server writes changes under the copy: not relied on. */
-    if (snap[0] == '\0' && !written_by_copy (h))
-      return 0;
-    return rely_on (c, snap, h);
-  }
-
-  /* The object this copy writes. */
-  if (snap[0]) {
-    if (same_state (h, s)) {
-      *skip_all = true;
-      return 0;
-    }
-    s3cow_log_error ("the destination already has snapshot %s, a copy of "
-                     "another state of %s: remove it to copy it again",
-                     label, c->src->label);
-    return -1;
-  }
-  if (!written_by_copy (h)) {
-    s3cow_log_error ("disk %s at the destination was written since it was "
-                     "copied: refusing to overwrite it (remove it first to "
-                     "copy %s again)",
-                     label, c->src->label);
-    return -1;
-  }
-  if (same_state (h, s))
-    *skip_all = true;
-  /* Replaced by If-Match: a commit onto it may name what it names. */
-  return rely_on (c, snap, h);
-}
-
-struct snap_names {
-  char (*v)[KEY_MAX_LEN]; /* names (name_valid: shorter) */
-  size_t n;
-};
-
-static int
-add_snap (void *opaque, const struct catalog_key *key,
-          const struct store_entry *entry)
-{
-  struct snap_names *l = opaque;
-  void *p = realloc (l->v, (l->n + 1) * sizeof *l->v);
-
-  (void)entry;
-  if (p == NULL) {
-    s3cow_log_error ("out of memory");
-    return STORE_PERMANENT;
-  }
-  l->v = p;
-  snprintf (l->v[l->n++], KEY_MAX_LEN, "%s", key->name);
-  return 0;
-}
-
-/* Step 1 at the destination: check its disk, mark what it names.  *etag
- * gets the etag of the object the copy replaces ("" if none).
- */
-static int
-read_destination (struct copy *c, char *etag, bool *skip_all)
-{
-  struct snap_names snaps = { 0 };
-  char label[2 * NAME_MAX_LEN + 2];
-  struct head h;
-  size_t i;
-  int r, status = -1;
-
-  etag[0] = '\0';
-  r = catalog_list (c->dst_store, c->dst_disk, CATALOG_MASK (CATALOG_SNAP),
-                    add_snap, &snaps);
-  if (r != STORE_OK) {
-    s3cow_log_error ("cannot list the snapshots of %s at the destination",
-                     c->dst_disk);
-    goto out;
-  }
-  for (i = 0; i <= snaps.n; i++) {
-    const char *snap = i < snaps.n ? snaps.v[i] : "";
-    char tag[STORE_ETAG_MAX];
-
-    dst_label (c, snap, label);
-    r = catalog_read_head (c->dst_store, c->dst_disk, snap, &h, tag, NULL,
-                           NULL);
-    if (r == STORE_NOT_FOUND)
-      continue; /* removed meanwhile */
-    if (r != STORE_OK) {
-      s3cow_log_error ("cannot read %s at the destination", label);
-      goto out;
-    }
-    if (strcmp (snap, c->src->snap) == 0)
-      strcpy (etag, tag);
-    if (check_root (c, snap, &h, skip_all) == -1)
-      goto out;
-  }
-
-  /* A server holding the lease would lose its next commit to the copy. */
-  if (etag[0] && c->src->snap[0] == '\0') {
-    CLEANUP_FREE char *lease = NULL;
-    bool held = false;
-
-    r = catalog_lease_view (c->dst_store, c->dst_disk, &lease, &held);
-    if (r != STORE_OK && r != STORE_NOT_FOUND) {
-      s3cow_log_error ("cannot read the lease of disk %s at the destination",
-                       c->dst_disk);
-      goto out;
-    }
-    if (held) {
-      s3cow_log_error ("disk %s at the destination is in use: a server holds "
-                       "its lease:\n%s",
-                       c->dst_disk, lease);
-      goto out;
-    }
-  }
-  status = 0;
-out:
-  free (snaps.v);
-  return status;
 }
 
 /* ---- checking and sending, jobs at a time ---- */
@@ -565,7 +296,7 @@ list_chunk (void *opaque, const struct store_entry *entry)
     report (c, "listing", c->listed, 0);
   if (hex_to_hash (hex, hash) == -1)
     return 0; /* not s3cow's */
-  need = find_need (c, hash);
+  need = copy_find_need (c, hash);
   if (need && need->fresh != FRESH_NAMED)
     need->fresh = entry->mtime > 0 ? (int64_t)entry->mtime : 1;
   return 0;
@@ -670,7 +401,7 @@ write_head (struct copy *c, const char *map_key, const char *etag)
   size_t len;
   int r;
 
-  dst_label (c, c->src->snap, label);
+  copy_dst_label (c, c->src->snap, label);
   h.parent[0] = '\0';
   h.nmaps = 1;
   snprintf (h.maps[0], KEY_MAX_LEN, "%s", map_key);
@@ -692,46 +423,6 @@ write_head (struct copy *c, const char *map_key, const char *etag)
   else if (r != STORE_OK)
     s3cow_log_error ("cannot write %s at the destination", label);
   return r == STORE_OK ? 0 : -1;
-}
-
-static bool
-same_maps (const struct head *h, const struct relied *p)
-{
-  uint32_t i;
-
-  if (h->nmaps != p->nmaps)
-    return false;
-  for (i = 0; i < p->nmaps; i++)
-    if (strcmp (h->maps[i], p->maps[i]) != 0)
-      return false;
-  return true;
-}
-
-/* Step 5: the roots relied on still name what they named? */
-static int
-check_relied (struct copy *c)
-{
-  char label[2 * NAME_MAX_LEN + 2];
-  struct head h;
-  size_t i;
-  int r;
-
-  for (i = 0; i < c->nrelied; i++) {
-    const struct relied *p = &c->relied[i];
-
-    if (strcmp (p->snap, c->src->snap) == 0)
-      continue; /* the object replaced */
-    dst_label (c, p->snap, label);
-    r = catalog_read_head (c->dst_store, c->dst_disk, p->snap, &h, NULL, NULL,
-                           NULL);
-    if (r != STORE_OK || !same_maps (&h, p)) {
-      s3cow_log_error ("%s at the destination was removed or changed during "
-                       "the copy: the chunks it shared may be collected",
-                       label);
-      return -1;
-    }
-  }
-  return 0;
 }
 
 int
@@ -759,7 +450,7 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   int status = -1, r;
 
   memset (result, 0, sizeof *result);
-  dst_label (&c, src->snap, label);
+  copy_dst_label (&c, src->snap, label);
 
   /* 1. */
   r = catalog_resolve (src_store, &src->head, &entries, &n, bad_map);
@@ -771,7 +462,7 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   if (make_needs (&c, entries, n) == -1)
     goto out;
   result->chunks = c.nneeds;
-  if (read_destination (&c, etag, &skip_all) == -1)
+  if (copy_read_destination (&c, etag, &skip_all) == -1)
     goto out;
   if (skip_all) {
     result->up_to_date = true;
@@ -806,7 +497,7 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   if (write_map (&c, entries, n, map_key) == -1
       || write_head (&c, map_key, etag) == -1)
     goto out;
-  if (check_relied (&c) == -1) {
+  if (copy_check_relied (&c) == -1) {
     if (store_delete (dst_store, result->key) == STORE_OK)
       s3cow_log_error ("%s removed at the destination: run the copy again",
                        label);
@@ -825,6 +516,6 @@ out:
   chunks_free (c.dst_chunks);
   free (c.work);
   free (c.needs);
-  free_relied (&c);
+  copy_free_relied (&c);
   return status;
 }
