@@ -54,7 +54,6 @@
 #include "catalog.h"
 #include "chunks.h"
 #include "cleanup.h"
-#include "hash.h"
 #include "log.h"
 #include "volume.h"
 #include "volume_copy.h"
