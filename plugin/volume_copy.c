@@ -345,6 +345,8 @@ send_missing (struct copy *c)
     for (i = 0; i < c->nneeds; i++)
       if (c->needs[i].fresh < oldest)
         c->work[c->nwork++] = i;
+    if (pass == 0)
+      c->res->present = c->nneeds - c->nwork;
     if (c->nwork == 0)
       return 0;
     if (pass == COPY_MAX_PASSES) {
@@ -445,7 +447,7 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   char etag[STORE_ETAG_MAX], map_key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
   char label[2 * NAME_MAX_LEN + 2];
   bool skip_all = false;
-  size_t n, i;
+  size_t n;
   int status = -1, r;
 
   memset (result, 0, sizeof *result);
@@ -484,9 +486,6 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   /* 2, 3. */
   if (look_up (&c) == -1)
     goto out;
-  for (i = 0; i < c.nneeds; i++)
-    if (c.needs[i].fresh != 0)
-      result->present++;
   if (send_missing (&c) == -1)
     goto out;
   result->sent = atomic_load (&c.sent);

@@ -60,7 +60,7 @@ struct volume_copy_ops {
 
 struct volume_copy_result {
   uint64_t chunks;       /* distinct chunks of the source that are not zero */
-  uint64_t present;      /* of them, found at the destination */
+  uint64_t present;      /* of them, at the destination and not sent */
   uint64_t sent;         /* chunk objects written, resends included */
   uint64_t bytes_sent;   /* their bytes */
   bool listed;           /* the destination's chunks/ was listed (not HEAD) */
