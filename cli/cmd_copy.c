@@ -221,9 +221,13 @@ cmd_copy (struct cli *cli, int argc, char **argv)
   r = volume_copy (store, &src, dst, d.disk, cli->jobs, &ops, &res);
   progress_done (cli);
   if (r == -1) {
-    s3cow_log_error ("copy of %s to %s failed (running it again sends only "
-                     "what is still missing)",
-                     src.label, argv[2]);
+    if (res.sent > 0)
+      s3cow_log_error ("copy of %s to %s failed; the %" PRIu64 " chunks it "
+                       "sent stay there: running it again does not send "
+                       "them again",
+                       src.label, argv[2], res.sent);
+    else
+      s3cow_log_error ("copy of %s to %s failed", src.label, argv[2]);
     goto out;
   }
   if (res.up_to_date)
