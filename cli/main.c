@@ -9,6 +9,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,12 +417,13 @@ main (int argc, char **argv)
       given |= OPT_TO;
       break;
     case LONG_JOBS: {
-      uint64_t n;
+      char *end;
+      unsigned long n;
 
-      if (parse_size ("--jobs", optarg, &n) == -1)
-        return EXIT_USAGE;
-      if (n < 1 || n > COPY_MAX_JOBS) {
-        s3cow_log_error ("--jobs %s: must be from 1 to %d", optarg,
+      errno = 0;
+      n = strtoul (optarg, &end, 10);
+      if (errno != 0 || end == optarg || *end || n < 1 || n > COPY_MAX_JOBS) {
+        s3cow_log_error ("--jobs '%s': expected a number from 1 to %d", optarg,
                          COPY_MAX_JOBS);
         return EXIT_USAGE;
       }
