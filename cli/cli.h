@@ -16,6 +16,7 @@
  *   cmd_info.c    info
  *   cmd_gc.c      gc
  *   cmd_fsck.c    fsck
+ *   cmd_copy.c    copy
  *   cmd_debug.c   debug-fill (hidden: for scripts/bench-fork.sh)
  * The bucket is read through plugin/catalog.h and changed only through
  * plugin/volume.h: no file here writes or deletes an object itself.
@@ -38,6 +39,7 @@
 #define DEFAULT_CHUNK_SIZE (1024 * 1024) /* as the plugin's */
 #define DEFAULT_GRACE (60 * 60)          /* seconds */
 #define DEFAULT_RETRY_TIME 15            /* seconds: people wait */
+#define DEFAULT_JOBS 8                   /* copy: chunks at once */
 
 struct cli {
   /* Connection: filled by main.c, resolved by cli_store. */
@@ -55,6 +57,11 @@ struct cli {
   double grace;        /* gc: seconds */
   uint32_t chunk_size; /* create */
   bool shrink;         /* resize */
+  /* copy: the destination's connection (NULL: see cmd_copy.c), and the
+   * number of chunks copied at once.
+   */
+  const char *to_endpoint, *to_region, *to_profile;
+  unsigned jobs;
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -74,6 +81,7 @@ int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);
 int cmd_fsck (struct cli *cli, int argc, char **argv);
+int cmd_copy (struct cli *cli, int argc, char **argv);
 int cmd_debug_fill (struct cli *cli, int argc, char **argv);
 
 /* ---- roots.c ---- */

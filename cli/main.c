@@ -9,6 +9,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "cli.h"
 #include "format.h"
 #include "log.h"
+#include "volume_copy.h"
 
 extern const char *s3cow_log_program; /* log_stderr.c */
 
@@ -30,7 +32,10 @@ enum {
   OPT_CHUNK_SIZE = 1 << 4,
   OPT_VERBOSE = 1 << 5,
   OPT_SHRINK = 1 << 6,
+  OPT_TO = 1 << 7, /* --to-endpoint, --to-region, --to-profile */
+  OPT_JOBS = 1 << 8,
 };
+#define OPT_LAST OPT_JOBS
 
 struct command {
   const char *name;
@@ -98,6 +103,25 @@ static const struct command commands[] = {
     "every disk and snapshot, exists and decodes, and that every chunk they\n"
     "reference exists and matches its hash (all are downloaded).  Exits 1\n"
     "and names each problem otherwise.\n" },
+  { "copy", cmd_copy, 2, 2, OPT_TO | OPT_JOBS, false,
+    "SOURCE[@SNAPSHOT] s3://BUCKET[/PREFIX]/DISK [--to-endpoint URL]\n"
+    "        [--to-region REGION] [--to-profile PROFILE] [--jobs N]",
+    "Copy SOURCE's last committed state (or its snapshot) into disk DISK of\n"
+    "another bucket, endpoint or cloud, sending only the chunks the\n"
+    "destination lacks, each checked against its address on the way.  The\n"
+    "destination's head is written last: an interrupted copy leaves no disk,\n"
+    "and running it again sends only what is missing.  SOURCE@SNAPSHOT\n"
+    "becomes snapshot DISK@SNAPSHOT of the destination: copy the snapshots,\n"
+    "then the disk, to keep them.  Copying SOURCE again updates DISK, unless\n"
+    "DISK was written since (refused).  The destination may also be\n"
+    "file:///DIR/BUCKET/DISK (the directory store).\n"
+    "  --to-endpoint URL     the destination's endpoint (default: the\n"
+    "                        source's; aws: AWS)\n"
+    "  --to-region REGION    its region (default: the source's, or the\n"
+    "                        profile's)\n"
+    "  --to-profile PROFILE  its credentials and region from this profile of\n"
+    "                        ~/.aws (default: the source's credentials)\n"
+    "  --jobs N              chunks copied at once (default 8, at most 64)\n" },
   { "unlock", cmd_unlock, 1, 1, OPT_FORCE, false, "DISK --force",
     "Break a disk's lease lock by hand (delete it), after making sure that\n"
     "no server is writing the disk any more.  Refused without --force.\n" },
@@ -242,6 +266,10 @@ enum {
   LONG_CHUNK_SIZE,
   LONG_SECRET_KEY,
   LONG_SHRINK,
+  LONG_TO_ENDPOINT,
+  LONG_TO_REGION,
+  LONG_TO_PROFILE,
+  LONG_JOBS,
 };
 
 static const struct option long_options[] = {
@@ -263,6 +291,10 @@ static const struct option long_options[] = {
   { "grace", required_argument, NULL, LONG_GRACE },
   { "chunk-size", required_argument, NULL, LONG_CHUNK_SIZE },
   { "shrink", no_argument, NULL, LONG_SHRINK },
+  { "to-endpoint", required_argument, NULL, LONG_TO_ENDPOINT },
+  { "to-region", required_argument, NULL, LONG_TO_REGION },
+  { "to-profile", required_argument, NULL, LONG_TO_PROFILE },
+  { "jobs", required_argument, NULL, LONG_JOBS },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -291,6 +323,10 @@ opt_name (unsigned bit)
     return "--verbose";
   case OPT_SHRINK:
     return "--shrink";
+  case OPT_TO:
+    return "--to-endpoint, --to-region or --to-profile";
+  case OPT_JOBS:
+    return "--jobs";
   default:
     return "?";
   }
@@ -314,6 +350,7 @@ main (int argc, char **argv)
     .config = { .tls_verify = true, .retry_time = DEFAULT_RETRY_TIME },
     .grace = DEFAULT_GRACE,
     .chunk_size = DEFAULT_CHUNK_SIZE,
+    .jobs = DEFAULT_JOBS,
   };
   const struct command *cmd;
   const char *secret_file = NULL;
@@ -392,6 +429,33 @@ main (int argc, char **argv)
       cli.shrink = true;
       given |= OPT_SHRINK;
       break;
+    case LONG_TO_ENDPOINT:
+      cli.to_endpoint = optarg;
+      given |= OPT_TO;
+      break;
+    case LONG_TO_REGION:
+      cli.to_region = optarg;
+      given |= OPT_TO;
+      break;
+    case LONG_TO_PROFILE:
+      cli.to_profile = optarg;
+      given |= OPT_TO;
+      break;
+    case LONG_JOBS: {
+      char *end;
+      unsigned long n;
+
+      errno = 0;
+      n = strtoul (optarg, &end, 10);
+      if (errno != 0 || end == optarg || *end || n < 1 || n > COPY_MAX_JOBS) {
+        s3cow_log_error ("--jobs '%s': expected a number from 1 to %d", optarg,
+                         COPY_MAX_JOBS);
+        return EXIT_USAGE;
+      }
+      cli.jobs = n;
+      given |= OPT_JOBS;
+      break;
+    }
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;
@@ -438,7 +502,7 @@ main (int argc, char **argv)
     command_usage (cmd);
     return EXIT_OK;
   }
-  for (bit = 1; bit <= OPT_SHRINK; bit <<= 1)
+  for (bit = 1; bit <= OPT_LAST; bit <<= 1)
     if ((given & bit) && !(cmd->opts & bit)) {
       s3cow_log_error ("s3cow %s does not take %s", cmd->name, opt_name (bit));
       return EXIT_USAGE;
