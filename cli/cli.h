@@ -15,6 +15,7 @@
  *   cmd_info.c    info
  *   cmd_gc.c      gc
  *   cmd_fsck.c    fsck
+ *   cmd_history.c log, history
  *   cmd_debug.c   debug-fill (hidden: for scripts/bench-fork.sh)
  * The bucket is read through plugin/catalog.h and changed only through
  * plugin/volume.h: no file here writes or deletes an object itself.
@@ -53,6 +54,8 @@ struct cli {
   bool progress;       /* gc, fsck: stderr is a terminal */
   double grace;        /* gc: seconds */
   uint32_t chunk_size; /* create */
+  bool set_history;    /* create, fork: --history given */
+  uint64_t history;    /* its seconds */
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -70,6 +73,8 @@ int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);
 int cmd_fsck (struct cli *cli, int argc, char **argv);
+int cmd_log (struct cli *cli, int argc, char **argv);
+int cmd_history (struct cli *cli, int argc, char **argv);
 int cmd_debug_fill (struct cli *cli, int argc, char **argv);
 
 /* ---- roots.c ---- */
@@ -108,6 +113,11 @@ int parse_size (const char *what, const char *s, uint64_t *out);
  * (no suffix: seconds).  Returns 0, or -1 after printing.
  */
 int parse_duration (const char *what, const char *s, double *out);
+
+/* A history window: a duration (parse_duration) up to ten years, rounded
+ * up to whole seconds; 0 turns history off.  0, or -1 after printing.
+ */
+int parse_history (const char *s, uint64_t *seconds);
 
 /* A number of seconds (for --timeout, --retry-time).  0 or -1. */
 int parse_seconds (const char *what, const char *s, double *out);

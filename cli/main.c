@@ -29,6 +29,8 @@ enum {
   OPT_GRACE = 1 << 3,
   OPT_CHUNK_SIZE = 1 << 4,
   OPT_VERBOSE = 1 << 5,
+  OPT_HISTORY = 1 << 6,
+  OPT_LAST = OPT_HISTORY,
 };
 
 struct command {
@@ -42,19 +44,33 @@ struct command {
 };
 
 static const struct command commands[] = {
-  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE, false,
-    "DISK SIZE [--chunk-size SIZE]",
+  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE | OPT_HISTORY, false,
+    "DISK SIZE [--chunk-size SIZE] [--history DURATION]",
     "Create an empty disk of SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  --chunk-size: a power of two from 64K to 64M (default 1M).\n"
-    "Fails if the disk exists.\n" },
-  { "fork", cmd_fork, 2, 2, 0, false, "SOURCE[@SNAPSHOT] NEWDISK",
+    "--history: how long each commit stays readable as DISK@TIME (default\n"
+    "24h; e.g. 30m, 7d; 0: off).  Fails if the disk exists.\n" },
+  { "fork", cmd_fork, 2, 2, OPT_HISTORY, false,
+    "SOURCE[@SNAPSHOT|@TIME] NEWDISK [--history DURATION]",
     "Create NEWDISK as a copy-on-write fork of SOURCE's last committed state\n"
-    "(or of one of its snapshots).  Costs a constant number of requests\n"
-    "whatever the size of the disk: the new disk's head names the source's\n"
-    "immutable maps.  Writes to either disk are invisible to the other.\n" },
-  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK SNAPSHOT",
-    "Record DISK's last committed state as the immutable, read-only snapshot\n"
-    "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).\n" },
+    "(or of one of its snapshots, or of its state at TIME, ISO 8601 UTC:\n"
+    "YYYY-MM-DDTHH:MM:SSZ).  Costs a constant number of requests whatever\n"
+    "the size of the disk: the new disk's head names the source's immutable\n"
+    "maps.  Writes to either disk are invisible to the other.  NEWDISK keeps\n"
+    "SOURCE's history window unless --history is given.\n" },
+  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK[@TIME] SNAPSHOT",
+    "Record DISK's last committed state (or its state at TIME) as the\n"
+    "immutable, read-only snapshot DISK@SNAPSHOT (serve it with nbdkit\n"
+    "s3cow export=DISK@SNAPSHOT).\n" },
+  { "log", cmd_log, 1, 1, OPT_JSON, false, "DISK [--json]",
+    "List the commits of DISK that its history window keeps: commit time,\n"
+    "generation and chunks changed (from the sizes of the maps; no chunk is\n"
+    "read).  Each can be served as DISK@TIME.\n" },
+  { "history", cmd_history, 1, 2, 0, false, "DISK [DURATION]",
+    "Show DISK's history window, or set it to DURATION (e.g. 30m, 24h, 7d;\n"
+    "0: off).  Setting it takes the disk's lease for a moment: refused while\n"
+    "a server writes the disk.  A shorter window frees the older commits at\n"
+    "the next gc.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
     "List the disks with size, chunk size, parent and last commit time; with\n"
     "DISK, list its snapshots.\n" },
@@ -224,6 +240,7 @@ enum {
   LONG_GRACE,
   LONG_CHUNK_SIZE,
   LONG_SECRET_KEY,
+  LONG_HISTORY,
 };
 
 static const struct option long_options[] = {
@@ -244,6 +261,7 @@ static const struct option long_options[] = {
   { "debug", optional_argument, NULL, LONG_DEBUG },
   { "grace", required_argument, NULL, LONG_GRACE },
   { "chunk-size", required_argument, NULL, LONG_CHUNK_SIZE },
+  { "history", required_argument, NULL, LONG_HISTORY },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -270,6 +288,8 @@ opt_name (unsigned bit)
     return "--chunk-size";
   case OPT_VERBOSE:
     return "--verbose";
+  case OPT_HISTORY:
+    return "--history";
   default:
     return "?";
   }
@@ -367,6 +387,12 @@ main (int argc, char **argv)
       cli.chunk_size = size;
       given |= OPT_CHUNK_SIZE;
       break;
+    case LONG_HISTORY:
+      if (parse_history (optarg, &cli.history) == -1)
+        return EXIT_USAGE;
+      cli.set_history = true;
+      given |= OPT_HISTORY;
+      break;
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;
@@ -413,7 +439,7 @@ main (int argc, char **argv)
     command_usage (cmd);
     return EXIT_OK;
   }
-  for (bit = 1; bit <= OPT_VERBOSE; bit <<= 1)
+  for (bit = 1; bit <= OPT_LAST; bit <<= 1)
     if ((given & bit) && !(cmd->opts & bit)) {
       s3cow_log_error ("s3cow %s does not take %s", cmd->name, opt_name (bit));
       return EXIT_USAGE;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
 #include "log.h"
 #include "names.h"
 
@@ -86,6 +87,21 @@ bad:
                    "d (e.g. 30s, 10m, 2h, 1d)",
                    what, s);
   return -1;
+}
+
+int
+parse_history (const char *s, uint64_t *seconds)
+{
+  double v;
+
+  if (parse_duration ("history window", s, &v) == -1)
+    return -1;
+  if (v > (double)HEAD_HISTORY_MAX) {
+    s3cow_log_error ("history window %s is too long (at most 3650d)", s);
+    return -1;
+  }
+  *seconds = (uint64_t)ceil (v);
+  return 0;
 }
 
 int

@@ -101,6 +101,7 @@
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
+#include "history.h"
 #include "lease.h"
 #include "log.h"
 #include "names.h"
@@ -141,6 +142,7 @@ struct disk {
   char etag[STORE_ETAG_MAX];   /* of the last committed head */
   uint64_t base_entries;       /* entries in head.maps[0] */
   uint64_t delta_entries;      /* entries in head.maps[1..] */
+  bool kept;                   /* head's kept copy is written (history.h) */
   bool uncertain;  /* the last head PUT may or may not have landed */
   bool stray;      /* a head PUT of ours (If-Match etag) may land yet */
   void *attempted; /* its bytes, when uncertain */
@@ -230,6 +232,8 @@ create_head (struct disk *d, const struct disk_config *config)
   head.size = config->create_size;
   head.chunk_size = config->create_chunk_size;
   head.created = head.committed = time (NULL);
+  head.has_history = true;
+  head.history = HEAD_HISTORY_DEFAULT;
   volume_new_id (head.disk_id);
   volume_new_id (head.op_id);
   if (head_encode (&head, &data, &len) == -1) {
@@ -250,6 +254,15 @@ read_head (struct disk *d, const struct disk_config *config)
   size_t len;
   int r;
 
+  if (config->at_time) {
+    struct name_ref ref = { .at_time = true, .time = config->time };
+
+    snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
+    r = history_read_ref (d->store, &ref, &d->head, d->head_key);
+    if (r == STORE_NOT_FOUND)
+      s3cow_log_error ("disk %s does not exist", config->name);
+    return r == STORE_OK ? 0 : -1;
+  }
   r = store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
                        d->etag);
   if (r == STORE_NOT_FOUND && config->create_size && !config->snap[0]) {
@@ -284,9 +297,12 @@ read_head (struct disk *d, const struct disk_config *config)
 static void
 init_names (struct disk *d, const struct disk_config *config)
 {
+  struct name_ref ref = { .at_time = config->at_time, .time = config->time };
+
   snprintf (d->name, sizeof d->name, "%s", config->name);
-  snprintf (d->label, sizeof d->label, "%s%s%s", config->name,
-            config->snap[0] ? "@" : "", config->snap);
+  snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
+  snprintf (ref.snap, sizeof ref.snap, "%s", config->snap);
+  name_ref_label (&ref, d->label);
   if (config->snap[0])
     key_snap (d->head_key, config->name, config->snap);
   else
@@ -311,6 +327,43 @@ disk_check (struct store *store, const struct disk_config *config,
   return 0;
 }
 
+/* Before d->head is replaced: its kept copy must exist (history.h), also
+ * when the server that wrote it stopped before it could keep it.  0, or
+ * -1 after logging.
+ */
+static int
+keep_current (struct disk *d)
+{
+  if (d->kept || head_history (&d->head) == 0)
+    return 0;
+  if (volume_keep_head (d->store, d->name, &d->head) == -1)
+    return -1;
+  d->kept = true;
+  return 0;
+}
+
+/* d->head has just landed: keep its copy.  If that fails, keep_current
+ * writes it before the next head.
+ */
+static void
+keep_new (struct disk *d)
+{
+  d->kept = false;
+  if (head_history (&d->head) > 0
+      && volume_keep_head (d->store, d->name, &d->head) == 0)
+    d->kept = true;
+}
+
+/* Every head written stores its history window (format.h). */
+static void
+store_window (struct head *h)
+{
+  if (!h->has_history) {
+    h->has_history = true;
+    h->history = HEAD_HISTORY_DEFAULT;
+  }
+}
+
 /* Rewrite the head (compare-and-swap) right after taking over the lease:
  * from now on, a commit by a writer that lost the lease fails (see
  * "Fencing" at the top).  If the head changed since we read it, read it
@@ -330,16 +383,20 @@ claim_head (struct disk *d, const struct disk_config *config)
 
     next.generation++;
     next.committed = time (NULL);
+    store_window (&next);
     volume_new_id (next.op_id); /* our bytes: see reconcile */
     if (head_encode (&next, &data, &len) == -1) {
       s3cow_log_error ("%s: %m", d->label);
       return -1;
     }
+    if (keep_current (d) == -1)
+      return -1;
     r = store_put_if_match (d->store, d->head_key, data, len, d->etag, etag);
     if (r == STORE_OK) {
       d->head = next;
       strcpy (d->etag, etag);
       d->stray = false;
+      keep_new (d);
       return 0;
     }
     if (r != STORE_PRECONDITION) {
@@ -347,6 +404,7 @@ claim_head (struct disk *d, const struct disk_config *config)
       return -1;
     }
     /* Someone committed just before we took the lease: start over. */
+    d->kept = false;
     chunkmap_free (d->map);
     d->map = NULL;
     if (read_head (d, config) == -1 || load_head_maps (d) == -1)
@@ -371,7 +429,7 @@ disk_open (struct store *store, struct cache *cache,
   d->store = store;
   d->cache = cache;
   init_names (d, config);
-  d->readonly = config->readonly || config->snap[0];
+  d->readonly = config->readonly || config->snap[0] || config->at_time;
   d->commit_interval = config->commit_interval;
   d->gc_grace = config->gc_grace;
   d->put_time = config->put_time;
@@ -525,6 +583,7 @@ reconcile (struct disk *d)
     d->head = head;
     strcpy (d->etag, etag);
     d->stray = false;
+    keep_new (d);
     s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
   } else if (strcmp (etag, d->etag) != 0) {
     /* No PUT of ours (If-Match d->etag) can land any more. */
@@ -617,6 +676,17 @@ commit (struct disk *d)
   if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
     goto untake;
 
+  /* The kept copy of the head this commit replaces (history.h), before
+   * the age check below: that check must come just before the head PUT.
+   */
+  if (keep_current (d) == -1) {
+    s3cow_log_error ("%s: commit of generation %" PRIu64 " not sent: the "
+                     "history window needs the kept copy of generation %" PRIu64
+                     " first; the next flush retries",
+                     d->label, next.generation, d->head.generation);
+    goto untake;
+  }
+
   /* 2. The head, compare-and-swap, if we still hold the lease, and if
    * gc cannot have taken what it names before it lands (see the top).
    */
@@ -640,6 +710,7 @@ commit (struct disk *d)
     goto untake;
   }
   strcpy (next.maps[next.nmaps++], map_key);
+  store_window (&next);
   volume_new_id (next.op_id); /* our bytes: see reconcile */
   if (head_encode (&next, &head_data, &head_len) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
@@ -671,6 +742,7 @@ commit (struct disk *d)
   d->head = next;
   strcpy (d->etag, etag);
   d->stray = false;
+  keep_new (d);
 
 committed:
   stats_inc (STAT_COMMITS);

@@ -46,11 +46,12 @@ int volume_put_conditional (struct store *store, const char *key,
                             const void *data, size_t len, const char *if_etag,
                             char *etag);
 
-/* create: a new empty disk (generation 0).  "already exists" when it does,
- * even for a create of the same size run at the same moment.
+/* create: a new empty disk (generation 0) with a history window of
+ * history seconds (0: off; HEAD_HISTORY_DEFAULT unless told).  "already exists"
+ * when it does, even for a create of the same size run at the same moment.
  */
 int volume_create (struct store *store, const char *disk, uint64_t size,
-                   uint32_t chunk_size);
+                   uint32_t chunk_size, uint64_t history);
 
 /* fork src_disk[@src_snap] into the new disk new_disk; snapshot disk as
  * disk@snap.  A constant number of requests, whatever the disk's size.
@@ -58,6 +59,21 @@ int volume_create (struct store *store, const char *disk, uint64_t size,
 int volume_fork (struct store *store, const char *src_disk,
                  const char *src_snap, const char *new_disk);
 int volume_snapshot (struct store *store, const char *disk, const char *snap);
+
+/* The same from any ref (names.h): DISK, DISK@SNAP or DISK@TIME (a
+ * snapshot of DISK@SNAP is refused by the caller).  A fork of a time has
+ * the disk as its parent.  A fork keeps its source's history window
+ * unless opts (may be NULL) sets one.
+ */
+struct volume_fork_options {
+  bool set_history;
+  uint64_t history; /* seconds; 0: off */
+};
+int volume_fork_ref (struct store *store, const struct name_ref *src,
+                     const char *new_disk,
+                     const struct volume_fork_options *opts);
+int volume_snapshot_ref (struct store *store, const struct name_ref *src,
+                         const char *snap);
 
 /* rm disk@snap. */
 int volume_rm_snapshot (struct store *store, const char *disk,
@@ -74,6 +90,20 @@ int volume_rm_disk (struct store *store, const char *disk, bool force);
  */
 int volume_unlock (struct store *store, const char *disk, bool force,
                    const char **what);
+
+/* ---- history (volume_history.c) ---- */
+
+/* Write the kept copy of head, a head of disk that is or was its head,
+ * under disks/D/history/ (history.h).  0, or -1 after logging.
+ */
+int volume_keep_head (struct store *store, const char *disk,
+                      const struct head *head);
+
+/* Set disk's history window to seconds (0: off), taking its lease for
+ * the moment: refused while a server writes the disk.  0 or -1.
+ */
+int volume_set_history (struct store *store, const char *disk,
+                        uint64_t seconds);
 
 /* Commit onto disk's head a full map of n entries written as is (no
  * chunk objects: for benchmarks).  *map_len gets the map's size.
@@ -106,7 +136,9 @@ struct volume_gc_ops {
 };
 
 struct volume_gc_result {
-  size_t roots; /* disks and snapshots marked from */
+  size_t roots;          /* disks and snapshots marked from */
+  uint64_t kept_heads;   /* kept heads (history) marked from */
+  uint64_t kept_deleted; /* kept heads out of their window, deleted */
   size_t maps_in_use, chunks_in_use;
   uint64_t maps_deleted, chunks_deleted, bytes_deleted;
   uint64_t young;  /* unreferenced, but within the grace period */
@@ -114,8 +146,9 @@ struct volume_gc_result {
   bool sweeping;   /* deleting began: what was deleted was garbage */
 };
 
-/* Mark from every head and snapshot, sweep unreferenced chunks and maps
- * older than grace seconds (dry_run: report, delete nothing).  A grace
+/* Mark from every head, snapshot and kept head within its disk's history
+ * window, delete the kept heads beyond it, sweep unreferenced chunks and
+ * maps older than grace seconds (dry_run: report, delete nothing).  A grace
  * shorter than the bucket's grace record is refused unless force.
  */
 int volume_gc (struct store *store, double grace, bool force, bool dry_run,

@@ -1,6 +1,12 @@
 /* s3cow: gc, mark and sweep of chunks/ and disks/ * /maps/ (see volume.h).
  *
- * Roots are every disk head and every snapshot.  A map is live if a root
+ * Roots are every disk head, every snapshot, and the kept heads of each
+ * disk's history (history.h) that its window still needs: those written
+ * within the window (on the store's clock: mtime > T0 - window, the
+ * window as the disk's head says when round 1 reads it), and the newest
+ * one written before the window's start, which a time at the start names.
+ * The older kept heads are deleted in step 1b, before the maps and chunks
+ * only they named become candidates.  A map is live if a root
  * names it; a chunk is live if a live map names it (any entry, even one a
  * later delta overrides: the plugin and fsck read those maps whole).  gc
  * deletes only objects that are not live AND older than the grace period.
@@ -13,10 +19,15 @@
  *   1. Round 1: list disks/ once: the roots, and the candidate maps (mtime
  *      <= cutoff).  Read each root; mark the maps it names and every chunk
  *      those maps name (each map is read once however many roots name it).
+ *      Sort the kept heads, disk by disk, into roots (read and marked from)
+ *      and those beyond the window; the kept heads of a disk without a head
+ *      (an rm that stopped half-way) go too once older than the grace.
+ *  1b. Delete the kept heads beyond their window.
  *   2. List chunks/: candidate chunks, unmarked with mtime <= cutoff.
  *   3. Rounds 2, 3, ...: list the roots again and read those that are new
- *      or changed since gc read them, and mark from them.  Stop after a
- *      round in which nothing "moved" (below); at most MAX_ROUNDS.
+ *      or changed since gc read them, and mark from them; read every kept
+ *      head not read yet (new commits), once: they never change.  Stop
+ *      after a round in which nothing "moved" (below); at most MAX_ROUNDS.
  *   4. Delete the candidate maps still unmarked, then the candidate chunks
  *      still unmarked, each after a HEAD shows its mtime is still old.
  *
@@ -26,7 +37,8 @@
  * (disk id and created time) than every one gc read under that key.  A
  * head that only committed (same incarnation, generation >= 1 both times)
  * did not move: a disk that flushes all the time does not keep gc from
- * finishing.  Marks only ever accumulate.
+ * finishing.  A kept head read for the first time does not move either:
+ * a busy disk writes one per commit.  Marks only ever accumulate.
  *
  * Any root or map that cannot be read or decoded stops gc before step 4:
  * nothing is deleted when gc cannot know everything that is referenced.
@@ -70,11 +82,32 @@
  *  the disk still named it), and a snapshot that lands on a disk being
  *  removed is removed by its own command or by rm's second listing.
  *  What remains is the round trip between step 4's HEAD and its DELETE.
+ *
+ * Kept heads.  A kept head is a copy of a head that was its disk's head
+ * (a commit writes it just after its head landed, and every commit or
+ * claim writes the kept copy of the head it replaces before replacing
+ * it: volume_head.c), so:
+ *  (d) a kept head is written only while the head it copies is its disk's
+ *      head, names what that head names, and never changes afterwards.
+ *  A kept head created before F passed its key was listed in F, and read
+ *  (in F or earlier: once is enough, by (d)) unless step 1 put it beyond
+ *  its window, and then step 1b deleted it.  One created after F passed
+ *  its key copies a head that was its disk's head after F passed that
+ *  head's key (disks/D/head sorts before disks/D/history/): go back to
+ *  that head as above.  A fork or snapshot whose source is a kept head
+ *  (a time; (b): read before and after it writes) either read it again
+ *  before step 1b deleted it, and so was written before round 2 listed,
+ *  a root that round 2 or a later one reads; or finds it gone and removes
+ *  itself.  A kept head beyond the window is deleted even if a server
+ *  still serves that time read-only: its reads may then fail, as those
+ *  of a removed snapshot do (s3cow(1)).
  */
 #include <config.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +143,17 @@ struct listed_root {
   char disk[NAME_MAX_LEN + 1];
   char snap[KEY_MAX_LEN]; /* name_valid: shorter */
   char etag[STORE_ETAG_MAX];
+  bool read;       /* a head, read in this round: */
+  uint64_t window; /* its history window, seconds */
+};
+
+/* A kept head (disks/D/history/...) in the current listing. */
+struct listed_kept {
+  char key[KEY_MAX_LEN];
+  uint64_t generation;
+  time_t mtime;
+  uint64_t size;
+  ssize_t head; /* index of its disk's head in roots, or -1: none */
 };
 
 struct gc {
@@ -125,6 +169,11 @@ struct gc {
   struct candidates cand_maps, cand_chunks;
   struct listed_root *roots; /* the current listing */
   size_t nroots, cap_roots;
+  struct listed_kept *kept; /* the current listing's kept heads */
+  size_t nkept, cap_kept;
+  struct hashset *expired; /* keys of kept heads out of their window */
+  struct candidates cand_kept;
+  time_t now;     /* T0 */
   bool list_maps; /* round 1: collect candidate maps too */
   uint64_t listed_chunks, listed_maps;
   struct volume_gc_result *res;
@@ -220,6 +269,32 @@ list_one (void *opaque, const struct catalog_key *key,
     return 0;
   }
 
+  if (key->kind == CATALOG_HISTORY) {
+    struct listed_kept *k;
+
+    if (gc->nkept == gc->cap_kept) {
+      size_t cap = gc->cap_kept ? 2 * gc->cap_kept : 64;
+      void *p = realloc (gc->kept, cap * sizeof *gc->kept);
+      if (p == NULL) {
+        s3cow_log_error ("realloc: %m");
+        return STORE_PERMANENT;
+      }
+      gc->kept = p;
+      gc->cap_kept = cap;
+    }
+    k = &gc->kept[gc->nkept++];
+    snprintf (k->key, sizeof k->key, "%s", entry->key);
+    k->generation = key->generation;
+    k->mtime = entry->mtime;
+    k->size = entry->size;
+    /* disks/D/head sorts just before disks/D/history/. */
+    k->head = gc->nroots > 0 && gc->roots[gc->nroots - 1].snap[0] == '\0'
+                      && strcmp (gc->roots[gc->nroots - 1].disk, key->disk) == 0
+                  ? (ssize_t)gc->nroots - 1
+                  : -1;
+    return 0;
+  }
+
   if (gc->nroots == gc->cap_roots) {
     size_t cap = gc->cap_roots ? 2 * gc->cap_roots : 64;
     void *p = realloc (gc->roots, cap * sizeof *gc->roots);
@@ -237,6 +312,8 @@ list_one (void *opaque, const struct catalog_key *key,
     snprintf (r->snap, sizeof r->snap, "%s",
               key->kind == CATALOG_SNAP ? key->name : "");
     snprintf (r->etag, sizeof r->etag, "%s", entry->etag ? entry->etag : "");
+    r->read = false;
+    r->window = 0;
   }
   return 0;
 }
@@ -296,7 +373,7 @@ hash_parts (uint8_t out[HASH_LEN], const char *a, const char *b,
  * the top says.  0, or -1 after logging.
  */
 static int
-visit (struct gc *gc, const struct listed_root *r, bool *moved)
+visit (struct gc *gc, struct listed_root *r, bool *moved)
 {
   char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2], etag[STORE_ETAG_MAX];
   uint8_t key_hash[HASH_LEN], h_version[HASH_LEN], h_disk[HASH_LEN];
@@ -325,6 +402,10 @@ visit (struct gc *gc, const struct listed_root *r, bool *moved)
   for (m = 0; m < h.nmaps; m++)
     if (mark_map (gc, label, &h, h.maps[m]) == -1)
       return -1;
+  if (!is_snap) {
+    r->read = true;
+    r->window = head_history (&h);
+  }
 
   hashset_key_hash (key, key_hash);
   flags = hashset_add (gc->keys, key_hash, &added);
@@ -348,15 +429,158 @@ nomem:
   return -1;
 }
 
+/* 1, 3. Read kept head k and mark from it, once: kept heads do not
+ * change.  0, or -1 after logging.
+ */
+static int
+visit_kept (struct gc *gc, const struct listed_kept *k)
+{
+  uint8_t key_hash[HASH_LEN];
+  uint8_t *flags;
+  struct head h;
+  bool added;
+  uint32_t m;
+  int st;
+
+  hashset_key_hash (k->key, key_hash);
+  if (hashset_find (gc->keys, key_hash))
+    return 0;
+  st = catalog_read_key (gc->store, k->key, &h, NULL);
+  if (st == STORE_NOT_FOUND)
+    return 0;
+  if (st != STORE_OK) {
+    s3cow_log_error ("cannot read kept head %s", k->key);
+    return -1;
+  }
+  for (m = 0; m < h.nmaps; m++)
+    if (mark_map (gc, k->key, &h, h.maps[m]) == -1)
+      return -1;
+  flags = hashset_add (gc->keys, key_hash, &added);
+  if (flags == NULL) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  *flags = KEY_READ;
+  gc->res->kept_heads++;
+  return 0;
+}
+
+/* Put kept head k on the list to delete (step 1b). */
+static int
+expire (struct gc *gc, const struct listed_kept *k)
+{
+  struct candidate *c;
+  bool added;
+
+  c = candidates_add (&gc->cand_kept);
+  if (c == NULL || (c->key = strdup (k->key)) == NULL) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  hashset_key_hash (k->key, c->hash);
+  c->size = k->size;
+  c->mtime = k->mtime;
+  if (hashset_add (gc->expired, c->hash, &added) == NULL) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+/* 1. The kept heads of round 1, disk by disk (a disk's are listed
+ * together, by generation): those within the disk's window (read from
+ * its head in this round) are roots, and so is the newest one committed
+ * before the window's start (what a time at the start names); older
+ * ones are deleted.  The window is measured on the store's clock (their
+ * mtimes against T0).  Kept heads of a disk without a head (an
+ * interrupted rm) are deleted once older than the grace period.
+ */
+static int
+sort_kept (struct gc *gc)
+{
+  size_t i = 0, j, k;
+
+  while (i < gc->nkept) {
+    ssize_t head = gc->kept[i].head;
+    bool has_head = head >= 0 && gc->roots[head].read;
+    uint64_t window = has_head ? gc->roots[head].window : 0;
+    time_t start = gc->now - (time_t)window;
+    size_t base = SIZE_MAX;
+
+    for (j = i;
+         j < gc->nkept && gc->kept[j].head == head && (head >= 0 || j == i);
+         j++)
+      if (has_head && window > 0 && gc->kept[j].mtime <= start)
+        base = j; /* by generation: the newest before the start */
+    for (k = i; k < j; k++) {
+      const struct listed_kept *e = &gc->kept[k];
+      bool old;
+
+      if (has_head)
+        old = window == 0 || (base != SIZE_MAX && k < base);
+      else
+        old = e->mtime <= gc->cutoff;
+      if (old ? expire (gc, e) == -1 : (has_head && visit_kept (gc, e) == -1))
+        return -1;
+    }
+    i = j;
+  }
+  return 0;
+}
+
+/* 3. Kept heads that appeared since round 1 (new commits): roots. */
+static int
+visit_new_kept (struct gc *gc)
+{
+  size_t i;
+
+  for (i = 0; i < gc->nkept; i++) {
+    uint8_t h[HASH_LEN];
+
+    hashset_key_hash (gc->kept[i].key, h);
+    if (hashset_find (gc->expired, h) && gc->dry_run)
+      continue; /* still there: the dry run deletes nothing */
+    if (visit_kept (gc, &gc->kept[i]) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* 1b. Delete the kept heads out of their window, before the rounds that
+ * follow: from then on no fork or snapshot can take them as its source
+ * (its second read fails), so marks need not come from them.
+ */
+static int
+delete_expired (struct gc *gc)
+{
+  size_t i;
+
+  for (i = 0; i < gc->cand_kept.n; i++) {
+    const struct candidate *c = &gc->cand_kept.v[i];
+
+    if (!gc->dry_run && store_delete (gc->store, c->key) != STORE_OK
+        && store_head (gc->store, c->key, NULL, NULL, NULL)
+               != STORE_NOT_FOUND) {
+      s3cow_log_error ("cannot delete kept head %s", c->key);
+      return -1;
+    }
+    if (gc->ops && gc->ops->swept)
+      gc->ops->swept (gc->ops->opaque, c->key, c->size, c->mtime);
+    gc->res->kept_deleted++;
+  }
+  return 0;
+}
+
 /* 1, 3. One round: list disks/, visit every root.  0 or -1. */
 static int
 round_of_marks (struct gc *gc, unsigned number, bool *moved)
 {
   size_t i;
 
-  gc->nroots = 0;
+  gc->nroots = gc->nkept = 0;
   if (catalog_list (gc->store, NULL,
                     CATALOG_MASK (CATALOG_HEAD) | CATALOG_MASK (CATALOG_SNAP)
+                        | CATALOG_MASK (CATALOG_HISTORY)
                         | (gc->list_maps ? CATALOG_MASK (CATALOG_MAP) : 0),
                     list_one, gc)
       != STORE_OK) {
@@ -372,6 +596,8 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
     if (visit (gc, &gc->roots[i], moved) == -1)
       return -1;
   }
+  if ((number == 1 ? sort_kept (gc) : visit_new_kept (gc)) == -1)
+    return -1;
   gc->res->rounds = number;
   gc->res->roots = gc->nroots;
   return 0;
@@ -516,11 +742,15 @@ run (struct gc *gc, double grace, bool force)
   /* 0-1. */
   if (check_grace (gc, grace, force, gc->dry_run) == -1)
     return -1;
-  gc->cutoff = server_now (gc) - (time_t)grace;
+  gc->now = server_now (gc);
+  gc->cutoff = gc->now - (time_t)grace;
   gc->list_maps = true;
   if (round_of_marks (gc, 1, &moved) == -1)
     return -1;
   gc->list_maps = false;
+  gc->res->sweeping = gc->cand_kept.n > 0;
+  if (delete_expired (gc) == -1)
+    return -1;
 
   /* 2-3. */
   if (store_list (gc->store, KEY_CHUNKS_PREFIX, list_chunk, gc) != STORE_OK) {
@@ -581,8 +811,9 @@ volume_gc (struct store *store, double grace, bool force, bool dry_run,
   gc.keys = hashset_new ();
   gc.versions = hashset_new ();
   gc.disks = hashset_new ();
+  gc.expired = hashset_new ();
   if (gc.maps == NULL || gc.chunks == NULL || gc.keys == NULL
-      || gc.versions == NULL || gc.disks == NULL)
+      || gc.versions == NULL || gc.disks == NULL || gc.expired == NULL)
     s3cow_log_error ("out of memory");
   else
     r = run (&gc, grace, force);
@@ -591,8 +822,11 @@ volume_gc (struct store *store, double grace, bool force, bool dry_run,
   hashset_free (gc.keys);
   hashset_free (gc.versions);
   hashset_free (gc.disks);
+  hashset_free (gc.expired);
+  candidates_free (&gc.cand_kept);
   candidates_free (&gc.cand_maps);
   candidates_free (&gc.cand_chunks);
   free (gc.roots);
+  free (gc.kept);
   return r;
 }
