@@ -83,35 +83,6 @@ volume_new_id (uint8_t id[HEAD_ID_LEN])
   }
 }
 
-int
-volume_put_conditional (struct store *store, const char *key, const void *data,
-                        size_t len, const char *if_etag, char *etag)
-{
-  CLEANUP_FREE void *got = NULL;
-  size_t got_len;
-  int r;
-
-  r = if_etag ? store_put_if_match (store, key, data, len, if_etag, etag)
-              : store_put_if_absent (store, key, data, len, etag);
-  if (r != STORE_PRECONDITION)
-    return r;
-  /* The store retries transient failures, so the 412 may answer a retry
-   * of this very PUT whose first attempt landed and lost its answer
-   * (store.h).  The bytes are unique to this writer (an op id): only they
-   * count as its own.
-   */
-  r = store_get_alloc (store, key, len > HEAD_MAX_SIZE ? len : HEAD_MAX_SIZE,
-                       &got, &got_len, etag);
-  if (r == STORE_NOT_FOUND)
-    return STORE_PRECONDITION;
-  if (r == STORE_PERMANENT)
-    return STORE_PRECONDITION; /* larger than ours: not ours */
-  if (r != STORE_OK)
-    return r;
-  return got_len == len && memcmp (got, data, len) == 0 ? STORE_OK
-                                                        : STORE_PRECONDITION;
-}
-
 /* Encode h with a new op id into *data.  0, or -1 after logging. */
 static int
 encode_new (struct head *h, void **data, size_t *len)
@@ -125,8 +96,8 @@ encode_new (struct head *h, void **data, size_t *len)
 }
 
 int
-volume_create (struct store *store, const char *disk, uint64_t size,
-               uint32_t chunk_size, uint64_t history)
+volume_create_if_absent (struct store *store, const char *disk, uint64_t size,
+                         uint32_t chunk_size, uint64_t history, bool *created)
 {
   CLEANUP_FREE void *data = NULL;
   struct head head = { 0 };
@@ -134,6 +105,7 @@ volume_create (struct store *store, const char *disk, uint64_t size,
   size_t len;
   int r;
 
+  *created = false;
   head.size = size;
   head.chunk_size = chunk_size;
   head.has_history = true;
@@ -143,13 +115,28 @@ volume_create (struct store *store, const char *disk, uint64_t size,
   if (encode_new (&head, &data, &len) == -1)
     return -1;
   key_head (key, disk);
-  r = volume_put_conditional (store, key, data, len, NULL, NULL);
-  if (r == STORE_PRECONDITION) {
-    s3cow_log_error ("disk %s already exists", disk);
-    return -1;
-  }
+  r = store_put_conditional (store, key, data, len, NULL, NULL);
+  if (r == STORE_PRECONDITION)
+    return 0;
   if (r != STORE_OK) {
     s3cow_log_error ("cannot create disk %s", disk);
+    return -1;
+  }
+  *created = true;
+  return 0;
+}
+
+int
+volume_create (struct store *store, const char *disk, uint64_t size,
+               uint32_t chunk_size, uint64_t history)
+{
+  bool created;
+
+  if (volume_create_if_absent (store, disk, size, chunk_size, history, &created)
+      == -1)
+    return -1;
+  if (!created) {
+    s3cow_log_error ("disk %s already exists", disk);
     return -1;
   }
   return 0;
@@ -249,8 +236,8 @@ publish (struct store *store, const struct name_ref *src, const char *key,
     }
     if (encode_new (&obj, &data, &len) == -1)
       return -1;
-    r = volume_put_conditional (store, key, data, len, tries ? etag : NULL,
-                                etag);
+    r = store_put_conditional (store, key, data, len, tries ? etag : NULL,
+                               etag);
     free (data);
     if (r == STORE_PRECONDITION && tries == 0) {
       s3cow_log_error ("%s %s already exists", fork_name ? "disk" : "snapshot",
@@ -581,25 +568,31 @@ volume_commit_full_map (struct store *store, const char *disk,
                         const struct map_entry *entries, uint64_t n,
                         size_t *map_len)
 {
-  char etag[STORE_ETAG_MAX], key[KEY_MAX_LEN], instance[2 * HEAD_ID_LEN + 1];
+  char key[KEY_MAX_LEN], instance[2 * HEAD_ID_LEN + 1];
   uint8_t id[HEAD_ID_LEN];
   CLEANUP_FREE void *map = NULL;
-  CLEANUP_FREE void *data = NULL;
-  struct head h;
-  size_t len, i;
+  CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  struct head next;
+  size_t i;
   int r;
 
-  r = catalog_read_head (store, disk, "", &h, etag, NULL, NULL);
+  if (vh == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return -1;
+  }
+  key_head (vh->key, disk);
+  r = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
     return -1;
-  if (n > head_nchunks (&h)) {
+  next = vh->head;
+  if (n > head_nchunks (&next)) {
     s3cow_log_error ("disk %s has only %" PRIu64 " chunks", disk,
-                     head_nchunks (&h));
+                     head_nchunks (&next));
     return -1;
   }
-  if (map_encode (entries, n, true, h.chunk_size, head_nchunks (&h), &map,
+  if (map_encode (entries, n, true, next.chunk_size, head_nchunks (&next), &map,
                   map_len)
       == -1) {
     s3cow_log_error ("out of memory for the map");
@@ -608,21 +601,19 @@ volume_commit_full_map (struct store *store, const char *disk,
   volume_new_id (id);
   for (i = 0; i < 8; i++)
     sprintf (instance + 2 * i, "%02x", id[i]);
-  h.generation++;
-  h.committed = time (NULL);
-  key_map (key, disk, h.generation, instance);
+  next.generation++;
+  next.committed = time (NULL);
+  key_map (key, disk, next.generation, instance);
   if (store_put (store, key, map, *map_len, NULL, NULL) != STORE_OK)
     return -1;
-  h.nmaps = 1;
-  strcpy (h.maps[0], key);
-  if (encode_new (&h, &data, &len) == -1)
-    return -1;
-  key_head (key, disk);
-  r = volume_put_conditional (store, key, data, len, etag, NULL);
-  if (r == STORE_PRECONDITION)
+  next.nmaps = 1;
+  strcpy (next.maps[0], key);
+  r = volume_commit_head (store, vh, &next);
+  volume_head_clear (vh);
+  if (r == VOLUME_CHANGED)
     s3cow_log_error ("disk %s changed meanwhile (is a server writing it?)",
                      disk);
-  return r == STORE_OK ? 0 : -1;
+  return r == 0 ? 0 : -1;
 }
 
 /* ---- the gc grace record ---- */

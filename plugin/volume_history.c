@@ -60,14 +60,17 @@ volume_keep_head (struct store *store, const char *disk,
 int
 volume_set_history (struct store *store, const char *disk, uint64_t seconds)
 {
-  char instance[2 * HEAD_ID_LEN + 1], key[KEY_MAX_LEN], etag[STORE_ETAG_MAX];
+  CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  char instance[2 * HEAD_ID_LEN + 1];
   uint8_t id[HEAD_ID_LEN];
   struct lease *lease;
-  struct head cur, next;
-  bool stray = false;
-  int tries, r = -1, i;
+  int tries, r, i;
 
-  r = catalog_read_head (store, disk, "", &cur, NULL, NULL, NULL);
+  if (vh == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return -1;
+  }
+  r = catalog_read_head (store, disk, "", &vh->head, NULL, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
@@ -91,39 +94,27 @@ volume_set_history (struct store *store, const char *disk, uint64_t seconds)
    * head read now, so that a previous holder's commit cannot land after.
    */
   r = -1;
-  key_head (key, disk);
+  key_head (vh->key, disk);
   for (tries = 0; tries < SET_MAX_TRIES; tries++) {
-    CLEANUP_FREE void *data = NULL;
-    size_t len;
+    struct head next;
     int st;
 
-    st = catalog_read_head (store, disk, "", &cur, etag, NULL, NULL);
+    st = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
     if (st != STORE_OK) {
       s3cow_log_error ("cannot read disk %s", disk);
       break;
     }
-    if (head_history (&cur) > 0 && volume_keep_head (store, disk, &cur) == -1)
-      break;
-    next = cur;
+    next = vh->head;
     next.has_history = true;
     next.history = seconds;
     next.generation++;
     next.committed = time (NULL);
-    volume_new_id (next.op_id);
-    if (head_encode (&next, &data, &len) == -1) {
-      s3cow_log_error ("out of memory");
-      break;
-    }
-    st = volume_put_conditional (store, key, data, len, etag, NULL);
-    if (st == STORE_OK) {
-      stray = false;
+    st = volume_commit_head (store, vh, &next);
+    if (st == 0) {
       r = 0;
-      if (seconds > 0)
-        volume_keep_head (store, disk, &next); /* else: the next commit's */
       break;
     }
-    stray = st != STORE_PRECONDITION && st != STORE_NOT_FOUND;
-    if (stray)
+    if (st != VOLUME_CHANGED)
       break;
   }
   if (r == -1)
@@ -131,9 +122,10 @@ volume_set_history (struct store *store, const char *disk, uint64_t seconds)
   /* A head write whose outcome is unknown may land yet: let the lease
    * expire, so that the next server claims the head.
    */
-  if (stray)
+  if (vh->stray)
     lease_drop (lease);
   else
     lease_release (lease);
+  volume_head_clear (vh);
   return r;
 }
