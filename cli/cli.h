@@ -143,6 +143,11 @@ const char *human_size (uint64_t bytes, char *buf);
 /* "2024-05-01T12:34:56Z" (UTC) into buf (room for 21); "-" for 0. */
 const char *iso_time (uint64_t t, char *buf);
 
+/* A history window: "24h", "30m", "90s", "7d" (the largest unit that
+ * divides it), or "off" for 0, into buf (room for 32).
+ */
+const char *human_window (uint64_t seconds, char *buf);
+
 /* s as a JSON string, quotes included. */
 void json_string (FILE *fp, const char *s);
 

@@ -14,23 +14,6 @@
 #include "log.h"
 #include "volume.h"
 
-/* "24h", "30m", "90s", "7d", or "off": the largest unit that divides. */
-static const char *
-human_window (uint64_t seconds, char *buf)
-{
-  if (seconds == 0)
-    snprintf (buf, 32, "off");
-  else if (seconds % 86400 == 0)
-    snprintf (buf, 32, "%" PRIu64 "d", seconds / 86400);
-  else if (seconds % 3600 == 0)
-    snprintf (buf, 32, "%" PRIu64 "h", seconds / 3600);
-  else if (seconds % 60 == 0)
-    snprintf (buf, 32, "%" PRIu64 "m", seconds / 60);
-  else
-    snprintf (buf, 32, "%" PRIu64 "s", seconds);
-  return buf;
-}
-
 static const char *
 what_changed (const struct history_commit *c)
 {

@@ -17,6 +17,7 @@ nbd_py 'w("d", 0, pattern("A", 65536))'
 
 s3cow history d 90m || fail "s3cow history d 90m failed"
 [ "$(s3cow history d)" = 90m ] || fail "history d: $(s3cow history d), expected 90m"
+s3cow info d | grep -q "^history window: *90m$" || fail "s3cow info does not show the window"
 nbd_py 'w("d", 0, pattern("B", 65536))'
 [ -n "$(obj_list disks/d/history/)" ] || fail "no kept heads after the window was set"
 
