@@ -90,12 +90,12 @@ name_parse_time (const char *s, int64_t *t)
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = sec;
-  v = timegm (&tm);
-  /* Refuse what timegm normalised (February 30th, 25:00). */
+  v = timegm (&tm); /* normalises tm */
+  /* Refuse what timegm had to normalise (February 30th, 25:00). */
   if (v == (time_t)-1 || gmtime_r (&v, &back) == NULL
-      || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon
-      || back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour
-      || back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+      || back.tm_year != (int)y - 1900 || back.tm_mon != (int)mo - 1
+      || back.tm_mday != (int)d || back.tm_hour != (int)h
+      || back.tm_min != (int)mi || back.tm_sec != (int)sec)
     return -1;
   *t = v;
   return 0;
