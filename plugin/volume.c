@@ -160,7 +160,8 @@ read_source (struct store *store, const struct name_ref *src, struct head *head,
     s3cow_log_error ("%s %s does not exist", src->snap[0] ? "snapshot" : "disk",
                      src->snap[0] ? label : src->disk);
   else if (r != STORE_OK && !src->at_time)
-    s3cow_log_error ("cannot read %s", label);
+    s3cow_log_error ("cannot read %s %s", src->snap[0] ? "snapshot" : "disk",
+                     label);
   return r == STORE_OK ? 0 : -1;
 }
 
