@@ -131,7 +131,8 @@ read_at_time (struct store *store, const struct name_ref *ref,
     r = STORE_PERMANENT;
     goto out;
   }
-  if (best_gen != cur.generation && find_generation (&l, best_gen + 1) < 0) {
+  if (best_gen != cur.generation && best_gen + 1 != cur.generation
+      && find_generation (&l, best_gen + 1) < 0) {
     s3cow_log_error ("%s: generation %" PRIu64 " of disk %s was not kept: "
                      "the state at that time is not known",
                      label, best_gen + 1, ref->disk);
