@@ -106,8 +106,6 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdint.h>
-#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,64 +118,9 @@
 #include "log.h"
 #include "names.h"
 #include "volume.h"
+#include "volume_gc-internal.h"
 
 #define MAX_ROUNDS 10
-
-/* Flags of a root key in gc->keys (hashset value byte). */
-#define KEY_READ 1    /* read at least once */
-#define KEY_SETTLED 2 /* last read: a head at generation >= 1 */
-
-struct candidate {
-  char *key;              /* for maps (malloc'd); NULL for chunks */
-  uint8_t hash[HASH_LEN]; /* the chunk's, or the hash of the map key */
-  uint64_t size;
-  time_t mtime;
-};
-
-struct candidates {
-  struct candidate *v;
-  size_t n, cap;
-};
-
-struct listed_root {
-  char disk[NAME_MAX_LEN + 1];
-  char snap[KEY_MAX_LEN]; /* name_valid: shorter */
-  char etag[STORE_ETAG_MAX];
-  bool read;       /* a head, read in this round: */
-  uint64_t window; /* its history window, seconds */
-};
-
-/* A kept head (disks/D/history/...) in the current listing. */
-struct listed_kept {
-  char key[KEY_MAX_LEN];
-  uint64_t generation;
-  time_t mtime;
-  uint64_t size;
-  ssize_t head; /* index of its disk's head in roots, or -1: none */
-};
-
-struct gc {
-  struct store *store;
-  const struct volume_gc_ops *ops;
-  bool dry_run;
-  time_t cutoff;
-  struct hashset *maps;     /* hashes of the keys of marked maps */
-  struct hashset *chunks;   /* marked chunks */
-  struct hashset *keys;     /* root keys gc read: KEY_* flags */
-  struct hashset *versions; /* (key, etag) of every root version read */
-  struct hashset *disks;    /* (key, disk id, created) of every head read */
-  struct candidates cand_maps, cand_chunks;
-  struct listed_root *roots; /* the current listing */
-  size_t nroots, cap_roots;
-  struct listed_kept *kept; /* the current listing's kept heads */
-  size_t nkept, cap_kept;
-  struct hashset *expired; /* keys of kept heads out of their window */
-  struct candidates cand_kept;
-  time_t now;     /* T0 */
-  bool list_maps; /* round 1: collect candidate maps too */
-  uint64_t listed_chunks, listed_maps;
-  struct volume_gc_result *res;
-};
 
 static void report (struct gc *gc, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
@@ -206,8 +149,8 @@ candidates_free (struct candidates *c)
   free (c->v);
 }
 
-static struct candidate *
-candidates_add (struct candidates *c)
+struct candidate *
+gc_candidates_add (struct candidates *c)
 {
   if (c->n == c->cap) {
     size_t cap = c->cap ? 2 * c->cap : 256;
@@ -258,7 +201,7 @@ list_one (void *opaque, const struct catalog_key *key,
     report (gc, "gc: listing maps: %" PRIu64, gc->listed_maps);
     if (entry->mtime > gc->cutoff)
       return 0;
-    c = candidates_add (&gc->cand_maps);
+    c = gc_candidates_add (&gc->cand_maps);
     if (c == NULL || (c->key = strdup (entry->key)) == NULL) {
       s3cow_log_error ("out of memory");
       return STORE_PERMANENT;
@@ -319,9 +262,9 @@ list_one (void *opaque, const struct catalog_key *key,
 }
 
 /* Mark one map (named by head h of root label) and its chunks.  0 or -1. */
-static int
-mark_map (struct gc *gc, const char *label, const struct head *h,
-          const char *key)
+int
+gc_mark_map (struct gc *gc, const char *label, const struct head *h,
+             const char *key)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
   uint8_t key_hash[HASH_LEN];
@@ -400,7 +343,7 @@ visit (struct gc *gc, struct listed_root *r, bool *moved)
     return -1;
   }
   for (m = 0; m < h.nmaps; m++)
-    if (mark_map (gc, label, &h, h.maps[m]) == -1)
+    if (gc_mark_map (gc, label, &h, h.maps[m]) == -1)
       return -1;
   if (!is_snap) {
     r->read = true;
@@ -429,148 +372,6 @@ nomem:
   return -1;
 }
 
-/* 1, 3. Read kept head k and mark from it, once: kept heads do not
- * change.  0, or -1 after logging.
- */
-static int
-visit_kept (struct gc *gc, const struct listed_kept *k)
-{
-  uint8_t key_hash[HASH_LEN];
-  uint8_t *flags;
-  struct head h;
-  bool added;
-  uint32_t m;
-  int st;
-
-  hashset_key_hash (k->key, key_hash);
-  if (hashset_find (gc->keys, key_hash))
-    return 0;
-  st = catalog_read_key (gc->store, k->key, &h, NULL);
-  if (st == STORE_NOT_FOUND)
-    return 0;
-  if (st != STORE_OK) {
-    s3cow_log_error ("cannot read kept head %s", k->key);
-    return -1;
-  }
-  for (m = 0; m < h.nmaps; m++)
-    if (mark_map (gc, k->key, &h, h.maps[m]) == -1)
-      return -1;
-  flags = hashset_add (gc->keys, key_hash, &added);
-  if (flags == NULL) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
-  *flags = KEY_READ;
-  gc->res->kept_heads++;
-  return 0;
-}
-
-/* Put kept head k on the list to delete (step 1b). */
-static int
-expire (struct gc *gc, const struct listed_kept *k)
-{
-  struct candidate *c;
-  bool added;
-
-  c = candidates_add (&gc->cand_kept);
-  if (c == NULL || (c->key = strdup (k->key)) == NULL) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
-  hashset_key_hash (k->key, c->hash);
-  c->size = k->size;
-  c->mtime = k->mtime;
-  if (hashset_add (gc->expired, c->hash, &added) == NULL) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
-  return 0;
-}
-
-/* 1. The kept heads of round 1, disk by disk (a disk's are listed
- * together, by generation): those within the disk's window (read from
- * its head in this round) are roots, and so is the newest one committed
- * before the window's start (what a time at the start names); older
- * ones are deleted.  The window is measured on the store's clock (their
- * mtimes against T0).  Kept heads of a disk without a head (an
- * interrupted rm) are deleted once older than the grace period.
- */
-static int
-sort_kept (struct gc *gc)
-{
-  size_t i = 0, j, k;
-
-  while (i < gc->nkept) {
-    ssize_t head = gc->kept[i].head;
-    bool has_head = head >= 0 && gc->roots[head].read;
-    uint64_t window = has_head ? gc->roots[head].window : 0;
-    time_t start = gc->now - (time_t)window;
-    size_t base = SIZE_MAX;
-
-    for (j = i;
-         j < gc->nkept && gc->kept[j].head == head && (head >= 0 || j == i);
-         j++)
-      if (has_head && window > 0 && gc->kept[j].mtime <= start)
-        base = j; /* by generation: the newest before the start */
-    for (k = i; k < j; k++) {
-      const struct listed_kept *e = &gc->kept[k];
-      bool old;
-
-      if (has_head)
-        old = window == 0 || (base != SIZE_MAX && k < base);
-      else
-        old = e->mtime <= gc->cutoff;
-      if (old ? expire (gc, e) == -1 : (has_head && visit_kept (gc, e) == -1))
-        return -1;
-    }
-    i = j;
-  }
-  return 0;
-}
-
-/* 3. Kept heads that appeared since round 1 (new commits): roots. */
-static int
-visit_new_kept (struct gc *gc)
-{
-  size_t i;
-
-  for (i = 0; i < gc->nkept; i++) {
-    uint8_t h[HASH_LEN];
-
-    hashset_key_hash (gc->kept[i].key, h);
-    if (hashset_find (gc->expired, h) && gc->dry_run)
-      continue; /* still there: the dry run deletes nothing */
-    if (visit_kept (gc, &gc->kept[i]) == -1)
-      return -1;
-  }
-  return 0;
-}
-
-/* 1b. Delete the kept heads out of their window, before the rounds that
- * follow: from then on no fork or snapshot can take them as its source
- * (its second read fails), so marks need not come from them.
- */
-static int
-delete_expired (struct gc *gc)
-{
-  size_t i;
-
-  for (i = 0; i < gc->cand_kept.n; i++) {
-    const struct candidate *c = &gc->cand_kept.v[i];
-
-    if (!gc->dry_run && store_delete (gc->store, c->key) != STORE_OK
-        && store_head (gc->store, c->key, NULL, NULL, NULL)
-               != STORE_NOT_FOUND) {
-      s3cow_log_error ("cannot delete kept head %s", c->key);
-      return -1;
-    }
-    if (gc->ops && gc->ops->swept)
-      gc->ops->swept (gc->ops->opaque, c->key, c->size, c->mtime);
-    gc->res->kept_deleted++;
-  }
-  return 0;
-}
-
 /* 1, 3. One round: list disks/, visit every root.  0 or -1. */
 static int
 round_of_marks (struct gc *gc, unsigned number, bool *moved)
@@ -596,7 +397,7 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
     if (visit (gc, &gc->roots[i], moved) == -1)
       return -1;
   }
-  if ((number == 1 ? sort_kept (gc) : visit_new_kept (gc)) == -1)
+  if ((number == 1 ? gc_kept_sort (gc) : gc_kept_visit_new (gc)) == -1)
     return -1;
   gc->res->rounds = number;
   gc->res->roots = gc->nroots;
@@ -641,7 +442,7 @@ list_chunk (void *opaque, const struct store_entry *entry)
     gc->res->young++;
     return 0;
   }
-  c = candidates_add (&gc->cand_chunks);
+  c = gc_candidates_add (&gc->cand_chunks);
   if (c == NULL)
     return STORE_PERMANENT;
   memcpy (c->hash, hash, HASH_LEN);
@@ -749,7 +550,7 @@ run (struct gc *gc, double grace, bool force)
     return -1;
   gc->list_maps = false;
   gc->res->sweeping = gc->cand_kept.n > 0;
-  if (delete_expired (gc) == -1)
+  if (gc_kept_delete (gc) == -1)
     return -1;
 
   /* 2-3. */
