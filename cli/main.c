@@ -85,7 +85,8 @@ static const struct command commands[] = {
     "gc later, and only what no other disk or snapshot uses.\n" },
   { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE,
     false, "[--grace DURATION] [--dry-run] [--verbose] [--force]",
-    "Delete the chunks and maps that no disk or snapshot references and that\n"
+    "Delete the kept heads that left their disk's history window, then the\n"
+    "chunks and maps that no disk, snapshot or kept head references and that\n"
     "are older than the grace period (default 1h; e.g. 30s, 10m, 2h, 1d).\n"
     "The grace period must be at least every server's gc-grace=: servers\n"
     "record the longest in the bucket (gc/grace; 1h when none did), and gc\n"
