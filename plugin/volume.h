@@ -104,8 +104,8 @@ int volume_head_settle (struct store *store, struct volume_head *vh);
 /* The single place where a commit writes a disk's head: next (a new op id
  * is set) replaces vh->head if the head is still vh->etag.  0: next is
  * vh->head now.  VOLUME_CHANGED: someone else's head is in place.  -1:
- * not known whether it landed (vh->pending; settle before the next).
- * Nothing may be pending.
+ * not committed; when it is not known whether the PUT landed, vh->pending
+ * holds it (settle before the next commit).  Nothing may be pending.
  */
 int volume_commit_head (struct store *store, struct volume_head *vh,
                         const struct head *next);
