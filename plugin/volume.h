@@ -145,8 +145,8 @@ int volume_head_settle (struct store *store, struct volume_head *vh);
  * vh->head is written first (volume_head_keep), that of next once it
  * landed (or, if that fails, before the next commit).  0: next is
  * vh->head now.  VOLUME_CHANGED: someone else's head is in place.  -1:
- * not known whether it landed (vh->pending; settle before the next).
- * Nothing may be pending.
+ * not committed; when it is not known whether the PUT landed, vh->pending
+ * holds it (settle before the next commit).  Nothing may be pending.
  */
 int volume_commit_head (struct store *store, struct volume_head *vh,
                         const struct head *next);
