@@ -17,6 +17,7 @@
  *   cmd_gc.c      gc
  *   cmd_fsck.c    fsck
  *   cmd_copy.c    copy
+ *   cmd_history.c log, history
  *   cmd_debug.c   debug-fill (hidden: for scripts/bench-fork.sh)
  * The bucket is read through plugin/catalog.h and changed only through
  * plugin/volume.h: no file here writes or deletes an object itself.
@@ -62,6 +63,8 @@ struct cli {
    */
   const char *to_endpoint, *to_region, *to_profile;
   unsigned jobs;
+  bool set_history;    /* create, fork: --history given */
+  uint64_t history;    /* its seconds */
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -82,6 +85,8 @@ int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);
 int cmd_fsck (struct cli *cli, int argc, char **argv);
 int cmd_copy (struct cli *cli, int argc, char **argv);
+int cmd_log (struct cli *cli, int argc, char **argv);
+int cmd_history (struct cli *cli, int argc, char **argv);
 int cmd_debug_fill (struct cli *cli, int argc, char **argv);
 
 /* ---- roots.c ---- */
@@ -121,6 +126,11 @@ int parse_size (const char *what, const char *s, uint64_t *out);
  */
 int parse_duration (const char *what, const char *s, double *out);
 
+/* A history window: a duration (parse_duration) up to ten years, rounded
+ * up to whole seconds; 0 turns history off.  0, or -1 after printing.
+ */
+int parse_history (const char *s, uint64_t *seconds);
+
 /* A number of seconds (for --timeout, --retry-time).  0 or -1. */
 int parse_seconds (const char *what, const char *s, double *out);
 
@@ -149,6 +159,11 @@ const char *human_size (uint64_t bytes, char *buf);
 
 /* "2024-05-01T12:34:56Z" (UTC) into buf (room for 21); "-" for 0. */
 const char *iso_time (uint64_t t, char *buf);
+
+/* A history window: "24h", "30m", "90s", "7d" (the largest unit that
+ * divides it), or "off" for 0, into buf (room for 32).
+ */
+const char *human_window (uint64_t seconds, char *buf);
 
 /* s as a JSON string, quotes included. */
 void json_string (FILE *fp, const char *s);

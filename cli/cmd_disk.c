@@ -29,39 +29,50 @@ cmd_create (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_create (store, disk, size, cli->chunk_size) == 0 ? EXIT_OK
-                                                                 : EXIT_FAIL;
+  return volume_create (store, disk, size, cli->chunk_size,
+                        cli->set_history ? cli->history : HEAD_HISTORY_DEFAULT)
+                 == 0
+             ? EXIT_OK
+             : EXIT_FAIL;
 }
 
 int
 cmd_fork (struct cli *cli, int argc, char **argv)
 {
-  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   char target[NAME_MAX_LEN + 1], tsnap[NAME_MAX_LEN + 1];
+  struct volume_fork_options opts
+      = { .set_history = cli->set_history, .history = cli->history };
+  struct name_ref src;
   struct store *store;
 
-  if (parse_disk_name (argv[1], true, disk, snap) == -1
+  if (name_parse_ref (argv[1], &src) == -1
       || parse_disk_name (argv[2], false, target, tsnap) == -1)
     return EXIT_USAGE;
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_fork (store, disk, snap, target) == 0 ? EXIT_OK : EXIT_FAIL;
+  return volume_fork_ref (store, &src, target, &opts) == 0 ? EXIT_OK
+                                                           : EXIT_FAIL;
 }
 
 int
 cmd_snapshot (struct cli *cli, int argc, char **argv)
 {
-  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct name_ref src;
   struct store *store;
 
-  if (parse_disk_name (argv[1], false, disk, snap) == -1
-      || parse_snap_name (argv[2]) == -1)
+  if (name_parse_ref (argv[1], &src) == -1 || parse_snap_name (argv[2]) == -1)
     return EXIT_USAGE;
+  if (src.snap[0]) {
+    s3cow_log_error ("'%s': a snapshot is not allowed here (give DISK or "
+                     "DISK@TIME)",
+                     argv[1]);
+    return EXIT_USAGE;
+  }
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_snapshot (store, disk, argv[2]) == 0 ? EXIT_OK : EXIT_FAIL;
+  return volume_snapshot_ref (store, &src, argv[2]) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
 int

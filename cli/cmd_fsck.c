@@ -3,7 +3,9 @@
  * For every root checked (all disks and snapshots; or DISK and its
  * snapshots; or DISK@SNAP): its head decodes, every map it names exists and
  * decodes, and every chunk of its resolved chunk map (what a reader of the
- * disk reads) exists, has the chunk size and hashes to its key.  Every
+ * disk reads) exists, has the chunk size and hashes to its key.  With a
+ * disk, its kept heads (history.h) too: every map they name, read once,
+ * and every chunk of those maps.  Every
  * distinct chunk is downloaded once (CHECK_THREADS at a time), whatever
  * number of disks share it; a bad chunk is reported for every disk chunk
  * that uses it, one line each:
@@ -13,6 +15,8 @@
  *   missing map disks/D/maps/<name> (disk D)
  *   corrupt map disks/D/maps/<name> (disk D)
  *   corrupt head disks/D/head (disk D)
+ *   missing map disks/D/maps/<name> (kept head disks/D/history/<name>)
+ *   corrupt kept head disks/D/history/<name> (disk D)
  *
  * Problems go to stdout (the decoders' details to stderr), then a summary;
  * the exit status is 1 if there was any problem.  Memory: one set entry per
@@ -30,11 +34,13 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "chunkmap.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
 #include "hash.h"
 #include "hashset.h"
+#include "history.h"
 #include "log.h"
 #include "names.h"
 
@@ -54,6 +60,7 @@ struct fsck {
   struct cli *cli;
   struct store *store;
   struct hashset *checked; /* chunk hash -> enum chunk_state */
+  struct hashset *maps;    /* hashes of the keys of maps of kept heads read */
   uint64_t problems, chunks_checked, bytes_checked, roots_checked;
 };
 
@@ -177,15 +184,133 @@ chunk_why (enum chunk_state s)
   }
 }
 
+/* Check the chunks of entries (zero entries skipped) not checked yet,
+ * downloaded in one parallel batch, and report every use of a bad one,
+ * one line each, as (WHAT LABEL chunk N).  0, or -1 after logging.
+ */
+static int
+check_entries (struct fsck *f, const struct map_entry *entries, size_t n,
+               uint32_t chunk_size, const char *what, const char *label)
+{
+  struct batch b = { .store = f->store, .chunk_size = chunk_size };
+  char key[KEY_MAX_LEN];
+  size_t i, k;
+  int status = -1;
+
+  b.hashes = malloc ((n ? n : 1) * HASH_LEN);
+  b.states = calloc (n ? n : 1, 1);
+  if (b.hashes == NULL || b.states == NULL)
+    goto nomem;
+  for (i = 0; i < n; i++) {
+    bool added;
+    uint8_t *v;
+
+    if (hash_is_zero (entries[i].hash))
+      continue;
+    v = hashset_add (f->checked, entries[i].hash, &added);
+    if (v == NULL)
+      goto nomem;
+    if (added) {
+      *v = CHUNK_QUEUED;
+      memcpy (b.hashes[b.n++], entries[i].hash, HASH_LEN);
+    }
+  }
+  if (run_batch (f, &b, label) == -1)
+    goto out;
+  for (k = 0; k < b.n; k++) {
+    *hashset_find (f->checked, b.hashes[k]) = b.states[k];
+    f->chunks_checked++;
+    f->bytes_checked += chunk_size;
+  }
+  for (i = 0; i < n; i++) {
+    enum chunk_state s;
+
+    if (hash_is_zero (entries[i].hash))
+      continue;
+    s = *hashset_find (f->checked, entries[i].hash);
+    if (s != CHUNK_OK) {
+      key_chunk (key, entries[i].hash);
+      problem (f, "%s chunk %s (%s %s chunk %" PRIu64 ")%s", chunk_problem (s),
+               key, what, label, entries[i].idx, chunk_why (s));
+    }
+  }
+  status = 0;
+  goto out;
+
+nomem:
+  s3cow_log_error ("out of memory");
+out:
+  free (b.hashes);
+  free (b.states);
+  return status;
+}
+
+/* The kept heads of disk (its history): each decodes, each map they name
+ * (read once however many name it: kept heads share most of theirs)
+ * exists and decodes, and every chunk those maps name is sound.  So a
+ * time in the disk's window can be served.  0, or -1 after logging.
+ */
+static int
+check_kept (struct fsck *f, const char *disk)
+{
+  struct history_list l;
+  size_t i;
+  uint32_t m;
+  int status = 0;
+
+  if (history_list (f->store, disk, &l) != STORE_OK)
+    return -1;
+  for (i = 0; i < l.n && status == 0; i++) {
+    struct head h;
+    int r = catalog_read_key (f->store, l.v[i].key, &h, NULL);
+
+    if (r == STORE_NOT_FOUND)
+      continue; /* deleted by gc since the listing */
+    if (r != STORE_OK) {
+      problem (f, "%s kept head %s (disk %s)",
+               r == STORE_PERMANENT ? "corrupt" : "unreadable", l.v[i].key,
+               disk);
+      continue;
+    }
+    f->roots_checked++;
+    for (m = 0; m < h.nmaps && status == 0; m++) {
+      CLEANUP_FREE struct map_entry *entries = NULL;
+      uint8_t key_hash[HASH_LEN];
+      bool added;
+      size_t n;
+
+      hashset_key_hash (h.maps[m], key_hash);
+      if (hashset_add (f->maps, key_hash, &added) == NULL) {
+        s3cow_log_error ("out of memory");
+        status = -1;
+        break;
+      }
+      if (!added)
+        continue;
+      r = catalog_read_map (f->store, &h, h.maps[m], &entries, &n);
+      if (r != STORE_OK)
+        problem (f, "%s map %s (kept head %s)",
+                 r == STORE_NOT_FOUND   ? "missing"
+                 : r == STORE_PERMANENT ? "corrupt"
+                                        : "unreadable",
+                 h.maps[m], l.v[i].key);
+      else
+        status = check_entries (f, entries, n, h.chunk_size, "kept head",
+                                l.v[i].key);
+    }
+  }
+  history_list_free (&l);
+  return status;
+}
+
 static int
 check_root (struct fsck *f, const struct root *root)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
-  struct batch b = { .store = f->store };
   char key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
   struct head h;
-  size_t n, i, k;
-  int r, status = -1;
+  size_t n;
+  int r;
 
   /* The head. */
   if (root->snap[0])
@@ -215,51 +340,8 @@ check_root (struct fsck *f, const struct root *root)
     return 0;
   }
 
-  /* The chunks not checked yet, downloaded in one parallel batch. */
-  b.chunk_size = h.chunk_size;
-  b.hashes = malloc ((n ? n : 1) * HASH_LEN);
-  b.states = calloc (n ? n : 1, 1);
-  if (b.hashes == NULL || b.states == NULL)
-    goto nomem;
-  for (i = 0; i < n; i++) {
-    bool added;
-    uint8_t *v = hashset_add (f->checked, entries[i].hash, &added);
-
-    if (v == NULL)
-      goto nomem;
-    if (added) {
-      *v = CHUNK_QUEUED;
-      memcpy (b.hashes[b.n++], entries[i].hash, HASH_LEN);
-    }
-  }
-  if (run_batch (f, &b, root->label) == -1)
-    goto out;
-  for (k = 0; k < b.n; k++) {
-    *hashset_find (f->checked, b.hashes[k]) = b.states[k];
-    f->chunks_checked++;
-    f->bytes_checked += h.chunk_size;
-  }
-
-  /* Every use of a bad chunk, one line each. */
-  for (i = 0; i < n; i++) {
-    enum chunk_state s = *hashset_find (f->checked, entries[i].hash);
-
-    if (s != CHUNK_OK) {
-      key_chunk (key, entries[i].hash);
-      problem (f, "%s chunk %s (%s %s chunk %" PRIu64 ")%s", chunk_problem (s),
-               key, root->snap[0] ? "snapshot" : "disk", root->label,
-               entries[i].idx, chunk_why (s));
-    }
-  }
-  status = 0;
-  goto out;
-
-nomem:
-  s3cow_log_error ("out of memory");
-out:
-  free (b.hashes);
-  free (b.states);
-  return status;
+  return check_entries (f, entries, n, h.chunk_size,
+                        root->snap[0] ? "snapshot" : "disk", root->label);
 }
 
 int
@@ -278,7 +360,8 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
   if (f.store == NULL)
     return EXIT_FAIL;
   f.checked = hashset_new ();
-  if (f.checked == NULL) {
+  f.maps = hashset_new ();
+  if (f.checked == NULL || f.maps == NULL) {
     s3cow_log_error ("out of memory");
     return EXIT_FAIL;
   }
@@ -316,7 +399,8 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
     goto out;
 
   for (i = 0; i < roots.n; i++)
-    if (check_root (&f, &roots.v[i]) == -1)
+    if (check_root (&f, &roots.v[i]) == -1
+        || (!roots.v[i].snap[0] && check_kept (&f, roots.v[i].disk) == -1))
       goto out;
   progress_done (cli);
   printf ("fsck: %" PRIu64 " disks and snapshots, %" PRIu64 " chunks (%" PRIu64
@@ -332,5 +416,6 @@ out:
   progress_done (cli);
   roots_free (&roots);
   hashset_free (f.checked);
+  hashset_free (f.maps);
   return status;
 }

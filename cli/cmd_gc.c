@@ -59,6 +59,10 @@ cmd_gc (struct cli *cli, int argc, char **argv)
           res.roots, res.maps_in_use, res.chunks_in_use,
           cli->dry_run ? "would delete" : "deleted", res.maps_deleted,
           res.chunks_deleted, res.bytes_deleted);
+  if (res.kept_heads || res.kept_deleted)
+    printf ("; %" PRIu64 " kept heads (history) in use, %s %" PRIu64,
+            res.kept_heads, cli->dry_run ? "would delete" : "deleted",
+            res.kept_deleted);
   if (res.young)
     printf ("; %" PRIu64 " unused chunks are younger than the grace period",
             res.young);

@@ -190,6 +190,7 @@ print_text (const struct info *info)
           human_size (info->shared * cs, s), info->shared);
   if (info->snap[0])
     return;
+  printf ("%-17s %s\n", "history window:", human_window (head_history (h), t));
   if (info->lease == NULL)
     printf ("%-17s none\n", "lease:");
   else {
@@ -249,6 +250,8 @@ print_json (const struct info *info)
           head_nchunks (h), info->referenced, info->distinct,
           info->distinct - info->shared, info->shared,
           (info->distinct - info->shared) * cs, info->shared * cs);
+  if (!info->snap[0])
+    printf (",\n  \"history_seconds\": %" PRIu64, head_history (h));
   printf (",\n  \"lease\": ");
   if (info->lease) {
     printf ("{\"held\": %s, \"text\": ", info->lease_held ? "true" : "false");

@@ -34,8 +34,9 @@ enum {
   OPT_SHRINK = 1 << 6,
   OPT_TO = 1 << 7, /* --to-endpoint, --to-region, --to-profile */
   OPT_JOBS = 1 << 8,
+  OPT_HISTORY = 1 << 9,
 };
-#define OPT_LAST OPT_JOBS
+#define OPT_LAST OPT_HISTORY
 
 struct command {
   const char *name;
@@ -48,19 +49,33 @@ struct command {
 };
 
 static const struct command commands[] = {
-  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE, false,
-    "DISK SIZE [--chunk-size SIZE]",
+  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE | OPT_HISTORY, false,
+    "DISK SIZE [--chunk-size SIZE] [--history DURATION]",
     "Create an empty disk of SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  --chunk-size: a power of two from 64K to 64M (default 1M).\n"
-    "Fails if the disk exists.\n" },
-  { "fork", cmd_fork, 2, 2, 0, false, "SOURCE[@SNAPSHOT] NEWDISK",
+    "--history: how long each commit stays readable as DISK@TIME (default\n"
+    "24h; e.g. 30m, 7d; 0: off).  Fails if the disk exists.\n" },
+  { "fork", cmd_fork, 2, 2, OPT_HISTORY, false,
+    "SOURCE[@SNAPSHOT|@TIME] NEWDISK [--history DURATION]",
     "Create NEWDISK as a copy-on-write fork of SOURCE's last committed state\n"
-    "(or of one of its snapshots).  Costs a constant number of requests\n"
-    "whatever the size of the disk: the new disk's head names the source's\n"
-    "immutable maps.  Writes to either disk are invisible to the other.\n" },
-  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK SNAPSHOT",
-    "Record DISK's last committed state as the immutable, read-only snapshot\n"
-    "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).\n" },
+    "(or of one of its snapshots, or of its state at TIME, ISO 8601 UTC:\n"
+    "YYYY-MM-DDTHH:MM:SSZ).  Costs a constant number of requests whatever\n"
+    "the size of the disk: the new disk's head names the source's immutable\n"
+    "maps.  Writes to either disk are invisible to the other.  NEWDISK keeps\n"
+    "SOURCE's history window unless --history is given.\n" },
+  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK[@TIME] SNAPSHOT",
+    "Record DISK's last committed state (or its state at TIME) as the\n"
+    "immutable, read-only snapshot DISK@SNAPSHOT (serve it with nbdkit\n"
+    "s3cow export=DISK@SNAPSHOT).\n" },
+  { "log", cmd_log, 1, 1, OPT_JSON, false, "DISK [--json]",
+    "List the commits of DISK that its history window keeps: commit time,\n"
+    "generation and chunks changed (from the sizes of the maps; no chunk is\n"
+    "read).  Each can be served as DISK@TIME.\n" },
+  { "history", cmd_history, 1, 2, 0, false, "DISK [DURATION]",
+    "Show DISK's history window, or set it to DURATION (e.g. 30m, 24h, 7d;\n"
+    "0: off).  Setting it takes the disk's lease for a moment: refused while\n"
+    "a server writes the disk.  A shorter window frees the older commits at\n"
+    "the next gc.\n" },
   { "resize", cmd_resize, 2, 2, OPT_SHRINK, false, "DISK SIZE [--shrink]",
     "Change the size of DISK to SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  A smaller size is refused unless --shrink is given: the data\n"
@@ -91,7 +106,8 @@ static const struct command commands[] = {
     "gc later, and only what no other disk or snapshot uses.\n" },
   { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE,
     false, "[--grace DURATION] [--dry-run] [--verbose] [--force]",
-    "Delete the chunks and maps that no disk or snapshot references and that\n"
+    "Delete the kept heads that left their disk's history window, then the\n"
+    "chunks and maps that no disk, snapshot or kept head references and that\n"
     "are older than the grace period (default 1h; e.g. 30s, 10m, 2h, 1d).\n"
     "The grace period must be at least every server's gc-grace=: servers\n"
     "record the longest in the bucket (gc/grace; 1h when none did), and gc\n"
@@ -270,6 +286,7 @@ enum {
   LONG_TO_REGION,
   LONG_TO_PROFILE,
   LONG_JOBS,
+  LONG_HISTORY,
 };
 
 static const struct option long_options[] = {
@@ -295,6 +312,7 @@ static const struct option long_options[] = {
   { "to-region", required_argument, NULL, LONG_TO_REGION },
   { "to-profile", required_argument, NULL, LONG_TO_PROFILE },
   { "jobs", required_argument, NULL, LONG_JOBS },
+  { "history", required_argument, NULL, LONG_HISTORY },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -327,6 +345,8 @@ opt_name (unsigned bit)
     return "--to-endpoint, --to-region or --to-profile";
   case OPT_JOBS:
     return "--jobs";
+  case OPT_HISTORY:
+    return "--history";
   default:
     return "?";
   }
@@ -456,6 +476,12 @@ main (int argc, char **argv)
       given |= OPT_JOBS;
       break;
     }
+    case LONG_HISTORY:
+      if (parse_history (optarg, &cli.history) == -1)
+        return EXIT_USAGE;
+      cli.set_history = true;
+      given |= OPT_HISTORY;
+      break;
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;

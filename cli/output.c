@@ -45,6 +45,22 @@ iso_time (uint64_t t, char *buf)
   return buf;
 }
 
+const char *
+human_window (uint64_t seconds, char *buf)
+{
+  if (seconds == 0)
+    snprintf (buf, 32, "off");
+  else if (seconds % 86400 == 0)
+    snprintf (buf, 32, "%" PRIu64 "d", seconds / 86400);
+  else if (seconds % 3600 == 0)
+    snprintf (buf, 32, "%" PRIu64 "h", seconds / 3600);
+  else if (seconds % 60 == 0)
+    snprintf (buf, 32, "%" PRIu64 "m", seconds / 60);
+  else
+    snprintf (buf, 32, "%" PRIu64 "s", seconds);
+  return buf;
+}
+
 void
 json_string (FILE *fp, const char *s)
 {

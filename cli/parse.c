@@ -104,6 +104,21 @@ bad:
 }
 
 int
+parse_history (const char *s, uint64_t *seconds)
+{
+  double v;
+
+  if (parse_duration ("history window", s, &v) == -1)
+    return -1;
+  if (v > (double)HEAD_HISTORY_MAX) {
+    s3cow_log_error ("history window %s is too long (at most 3650d)", s);
+    return -1;
+  }
+  *seconds = (uint64_t)ceil (v);
+  return 0;
+}
+
+int
 parse_seconds (const char *what, const char *s, double *out)
 {
   char *end;

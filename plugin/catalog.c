@@ -51,6 +51,12 @@ catalog_parse_key (const char *key, struct catalog_key *out)
     if (!take_name (out->name, sizeof out->name, rest + 5, strlen (rest + 5)))
       goto other;
     out->kind = CATALOG_MAP;
+  } else if (strncmp (rest, KEY_HISTORY_DIR, strlen (KEY_HISTORY_DIR)) == 0) {
+    rest += strlen (KEY_HISTORY_DIR);
+    if (!key_history_parse (rest, &out->generation, &out->committed))
+      goto other;
+    snprintf (out->name, sizeof out->name, "%s", rest);
+    out->kind = CATALOG_HISTORY;
   } else
     goto other;
   return out->kind;
@@ -91,6 +97,8 @@ catalog_list (struct store *store, const char *disk, unsigned kinds,
     sub = "snaps/";
   else if (disk && kinds == CATALOG_MASK (CATALOG_MAP))
     sub = "maps/";
+  else if (disk && kinds == CATALOG_MASK (CATALOG_HISTORY))
+    sub = KEY_HISTORY_DIR;
   if (disk)
     snprintf (prefix, sizeof prefix, KEY_DISKS_PREFIX "%s/%s", disk, sub);
   else
@@ -103,6 +111,20 @@ catalog_label (char *label, const char *disk, const char *snap)
 {
   snprintf (label, 2 * NAME_MAX_LEN + 2, "%s%s%s", disk,
             snap && snap[0] ? "@" : "", snap ? snap : "");
+}
+
+int
+catalog_read_key (struct store *store, const char *key, struct head *head,
+                  char *etag)
+{
+  CLEANUP_FREE void *data = NULL;
+  size_t len;
+  int r;
+
+  r = store_get_alloc (store, key, HEAD_MAX_SIZE, &data, &len, etag);
+  if (r != STORE_OK)
+    return r;
+  return head_decode (key, data, len, head) == 0 ? STORE_OK : STORE_PERMANENT;
 }
 
 int

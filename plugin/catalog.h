@@ -13,6 +13,7 @@
  *   disks/D/snaps/S     CATALOG_SNAP   (disk D, name S)
  *   disks/D/maps/M      CATALOG_MAP    (disk D, name M)
  *   disks/D/lease       CATALOG_LEASE  (disk D)
+ *   disks/D/history/H   CATALOG_HISTORY (disk D, name H: key_history_parse)
  *   anything else       CATALOG_OTHER  (not written by s3cow: left alone)
  */
 #ifndef S3COW_CATALOG_H
@@ -32,12 +33,14 @@ enum catalog_kind {
   CATALOG_SNAP,
   CATALOG_MAP,
   CATALOG_LEASE,
+  CATALOG_HISTORY,
 };
 
 struct catalog_key {
   enum catalog_kind kind;
-  char disk[NAME_MAX_LEN + 1]; /* every kind but CATALOG_OTHER */
-  char name[KEY_MAX_LEN];      /* the snapshot (SNAP) or map (MAP) name */
+  char disk[NAME_MAX_LEN + 1];    /* every kind but CATALOG_OTHER */
+  char name[KEY_MAX_LEN];         /* the snapshot, map or kept head's name */
+  uint64_t generation, committed; /* CATALOG_HISTORY: from the name */
 };
 
 /* Classify key (relative to the prefix) into *out and return its kind.
@@ -69,6 +72,12 @@ int catalog_list (struct store *store, const char *disk, unsigned kinds,
 int catalog_read_head (struct store *store, const char *disk, const char *snap,
                        struct head *head, char *etag, void **raw,
                        size_t *raw_len);
+
+/* Read and decode the head object at key (a disk's head, a snapshot or a
+ * kept head).  Returns as catalog_read_head.
+ */
+int catalog_read_key (struct store *store, const char *key, struct head *head,
+                      char *etag);
 
 /* Read and decode map key, which a head of this size and chunk size names.
  * *entries: a new malloc'd array.  Returns STORE_OK; STORE_NOT_FOUND (not

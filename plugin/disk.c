@@ -79,9 +79,13 @@
  * server that cannot reach the store at all for longer than G while gc
  * can, and whose cache has since dropped those chunks (see s3cow(1)).
  *
- * Locking: commit_lock serialises commits and protects head, etag,
- * the map entry counts, uncertain/stray/attempted; fenced is read
- * without it (atomically).  The cache and chunk map have their own locks.
+ * What a commit writes, and how a lost answer is settled, is volume.h's
+ * (volume_commit_head); what to commit and when is decided here.
+ *
+ * Locking: commit_lock serialises commits and protects vh (the head, its
+ * etag, a head PUT whose answer was lost) and the map entry counts;
+ * fenced is read without it (atomically).  The cache and chunk map have
+ * their own locks.
  */
 #include <config.h>
 
@@ -101,6 +105,7 @@
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
+#include "history.h"
 #include "lease.h"
 #include "log.h"
 #include "names.h"
@@ -127,7 +132,6 @@ struct disk {
   struct chunkmap *map;
   char name[NAME_MAX_LEN + 1];
   char label[2 * NAME_MAX_LEN + 2]; /* "disk" or "disk@snap" for logs */
-  char head_key[KEY_MAX_LEN];
   char instance[17]; /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
@@ -137,16 +141,11 @@ struct disk {
   struct lease *lease;       /* NULL when read-only */
 
   pthread_mutex_t commit_lock; /* protects the fields below */
-  struct head head;            /* last committed */
-  char etag[STORE_ETAG_MAX];   /* of the last committed head */
-  uint64_t base_entries;       /* entries in head.maps[0] */
-  uint64_t delta_entries;      /* entries in head.maps[1..] */
-  bool uncertain;  /* the last head PUT may or may not have landed */
-  bool stray;      /* a head PUT of ours (If-Match etag) may land yet */
-  void *attempted; /* its bytes, when uncertain */
-  size_t attempted_len;
-  atomic_bool fenced;  /* another writer owns the head: write no more */
-  atomic_bool expired; /* the lease is expired (logged once) */
+  struct volume_head vh;       /* the head: last committed, etag, stray */
+  uint64_t base_entries;       /* entries in vh.head.maps[0] */
+  uint64_t delta_entries;      /* entries in vh.head.maps[1..] */
+  atomic_bool fenced;          /* another writer owns the head: write no more */
+  atomic_bool expired;         /* the lease is expired (logged once) */
 
   pthread_mutex_t thread_lock; /* protects stop, and wakes the thread */
   pthread_cond_t thread_cond;
@@ -170,30 +169,30 @@ make_instance (char *instance)
     sprintf (instance + 2 * i, "%02x", r[i]);
 }
 
-/* Read the map objects named by d->head into d->map. */
+/* Read the map objects named by the head into d->map. */
 static int
 load_maps (struct disk *d)
 {
-  uint64_t nchunks = head_nchunks (&d->head);
+  uint64_t nchunks = head_nchunks (&d->vh.head);
   uint32_t i;
 
   d->base_entries = d->delta_entries = 0;
-  for (i = 0; i < d->head.nmaps; i++) {
+  for (i = 0; i < d->vh.head.nmaps; i++) {
     CLEANUP_FREE void *data = NULL;
     CLEANUP_FREE struct map_entry *entries = NULL;
     size_t len, n;
     bool full;
     int r;
 
-    r = store_get_alloc (d->store, d->head.maps[i], map_max_size (nchunks),
+    r = store_get_alloc (d->store, d->vh.head.maps[i], map_max_size (nchunks),
                          &data, &len, NULL);
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("%s: map %s named by the head is missing", d->label,
-                       d->head.maps[i]);
+                       d->vh.head.maps[i]);
     if (r != STORE_OK)
       return -1;
-    if (map_decode (d->head.maps[i], data, len, d->head.chunk_size, nchunks,
-                    &entries, &n, &full)
+    if (map_decode (d->vh.head.maps[i], data, len, d->vh.head.chunk_size,
+                    nchunks, &entries, &n, &full)
         == -1)
       return -1;
     chunkmap_load (d->map, entries, n);
@@ -205,42 +204,17 @@ load_maps (struct disk *d)
   return 0;
 }
 
-/* A new chunk map for d->head, filled from its maps. */
+/* A new chunk map for the head, filled from its maps. */
 static int
 load_head_maps (struct disk *d)
 {
-  d->map = chunkmap_new (head_nchunks (&d->head));
+  d->map = chunkmap_new (head_nchunks (&d->vh.head));
   if (d->map == NULL) {
     s3cow_log_error ("%s: no memory for the map of %" PRIu64 " chunks",
-                     d->label, head_nchunks (&d->head));
+                     d->label, head_nchunks (&d->vh.head));
     return -1;
   }
   return load_maps (d);
-}
-
-/* Create the disk's head if it does not exist.  0, or -1 after logging. */
-static int
-create_head (struct disk *d, const struct disk_config *config)
-{
-  CLEANUP_FREE void *data = NULL;
-  struct head head = { 0 };
-  size_t len;
-  int r;
-
-  head.size = config->create_size;
-  head.chunk_size = config->create_chunk_size;
-  head.created = head.committed = time (NULL);
-  volume_new_id (head.disk_id);
-  volume_new_id (head.op_id);
-  if (head_encode (&head, &data, &len) == -1) {
-    s3cow_log_error ("%s: %m", d->label);
-    return -1;
-  }
-  r = store_put_if_absent (d->store, d->head_key, data, len, NULL);
-  if (r == STORE_OK)
-    s3cow_log_debug ("%s: created disk: %" PRIu64 " bytes, chunk size %" PRIu32,
-                     d->label, head.size, head.chunk_size);
-  return r == STORE_OK || r == STORE_PRECONDITION ? 0 : -1;
 }
 
 static int
@@ -250,13 +224,31 @@ read_head (struct disk *d, const struct disk_config *config)
   size_t len;
   int r;
 
-  r = store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
-                       d->etag);
+  if (config->at_time) {
+    struct name_ref ref = { .at_time = true, .time = config->time };
+
+    snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
+    r = history_read_ref (d->store, &ref, &d->vh.head, d->vh.key);
+    if (r == STORE_NOT_FOUND)
+      s3cow_log_error ("disk %s does not exist", config->name);
+    return r == STORE_OK ? 0 : -1;
+  }
+  r = store_get_alloc (d->store, d->vh.key, HEAD_MAX_SIZE, &data, &len,
+                       d->vh.etag);
   if (r == STORE_NOT_FOUND && config->create_size && !config->snap[0]) {
-    if (create_head (d, config) == -1)
+    bool created;
+
+    if (volume_create_if_absent (d->store, d->name, config->create_size,
+                                 config->create_chunk_size,
+                                 HEAD_HISTORY_DEFAULT, &created)
+        == -1)
       return -1;
-    r = store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len,
-                         d->etag);
+    if (created)
+      s3cow_log_debug (
+          "%s: created disk: %" PRIu64 " bytes, chunk size %" PRIu32, d->label,
+          config->create_size, config->create_chunk_size);
+    r = store_get_alloc (d->store, d->vh.key, HEAD_MAX_SIZE, &data, &len,
+                         d->vh.etag);
   }
   if (r == STORE_NOT_FOUND) {
     if (config->snap[0])
@@ -268,13 +260,13 @@ read_head (struct disk *d, const struct disk_config *config)
   }
   if (r != STORE_OK)
     return -1;
-  if (head_decode (d->head_key, data, len, &d->head) == -1)
+  if (head_decode (d->vh.key, data, len, &d->vh.head) == -1)
     return -1;
-  if (config->create_size && config->create_size != d->head.size) {
+  if (config->create_size && config->create_size != d->vh.head.size) {
     s3cow_log_error ("disk %s exists with size %" PRIu64
                      ", not the size=%" PRIu64
                      " given (resize it with s3cow resize)",
-                     d->label, d->head.size, config->create_size);
+                     d->label, d->vh.head.size, config->create_size);
     return -1;
   }
   return 0;
@@ -284,13 +276,16 @@ read_head (struct disk *d, const struct disk_config *config)
 static void
 init_names (struct disk *d, const struct disk_config *config)
 {
+  struct name_ref ref = { .at_time = config->at_time, .time = config->time };
+
   snprintf (d->name, sizeof d->name, "%s", config->name);
-  snprintf (d->label, sizeof d->label, "%s%s%s", config->name,
-            config->snap[0] ? "@" : "", config->snap);
+  snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
+  snprintf (ref.snap, sizeof ref.snap, "%s", config->snap);
+  name_ref_label (&ref, d->label);
   if (config->snap[0])
-    key_snap (d->head_key, config->name, config->snap);
+    key_snap (d->vh.key, config->name, config->snap);
   else
-    key_head (d->head_key, config->name);
+    key_head (d->vh.key, config->name);
 }
 
 int
@@ -307,7 +302,7 @@ disk_check (struct store *store, const struct disk_config *config,
   init_names (d, config);
   if (read_head (d, config) == -1)
     return -1;
-  *chunk_size = d->head.chunk_size;
+  *chunk_size = d->vh.head.chunk_size;
   return 0;
 }
 
@@ -322,30 +317,14 @@ claim_head (struct disk *d, const struct disk_config *config)
   int attempt;
 
   for (attempt = 0; attempt < 5; attempt++) {
-    CLEANUP_FREE void *data = NULL;
-    struct head next = d->head;
-    char etag[STORE_ETAG_MAX];
-    size_t len;
+    struct head next = d->vh.head;
     int r;
 
     next.generation++;
     next.committed = time (NULL);
-    volume_new_id (next.op_id); /* our bytes: see reconcile */
-    if (head_encode (&next, &data, &len) == -1) {
-      s3cow_log_error ("%s: %m", d->label);
-      return -1;
-    }
-    r = store_put_if_match (d->store, d->head_key, data, len, d->etag, etag);
-    if (r == STORE_OK) {
-      d->head = next;
-      strcpy (d->etag, etag);
-      d->stray = false;
-      return 0;
-    }
-    if (r != STORE_PRECONDITION) {
-      d->stray = true; /* it may land yet: see disk_open's failure */
-      return -1;
-    }
+    r = volume_commit_head (d->store, &d->vh, &next);
+    if (r != VOLUME_CHANGED)
+      return r;
     /* Someone committed just before we took the lease: start over. */
     chunkmap_free (d->map);
     d->map = NULL;
@@ -371,7 +350,7 @@ disk_open (struct store *store, struct cache *cache,
   d->store = store;
   d->cache = cache;
   init_names (d, config);
-  d->readonly = config->readonly || config->snap[0];
+  d->readonly = config->readonly || config->snap[0] || config->at_time;
   d->commit_interval = config->commit_interval;
   d->gc_grace = config->gc_grace;
   d->put_time = config->put_time;
@@ -414,15 +393,15 @@ disk_open (struct store *store, struct cache *cache,
   if (!d->readonly && !lease_from_released (d->lease)
       && claim_head (d, config) == -1)
     goto fail;
-  d->size = d->head.size;
-  d->chunk_size = d->head.chunk_size;
+  d->size = d->vh.head.size;
+  d->chunk_size = d->vh.head.chunk_size;
   d->cd = cache_attach (cache, d->label, d->map, d->chunk_size);
   if (d->cd == NULL)
     goto fail;
   s3cow_debug (commit,
                "%s: opened generation %" PRIu64 ", %" PRIu32 " maps, %" PRIu64
                " chunks in use",
-               d->label, d->head.generation, d->head.nmaps,
+               d->label, d->vh.head.generation, d->vh.head.nmaps,
                chunkmap_nonzero (d->map));
   return d;
 
@@ -430,10 +409,11 @@ fail:
   /* A claim that may still land: let the lease expire, so that the next
    * holder claims the head too ("Fencing" at the top).
    */
-  if (d->stray)
+  if (d->vh.stray)
     lease_drop (d->lease);
   else
     lease_release (d->lease);
+  volume_head_clear (&d->vh);
   chunkmap_free (d->map);
   pthread_mutex_destroy (&d->commit_lock);
   pthread_mutex_destroy (&d->thread_lock);
@@ -502,43 +482,6 @@ owns_disk (struct disk *d)
   return true;
 }
 
-/* The head PUT before this commit may have landed or not: find out.  Its
- * bytes hold a new op id (volume.h), so only our own PUT matches them.
- * commit_lock held.
- */
-static int
-reconcile (struct disk *d)
-{
-  CLEANUP_FREE void *data = NULL;
-  char etag[STORE_ETAG_MAX];
-  size_t len;
-
-  struct head head;
-
-  if (store_get_alloc (d->store, d->head_key, HEAD_MAX_SIZE, &data, &len, etag)
-      != STORE_OK)
-    return -1;
-  /* Unreadable (damaged on the way?): still uncertain, not fenced. */
-  if (head_decode (d->head_key, data, len, &head) == -1)
-    return -1;
-  if (len == d->attempted_len && memcmp (data, d->attempted, len) == 0) {
-    d->head = head;
-    strcpy (d->etag, etag);
-    d->stray = false;
-    s3cow_debug (commit, "%s: the uncertain commit had landed", d->label);
-  } else if (strcmp (etag, d->etag) != 0) {
-    /* No PUT of ours (If-Match d->etag) can land any more. */
-    d->stray = false;
-    fence (d, "the head changed under us");
-    return -1;
-  }
-  /* Else it has not landed yet, but still may (stray stays). */
-  d->uncertain = false;
-  free (d->attempted);
-  d->attempted = NULL;
-  return 0;
-}
-
 /* Write the map entries changed since the last commit, then CAS the head.
  * The dirty chunks they name are already durable (cache_flush).
  */
@@ -548,9 +491,8 @@ commit (struct disk *d)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->commit_lock);
   CLEANUP_FREE struct map_entry *entries = NULL;
   CLEANUP_FREE void *map_data = NULL;
-  void *head_data = NULL;
-  size_t n, map_len, head_len;
-  char map_key[KEY_MAX_LEN], etag[STORE_ETAG_MAX];
+  size_t n, map_len;
+  char map_key[KEY_MAX_LEN];
   struct head next;
   uint64_t changed;
   bool full;
@@ -559,13 +501,17 @@ commit (struct disk *d)
 
   if (!owns_disk (d))
     goto eio;
-  if (d->uncertain && reconcile (d) == -1)
+  /* The last head PUT lost its answer: did it land? */
+  r = volume_head_settle (d->store, &d->vh);
+  if (r == VOLUME_CHANGED)
+    fence (d, "the head changed under us");
+  if (r != 0)
     goto eio;
   changed = chunkmap_changed (d->map);
   if (changed == 0)
     return 0;
   start = monotonic_now ();
-  full = d->head.nmaps + 1 > MAX_DELTAS
+  full = d->vh.head.nmaps + 1 > MAX_DELTAS
          || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
   if (chunkmap_take (d->map, false, &entries, &n, &oldest) == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
@@ -603,18 +549,24 @@ commit (struct disk *d)
   }
 
   /* 1. The map object: a new key, written once. */
-  next = d->head;
+  next = d->vh.head;
   next.generation++;
   next.committed = time (NULL);
   key_map (map_key, d->name, next.generation, d->instance);
-  if (map_encode (entries, n, full, d->head.chunk_size, head_nchunks (&d->head),
-                  &map_data, &map_len)
+  if (map_encode (entries, n, full, d->vh.head.chunk_size,
+                  head_nchunks (&d->vh.head), &map_data, &map_len)
       == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
   }
   map_start = monotonic_now ();
   if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
+    goto untake;
+
+  /* The kept copy of the head this commit replaces (history.h), now:
+   * the check of age below must come just before the head PUT.
+   */
+  if (volume_head_keep (d->store, &d->vh) == -1)
     goto untake;
 
   /* 2. The head, compare-and-swap, if we still hold the lease, and if
@@ -640,39 +592,16 @@ commit (struct disk *d)
     goto untake;
   }
   strcpy (next.maps[next.nmaps++], map_key);
-  volume_new_id (next.op_id); /* our bytes: see reconcile */
-  if (head_encode (&next, &head_data, &head_len) == -1) {
-    s3cow_log_error ("%s: commit: out of memory", d->label);
-    goto untake;
-  }
-  r = store_put_if_match (d->store, d->head_key, head_data, head_len, d->etag,
-                          etag);
-  if (r == STORE_PRECONDITION) {
-    /* A retry of our own PUT that had landed also gets here: look. */
-    d->uncertain = d->stray = true;
-    d->attempted = head_data;
-    d->attempted_len = head_len;
-    head_data = NULL;
-    if (reconcile (d) == 0 && d->head.generation == next.generation)
-      goto committed;
-    goto untake;
-  }
-  if (r != STORE_OK) {
+  r = volume_commit_head (d->store, &d->vh, &next);
+  if (r == VOLUME_CHANGED)
+    fence (d, "the head changed under us");
+  else if (r != 0)
     s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the last "
                      "commit stays in force; the next flush retries",
                      d->label, next.generation);
-    d->uncertain = d->stray = true;
-    d->attempted = head_data;
-    d->attempted_len = head_len;
-    head_data = NULL;
+  if (r != 0)
     goto untake;
-  }
-  free (head_data);
-  d->head = next;
-  strcpy (d->etag, etag);
-  d->stray = false;
 
-committed:
   stats_inc (STAT_COMMITS);
   stats_add (STAT_COMMIT_MICROSECONDS, (monotonic_now () - start) * 1e6);
   if (full) {
@@ -682,11 +611,10 @@ committed:
   } else
     d->delta_entries += n;
   s3cow_debug (commit, "%s: committed generation %" PRIu64 ": %zu %s entries",
-               d->label, d->head.generation, n, full ? "full" : "delta");
+               d->label, d->vh.head.generation, n, full ? "full" : "delta");
   return 0;
 
 untake:
-  free (head_data);
   chunkmap_untake (d->map, entries, n, oldest);
 eio:
   errno = EIO;
@@ -779,7 +707,7 @@ disk_close (struct disk *d)
   /* Released only when no head PUT of ours can land any more: see
    * "Fencing" at the top.  Else the lease expires.
    */
-  if (d->lease && d->stray) {
+  if (d->lease && d->vh.stray) {
     s3cow_log_error ("%s: the last commit may still land: leaving the lease "
                      "to expire (%.0f s) instead of releasing it",
                      d->label, lease_duration (d->lease));
@@ -788,7 +716,7 @@ disk_close (struct disk *d)
     lease_release (d->lease);
   cache_detach (d->cd);
   chunkmap_free (d->map);
-  free (d->attempted);
+  volume_head_clear (&d->vh);
   pthread_mutex_destroy (&d->commit_lock);
   pthread_mutex_destroy (&d->thread_lock);
   pthread_cond_destroy (&d->thread_cond);

@@ -24,6 +24,9 @@
 struct disk_config {
   const char *name;           /* disk name (valid) */
   const char *snap;           /* snapshot name, or "" */
+  bool at_time;               /* DISK@TIME: the disk as last committed at
+                               * or before time (history.h), read-only */
+  int64_t time;               /* unix seconds */
   bool readonly;              /* a snapshot is always read-only */
   uint64_t create_size;       /* create if missing with this size; 0: don't */
   uint32_t create_chunk_size; /* chunk size for a new disk */

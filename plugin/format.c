@@ -6,7 +6,8 @@
  * head:  "s3cowHD\0" u32 version, u32 flags, u64 size, u32 chunk_size,
  *        u32 nmaps, u64 generation, u64 created, u64 committed,
  *        u16 parent_len, parent, nmaps x (u16 key_len, key),
- *        [flags bit 0: op_id[16], disk_id[16]], sha256
+ *        [flags bit 0: op_id[16], disk_id[16]],
+ *        [flags bit 1: u64 history window seconds], sha256
  * grace: "s3cowGR\0" u32 version, u32 flags(0), u64 seconds, sha256
  * map:   "s3cowMP\0" u32 version, u32 flags (bit 0: full), u32 chunk_size,
  *        u32 reserved(0), u64 nchunks, u64 nentries,
@@ -27,7 +28,8 @@
 static const char head_magic[8] = "s3cowHD";
 static const char map_magic[8] = "s3cowMP";
 static const char grace_magic[8] = "s3cowGR";
-#define HEAD_FLAG_IDS 1 /* op_id and disk_id follow the map keys */
+#define HEAD_FLAG_IDS 1     /* op_id and disk_id follow the map keys */
+#define HEAD_FLAG_HISTORY 2 /* the history window follows (the ids) */
 #define MAP_HEADER_LEN 40
 #define MAP_ENTRY_LEN (8 + HASH_LEN)
 #define MAP_FLAG_FULL 1
@@ -134,8 +136,13 @@ id_is_zero (const uint8_t id[HEAD_ID_LEN])
 static uint32_t
 head_flags (const struct head *head)
 {
-  return id_is_zero (head->op_id) && id_is_zero (head->disk_id) ? 0
-                                                                : HEAD_FLAG_IDS;
+  uint32_t flags = 0;
+
+  if (!id_is_zero (head->op_id) || !id_is_zero (head->disk_id))
+    flags |= HEAD_FLAG_IDS;
+  if (head->has_history)
+    flags |= HEAD_FLAG_HISTORY;
+  return flags;
 }
 
 static bool
@@ -161,6 +168,8 @@ head_encode (const struct head *head, void **data, size_t *len)
     n += 2 + strlen (head->maps[i]);
   if (head_flags (head) & HEAD_FLAG_IDS)
     n += 2 * HEAD_ID_LEN;
+  if (head_flags (head) & HEAD_FLAG_HISTORY)
+    n += 8;
   n += HASH_SHA256_LEN;
 
   *data = malloc (n);
@@ -188,6 +197,8 @@ head_encode (const struct head *head, void **data, size_t *len)
     put_bytes (&w, head->op_id, HEAD_ID_LEN);
     put_bytes (&w, head->disk_id, HEAD_ID_LEN);
   }
+  if (head_flags (head) & HEAD_FLAG_HISTORY)
+    put_le (&w, head->history, 8);
   hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
   *len = n;
   return 0;
@@ -219,7 +230,7 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
   parent_len = get_le (&r, 2);
   if (r.short_read)
     goto truncated;
-  if ((flags & ~(uint32_t)HEAD_FLAG_IDS) != 0) {
+  if ((flags & ~(uint32_t)(HEAD_FLAG_IDS | HEAD_FLAG_HISTORY)) != 0) {
     s3cow_log_error ("%s: head has unknown flags 0x%x", key, flags);
     return -1;
   }
@@ -275,6 +286,18 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
       && (!get_bytes (&r, head->op_id, HEAD_ID_LEN)
           || !get_bytes (&r, head->disk_id, HEAD_ID_LEN)))
     goto truncated;
+  if (flags & HEAD_FLAG_HISTORY) {
+    head->has_history = true;
+    head->history = get_le (&r, 8);
+    if (r.short_read)
+      goto truncated;
+    if (head->history > HEAD_HISTORY_MAX) {
+      s3cow_log_error ("%s: head has a history window of %" PRIu64
+                       " seconds (at most %" PRIu64 ")",
+                       key, head->history, HEAD_HISTORY_MAX);
+      return -1;
+    }
+  }
   if (r.p != r.end) {
     s3cow_log_error ("%s: head has %zu unexpected trailing bytes", key,
                      (size_t)(r.end - r.p));
@@ -285,6 +308,38 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
 truncated:
   s3cow_log_error ("%s: head object is truncated", key);
   return -1;
+}
+
+bool
+map_entries_from_size (uint64_t size, uint64_t *entries)
+{
+  if (size < MAP_HEADER_LEN + HASH_SHA256_LEN
+      || (size - MAP_HEADER_LEN - HASH_SHA256_LEN) % MAP_ENTRY_LEN != 0)
+    return false;
+  *entries = (size - MAP_HEADER_LEN - HASH_SHA256_LEN) / MAP_ENTRY_LEN;
+  return true;
+}
+
+int
+map_peek_full (const char *key, const void *data, size_t len, bool *full)
+{
+  struct reader r = { .p = data, .end = (const uint8_t *)data + len };
+  uint32_t version, flags;
+
+  if (len < MAP_PEEK_LEN || memcmp (data, map_magic, 8) != 0) {
+    s3cow_log_error ("%s: not an s3cow map object", key);
+    return -1;
+  }
+  r.p += 8;
+  version = get_le (&r, 4);
+  flags = get_le (&r, 4);
+  if (version != FORMAT_VERSION || (flags & ~MAP_FLAG_FULL) != 0) {
+    s3cow_log_error ("%s: map format version %u, flags 0x%x: not supported",
+                     key, version, flags);
+    return -1;
+  }
+  *full = flags & MAP_FLAG_FULL;
+  return 0;
 }
 
 size_t

@@ -30,6 +30,11 @@
 #define CHUNK_SIZE_MIN (64 * 1024)
 #define CHUNK_SIZE_MAX (64 * 1024 * 1024)
 #define DISK_SIZE_MAX (UINT64_C (1) << 50) /* 1 PiB */
+/* The history window of a disk whose head does not say (written before
+ * windows existed), and of a new disk unless told: seconds.
+ */
+#define HEAD_HISTORY_DEFAULT (UINT64_C (24) * 60 * 60)
+#define HEAD_HISTORY_MAX (UINT64_C (3650) * 24 * 60 * 60) /* ten years */
 
 /* A disk head (disks/D/head) or snapshot (disks/D/snaps/S): everything needed
  * to rebuild the disk's chunk map.  The maps are applied in order onto an
@@ -45,6 +50,16 @@ struct head {
    */
   uint8_t op_id[HEAD_ID_LEN];
   uint8_t disk_id[HEAD_ID_LEN];
+  /* The history window: for how long each commit's head is kept
+   * (disks/D/history/), in seconds; 0: not kept.  has_history false in
+   * objects written before windows existed (flags bit 1 clear): the
+   * window is then HEAD_HISTORY_DEFAULT (head_history).  Every head a
+   * commit writes stores it, so that an s3cow that does not know the
+   * field refuses the disk (unknown flag) instead of letting its gc
+   * collect what the kept heads name.
+   */
+  bool has_history;
+  uint64_t history;
   uint64_t size;                     /* bytes */
   uint32_t chunk_size;               /* bytes, power of two */
   uint64_t generation;               /* commits so far */
@@ -74,6 +89,13 @@ int head_encode (const struct head *head, void **data, size_t *len);
 int head_decode (const char *key, const void *data, size_t len,
                  struct head *head);
 
+/* The history window of a head, seconds (0: off). */
+static inline uint64_t
+head_history (const struct head *head)
+{
+  return head->has_history ? head->history : HEAD_HISTORY_DEFAULT;
+}
+
 /* The chunk count of a disk. */
 static inline uint64_t
 head_nchunks (const struct head *head)
@@ -87,6 +109,17 @@ head_nchunks (const struct head *head)
 int map_encode (const struct map_entry *entries, size_t n, bool full,
                 uint32_t chunk_size, uint64_t nchunks, void **data,
                 size_t *len);
+
+/* From a map object's size alone: its entry count.  false if the size
+ * cannot be a map's.
+ */
+bool map_entries_from_size (uint64_t size, uint64_t *entries);
+
+/* Read the first MAP_PEEK_LEN bytes of a map object (key): is it full?
+ * 0, or -1 after logging a bad object.
+ */
+#define MAP_PEEK_LEN 16
+int map_peek_full (const char *key, const void *data, size_t len, bool *full);
 
 /* The largest map object a disk of nchunks chunks can have. */
 size_t map_max_size (uint64_t nchunks);

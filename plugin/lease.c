@@ -36,46 +36,51 @@ struct lease {
   pthread_t thread;
 };
 
+/* Is the lease object read back ours: our instance (a random nonce of
+ * this open, which no other server writes), in the same state?  Decode
+ * (which logs a bad object) only what names our instance: the caller
+ * reports an unreadable lease once.
+ */
+struct mine {
+  const struct lease *l;
+  bool adopted;
+};
+
+static bool
+is_mine (void *opaque, const void *data, size_t len)
+{
+  struct mine *m = opaque;
+  struct lease_info stored;
+  char needle[sizeof m->l->info.instance + 16];
+
+  snprintf (needle, sizeof needle, "\ninstance=%s\n", m->l->info.instance);
+  m->adopted = memmem (data, len, needle, strlen (needle)) != NULL
+               && lease_decode (m->l->key, data, len, &stored) == 0
+               && strcmp (stored.instance, m->l->info.instance) == 0
+               && stored.released == m->l->info.released;
+  return m->adopted;
+}
+
 /* Write our lease with the given precondition (if_etag NULL: If-None-Match).
- * On STORE_PRECONDITION, check whether it was our own PUT that had landed
- * (this or an earlier attempt whose answer was lost): the object names our
- * instance, in the same state.  No other server writes our instance id, so
- * then it is STORE_OK, with *adopted set (the object may be older than this
- * call).  adopted may be NULL.
+ * A 412 is read back (store_put_conditional_mine): an object of ours there
+ * was our own PUT that had landed (this or an earlier attempt whose answer
+ * was lost), so then it is STORE_OK, with *adopted set (the object may be
+ * older than this call).  adopted may be NULL.
  */
 static int
 put_lease (struct lease *l, const char *if_etag, char *etag, bool *adopted)
 {
+  struct mine mine = { .l = l };
   char buf[LEASE_MAX_SIZE];
   size_t len;
   int r;
 
-  if (adopted)
-    *adopted = false;
   l->info.renewed = time (NULL);
   len = lease_encode (&l->info, buf);
-  r = if_etag ? store_put_if_match (l->store, l->key, buf, len, if_etag, etag)
-              : store_put_if_absent (l->store, l->key, buf, len, etag);
-  if (r == STORE_PRECONDITION) {
-    CLEANUP_FREE void *data = NULL;
-    struct lease_info stored;
-    char mine[sizeof l->info.instance + 16];
-    size_t got;
-    /* Decode (which logs a bad object) only what names our instance:
-     * the caller reports an unreadable lease once.
-     */
-    snprintf (mine, sizeof mine, "\ninstance=%s\n", l->info.instance);
-    if (store_get_alloc (l->store, l->key, LEASE_MAX_SIZE, &data, &got, etag)
-            == STORE_OK
-        && memmem (data, got, mine, strlen (mine)) != NULL
-        && lease_decode (l->key, data, got, &stored) == 0
-        && strcmp (stored.instance, l->info.instance) == 0
-        && stored.released == l->info.released) {
-      if (adopted)
-        *adopted = true;
-      return STORE_OK;
-    }
-  }
+  r = store_put_conditional_mine (l->store, l->key, buf, len, if_etag, etag,
+                                  LEASE_MAX_SIZE, is_mine, &mine);
+  if (adopted)
+    *adopted = r == STORE_OK && mine.adopted;
   return r;
 }
 

@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "names.h"
@@ -58,6 +60,106 @@ name_printable (const char *text, char *out, size_t size)
   for (i = 0; text[i] && i + 1 < size; i++)
     out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
   out[i] = '\0';
+}
+
+int
+name_parse_time (const char *s, int64_t *t)
+{
+  unsigned y, mo, d, h, mi, sec;
+  struct tm tm = { 0 }, back;
+  time_t v;
+  int n = -1;
+
+  /* Strictly YYYY-MM-DDTHH:MM:SSZ: sscanf alone would take signs and
+   * spaces.
+   */
+  if (strlen (s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T'
+      || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+    return -1;
+  for (size_t i = 0; i < 19; i++)
+    if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16
+        && (s[i] < '0' || s[i] > '9'))
+      return -1;
+  if (sscanf (s, "%4u-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &sec, &n)
+          != 6
+      || n != 20 || y < 1970)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  v = timegm (&tm); /* normalises tm */
+  /* Refuse what timegm had to normalise (February 30th, 25:00). */
+  if (v == (time_t)-1 || gmtime_r (&v, &back) == NULL
+      || back.tm_year != (int)y - 1900 || back.tm_mon != (int)mo - 1
+      || back.tm_mday != (int)d || back.tm_hour != (int)h
+      || back.tm_min != (int)mi || back.tm_sec != (int)sec)
+    return -1;
+  *t = v;
+  return 0;
+}
+
+void
+name_format_time (int64_t t, char *buf)
+{
+  time_t v = t;
+  struct tm tm;
+
+  if (gmtime_r (&v, &tm) == NULL
+      || strftime (buf, NAME_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf (buf, NAME_TIME_LEN, "%" PRId64, t);
+}
+
+void
+name_ref_label (const struct name_ref *ref, char *label)
+{
+  char when[NAME_TIME_LEN];
+
+  if (ref->at_time) {
+    name_format_time (ref->time, when);
+    snprintf (label, NAME_REF_MAX_LEN, "%s@%s", ref->disk, when);
+  } else
+    snprintf (label, NAME_REF_MAX_LEN, "%s%s%s", ref->disk,
+              ref->snap[0] ? "@" : "", ref->snap);
+}
+
+int
+name_parse_ref (const char *ref, struct name_ref *out)
+{
+  char shown[NAME_REF_MAX_LEN];
+  const char *at = strchr (ref, '@');
+
+  memset (out, 0, sizeof *out);
+  /* A time holds ':', which no snapshot name may (name_valid). */
+  if (at && strchr (at, ':')) {
+    size_t len = at - ref;
+
+    if (len == 0 || len > NAME_MAX_LEN)
+      goto bad_name;
+    memcpy (out->disk, ref, len);
+    out->disk[len] = '\0';
+    if (!name_valid (out->disk))
+      goto bad_name;
+    if (name_parse_time (at + 1, &out->time) == -1) {
+      name_printable (at + 1, shown, sizeof shown);
+      s3cow_log_error ("invalid time '%s': use ISO 8601 in UTC, "
+                       "YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-12-07T15:00:00Z)",
+                       shown);
+      return -1;
+    }
+    out->at_time = true;
+    return 0;
+  }
+  return name_parse_export (ref, out->disk, out->snap);
+
+bad_name:
+  name_printable (ref, shown, sizeof shown);
+  s3cow_log_error ("invalid disk name in '%s': use 1 to %d of A-Z a-z 0-9 . _"
+                   " - (not first . or -, no ..)",
+                   shown, NAME_MAX_LEN);
+  return -1;
 }
 
 int
@@ -151,4 +253,32 @@ void
 key_lease (char *key, const char *disk)
 {
   snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/lease", disk);
+}
+
+void
+key_history (char *key, const char *disk, uint64_t generation,
+             uint64_t committed)
+{
+  snprintf (key, KEY_MAX_LEN,
+            KEY_DISKS_PREFIX "%s/" KEY_HISTORY_DIR "%016" PRIx64 "-%012" PRIu64,
+            disk, generation, committed);
+}
+
+bool
+key_history_parse (const char *name, uint64_t *generation, uint64_t *committed)
+{
+  size_t i;
+
+  if (strlen (name) != 16 + 1 + 12 || name[16] != '-')
+    return false;
+  for (i = 0; i < 16; i++)
+    if (!((name[i] >= '0' && name[i] <= '9')
+          || (name[i] >= 'a' && name[i] <= 'f')))
+      return false;
+  for (i = 17; i < 29; i++)
+    if (name[i] < '0' || name[i] > '9')
+      return false;
+  *generation = strtoull (name, NULL, 16);
+  *committed = strtoull (name + 17, NULL, 10);
+  return true;
 }

@@ -9,6 +9,7 @@
  *   disks/<disk>/maps/<gen>-<instance>   immutable chunk-map objects
  *   disks/<disk>/snaps/<snap>            immutable snapshot heads
  *   disks/<disk>/lease                   lease lock
+ *   disks/<disk>/history/<gen>-<time>    kept heads: the disk's history
  *   gc/grace                             the servers' gc-grace (volume.c)
  *   gc/clock                             gc's reading of the store's clock
  */
@@ -45,6 +46,36 @@ bool name_valid_text (const char *text);
  */
 int name_parse_export (const char *export, char *disk, char *snap);
 
+/* What a disk, snapshot or point in time is called on a command line or
+ * as an export: "DISK", "DISK@SNAP" or "DISK@TIME".  TIME is ISO 8601 in
+ * UTC, YYYY-MM-DDTHH:MM:SSZ: it always holds ':', which no snapshot name
+ * may, so the two never collide.
+ */
+struct name_ref {
+  char disk[NAME_MAX_LEN + 1];
+  char snap[NAME_MAX_LEN + 1]; /* "" unless DISK@SNAP */
+  bool at_time;                /* DISK@TIME */
+  int64_t time;                /* unix seconds, when at_time */
+};
+
+/* Parse ref into *out.  Returns 0, or -1 after logging what is wrong. */
+int name_parse_ref (const char *ref, struct name_ref *out);
+
+/* Parse an ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ) into *t.  Returns 0,
+ * or -1 (nothing logged).
+ */
+int name_parse_time (const char *s, int64_t *t);
+
+/* Format t as YYYY-MM-DDTHH:MM:SSZ into buf (room for NAME_TIME_LEN). */
+#define NAME_TIME_LEN 32
+void name_format_time (int64_t t, char *buf);
+
+/* The label of a ref for messages and exports: "DISK", "DISK@SNAP" or
+ * "DISK@TIME", into label (room for NAME_REF_MAX_LEN).
+ */
+#define NAME_REF_MAX_LEN (2 * NAME_MAX_LEN + 2)
+void name_ref_label (const struct name_ref *ref, char *label);
+
 /* A printable copy of untrusted text (a client's export name) for log
  * lines: bytes other than printable ASCII become '?', and it is cut to fit
  * out[size].
@@ -58,6 +89,18 @@ void key_map (char *key, const char *disk, uint64_t generation,
               const char *instance);
 void key_snap (char *key, const char *disk, const char *snap);
 void key_lease (char *key, const char *disk);
+/* The kept copy of the head of disk at generation, committed at committed
+ * (unix seconds, the writer's clock): both zero-padded, so that a listing
+ * returns a disk's kept heads in the order of their generations.
+ */
+void key_history (char *key, const char *disk, uint64_t generation,
+                  uint64_t committed);
+#define KEY_HISTORY_DIR "history/"
+/* Parse the name part of a kept head's key (after ".../history/").
+ * Returns true and fills *generation and *committed if it is one.
+ */
+bool key_history_parse (const char *name, uint64_t *generation,
+                        uint64_t *committed);
 #define KEY_DISKS_PREFIX "disks/"
 
 /* Is key a map key as key_map builds them: "disks/DISK/maps/NAME" with DISK

@@ -349,16 +349,18 @@ put_time (void)
 static int
 s3cow_config_complete (void)
 {
-  char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct name_ref ref;
 
   if (store_config.bucket == NULL) {
     nbdkit_error ("bucket= is required");
     return -1;
   }
-  if (export_name && name_parse_export (export_name, disk, snap) == -1)
+  if (export_name && name_parse_ref (export_name, &ref) == -1)
     return -1;
-  if (export_name && snap[0] && create_size) {
-    nbdkit_error ("size= cannot create a snapshot (export=%s)", export_name);
+  if (export_name && (ref.snap[0] || ref.at_time) && create_size) {
+    nbdkit_error ("size= cannot create a %s (export=%s)",
+                  ref.at_time ? "disk at a past time" : "snapshot",
+                  export_name);
     return -1;
   }
   if (create_size && check_cache_size (chunk_size) == -1)
@@ -379,7 +381,8 @@ s3cow_config_complete (void)
 
 #define s3cow_config_help                                                      \
   "bucket=<BUCKET>      (required) The S3 bucket.\n"                           \
-  "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT, read-only).\n" \
+  "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT or\n"           \
+  "                     DISK@YYYY-MM-DDTHH:MM:SSZ, read-only).\n"              \
   "size=<SIZE>          Create the disk with this size if it does not "        \
   "exist.\n"                                                                   \
   "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n"    \
@@ -409,20 +412,22 @@ s3cow_config_complete (void)
   "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
 
-/* The disk configuration for an export name (name and snap receive the
- * parts).  0, or -1 after logging a bad name.
+/* The disk configuration for an export name (ref receives its parts,
+ * which config points into).  0, or -1 after logging a bad name.
  */
 static int
-disk_config_for (const char *export, bool readonly, char *name, char *snap,
+disk_config_for (const char *export, bool readonly, struct name_ref *ref,
                  struct disk_config *config)
 {
-  if (name_parse_export (export, name, snap) == -1)
+  if (name_parse_ref (export, ref) == -1)
     return -1;
   *config = (struct disk_config){
-    .name = name,
-    .snap = snap,
-    .readonly = readonly,
-    .create_size = snap[0] ? 0 : create_size,
+    .name = ref->disk,
+    .snap = ref->snap,
+    .at_time = ref->at_time,
+    .time = ref->time,
+    .readonly = readonly || ref->at_time,
+    .create_size = ref->snap[0] || ref->at_time ? 0 : create_size,
     .create_chunk_size = chunk_size,
     .commit_interval = commit_interval,
     .gc_grace = gc_grace,
@@ -450,7 +455,7 @@ remove_disk (struct open_disk *od)
 static struct open_disk *
 get_disk (const char *export, bool readonly)
 {
-  char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+  struct name_ref ref;
   struct disk_config config;
   struct open_disk *od;
   struct disk *disk;
@@ -465,7 +470,7 @@ again:
       od->refs++;
       return od;
     }
-  if (disk_config_for (export, readonly, name, snap, &config) == -1)
+  if (disk_config_for (export, readonly, &ref, &config) == -1)
     return NULL;
   od = calloc (1, sizeof *od);
   if (od == NULL) {
@@ -536,10 +541,10 @@ s3cow_get_ready (void)
   if (cache == NULL)
     return -1;
   if (export_name) {
-    char name[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
+    struct name_ref ref;
     struct disk_config config;
     uint32_t disk_chunk_size;
-    if (disk_config_for (export_name, false, name, snap, &config) == -1
+    if (disk_config_for (export_name, false, &ref, &config) == -1
         || disk_check (store, &config, &disk_chunk_size) == -1
         || check_cache_size (disk_chunk_size) == -1)
       return -1;

@@ -2,8 +2,10 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "log.h"
 #include "stats.h"
 #include "store.h"
@@ -122,6 +124,83 @@ store_put_if_match (struct store *store, const char *key, const void *data,
   return counted (
       store->ops->put (store, key, data, len, NULL, if_etag, false, new_etag),
       STAT_STORE_PUT, STAT_STORE_PUT_BYTES, len);
+}
+
+int
+store_holds (struct store *store, const char *key, const void *data, size_t len,
+             char *etag)
+{
+  CLEANUP_FREE void *got = NULL;
+  size_t got_len;
+  uint64_t size;
+  int r;
+
+  if (etag)
+    etag[0] = '\0';
+  /* The size first: another size is not ours, and is never read. */
+  r = store_head (store, key, &size, etag, NULL);
+  if (r != STORE_OK || size != len)
+    return r != STORE_OK ? r : STORE_PRECONDITION;
+  r = store_get_alloc (store, key, len, &got, &got_len, etag);
+  if (r == STORE_NOT_FOUND && etag)
+    etag[0] = '\0';
+  if (r != STORE_OK)
+    return r;
+  return got_len == len && memcmp (got, data, len) == 0 ? STORE_OK
+                                                        : STORE_PRECONDITION;
+}
+
+/* The conditional PUT itself: a missing object gives etag "". */
+static int
+put_if (struct store *store, const char *key, const void *data, size_t len,
+        const char *if_etag, char *etag)
+{
+  int r = if_etag ? store_put_if_match (store, key, data, len, if_etag, etag)
+                  : store_put_if_absent (store, key, data, len, etag);
+
+  if (r == STORE_NOT_FOUND && etag)
+    etag[0] = '\0';
+  return r;
+}
+
+int
+store_put_conditional (struct store *store, const char *key, const void *data,
+                       size_t len, const char *if_etag, char *etag)
+{
+  int r = put_if (store, key, data, len, if_etag, etag);
+
+  if (r != STORE_PRECONDITION)
+    return r;
+  /* The store retries transient failures, so the 412 may answer a retry
+   * of this very PUT whose first attempt landed and lost its answer.
+   */
+  return store_holds (store, key, data, len, etag);
+}
+
+int
+store_put_conditional_mine (struct store *store, const char *key,
+                            const void *data, size_t len, const char *if_etag,
+                            char *etag, size_t max, store_mine_fn mine,
+                            void *opaque)
+{
+  CLEANUP_FREE void *got = NULL;
+  size_t got_len;
+  int r = put_if (store, key, data, len, if_etag, etag);
+
+  if (r != STORE_PRECONDITION)
+    return r;
+  /* As above, with the caller's test of whose the object is. */
+  if (etag)
+    etag[0] = '\0';
+  r = store_get_alloc (store, key, max, &got, &got_len, etag);
+  if (r == STORE_NOT_FOUND) {
+    if (etag)
+      etag[0] = '\0';
+    return STORE_PRECONDITION;
+  }
+  if (r != STORE_OK)
+    return r;
+  return mine (opaque, got, got_len) ? STORE_OK : STORE_PRECONDITION;
 }
 
 int

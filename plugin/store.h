@@ -141,6 +141,41 @@ int store_put_if_absent (struct store *store, const char *key, const void *data,
 int store_put_if_match (struct store *store, const char *key, const void *data,
                         size_t len, const char *if_etag, char *new_etag);
 
+/* The one answer to "a 412 may be our own write whose answer was lost".
+ *
+ * store_put_conditional: store_put_if_absent (if_etag NULL) or
+ * store_put_if_match, and on STORE_PRECONDITION, store_holds: the object
+ * holding exactly data was this call's own write (an attempt that landed
+ * and lost its answer), so that is STORE_OK.  data must be unique to the
+ * writer (an operation id or nonce in it), or another writer's identical
+ * bytes would count as its own.
+ *
+ * store_holds: does key hold exactly data?  STORE_OK if so,
+ * STORE_PRECONDITION if something else, STORE_NOT_FOUND, or a failure.
+ *
+ * store_put_conditional_mine: the same, but whether the object found is
+ * the writer's own is mine's answer (on the object read back, at most max
+ * bytes): for objects that carry a nonce of their writer's in a field
+ * rather than an op id new in each write (a lease's instance), so that
+ * an earlier write of the same writer whose answer was lost counts too.
+ * mine is called only when the object is read back.
+ *
+ * All three: etag (may be NULL) gets the object's etag when it exists (on
+ * STORE_OK and STORE_PRECONDITION), "" on STORE_NOT_FOUND.  Callers compare it
+ * with the etag they last knew: unchanged means their write has not landed
+ * (yet), anything else that someone else's has.
+ */
+int store_put_conditional (struct store *store, const char *key,
+                           const void *data, size_t len, const char *if_etag,
+                           char *etag);
+int store_holds (struct store *store, const char *key, const void *data,
+                 size_t len, char *etag);
+typedef bool (*store_mine_fn) (void *opaque, const void *body, size_t len);
+int store_put_conditional_mine (struct store *store, const char *key,
+                                const void *data, size_t len,
+                                const char *if_etag, char *etag, size_t max,
+                                store_mine_fn mine, void *opaque);
+
 /* Delete an object.  Deleting a missing key is STORE_OK (as S3 does). */
 int store_delete (struct store *store, const char *key);
 

@@ -14,7 +14,7 @@
  *   ROOT/BUCKET/.lock               flock'd around every namespace change
  *   ROOT/BUCKET/PREFIX+KEY          one object; each '/' in PREFIX+KEY is a
  *                                   directory, created on demand
- *   ROOT/BUCKET/DIRS/.tmp-PID-N     an object being written (see put)
+ *   ROOT/BUCKET/DIRS/.tmp-PID-N     an object being written (store_dir_write.c)
  *
  * Names.  PREFIX+KEY must be 1 to 1024 bytes of '/'-separated segments, each
  * 1 to 255 bytes long and NOT STARTING WITH '.'.  That one rule keeps keys
@@ -44,76 +44,35 @@
  * compare-and-swap.  The price: files are not plain copies of the objects
  * (tail -c +65 FILE gives the content).
  *
- * Put: atomic and durable.
- *   1. Write header + content to DIR/.tmp-PID-N (O_EXCL) and fsync it.
- *   2. Take the bucket lock; for a conditional put, compare the current
- *      object with the condition; rename the temporary file over the object;
- *      release the lock.
- *   3. fsync DIR, so the rename is durable before put returns.
- * Directories created on the way are fsync'd into their parents.  Readers
- * open the object without any lock: rename is atomic, so they see the old
- * file or the new one, whole, and an open file never changes under them.
- * A crash between 1 and 2 leaves a .tmp- file, which is never listed.
- *
- * Locking.  This file keeps no mutable state in memory, so there is no mutex.
- * The only lock is an exclusive flock on ROOT/BUCKET/.lock (a new open file
- * description per call, so it also excludes the other threads of this
- * process).  It protects the object namespace of the bucket: the compare and
- * the rename of a conditional put, and the rename of a plain put and the
- * unlink of a delete (so that neither can slip between another put's compare
- * and rename, which would break compare-and-swap).  It is never held while
- * writing or reading data or calling fsync, and nothing else is taken while
- * it is held.  flock works between processes on a local filesystem; on NFS
- * Linux emulates it with POSIX byte-range locks, which also work.
+ * Put and delete, with the locking (store_dir_write.c), and list
+ * (store_dir_list.c) have their own files, over store_dir-internal.h;
+ * this one checks names, reads objects and opens the store.
  *
  * Errors: local I/O errors are STORE_PERMANENT, logged with the path and
  * strerror.  A missing file is STORE_NOT_FOUND and is not logged.
  */
 #include <config.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "hash.h"
 #include "log.h"
 #include "store.h"
-
-#define HDR_SIZE 64
-#define HDR_MAGIC "S3COWDIR1 "
-#define HDR_MAGIC_LEN 10
-#define ETAG_LEN 32     /* hex digits: 16 bytes of SHA-256 */
-#define KEY_MAX 1024    /* as S3 */
-#define SEGMENT_MAX 255 /* NAME_MAX on Linux */
-
-struct dir_store {
-  struct store base; /* must be first: store.c sees only this */
-  char *bucket;      /* for messages */
-  char *bucket_dir;  /* ROOT/BUCKET, no trailing '/' */
-  char *lock_path;   /* ROOT/BUCKET/.lock */
-  char *prefix;      /* "" or the key prefix */
-};
-/* None of the fields changes after store_dir_open: no mutex is needed. */
-
-/* Numbers the temporary files of this process.  Atomic: no lock. */
-static atomic_ulong tmp_counter;
+#include "store_dir-internal.h"
 
 /* Is name (prefix + key) valid?  See "Names" above. */
-static bool
-valid_name (const char *name)
+bool
+dir_valid_name (const char *name)
 {
   size_t len = strlen (name);
   const char *p = name;
@@ -133,8 +92,8 @@ valid_name (const char *name)
 /* Build the path of key's object into *path (malloc'd).  Returns STORE_OK,
  * or STORE_PERMANENT after logging an invalid key.
  */
-static int
-object_path (struct dir_store *s, const char *key, char **path)
+int
+dir_object_path (struct dir_store *s, const char *key, char **path)
 {
   CLEANUP_FREE char *name = NULL;
 
@@ -142,7 +101,7 @@ object_path (struct dir_store *s, const char *key, char **path)
     s3cow_log_error ("key %s: asprintf: %s", key, strerror (errno));
     return STORE_PERMANENT;
   }
-  if (!valid_name (name)) {
+  if (!dir_valid_name (name)) {
     s3cow_log_error ("invalid key \"%s\" (directory store: '/'-separated "
                      "segments of 1 to %d bytes, none starting with '.', "
                      "at most %d bytes in all)",
@@ -159,8 +118,8 @@ object_path (struct dir_store *s, const char *key, char **path)
 /* The bucket directory must exist, as S3's bucket must.  STORE_OK or
  * STORE_PERMANENT after logging.
  */
-static int
-check_bucket (struct dir_store *s)
+int
+dir_check_bucket (struct dir_store *s)
 {
   struct stat st;
 
@@ -186,8 +145,8 @@ check_bucket (struct dir_store *s)
 /* Read up to count bytes at offset, stopping early only at the end of the
  * file.  Returns the number of bytes read, or -1 with errno set.
  */
-static ssize_t
-read_full (int fd, void *buf, size_t count, off_t offset)
+ssize_t
+dir_read_full (int fd, void *buf, size_t count, off_t offset)
 {
   size_t done = 0;
 
@@ -205,29 +164,11 @@ read_full (int fd, void *buf, size_t count, off_t offset)
   return done;
 }
 
-/* Write all of buf.  Returns 0, or -1 with errno set. */
-static int
-write_full (int fd, const void *buf, size_t count)
-{
-  size_t done = 0;
-
-  while (done < count) {
-    ssize_t r = write (fd, (const char *)buf + done, count - done);
-    if (r == -1) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    done += r;
-  }
-  return 0;
-}
-
 /* fsync a directory, so that the names created or renamed in it are
  * durable.  STORE_OK or STORE_PERMANENT after logging.
  */
-static int
-fsync_dir (const char *dir)
+int
+dir_fsync (const char *dir)
 {
   int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -254,9 +195,9 @@ fsync_dir (const char *dir)
  * directory, or a directory where the file would be).  Otherwise
  * STORE_PERMANENT after logging.
  */
-static int
-open_object (const char *key, const char *path, int *fdp, uint64_t *size,
-             time_t *mtime, char *etag)
+int
+dir_open_object (const char *key, const char *path, int *fdp, uint64_t *size,
+                 time_t *mtime, char *etag)
 {
   char hdr[HDR_SIZE];
   struct stat st;
@@ -284,7 +225,7 @@ open_object (const char *key, const char *path, int *fdp, uint64_t *size,
     s3cow_log_error ("key %s: %s is not a regular file", key, path);
     goto permanent;
   }
-  r = read_full (fd, hdr, HDR_SIZE, 0);
+  r = dir_read_full (fd, hdr, HDR_SIZE, 0);
   if (r == -1) {
     s3cow_log_error ("key %s: read %s: %s", key, path, strerror (errno));
     goto permanent;
@@ -321,294 +262,6 @@ permanent:
   return STORE_PERMANENT;
 }
 
-/* Take the bucket lock (see "Locking" above).  Returns the lock's fd, to be
- * given to unlock_bucket, or -1 after logging.
- */
-static int
-lock_bucket (struct dir_store *s)
-{
-  int fd = open (s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-
-  if (fd == -1) {
-    int err = errno;
-    if (err == ENOENT)
-      s3cow_log_error ("bucket %s does not exist (NoSuchBucket): "
-                       "no directory %s",
-                       s->bucket, s->bucket_dir);
-    else
-      s3cow_log_error ("open %s: %s", s->lock_path, strerror (err));
-    return -1;
-  }
-  while (flock (fd, LOCK_EX) == -1) {
-    if (errno == EINTR)
-      continue;
-    s3cow_log_error ("flock %s: %s", s->lock_path, strerror (errno));
-    close (fd);
-    return -1;
-  }
-  return fd;
-}
-
-static void
-unlock_bucket (int fd)
-{
-  /* Closing the only descriptor of the open file releases the flock.  Its
-   * error does not matter: nothing was written through it.
-   */
-  close (fd);
-}
-
-/* Strip surrounding double quotes from a caller's etag (S3 etags are quoted
- * on the wire; store.h passes them without).  Returns the length to compare.
- */
-static size_t
-unquote (const char **etag)
-{
-  size_t len = strlen (*etag);
-
-  if (len >= 2 && (*etag)[0] == '"' && (*etag)[len - 1] == '"') {
-    (*etag)++;
-    return len - 2;
-  }
-  return len;
-}
-
-/* Does the object at path satisfy the put's condition right now?
- * STORE_OK when it does (or when there is no condition), else
- * STORE_PRECONDITION, STORE_NOT_FOUND (if_match and no object) or
- * STORE_PERMANENT after logging.  Called once without the bucket lock, to fail
- * fast before writing any data, and again under the lock, where it counts.
- */
-static int
-check_condition (const char *key, const char *path, const char *if_match,
-                 bool if_absent)
-{
-  char current[ETAG_LEN + 1];
-  const char *want = if_match;
-  size_t want_len;
-  int r;
-
-  if (!if_match && !if_absent)
-    return STORE_OK;
-  r = open_object (key, path, NULL, NULL, NULL, current);
-  if (if_absent) {
-    if (r == STORE_OK)
-      return STORE_PRECONDITION;
-    if (r == STORE_NOT_FOUND)
-      return STORE_OK;
-    return r;
-  }
-  if (r != STORE_OK)
-    return r;
-  want_len = unquote (&want);
-  if (want_len != ETAG_LEN || memcmp (want, current, ETAG_LEN) != 0)
-    return STORE_PRECONDITION;
-  return STORE_OK;
-}
-
-/* Create the directories above path (below the bucket directory) that do
- * not exist yet, fsync'ing each new one into its parent.  STORE_OK or
- * STORE_PERMANENT after logging.
- */
-static int
-make_parents (struct dir_store *s, const char *key, const char *path)
-{
-  CLEANUP_FREE char *p = strdup (path);
-  char *slash;
-
-  if (p == NULL) {
-    s3cow_log_error ("key %s: strdup: %s", key, strerror (errno));
-    return STORE_PERMANENT;
-  }
-  /* Skip ROOT/BUCKET/: it exists (check_bucket). */
-  slash = p + strlen (s->bucket_dir);
-  while ((slash = strchr (slash + 1, '/')) != NULL) {
-    *slash = '\0';
-    if (mkdir (p, 0777) == 0) {
-      char *up = strrchr (p, '/');
-      int r;
-      *up = '\0';
-      r = fsync_dir (p);
-      *up = '/';
-      if (r != STORE_OK)
-        return r;
-    } else if (errno != EEXIST) {
-      int err = errno;
-      s3cow_log_error ("key %s: mkdir %s: %s%s", key, p, strerror (err),
-                       err == ENOTDIR ? " (in the directory store a key "
-                                        "cannot also be the directory of "
-                                        "other keys)"
-                                      : "");
-      return STORE_PERMANENT;
-    }
-    *slash = '/';
-  }
-  return STORE_OK;
-}
-
-/* Write header + data to a new temporary file in dir and fsync it.  On
- * STORE_OK *tmp is its path (malloc'd); otherwise nothing is left behind and
- * the error is logged.
- */
-static int
-write_temp (const char *key, const char *dir, const char *hdr, const void *data,
-            size_t len, char **tmp)
-{
-  int fd;
-
-  for (;;) {
-    unsigned long n = atomic_fetch_add (&tmp_counter, 1);
-    if (asprintf (tmp, "%s/.tmp-%ld-%lu", dir, (long)getpid (), n) == -1) {
-      s3cow_log_error ("key %s: asprintf: %s", key, strerror (errno));
-      return STORE_PERMANENT;
-    }
-    fd = open (*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0)
-      break;
-    if (errno != EEXIST) {
-      s3cow_log_error ("key %s: create %s: %s", key, *tmp, strerror (errno));
-      free (*tmp);
-      return STORE_PERMANENT;
-    }
-    /* Left by a crashed process that had our pid: take the next number. */
-    free (*tmp);
-  }
-
-  if (write_full (fd, hdr, HDR_SIZE) == -1
-      || write_full (fd, data, len) == -1) {
-    s3cow_log_error ("key %s: write %s: %s", key, *tmp, strerror (errno));
-    goto fail;
-  }
-  if (fsync (fd) == -1) {
-    s3cow_log_error ("key %s: fsync %s: %s", key, *tmp, strerror (errno));
-    goto fail;
-  }
-  if (close (fd) == -1) {
-    fd = -1;
-    s3cow_log_error ("key %s: close %s: %s", key, *tmp, strerror (errno));
-    goto fail;
-  }
-  return STORE_OK;
-
-fail:
-  if (fd >= 0)
-    close (fd);
-  unlink (*tmp);
-  free (*tmp);
-  return STORE_PERMANENT;
-}
-
-/* The etag of data: hex of the first 16 bytes of its SHA-256.  If the caller
- * gave sha256_hex, it must be the right one (S3 checks it too).
- */
-static int
-compute_etag (const char *key, const void *data, size_t len,
-              const char *sha256_hex, char *etag)
-{
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[HASH_SHA256_LEN];
-  char full[2 * HASH_SHA256_LEN + 1];
-  unsigned int md_len = HASH_SHA256_LEN, i;
-
-  hash_sha256 (data, len, md);
-  for (i = 0; i < md_len; i++) {
-    full[2 * i] = hex[md[i] >> 4];
-    full[2 * i + 1] = hex[md[i] & 15];
-  }
-  full[2 * md_len] = '\0';
-  if (sha256_hex && strcmp (sha256_hex, full) != 0) {
-    s3cow_log_error ("key %s: the content's SHA-256 is %s, not %s as the "
-                     "caller said (XAmzContentSHA256Mismatch)",
-                     key, full, sha256_hex);
-    return STORE_PERMANENT;
-  }
-  memcpy (etag, full, ETAG_LEN);
-  etag[ETAG_LEN] = '\0';
-  return STORE_OK;
-}
-
-static int
-dir_put (struct store *store, const char *key, const void *data, size_t len,
-         const char *sha256_hex, const char *if_match, bool if_absent,
-         char *etag)
-{
-  struct dir_store *s = (struct dir_store *)store;
-  CLEANUP_FREE char *path = NULL;
-  CLEANUP_FREE char *dir = NULL;
-  CLEANUP_FREE char *tmp = NULL;
-  char new_etag[ETAG_LEN + 1];
-  char hdr[HDR_SIZE];
-  int r, lock_fd;
-
-  r = object_path (s, key, &path);
-  if (r != STORE_OK)
-    return r;
-  r = check_bucket (s);
-  if (r != STORE_OK)
-    return r;
-  r = compute_etag (key, data, len, sha256_hex, new_etag);
-  if (r != STORE_OK)
-    return r;
-  memset (hdr, ' ', HDR_SIZE);
-  memcpy (hdr, HDR_MAGIC, HDR_MAGIC_LEN);
-  memcpy (hdr + HDR_MAGIC_LEN, new_etag, ETAG_LEN);
-  hdr[HDR_SIZE - 1] = '\n';
-
-  /* Fail fast, before writing anything: the usual loser of a race. */
-  r = check_condition (key, path, if_match, if_absent);
-  if (r != STORE_OK)
-    return r;
-
-  dir = strndup (path, strrchr (path, '/') - path);
-  if (dir == NULL) {
-    s3cow_log_error ("key %s: strndup: %s", key, strerror (errno));
-    return STORE_PERMANENT;
-  }
-  r = make_parents (s, key, path);
-  if (r != STORE_OK)
-    return r;
-
-  /* 1. Write and fsync the new content, outside the lock. */
-  r = write_temp (key, dir, hdr, data, len, &tmp);
-  if (r != STORE_OK)
-    return r;
-
-  /* 2. Compare and rename under the bucket lock. */
-  lock_fd = lock_bucket (s);
-  if (lock_fd == -1) {
-    r = STORE_PERMANENT;
-    goto fail;
-  }
-  r = check_condition (key, path, if_match, if_absent);
-  if (r == STORE_OK && rename (tmp, path) == -1) {
-    int err = errno;
-    s3cow_log_error ("key %s: rename %s to %s: %s%s", key, tmp, path,
-                     strerror (err),
-                     err == EISDIR || err == ENOTEMPTY || err == EEXIST
-                         ? " (in the directory store a key cannot also be the "
-                           "directory of other keys)"
-                         : "");
-    r = STORE_PERMANENT;
-  }
-  unlock_bucket (lock_fd);
-  if (r != STORE_OK)
-    goto fail;
-
-  /* 3. Make the rename durable. */
-  r = fsync_dir (dir);
-  if (r != STORE_OK)
-    return r;
-
-  if (etag)
-    memcpy (etag, new_etag, ETAG_LEN + 1);
-  return STORE_OK;
-
-fail:
-  if (unlink (tmp) == -1 && errno != ENOENT)
-    s3cow_log_error ("key %s: unlink %s: %s", key, tmp, strerror (errno));
-  return r;
-}
-
 static int
 dir_get (struct store *store, const char *key, uint64_t offset, size_t count,
          bool whole, void *buf, size_t cap, size_t *len, char *etag,
@@ -624,13 +277,13 @@ dir_get (struct store *store, const char *key, uint64_t offset, size_t count,
   /* Local files are not damaged on the way: the caller checks the body. */
   (void)check;
   (void)check_opaque;
-  r = object_path (s, key, &path);
+  r = dir_object_path (s, key, &path);
   if (r != STORE_OK)
     return r;
-  r = check_bucket (s);
+  r = dir_check_bucket (s);
   if (r != STORE_OK)
     return r;
-  r = open_object (key, path, &fd, &size, NULL, etag);
+  r = dir_open_object (key, path, &fd, &size, NULL, etag);
   if (r != STORE_OK)
     return r;
 
@@ -649,7 +302,7 @@ dir_get (struct store *store, const char *key, uint64_t offset, size_t count,
   else
     want = size - offset < count ? size - offset : count;
 
-  got = read_full (fd, buf, want, HDR_SIZE + offset);
+  got = dir_read_full (fd, buf, want, HDR_SIZE + offset);
   if (got == -1) {
     s3cow_log_error ("key %s: read %s: %s", key, path, strerror (errno));
     close (fd);
@@ -678,13 +331,13 @@ dir_get_alloc (struct store *store, const char *key, size_t max, void **data,
   void *buf;
   int r, fd;
 
-  r = object_path (s, key, &path);
+  r = dir_object_path (s, key, &path);
   if (r != STORE_OK)
     return r;
-  r = check_bucket (s);
+  r = dir_check_bucket (s);
   if (r != STORE_OK)
     return r;
-  r = open_object (key, path, &fd, &size, NULL, etag);
+  r = dir_open_object (key, path, &fd, &size, NULL, etag);
   if (r != STORE_OK)
     return r;
   if (size > max) {
@@ -701,7 +354,7 @@ dir_get_alloc (struct store *store, const char *key, size_t max, void **data,
     close (fd);
     return STORE_PERMANENT;
   }
-  got = read_full (fd, buf, size, HDR_SIZE);
+  got = dir_read_full (fd, buf, size, HDR_SIZE);
   if (got == -1) {
     s3cow_log_error ("key %s: read %s: %s", key, path, strerror (errno));
     goto fail;
@@ -731,251 +384,13 @@ dir_head (struct store *store, const char *key, uint64_t *size, char *etag,
   CLEANUP_FREE char *path = NULL;
   int r;
 
-  r = object_path (s, key, &path);
+  r = dir_object_path (s, key, &path);
   if (r != STORE_OK)
     return r;
-  r = check_bucket (s);
+  r = dir_check_bucket (s);
   if (r != STORE_OK)
     return r;
-  return open_object (key, path, NULL, size, mtime, etag);
-}
-
-static int
-dir_delete (struct store *store, const char *key)
-{
-  struct dir_store *s = (struct dir_store *)store;
-  CLEANUP_FREE char *path = NULL;
-  int r, lock_fd, err = 0;
-  char *slash;
-
-  r = object_path (s, key, &path);
-  if (r != STORE_OK)
-    return r;
-  r = check_bucket (s);
-  if (r != STORE_OK)
-    return r;
-
-  lock_fd = lock_bucket (s);
-  if (lock_fd == -1)
-    return STORE_PERMANENT;
-  if (unlink (path) == -1)
-    err = errno;
-  unlock_bucket (lock_fd);
-
-  /* Nothing there, or only longer keys (a directory, EISDIR on Linux): the
-   * key is deleted, as S3 says.  Empty parent directories are left: removing
-   * them would race with puts creating files in them.
-   */
-  if (err == ENOENT || err == ENOTDIR || err == EISDIR)
-    return STORE_OK;
-  if (err) {
-    s3cow_log_error ("key %s: unlink %s: %s", key, path, strerror (err));
-    return STORE_PERMANENT;
-  }
-  slash = strrchr (path, '/');
-  *slash = '\0';
-  return fsync_dir (path);
-}
-
-/* A growing array of names, for list. */
-struct names {
-  char **v;
-  size_t n, cap;
-};
-
-static void
-names_free (struct names *names)
-{
-  size_t i;
-
-  for (i = 0; i < names->n; i++)
-    free (names->v[i]);
-  free (names->v);
-}
-
-static int
-names_add (struct names *names, char *name)
-{
-  if (names->n == names->cap) {
-    size_t cap = names->cap ? 2 * names->cap : 256;
-    char **v = realloc (names->v, cap * sizeof *v);
-    if (v == NULL)
-      return -1;
-    names->v = v;
-    names->cap = cap;
-  }
-  names->v[names->n++] = name;
-  return 0;
-}
-
-static int
-compare_names (const void *a, const void *b)
-{
-  /* strcmp compares as unsigned char: S3's byte order. */
-  return strcmp (*(char *const *)a, *(char *const *)b);
-}
-
-/* Collect into names every object below directory dirpath whose name in the
- * directory starts with filter (in subdirectories: every object).  rel is
- * dirpath relative to the bucket, "" or ending in '/'.  Names starting with
- * '.' are the store's own (lock, temporary files) and are skipped.  A missing
- * directory holds no objects.  STORE_OK or STORE_PERMANENT after logging.
- */
-static int
-walk (const char *dirpath, const char *rel, const char *filter,
-      struct names *names)
-{
-  size_t filter_len = strlen (filter);
-  struct dirent *d;
-  int r = STORE_OK;
-  DIR *dir;
-
-  dir = opendir (dirpath);
-  if (dir == NULL) {
-    if (errno == ENOENT || errno == ENOTDIR)
-      return STORE_OK;
-    s3cow_log_error ("list: opendir %s: %s", dirpath, strerror (errno));
-    return STORE_PERMANENT;
-  }
-  for (;;) {
-    unsigned char type;
-    char *name;
-
-    errno = 0;
-    d = readdir (dir);
-    if (d == NULL) {
-      if (errno != 0) {
-        s3cow_log_error ("list: readdir %s: %s", dirpath, strerror (errno));
-        r = STORE_PERMANENT;
-      }
-      break;
-    }
-    if (d->d_name[0] == '.' || strncmp (d->d_name, filter, filter_len) != 0)
-      continue;
-
-    type = d->d_type;
-    if (type == DT_UNKNOWN) {
-      struct stat st;
-      if (fstatat (dirfd (dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-        if (errno == ENOENT)
-          continue; /* deleted meanwhile */
-        s3cow_log_error ("list: stat %s/%s: %s", dirpath, d->d_name,
-                         strerror (errno));
-        r = STORE_PERMANENT;
-        break;
-      }
-      type = S_ISDIR (st.st_mode) ? DT_DIR : S_ISREG (st.st_mode) ? DT_REG : 0;
-    }
-
-    if (type == DT_DIR) {
-      CLEANUP_FREE char *subpath = NULL;
-      CLEANUP_FREE char *subrel = NULL;
-      if (asprintf (&subpath, "%s/%s", dirpath, d->d_name) == -1
-          || asprintf (&subrel, "%s%s/", rel, d->d_name) == -1) {
-        s3cow_log_error ("list: asprintf: %s", strerror (errno));
-        r = STORE_PERMANENT;
-        break;
-      }
-      r = walk (subpath, subrel, "", names);
-      if (r != STORE_OK)
-        break;
-    } else if (type == DT_REG) {
-      if (asprintf (&name, "%s%s", rel, d->d_name) == -1) {
-        s3cow_log_error ("list: asprintf: %s", strerror (errno));
-        r = STORE_PERMANENT;
-        break;
-      }
-      if (names_add (names, name) == -1) {
-        s3cow_log_error ("list: realloc: %s", strerror (errno));
-        free (name);
-        r = STORE_PERMANENT;
-        break;
-      }
-    }
-    /* Anything else (symlinks, ...) is not an object. */
-  }
-  closedir (dir);
-  return r;
-}
-
-static int
-dir_list (struct store *store, const char *key_prefix, store_list_fn fn,
-          void *opaque)
-{
-  struct dir_store *s = (struct dir_store *)store;
-  struct names names = { 0 };
-  CLEANUP_FREE char *full = NULL;
-  CLEANUP_FREE char *rel = NULL;
-  CLEANUP_FREE char *dirpath = NULL;
-  size_t prefix_len = strlen (s->prefix);
-  const char *filter;
-  size_t i;
-  int r;
-
-  r = check_bucket (s);
-  if (r != STORE_OK)
-    return r;
-  if (asprintf (&full, "%s%s", s->prefix, key_prefix) == -1) {
-    s3cow_log_error ("list: asprintf: %s", strerror (errno));
-    return STORE_PERMANENT;
-  }
-
-  /* Start in the directory named by full up to its last '/'; the rest
-   * filters the names in that directory.  If that directory part is not a
-   * valid name, no key can start with full.
-   */
-  filter = strrchr (full, '/');
-  if (filter) {
-    rel = strndup (full, filter + 1 - full);
-    if (rel == NULL) {
-      s3cow_log_error ("list: strndup: %s", strerror (errno));
-      return STORE_PERMANENT;
-    }
-    rel[filter - full] = '\0';
-    if (!valid_name (rel))
-      return STORE_OK;
-    rel[filter - full] = '/';
-    filter++;
-  } else {
-    rel = strdup ("");
-    if (rel == NULL) {
-      s3cow_log_error ("list: strdup: %s", strerror (errno));
-      return STORE_PERMANENT;
-    }
-    filter = full;
-  }
-  if (asprintf (&dirpath, "%s/%s", s->bucket_dir, rel) == -1) {
-    s3cow_log_error ("list: asprintf: %s", strerror (errno));
-    return STORE_PERMANENT;
-  }
-
-  r = walk (dirpath, rel, filter, &names);
-  if (r == STORE_OK && names.n > 0)
-    qsort (names.v, names.n, sizeof names.v[0], compare_names);
-
-  for (i = 0; r == STORE_OK && i < names.n; i++) {
-    CLEANUP_FREE char *path = NULL;
-    char etag[ETAG_LEN + 1];
-    struct store_entry entry;
-
-    if (asprintf (&path, "%s/%s", s->bucket_dir, names.v[i]) == -1) {
-      s3cow_log_error ("list: asprintf: %s", strerror (errno));
-      r = STORE_PERMANENT;
-      break;
-    }
-    r = open_object (names.v[i], path, NULL, &entry.size, &entry.mtime, etag);
-    if (r == STORE_NOT_FOUND) {
-      r = STORE_OK; /* deleted since the walk */
-      continue;
-    }
-    if (r != STORE_OK)
-      break;
-    entry.key = names.v[i] + prefix_len;
-    entry.etag = etag;
-    r = fn (opaque, &entry);
-  }
-  names_free (&names);
-  return r;
+  return dir_open_object (key, path, NULL, size, mtime, etag);
 }
 
 static void
@@ -1023,7 +438,7 @@ store_dir_open (const struct store_config *config, const char *root)
     s3cow_log_error ("asprintf: %s", strerror (errno));
     return NULL;
   }
-  if (!valid_name (check)) {
+  if (!dir_valid_name (check)) {
     s3cow_log_error ("invalid prefix \"%s\" for the directory store "
                      "('/'-separated segments, none empty or starting "
                      "with '.', not starting with '/')",

@@ -43,6 +43,7 @@
 #include "chunkmap.h"
 #include "cleanup.h"
 #include "hashset.h"
+#include "history.h"
 #include "log.h"
 #include "names.h"
 #include "volume.h"
@@ -83,35 +84,6 @@ volume_new_id (uint8_t id[HEAD_ID_LEN])
 }
 
 int
-volume_put_conditional (struct store *store, const char *key, const void *data,
-                        size_t len, const char *if_etag, char *etag)
-{
-  CLEANUP_FREE void *got = NULL;
-  size_t got_len;
-  int r;
-
-  r = if_etag ? store_put_if_match (store, key, data, len, if_etag, etag)
-              : store_put_if_absent (store, key, data, len, etag);
-  if (r != STORE_PRECONDITION)
-    return r;
-  /* The store retries transient failures, so the 412 may answer a retry
-   * of this very PUT whose first attempt landed and lost its answer
-   * (store.h).  The bytes are unique to this writer (an op id): only they
-   * count as its own.
-   */
-  r = store_get_alloc (store, key, len > HEAD_MAX_SIZE ? len : HEAD_MAX_SIZE,
-                       &got, &got_len, etag);
-  if (r == STORE_NOT_FOUND)
-    return STORE_PRECONDITION;
-  if (r == STORE_PERMANENT)
-    return STORE_PRECONDITION; /* larger than ours: not ours */
-  if (r != STORE_OK)
-    return r;
-  return got_len == len && memcmp (got, data, len) == 0 ? STORE_OK
-                                                        : STORE_PRECONDITION;
-}
-
-int
 volume_encode_head (struct head *h, void **data, size_t *len)
 {
   volume_new_id (h->op_id);
@@ -123,8 +95,8 @@ volume_encode_head (struct head *h, void **data, size_t *len)
 }
 
 int
-volume_create (struct store *store, const char *disk, uint64_t size,
-               uint32_t chunk_size)
+volume_create_if_absent (struct store *store, const char *disk, uint64_t size,
+                         uint32_t chunk_size, uint64_t history, bool *created)
 {
   CLEANUP_FREE void *data = NULL;
   struct head head = { 0 };
@@ -132,20 +104,38 @@ volume_create (struct store *store, const char *disk, uint64_t size,
   size_t len;
   int r;
 
+  *created = false;
   head.size = size;
   head.chunk_size = chunk_size;
+  head.has_history = true;
+  head.history = history;
   head.created = head.committed = time (NULL);
   volume_new_id (head.disk_id);
   if (volume_encode_head (&head, &data, &len) == -1)
     return -1;
   key_head (key, disk);
-  r = volume_put_conditional (store, key, data, len, NULL, NULL);
-  if (r == STORE_PRECONDITION) {
-    s3cow_log_error ("disk %s already exists", disk);
-    return -1;
-  }
+  r = store_put_conditional (store, key, data, len, NULL, NULL);
+  if (r == STORE_PRECONDITION)
+    return 0;
   if (r != STORE_OK) {
     s3cow_log_error ("cannot create disk %s", disk);
+    return -1;
+  }
+  *created = true;
+  return 0;
+}
+
+int
+volume_create (struct store *store, const char *disk, uint64_t size,
+               uint32_t chunk_size, uint64_t history)
+{
+  bool created;
+
+  if (volume_create_if_absent (store, disk, size, chunk_size, history, &created)
+      == -1)
+    return -1;
+  if (!created) {
+    s3cow_log_error ("disk %s already exists", disk);
     return -1;
   }
   return 0;
@@ -153,21 +143,23 @@ volume_create (struct store *store, const char *disk, uint64_t size,
 
 /* ---- fork and snapshot ---- */
 
-/* Read the head of disk[@snap] with messages for people. */
+/* Read the head that src names (history.h) with messages for people;
+ * key gets the object it was read from.
+ */
 static int
-read_source (struct store *store, const char *disk, const char *snap,
-             struct head *head)
+read_source (struct store *store, const struct name_ref *src, struct head *head,
+             char *key)
 {
-  char label[2 * NAME_MAX_LEN + 2];
+  char label[NAME_REF_MAX_LEN];
   int r;
 
-  catalog_label (label, disk, snap);
-  r = catalog_read_head (store, disk, snap, head, NULL, NULL, NULL);
+  name_ref_label (src, label);
+  r = history_read_ref (store, src, head, key);
   if (r == STORE_NOT_FOUND)
-    s3cow_log_error ("%s %s does not exist",
-                     snap && snap[0] ? "snapshot" : "disk", label);
-  else if (r != STORE_OK)
-    s3cow_log_error ("cannot read %s %s", snap && snap[0] ? "snapshot" : "disk",
+    s3cow_log_error ("%s %s does not exist", src->snap[0] ? "snapshot" : "disk",
+                     src->snap[0] ? label : src->disk);
+  else if (r != STORE_OK && !src->at_time)
+    s3cow_log_error ("cannot read %s %s", src->snap[0] ? "snapshot" : "disk",
                      label);
   return r == STORE_OK ? 0 : -1;
 }
@@ -200,39 +192,52 @@ unpublish (struct store *store, const char *key, const char *new_label)
     s3cow_log_error ("could not remove %s: remove it with s3cow rm", new_label);
 }
 
-/* Write the new object key from the source disk[@snap] (see the comment at
- * the top).  fork_name: the new disk's name, or NULL for a snapshot.
+/* Write the new object key from the source src (see the comment at the
+ * top).  fork_name: the new disk's name, or NULL for a snapshot.  A
+ * source at a time is a kept head, immutable: the second read only checks
+ * that it is still there; when it is the disk's head itself (its last
+ * commit not kept yet), that head must still name the same maps.
  */
 static int
-publish (struct store *store, const char *disk, const char *snap,
-         const char *key, const char *fork_name, const char *new_label)
+publish (struct store *store, const struct name_ref *src, const char *key,
+         const char *fork_name, const char *new_label,
+         const struct volume_fork_options *opts)
 {
-  char src_label[2 * NAME_MAX_LEN + 2], etag[STORE_ETAG_MAX];
-  const char *src_what = snap && snap[0] ? "snapshot" : "disk";
+  char src_label[NAME_REF_MAX_LEN], etag[STORE_ETAG_MAX];
+  char src_key[KEY_MAX_LEN];
+  const char *src_what = src->snap[0] ? "snapshot" : "disk";
   uint8_t new_disk_id[HEAD_ID_LEN];
-  struct head src, again;
+  struct head src_head, again;
   int tries, r;
 
-  catalog_label (src_label, disk, snap);
-  if (read_source (store, disk, snap, &src) == -1)
+  name_ref_label (src, src_label);
+  if (read_source (store, src, &src_head, src_key) == -1)
     return -1;
   volume_new_id (new_disk_id);
 
   for (tries = 0; tries < DERIVE_MAX_TRIES; tries++) {
-    struct head obj = src;
+    struct head obj = src_head;
     void *data;
     size_t len;
 
     if (fork_name) {
       obj.generation = 0;
       obj.created = obj.committed = time (NULL);
-      snprintf (obj.parent, sizeof obj.parent, "%s", src_label);
+      /* A parent is DISK or DISK@SNAP (format.h): a fork of a time names
+       * the disk.
+       */
+      snprintf (obj.parent, sizeof obj.parent, "%s",
+                src->at_time ? src->disk : src_label);
       memcpy (obj.disk_id, new_disk_id, HEAD_ID_LEN);
+      if (opts && opts->set_history) {
+        obj.has_history = true;
+        obj.history = opts->history;
+      }
     }
     if (volume_encode_head (&obj, &data, &len) == -1)
       return -1;
-    r = volume_put_conditional (store, key, data, len, tries ? etag : NULL,
-                                etag);
+    r = store_put_conditional (store, key, data, len, tries ? etag : NULL,
+                               etag);
     free (data);
     if (r == STORE_PRECONDITION && tries == 0) {
       s3cow_log_error ("%s %s already exists", fork_name ? "disk" : "snapshot",
@@ -251,8 +256,8 @@ publish (struct store *store, const char *disk, const char *snap,
     }
 
     /* Still named by the same source now that the new object exists? */
-    r = catalog_read_head (store, disk, snap, &again, NULL, NULL, NULL);
-    if (r != STORE_OK || !same_disk (&src, &again)) {
+    r = catalog_read_key (store, src_key, &again, NULL);
+    if (r != STORE_OK || !same_disk (&src_head, &again)) {
       /* The source went away (or cannot be read, or is a new disk of the
        * same name): its maps may be collected, and a snapshot must not
        * outlive its disk.  The new object must not stay.
@@ -263,9 +268,11 @@ publish (struct store *store, const char *disk, const char *snap,
       unpublish (store, key, new_label);
       return -1;
     }
-    if (maps_subset (&src, &again))
+    if (maps_subset (&src_head, &again))
       return 0;
-    src = again;
+    if (src->at_time)
+      break; /* a newer head is not the state at that time */
+    src_head = again;
   }
   s3cow_log_error ("%s: %s kept compacting while it was being forked: try "
                    "again",
@@ -275,23 +282,44 @@ publish (struct store *store, const char *disk, const char *snap,
 }
 
 int
-volume_fork (struct store *store, const char *src_disk, const char *src_snap,
-             const char *new_disk)
+volume_fork_ref (struct store *store, const struct name_ref *src,
+                 const char *new_disk, const struct volume_fork_options *opts)
 {
   char key[KEY_MAX_LEN];
 
   key_head (key, new_disk);
-  return publish (store, src_disk, src_snap, key, new_disk, new_disk);
+  return publish (store, src, key, new_disk, new_disk, opts);
+}
+
+int
+volume_fork (struct store *store, const char *src_disk, const char *src_snap,
+             const char *new_disk)
+{
+  struct name_ref src = { 0 };
+
+  snprintf (src.disk, sizeof src.disk, "%s", src_disk);
+  snprintf (src.snap, sizeof src.snap, "%s", src_snap ? src_snap : "");
+  return volume_fork_ref (store, &src, new_disk, NULL);
+}
+
+int
+volume_snapshot_ref (struct store *store, const struct name_ref *src,
+                     const char *snap)
+{
+  char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2];
+
+  key_snap (key, src->disk, snap);
+  catalog_label (label, src->disk, snap);
+  return publish (store, src, key, NULL, label, NULL);
 }
 
 int
 volume_snapshot (struct store *store, const char *disk, const char *snap)
 {
-  char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2];
+  struct name_ref src = { 0 };
 
-  key_snap (key, disk, snap);
-  catalog_label (label, disk, snap);
-  return publish (store, disk, "", key, NULL, label);
+  snprintf (src.disk, sizeof src.disk, "%s", disk);
+  return volume_snapshot_ref (store, &src, snap);
 }
 
 /* ---- rm ---- */
@@ -372,6 +400,22 @@ delete_snaps (struct store *store, const char *disk, const struct names *snaps)
   return 0;
 }
 
+static int
+delete_history (struct store *store, const char *disk)
+{
+  struct history_list l;
+  size_t i;
+  int status = 0;
+
+  if (history_list (store, disk, &l) != STORE_OK)
+    return -1;
+  for (i = 0; i < l.n; i++)
+    if (store_delete (store, l.v[i].key) != STORE_OK)
+      status = -1;
+  history_list_free (&l);
+  return status;
+}
+
 int
 volume_rm_disk (struct store *store, const char *disk, bool force)
 {
@@ -448,6 +492,15 @@ volume_rm_disk (struct store *store, const char *disk, bool force)
                        disk, disk);
       goto out;
     }
+  }
+  /* The kept heads: nothing reads them once the head is gone, and gc
+   * deletes those an interrupted rm leaves.
+   */
+  if (delete_history (store, disk) == -1) {
+    s3cow_log_error ("disk %s is removed, but maybe not all of its kept "
+                     "heads (history): gc removes them",
+                     disk);
+    goto out;
   }
   key_lease (key, disk);
   if (has_lease && store_delete (store, key) != STORE_OK) {
@@ -528,44 +581,47 @@ volume_commit_full_map (struct store *store, const char *disk,
                         const struct map_entry *entries, uint64_t n,
                         size_t *map_len)
 {
-  char etag[STORE_ETAG_MAX], key[KEY_MAX_LEN];
+  char key[KEY_MAX_LEN];
   CLEANUP_FREE void *map = NULL;
-  CLEANUP_FREE void *data = NULL;
-  struct head h;
-  size_t len;
+  CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  struct head next;
   int r;
 
-  r = catalog_read_head (store, disk, "", &h, etag, NULL, NULL);
+  if (vh == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return -1;
+  }
+  key_head (vh->key, disk);
+  r = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
     return -1;
-  if (n > head_nchunks (&h)) {
+  next = vh->head;
+  if (n > head_nchunks (&next)) {
     s3cow_log_error ("disk %s has only %" PRIu64 " chunks", disk,
-                     head_nchunks (&h));
+                     head_nchunks (&next));
     return -1;
   }
-  if (map_encode (entries, n, true, h.chunk_size, head_nchunks (&h), &map,
+  if (map_encode (entries, n, true, next.chunk_size, head_nchunks (&next), &map,
                   map_len)
       == -1) {
     s3cow_log_error ("out of memory for the map");
     return -1;
   }
-  h.generation++;
-  h.committed = time (NULL);
-  volume_new_map_key (key, disk, h.generation);
+  next.generation++;
+  next.committed = time (NULL);
+  volume_new_map_key (key, disk, next.generation);
   if (store_put (store, key, map, *map_len, NULL, NULL) != STORE_OK)
     return -1;
-  h.nmaps = 1;
-  strcpy (h.maps[0], key);
-  if (volume_encode_head (&h, &data, &len) == -1)
-    return -1;
-  key_head (key, disk);
-  r = volume_put_conditional (store, key, data, len, etag, NULL);
-  if (r == STORE_PRECONDITION)
+  next.nmaps = 1;
+  strcpy (next.maps[0], key);
+  r = volume_commit_head (store, vh, &next);
+  volume_head_clear (vh);
+  if (r == VOLUME_CHANGED)
     s3cow_log_error ("disk %s changed meanwhile (is a server writing it?)",
                      disk);
-  return r == STORE_OK ? 0 : -1;
+  return r == 0 ? 0 : -1;
 }
 
 /* ---- the gc grace record ---- */

@@ -1,7 +1,7 @@
 /* s3cow: every change to the layout of a bucket, in one place.
  *
- * The s3cow command (and, for its head writes, the plugin) changes the
- * bucket only through these functions: create, fork, snapshot, rm, unlock,
+ * The s3cow command and the plugin change the bucket only through these
+ * functions: create, fork, snapshot, commit (volume_head.c), rm, unlock,
  * resize, the gc grace record, and gc's mark and sweep.  Reading is
  * catalog.h's.
  *
@@ -10,7 +10,7 @@
  * answers 412 after a retry, reading the object back tells this writer's
  * own landed attempt (its answer lost on the way) from anyone else's write:
  * only identical bytes, op id included, count as success
- * (volume_put_conditional).  Two `s3cow create X` at once: one succeeds,
+ * (store_put_conditional).  Two `s3cow create X` at once: one succeeds,
  * the other finds X exists.
  *
  * All functions log what went wrong (s3cow_log_error) and return -1, or 0
@@ -36,22 +36,20 @@
 /* A new random id (operation or disk id). */
 void volume_new_id (uint8_t id[HEAD_ID_LEN]);
 
-/* PUT data to key only if absent (if_etag NULL) or only if its etag is
- * if_etag.  A 412 after retries is checked by reading the object back:
- * holding exactly data, it was this call's own write (etag, if not NULL,
- * gets the object's).  data must be unique to the caller (an op id).
- * Returns STORE_OK, STORE_PRECONDITION (someone else's object, or gone),
- * or another store status (logged).
- */
-int volume_put_conditional (struct store *store, const char *key,
-                            const void *data, size_t len, const char *if_etag,
-                            char *etag);
-
-/* create: a new empty disk (generation 0).  "already exists" when it does,
- * even for a create of the same size run at the same moment.
+/* create: a new empty disk (generation 0) with a history window of
+ * history seconds (0: off; HEAD_HISTORY_DEFAULT unless told).  "already
+ * exists" when it does, even for a create of the same size run at the
+ * same moment.
  */
 int volume_create (struct store *store, const char *disk, uint64_t size,
-                   uint32_t chunk_size);
+                   uint32_t chunk_size, uint64_t history);
+
+/* create, as the plugin's size= does: a disk that exists already is no
+ * error (*created false; the caller checks its size).
+ */
+int volume_create_if_absent (struct store *store, const char *disk,
+                             uint64_t size, uint32_t chunk_size,
+                             uint64_t history, bool *created);
 
 /* fork src_disk[@src_snap] into the new disk new_disk; snapshot disk as
  * disk@snap.  A constant number of requests, whatever the disk's size.
@@ -59,6 +57,21 @@ int volume_create (struct store *store, const char *disk, uint64_t size,
 int volume_fork (struct store *store, const char *src_disk,
                  const char *src_snap, const char *new_disk);
 int volume_snapshot (struct store *store, const char *disk, const char *snap);
+
+/* The same from any ref (names.h): DISK, DISK@SNAP or DISK@TIME (a
+ * snapshot of DISK@SNAP is refused by the caller).  A fork of a time has
+ * the disk as its parent.  A fork keeps its source's history window
+ * unless opts (may be NULL) sets one.
+ */
+struct volume_fork_options {
+  bool set_history;
+  uint64_t history; /* seconds; 0: off */
+};
+int volume_fork_ref (struct store *store, const struct name_ref *src,
+                     const char *new_disk,
+                     const struct volume_fork_options *opts);
+int volume_snapshot_ref (struct store *store, const struct name_ref *src,
+                         const char *snap);
 
 /* rm disk@snap. */
 int volume_rm_snapshot (struct store *store, const char *disk,
@@ -83,6 +96,80 @@ int volume_unlock (struct store *store, const char *disk, bool force,
  */
 int volume_resize (struct store *store, const char *disk, uint64_t size,
                    bool shrink, uint64_t *old_size);
+
+/* ---- history (volume_history.c) ---- */
+
+/* Write the kept copy of head, a head of disk that is or was its head,
+ * under disks/D/history/ (history.h).  0, or -1 after logging.
+ */
+int volume_keep_head (struct store *store, const char *disk,
+                      const struct head *head);
+
+/* Set disk's history window to seconds (0: off), taking its lease for
+ * the moment: refused while a server writes the disk.  0 or -1.
+ */
+int volume_set_history (struct store *store, const char *disk,
+                        uint64_t seconds);
+
+/* ---- commits: the head of a disk open read-write ---- */
+
+/* What one writer knows of the head it commits onto. */
+struct volume_head {
+  char key[KEY_MAX_LEN];     /* the head's key */
+  struct head head;          /* the last one read or committed */
+  char etag[STORE_ETAG_MAX]; /* its etag */
+  /* A head PUT of this writer's (If-Match etag) may land yet: its answer
+   * was lost, or it has not arrived.  Then another writer that takes the
+   * lease must not trust a release (see disk.c, "Fencing").
+   */
+  bool stray;
+  /* The bytes of a PUT whose outcome is not known yet, and its head:
+   * volume_head_settle finds out.
+   */
+  void *pending;
+  size_t pending_len;
+  struct head pending_head;
+  /* The op id of the last head whose kept copy (history.h) this writer
+   * wrote, if kept_set: when it is head's, head needs no copy before it
+   * is replaced.
+   */
+  bool kept_set;
+  uint8_t kept_op_id[HEAD_ID_LEN];
+};
+
+/* Outcomes of the two calls below, besides 0 and -1 (a failure, logged or
+ * a store failure already logged: the head stays as it was).
+ */
+#define VOLUME_CHANGED (-2) /* another writer's head is in place (or none) */
+
+/* Find out whether the pending PUT (if any) landed: then it becomes
+ * vh->head.  Call it before building the next head on vh->head.
+ * 0 (settled, or nothing pending), VOLUME_CHANGED, or -1 (still pending).
+ */
+int volume_head_settle (struct store *store, struct volume_head *vh);
+
+/* The single place where a commit writes a disk's head: next (a new op id
+ * is set; and the history window, when next has none: format.h) replaces
+ * vh->head if the head is still vh->etag.  History: the kept copy of
+ * vh->head is written first (volume_head_keep), that of next once it
+ * landed (or, if that fails, before the next commit).  0: next is
+ * vh->head now.  VOLUME_CHANGED: someone else's head is in place.  -1:
+ * not committed; when it is not known whether the PUT landed, vh->pending
+ * holds it (settle before the next commit).  Nothing may be pending.
+ */
+int volume_commit_head (struct store *store, struct volume_head *vh,
+                        const struct head *next);
+
+/* Write the kept copy of vh->head unless it was written (or its window
+ * is 0).  volume_commit_head does it before it replaces the head; a
+ * caller that must send the head PUT right after a check of time (a
+ * commit: disk.c, "gc-grace") calls this before that check.  0, or -1
+ * after logging.
+ */
+int volume_head_keep (struct store *store, struct volume_head *vh);
+
+/* Forget vh's pending PUT (free its bytes). */
+void volume_head_clear (struct volume_head *vh);
 
 /* Commit onto disk's head a full map of n entries written as is (no
  * chunk objects: for benchmarks).  *map_len gets the map's size.
@@ -121,7 +208,9 @@ struct volume_gc_ops {
 };
 
 struct volume_gc_result {
-  size_t roots; /* disks and snapshots marked from */
+  size_t roots;          /* disks and snapshots marked from */
+  uint64_t kept_heads;   /* kept heads (history) marked from */
+  uint64_t kept_deleted; /* kept heads out of their window, deleted */
   size_t maps_in_use, chunks_in_use;
   uint64_t maps_deleted, chunks_deleted, bytes_deleted;
   uint64_t young;  /* unreferenced, but within the grace period */
@@ -129,8 +218,9 @@ struct volume_gc_result {
   bool sweeping;   /* deleting began: what was deleted was garbage */
 };
 
-/* Mark from every head and snapshot, sweep unreferenced chunks and maps
- * older than grace seconds (dry_run: report, delete nothing).  A grace
+/* Mark from every head, snapshot and kept head within its disk's history
+ * window, delete the kept heads beyond it, sweep unreferenced chunks and
+ * maps older than grace seconds (dry_run: report, delete nothing).  A grace
  * shorter than the bucket's grace record is refused unless force.
  */
 int volume_gc (struct store *store, double grace, bool force, bool dry_run,

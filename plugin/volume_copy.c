@@ -415,7 +415,7 @@ write_head (struct copy *c, const char *map_key, const char *etag)
     key_snap (c->res->key, c->dst_disk, c->src->snap);
   else
     key_head (c->res->key, c->dst_disk);
-  r = volume_put_conditional (c->dst_store, c->res->key, data, len,
+  r = store_put_conditional (c->dst_store, c->res->key, data, len,
                               etag[0] ? etag : NULL, NULL);
   if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND)
     s3cow_log_error ("%s at the destination was %s by someone else during the "

@@ -1,6 +1,12 @@
 /* s3cow: gc, mark and sweep of chunks/ and disks/ * /maps/ (see volume.h).
  *
- * Roots are every disk head and every snapshot.  A map is live if a root
+ * Roots are every disk head, every snapshot, and the kept heads of each
+ * disk's history (history.h) that its window still needs: those written
+ * within the window (on the store's clock: mtime > T0 - window, the
+ * window as the disk's head says when round 1 reads it), and the newest
+ * one written before the window's start, which a time at the start names.
+ * The older kept heads are deleted in step 1b, before the maps and chunks
+ * only they named become candidates.  A map is live if a root
  * names it; a chunk is live if a live map names it (any entry, even one a
  * later delta overrides: the plugin and fsck read those maps whole).  gc
  * deletes only objects that are not live AND older than the grace period.
@@ -13,10 +19,15 @@
  *   1. Round 1: list disks/ once: the roots, and the candidate maps (mtime
  *      <= cutoff).  Read each root; mark the maps it names and every chunk
  *      those maps name (each map is read once however many roots name it).
+ *      Sort the kept heads, disk by disk, into roots (read and marked from)
+ *      and those beyond the window; the kept heads of a disk without a head
+ *      (an rm that stopped half-way) go too once older than the grace.
+ *  1b. Delete the kept heads beyond their window.
  *   2. List chunks/: candidate chunks, unmarked with mtime <= cutoff.
  *   3. Rounds 2, 3, ...: list the roots again and read those that are new
- *      or changed since gc read them, and mark from them.  Stop after a
- *      round in which nothing "moved" (below); at most MAX_ROUNDS.
+ *      or changed since gc read them, and mark from them; read every kept
+ *      head not read yet (new commits), once: they never change.  Stop
+ *      after a round in which nothing "moved" (below); at most MAX_ROUNDS.
  *   4. Delete the candidate maps still unmarked, then the candidate chunks
  *      still unmarked, each after a HEAD shows its mtime is still old.
  *
@@ -26,7 +37,8 @@
  * (disk id and created time) than every one gc read under that key.  A
  * head that only committed (same incarnation, generation >= 1 both times)
  * did not move: a disk that flushes all the time does not keep gc from
- * finishing.  Marks only ever accumulate.
+ * finishing.  A kept head read for the first time does not move either:
+ * a busy disk writes one per commit.  Marks only ever accumulate.
  *
  * Any root or map that cannot be read or decoded stops gc before step 4:
  * nothing is deleted when gc cannot know everything that is referenced.
@@ -70,6 +82,25 @@
  *  the disk still named it), and a snapshot that lands on a disk being
  *  removed is removed by its own command or by rm's second listing.
  *  What remains is the round trip between step 4's HEAD and its DELETE.
+ *
+ * Kept heads.  A kept head is a copy of a head that was its disk's head
+ * (a commit writes it just after its head landed, and every commit or
+ * claim writes the kept copy of the head it replaces before replacing
+ * it: volume_head.c), so:
+ *  (d) a kept head is written only while the head it copies is its disk's
+ *      head, names what that head names, and never changes afterwards.
+ *  A kept head created before F passed its key was listed in F, and read
+ *  (in F or earlier: once is enough, by (d)) unless step 1 put it beyond
+ *  its window, and then step 1b deleted it.  One created after F passed
+ *  its key copies a head that was its disk's head after F passed that
+ *  head's key (disks/D/head sorts before disks/D/history/): go back to
+ *  that head as above.  A fork or snapshot whose source is a kept head
+ *  (a time; (b): read before and after it writes) either read it again
+ *  before step 1b deleted it, and so was written before round 2 listed,
+ *  a root that round 2 or a later one reads; or finds it gone and removes
+ *  itself.  A kept head beyond the window is deleted even if a server
+ *  still serves that time read-only: its reads may then fail, as those
+ *  of a removed snapshot do (s3cow(1)).
  */
 #include <config.h>
 
@@ -87,48 +118,9 @@
 #include "log.h"
 #include "names.h"
 #include "volume.h"
+#include "volume_gc-internal.h"
 
 #define MAX_ROUNDS 10
-
-/* Flags of a root key in gc->keys (hashset value byte). */
-#define KEY_READ 1    /* read at least once */
-#define KEY_SETTLED 2 /* last read: a head at generation >= 1 */
-
-struct candidate {
-  char *key;              /* for maps (malloc'd); NULL for chunks */
-  uint8_t hash[HASH_LEN]; /* the chunk's, or the hash of the map key */
-  uint64_t size;
-  time_t mtime;
-};
-
-struct candidates {
-  struct candidate *v;
-  size_t n, cap;
-};
-
-struct listed_root {
-  char disk[NAME_MAX_LEN + 1];
-  char snap[KEY_MAX_LEN]; /* name_valid: shorter */
-  char etag[STORE_ETAG_MAX];
-};
-
-struct gc {
-  struct store *store;
-  const struct volume_gc_ops *ops;
-  bool dry_run;
-  time_t cutoff;
-  struct hashset *maps;     /* hashes of the keys of marked maps */
-  struct hashset *chunks;   /* marked chunks */
-  struct hashset *keys;     /* root keys gc read: KEY_* flags */
-  struct hashset *versions; /* (key, etag) of every root version read */
-  struct hashset *disks;    /* (key, disk id, created) of every head read */
-  struct candidates cand_maps, cand_chunks;
-  struct listed_root *roots; /* the current listing */
-  size_t nroots, cap_roots;
-  bool list_maps; /* round 1: collect candidate maps too */
-  uint64_t listed_chunks, listed_maps;
-  struct volume_gc_result *res;
-};
 
 static void report (struct gc *gc, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
@@ -157,8 +149,8 @@ candidates_free (struct candidates *c)
   free (c->v);
 }
 
-static struct candidate *
-candidates_add (struct candidates *c)
+struct candidate *
+gc_candidates_add (struct candidates *c)
 {
   if (c->n == c->cap) {
     size_t cap = c->cap ? 2 * c->cap : 256;
@@ -209,7 +201,7 @@ list_one (void *opaque, const struct catalog_key *key,
     report (gc, "gc: listing maps: %" PRIu64, gc->listed_maps);
     if (entry->mtime > gc->cutoff)
       return 0;
-    c = candidates_add (&gc->cand_maps);
+    c = gc_candidates_add (&gc->cand_maps);
     if (c == NULL || (c->key = strdup (entry->key)) == NULL) {
       s3cow_log_error ("out of memory");
       return STORE_PERMANENT;
@@ -217,6 +209,32 @@ list_one (void *opaque, const struct catalog_key *key,
     hashset_key_hash (entry->key, c->hash);
     c->size = entry->size;
     c->mtime = entry->mtime;
+    return 0;
+  }
+
+  if (key->kind == CATALOG_HISTORY) {
+    struct listed_kept *k;
+
+    if (gc->nkept == gc->cap_kept) {
+      size_t cap = gc->cap_kept ? 2 * gc->cap_kept : 64;
+      void *p = realloc (gc->kept, cap * sizeof *gc->kept);
+      if (p == NULL) {
+        s3cow_log_error ("realloc: %m");
+        return STORE_PERMANENT;
+      }
+      gc->kept = p;
+      gc->cap_kept = cap;
+    }
+    k = &gc->kept[gc->nkept++];
+    snprintf (k->key, sizeof k->key, "%s", entry->key);
+    k->generation = key->generation;
+    k->mtime = entry->mtime;
+    k->size = entry->size;
+    /* disks/D/head sorts just before disks/D/history/. */
+    k->head = gc->nroots > 0 && gc->roots[gc->nroots - 1].snap[0] == '\0'
+                      && strcmp (gc->roots[gc->nroots - 1].disk, key->disk) == 0
+                  ? (ssize_t)gc->nroots - 1
+                  : -1;
     return 0;
   }
 
@@ -237,14 +255,16 @@ list_one (void *opaque, const struct catalog_key *key,
     snprintf (r->snap, sizeof r->snap, "%s",
               key->kind == CATALOG_SNAP ? key->name : "");
     snprintf (r->etag, sizeof r->etag, "%s", entry->etag ? entry->etag : "");
+    r->read = false;
+    r->window = 0;
   }
   return 0;
 }
 
 /* Mark one map (named by head h of root label) and its chunks.  0 or -1. */
-static int
-mark_map (struct gc *gc, const char *label, const struct head *h,
-          const char *key)
+int
+gc_mark_map (struct gc *gc, const char *label, const struct head *h,
+             const char *key)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
   uint8_t key_hash[HASH_LEN];
@@ -296,7 +316,7 @@ hash_parts (uint8_t out[HASH_LEN], const char *a, const char *b,
  * the top says.  0, or -1 after logging.
  */
 static int
-visit (struct gc *gc, const struct listed_root *r, bool *moved)
+visit (struct gc *gc, struct listed_root *r, bool *moved)
 {
   char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2], etag[STORE_ETAG_MAX];
   uint8_t key_hash[HASH_LEN], h_version[HASH_LEN], h_disk[HASH_LEN];
@@ -323,8 +343,12 @@ visit (struct gc *gc, const struct listed_root *r, bool *moved)
     return -1;
   }
   for (m = 0; m < h.nmaps; m++)
-    if (mark_map (gc, label, &h, h.maps[m]) == -1)
+    if (gc_mark_map (gc, label, &h, h.maps[m]) == -1)
       return -1;
+  if (!is_snap) {
+    r->read = true;
+    r->window = head_history (&h);
+  }
 
   hashset_key_hash (key, key_hash);
   flags = hashset_add (gc->keys, key_hash, &added);
@@ -354,9 +378,10 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
 {
   size_t i;
 
-  gc->nroots = 0;
+  gc->nroots = gc->nkept = 0;
   if (catalog_list (gc->store, NULL,
                     CATALOG_MASK (CATALOG_HEAD) | CATALOG_MASK (CATALOG_SNAP)
+                        | CATALOG_MASK (CATALOG_HISTORY)
                         | (gc->list_maps ? CATALOG_MASK (CATALOG_MAP) : 0),
                     list_one, gc)
       != STORE_OK) {
@@ -372,6 +397,8 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
     if (visit (gc, &gc->roots[i], moved) == -1)
       return -1;
   }
+  if ((number == 1 ? gc_kept_sort (gc) : gc_kept_visit_new (gc)) == -1)
+    return -1;
   gc->res->rounds = number;
   gc->res->roots = gc->nroots;
   return 0;
@@ -415,7 +442,7 @@ list_chunk (void *opaque, const struct store_entry *entry)
     gc->res->young++;
     return 0;
   }
-  c = candidates_add (&gc->cand_chunks);
+  c = gc_candidates_add (&gc->cand_chunks);
   if (c == NULL)
     return STORE_PERMANENT;
   memcpy (c->hash, hash, HASH_LEN);
@@ -516,11 +543,15 @@ run (struct gc *gc, double grace, bool force)
   /* 0-1. */
   if (check_grace (gc, grace, force, gc->dry_run) == -1)
     return -1;
-  gc->cutoff = server_now (gc) - (time_t)grace;
+  gc->now = server_now (gc);
+  gc->cutoff = gc->now - (time_t)grace;
   gc->list_maps = true;
   if (round_of_marks (gc, 1, &moved) == -1)
     return -1;
   gc->list_maps = false;
+  gc->res->sweeping = gc->cand_kept.n > 0;
+  if (gc_kept_delete (gc) == -1)
+    return -1;
 
   /* 2-3. */
   if (store_list (gc->store, KEY_CHUNKS_PREFIX, list_chunk, gc) != STORE_OK) {
@@ -581,8 +612,9 @@ volume_gc (struct store *store, double grace, bool force, bool dry_run,
   gc.keys = hashset_new ();
   gc.versions = hashset_new ();
   gc.disks = hashset_new ();
+  gc.expired = hashset_new ();
   if (gc.maps == NULL || gc.chunks == NULL || gc.keys == NULL
-      || gc.versions == NULL || gc.disks == NULL)
+      || gc.versions == NULL || gc.disks == NULL || gc.expired == NULL)
     s3cow_log_error ("out of memory");
   else
     r = run (&gc, grace, force);
@@ -591,8 +623,11 @@ volume_gc (struct store *store, double grace, bool force, bool dry_run,
   hashset_free (gc.keys);
   hashset_free (gc.versions);
   hashset_free (gc.disks);
+  hashset_free (gc.expired);
+  candidates_free (&gc.cand_kept);
   candidates_free (&gc.cand_maps);
   candidates_free (&gc.cand_chunks);
   free (gc.roots);
+  free (gc.kept);
   return r;
 }

@@ -2,7 +2,8 @@
  *
  * A resize is a commit made without a server: a new head, compare-and-swap
  * (If-Match) on the etag of the head it was computed from, with a new op
- * id (volume_put_conditional).  A server that opened the disk meanwhile
+ * id (volume_commit_head, which also keeps the old head's copy for the
+ * history window).  A server that opened the disk meanwhile
  * and commits first makes the resize fail; a resize that lands first
  * fences that server's commits (disk.c: its head CAS fails).  Either way
  * one of them fails and nothing is half done.  Before that, a held lease
@@ -176,50 +177,52 @@ int
 volume_resize (struct store *store, const char *disk, uint64_t size,
                bool shrink, uint64_t *old_size)
 {
-  CLEANUP_FREE void *data = NULL;
-  char key[KEY_MAX_LEN], etag[STORE_ETAG_MAX];
-  struct head old, h;
-  size_t len;
+  CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  struct head h;
   int r;
 
-  r = catalog_read_head (store, disk, "", &old, etag, NULL, NULL);
+  if (vh == NULL) {
+    s3cow_log_error ("calloc: %m");
+    return -1;
+  }
+  key_head (vh->key, disk);
+  r = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   else if (r != STORE_OK)
     s3cow_log_error ("cannot read disk %s", disk);
   if (r != STORE_OK)
     return -1;
-  *old_size = old.size;
-  if (size == old.size)
+  *old_size = vh->head.size;
+  if (size == vh->head.size)
     return 0;
-  if (size < old.size && !shrink) {
+  if (size < vh->head.size && !shrink) {
     s3cow_log_error ("disk %s: %" PRIu64 " bytes is smaller than its size, "
                      "%" PRIu64 ": give --shrink to drop the data past the "
                      "new end (shrink the filesystem and partitions first)",
-                     disk, size, old.size);
+                     disk, size, vh->head.size);
     return -1;
   }
   if (check_lease (store, disk) == -1)
     return -1;
 
-  h = old;
+  h = vh->head;
   h.size = size;
   h.generation++;
   h.committed = time (NULL);
-  if (size < old.size && cut_maps (store, &old, &h, disk) == -1)
+  if (size < vh->head.size && cut_maps (store, &vh->head, &h, disk) == -1)
     return -1;
-  if (volume_encode_head (&h, &data, &len) == -1)
-    return -1;
-  key_head (key, disk);
-  r = volume_put_conditional (store, key, data, len, etag, NULL);
-  if (r == STORE_PRECONDITION) {
+  /* A commit of no data: the head's kept copy (history) comes with it. */
+  r = volume_commit_head (store, vh, &h);
+  volume_head_clear (vh);
+  if (r == VOLUME_CHANGED) {
     s3cow_log_error ("disk %s changed while it was being resized (a server "
                      "committed to it, or another command changed it): "
                      "nothing was resized; try again",
                      disk);
     return -1;
   }
-  if (r != STORE_OK) {
+  if (r != 0) {
     s3cow_log_error ("cannot write the head of disk %s: it may or may not "
                      "be resized (s3cow info %s shows its size)",
                      disk, disk);

@@ -320,7 +320,8 @@ obj_cat ()
 
 # obj_put KEY FILE
 # Write an object behind s3cow's back (on the directory store with the
-# header store_dir.c writes: its etag is the first half of the SHA-256).
+# header store_dir_write.c writes: its etag is the first half of the
+# SHA-256).
 obj_put ()
 {
   if [ "$store_kind" = dir ]; then

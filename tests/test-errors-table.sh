@@ -160,6 +160,10 @@ case_export_long () {
   refused "${store[@]}" export="$(printf 'n%.0s' $(seq 97))"
 }
 case_snapshot_size () { refused "${store[@]}" export=d@s1 size=1M; }
+case_export_time () { refused "${store[@]}" export=d@2026-12-07T25:00:00Z; }
+case_time_size () {
+  refused "${store[@]}" export=d@2026-12-07T15:00:00Z size=1M
+}
 case_number () { refused "${store[@]}" export=d timeout=abc; }
 case_connections () { refused "${store[@]}" export=d connections=0; }
 case_upload_threads () { refused "${store[@]}" export=d upload-threads=300; }
@@ -170,6 +174,7 @@ case_gc_grace () {
 case_no_disk () { refused "${store[@]}" export=nodisk; }
 case_other_size () { refused "${store[@]}" export=d size=2M; }
 case_no_snapshot () { refused "${store[@]}" export=d@nosnap; }
+case_time_future () { refused "${store[@]}" export=d@2999-01-01T00:00:00Z; }
 case_secret_key () {
   refused bucket="$bucket" endpoint="$ep" \
     access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/wrong" export=d

@@ -229,6 +229,69 @@ test_head (void)
 /* The op id and disk id: stored only when set (flags bit 0), so a head
  * without them encodes as before they existed, and both kinds decode.
  */
+/* DISK, DISK@SNAP and DISK@TIME; times strictly ISO 8601 UTC; the kept
+ * heads' keys sort by generation and parse back.
+ */
+static void
+test_refs (void)
+{
+  static const char *const bad[] = {
+    "d@2026-12-07T15:00:00",     "d@2026-12-07 15:00:00Z",
+    "d@2026-02-30T00:00:00Z",    "d@2026-12-07T25:00:00Z",
+    "d@+026-12-07T15:00:00Z",    "d@2026-12-07T15:00Z",
+    "@2026-12-07T15:00:00Z",     "d@x:y",
+    "../d@2026-12-07T15:00:00Z",
+  };
+  struct name_ref ref;
+  char key[KEY_MAX_LEN], label[NAME_REF_MAX_LEN];
+  uint64_t gen, t;
+  size_t i;
+
+  CHECK (name_parse_ref ("d@2026-12-07T15:00:00Z", &ref) == 0);
+  CHECK (ref.at_time && ref.time == 1796655600 && strcmp (ref.disk, "d") == 0);
+  name_ref_label (&ref, label);
+  CHECK (strcmp (label, "d@2026-12-07T15:00:00Z") == 0);
+  CHECK (name_parse_ref ("d@monday", &ref) == 0);
+  CHECK (!ref.at_time && strcmp (ref.snap, "monday") == 0);
+  CHECK (name_parse_ref ("d", &ref) == 0 && !ref.at_time && !ref.snap[0]);
+  for (i = 0; i < sizeof bad / sizeof *bad; i++)
+    CHECK (name_parse_ref (bad[i], &ref) == -1);
+
+  key_history (key, "web1", 0x2a, 1796655600);
+  CHECK (strcmp (key, "disks/web1/history/000000000000002a-001796655600") == 0);
+  CHECK (key_history_parse ("000000000000002a-001796655600", &gen, &t));
+  CHECK (gen == 0x2a && t == 1796655600);
+  CHECK (!key_history_parse ("000000000000002A-001796655600", &gen, &t));
+  CHECK (!key_history_parse ("000000000000002a-1796655600", &gen, &t));
+}
+
+/* The history window: stored (flags bit 1) when set, the default when
+ * not, and out of range refused.
+ */
+static void
+test_head_history (void)
+{
+  struct head h = sample_head (), d;
+  uint8_t *data;
+  size_t len;
+
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_decode ("k", data, len, &d) == 0);
+  CHECK (!d.has_history && head_history (&d) == HEAD_HISTORY_DEFAULT);
+  free (data);
+  h.has_history = true;
+  h.history = 0;
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (data[12] == 2);
+  CHECK (head_decode ("k", data, len, &d) == 0);
+  CHECK (d.has_history && head_history (&d) == 0);
+  free (data);
+  h.history = HEAD_HISTORY_MAX + 1;
+  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_decode ("k", data, len, &d) == -1);
+  free (data);
+}
+
 static void
 test_head_ids (void)
 {
@@ -432,6 +495,8 @@ main (void)
   test_chunkmap ();
   test_lease ();
   test_head_ids ();
+  test_refs ();
+  test_head_history ();
   test_grace ();
   if (failures) {
     fprintf (stderr, "test-format: %d checks failed\n", failures);

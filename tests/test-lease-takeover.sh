@@ -6,7 +6,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh
-use_store s3
+use_store
 lease=6
 args=("${store[@]}"
   export=d lease=$lease chunk-size=64K cache-size=8M)

@@ -12,7 +12,7 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit nbdsh s3cow
-use_store s3
+use_store
 s3cow create a 1M
 s3cow create b 1M
 uri () { echo "nbd+unix:///$2?socket=$tmpdir/$1"; }

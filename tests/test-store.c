@@ -417,6 +417,52 @@ test_conditional (struct store *st)
   check_bytes ("put_if_absent after delete", buf, len, "five", 4);
 }
 
+/* A 412 read back: the writer's own bytes are its success (an attempt
+ * that landed and lost its answer), anyone else's are not.
+ */
+static bool
+starts_with_m (void *opaque, const void *body, size_t len)
+{
+  (void)opaque;
+  return len > 0 && ((const char *)body)[0] == 'm';
+}
+
+static void
+test_conditional_readback (struct store *st)
+{
+  char e1[STORE_ETAG_MAX], e[STORE_ETAG_MAX];
+
+  CHECK (store_put_conditional (st, "cread/x", "mine-1", 6, NULL, e1),
+         STORE_OK);
+  /* The same bytes again: as if a retry found its first attempt landed. */
+  CHECK (store_put_conditional (st, "cread/x", "mine-1", 6, NULL, e), STORE_OK);
+  CHECK_STR ("etag of our own landed write", e, e1);
+  /* Other bytes, of the same size or not: someone else's write. */
+  CHECK (store_put_conditional (st, "cread/x", "theirs", 6, NULL, e),
+         STORE_PRECONDITION);
+  CHECK_STR ("etag of the object found", e, e1);
+  CHECK (store_put_conditional (st, "cread/x", "x", 1, "0123456789abcdef", e),
+         STORE_PRECONDITION);
+  CHECK_STR ("etag of the larger object found", e, e1);
+  CHECK (store_holds (st, "cread/x", "mine-1", 6, e), STORE_OK);
+  CHECK (store_holds (st, "cread/x", "mine-2", 6, e), STORE_PRECONDITION);
+  CHECK (store_holds (st, "cread/missing", "mine-1", 6, e), STORE_NOT_FOUND);
+  CHECK_STR ("etag of a missing object", e, "");
+  /* The caller's own test: an older write of ours counts. */
+  CHECK (store_put_conditional_mine (st, "cread/x", "mine-2", 6, NULL, e, 64,
+                                     starts_with_m, NULL),
+         STORE_OK);
+  CHECK_STR ("etag of our older write", e, e1);
+  CHECK (store_put_conditional_mine (st, "cread/x", "other", 5, NULL, e, 64,
+                                     starts_with_m, NULL),
+         STORE_OK);
+  CHECK (store_put (st, "cread/x", "theirs", 6, NULL, NULL), STORE_OK);
+  CHECK (store_put_conditional_mine (st, "cread/x", "mine-3", 6, NULL, e, 64,
+                                     starts_with_m, NULL),
+         STORE_PRECONDITION);
+  CHECK (store_delete (st, "cread/x"), STORE_OK);
+}
+
 /* ---------------------------------------------------------------------- */
 /* a 4 MiB object */
 
@@ -891,7 +937,8 @@ suite (void)
   test_basic (st);
   printf ("test-store: ok: put, get, range, head, delete, caps\n");
   test_conditional (st);
-  printf ("test-store: ok: put_if_absent, put_if_match\n");
+  test_conditional_readback (st);
+  printf ("test-store: ok: put_if_absent, put_if_match, 412 read back\n");
   test_big (st);
   printf ("test-store: ok: 4 MiB object\n");
   test_list (st, raw, run_prefix);

@@ -9,7 +9,8 @@
  * the disk's own map key is accepted by head_decode (bug
  * "dotdot-name": a disk whose name holds ".." can be created and written,
  * but its first commit's head is then refused); name_valid agrees with
- * name_parse_export for names without '@'.
+ * name_parse_export for names without '@'; DISK@TIME (name_parse_ref)
+ * prints back as given.
  */
 #include <config.h>
 
@@ -58,6 +59,23 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   int r;
 
   FUZZ_ASSERT (name != NULL);
+  /* DISK@TIME: an accepted time is printed back exactly as given, and
+   * its disk's kept heads' keys stay under disks/DISK/history/.
+   */
+  {
+    struct name_ref ref;
+    char label[NAME_REF_MAX_LEN];
+
+    if (name_parse_ref (name, &ref) == 0 && ref.at_time) {
+      FUZZ_ASSERT (name_valid (ref.disk) && ref.snap[0] == '\0');
+      name_ref_label (&ref, label);
+      FUZZ_ASSERT (strcmp (label, name) == 0);
+      key_history (key, ref.disk, UINT64_MAX, (uint64_t)ref.time);
+      snprintf (suffix, sizeof suffix, "/history/ffffffffffffffff-%012lld",
+                (long long)ref.time);
+      check_key (key, ref.disk, suffix);
+    }
+  }
   r = name_parse_export (name, disk, snap);
   if (strchr (name, '@') == NULL)
     FUZZ_ASSERT ((r == 0) == name_valid (name));

@@ -1,0 +1,85 @@
+/* s3cow: a disk's history, read-only: its kept heads, and what a ref
+ * (DISK, DISK@SNAP or DISK@TIME) names.
+ *
+ * A commit keeps a copy of the head it wrote under
+ * disks/D/history/<generation>-<committed> (names.h) for the disk's
+ * history window (the head's history field); gc deletes the kept heads
+ * that left the window (volume_gc.c).  Generation and commit time are in
+ * the key, so one listing of disks/D/history/ answers "which commit was
+ * the last at or before TIME" without reading the objects.
+ *
+ * Times.  committed is the clock of the server that committed, in whole
+ * seconds.  DISK@TIME names the commit of the highest generation whose
+ * committed time is at most TIME: well defined even when servers' clocks
+ * disagree, but a takeover by a server whose clock is S seconds behind
+ * makes the answer for a TIME within S seconds of it ambiguous.  Keep the
+ * servers' clocks synchronised.
+ *
+ * Like catalog.h: no state between calls, no locks, any thread.
+ */
+#ifndef S3COW_HISTORY_H
+#define S3COW_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "format.h"
+#include "names.h"
+#include "store.h"
+
+/* One kept head, as listed. */
+struct history_entry {
+  uint64_t generation;
+  uint64_t committed; /* unix seconds, the committing server's clock */
+  time_t mtime;       /* the store's */
+  char key[KEY_MAX_LEN];
+};
+
+struct history_list {
+  struct history_entry *v; /* ascending by generation */
+  size_t n, cap;
+};
+
+/* List disk's kept heads into *out (free with history_list_free).
+ * Returns STORE_OK, or a store status (logged).
+ */
+int history_list (struct store *store, const char *disk,
+                  struct history_list *out);
+void history_list_free (struct history_list *list);
+
+/* Read the head that ref names into *head, and the key it was read from
+ * into key (room for KEY_MAX_LEN): the disk's head, a snapshot, or for
+ * DISK@TIME the kept head of the last commit at or before the time (or
+ * the disk's head itself when that is its last commit and it has no kept
+ * copy yet).  Returns STORE_OK; STORE_NOT_FOUND when the disk or snapshot
+ * does not exist (not logged); STORE_PERMANENT after logging why a time
+ * cannot be served (before the disk existed, before its history window,
+ * in the future, a commit not kept) or an object does not decode; or
+ * another store status (logged).
+ */
+int history_read_ref (struct store *store, const struct name_ref *ref,
+                      struct head *head, char *key);
+
+/* One commit in a disk's history, for s3cow log. */
+struct history_commit {
+  uint64_t generation;
+  uint64_t committed; /* unix seconds, the committing server's clock */
+  bool kept;          /* a kept head (else the disk's head, not kept yet) */
+  bool head;          /* the disk's head is this commit */
+  bool wrote_map;     /* it wrote a map (else: a lease takeover or a
+                       * change of settings, no data changed) */
+  bool full;          /* that map is full (a compaction: it holds every
+                       * chunk in use, not only the changed ones) */
+  uint64_t entries;   /* the map's entries: the chunks changed, unless full */
+};
+
+/* The commits of disk that its history holds, and its head, ascending by
+ * generation, into *out (a new malloc'd array of *n), and the head into
+ * *cur.  Reads each kept head and the sizes of the disk's maps (a
+ * listing); never a chunk.  Returns as history_read_ref.
+ */
+int history_commits (struct store *store, const char *disk, struct head *cur,
+                     struct history_commit **out, size_t *n);
+
+#endif /* S3COW_HISTORY_H */

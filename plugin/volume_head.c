@@ -1,0 +1,162 @@
+/* s3cow: commits: a disk's head written by its lease holder (volume.h).
+ *
+ * Every commit (and the claim of a new lease holder, a commit of nothing)
+ * replaces the head with a compare-and-swap, If-Match on the etag of the
+ * head this writer last read or wrote, and with a new op id, so that its
+ * bytes are its own.  A PUT whose answer was lost (a transient failure,
+ * the retries ran out) may have landed or not, and may land still: its
+ * bytes are kept, and the next commit first reads the head back
+ * (volume_head_settle): our bytes there mean it landed, another etag that
+ * someone else's head replaced ours, the same etag that it has not landed
+ * (it may yet: stray stays).  A 412 is read back the same way, in
+ * store_put_conditional.
+ *
+ * History (history.h): before a head is replaced, its kept copy must
+ * exist, also when the writer that committed it stopped before keeping
+ * it; so the first commit of a writer (or a claim) writes that copy, and
+ * every commit writes the copy of the head it wrote once it landed: one
+ * more small PUT per commit, none while the window is 0.
+ */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "volume.h"
+
+void
+volume_head_clear (struct volume_head *vh)
+{
+  free (vh->pending);
+  vh->pending = NULL;
+  vh->pending_len = 0;
+}
+
+/* The object at vh->key is someone else's (etag): no PUT of ours, all of
+ * them If-Match vh->etag, can land any more.
+ */
+static int
+changed (struct volume_head *vh, const char *etag)
+{
+  if (strcmp (etag, vh->etag) == 0)
+    return -1; /* not replaced: ours may land yet (stray stays) */
+  vh->stray = false;
+  return VOLUME_CHANGED;
+}
+
+int
+volume_head_settle (struct store *store, struct volume_head *vh)
+{
+  char etag[STORE_ETAG_MAX];
+  int r;
+
+  if (vh->pending == NULL)
+    return 0;
+  r = store_holds (store, vh->key, vh->pending, vh->pending_len, etag);
+  if (r == STORE_OK) {
+    s3cow_debug (
+        commit, "%s: the uncertain commit of generation %" PRIu64 " had landed",
+        vh->key, vh->pending_head.generation);
+    vh->head = vh->pending_head;
+    strcpy (vh->etag, etag);
+    vh->stray = false;
+    (void)volume_head_keep (store, vh);
+  } else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
+    r = changed (vh, etag);
+    volume_head_clear (vh);
+    /* Not landed yet: the head is still ours, commits go on. */
+    return r == VOLUME_CHANGED ? r : 0;
+  } else
+    return -1; /* cannot tell: still pending */
+  volume_head_clear (vh);
+  return 0;
+}
+
+/* The disk's name, from vh->key (disks/D/head). */
+static int
+disk_of (const struct volume_head *vh, char *disk)
+{
+  struct catalog_key k;
+
+  if (catalog_parse_key (vh->key, &k) != CATALOG_HEAD) {
+    s3cow_log_error ("%s: not a disk's head", vh->key);
+    return -1;
+  }
+  strcpy (disk, k.disk);
+  return 0;
+}
+
+int
+volume_head_keep (struct store *store, struct volume_head *vh)
+{
+  char disk[NAME_MAX_LEN + 1];
+
+  if (head_history (&vh->head) == 0
+      || (vh->kept_set
+          && memcmp (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN) == 0))
+    return 0;
+  if (disk_of (vh, disk) == -1
+      || volume_keep_head (store, disk, &vh->head) == -1)
+    return -1;
+  vh->kept_set = true;
+  memcpy (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN);
+  return 0;
+}
+
+int
+volume_commit_head (struct store *store, struct volume_head *vh,
+                    const struct head *next)
+{
+  char etag[STORE_ETAG_MAX];
+  struct head h = *next;
+  void *data;
+  size_t len;
+  int r;
+
+  if (vh->pending) {
+    s3cow_log_error ("%s: a commit while the last one is unsettled", vh->key);
+    return -1;
+  }
+  /* The kept copy of the head replaced, before it is (volume_gc.c,
+   * "Kept heads").
+   */
+  if (volume_head_keep (store, vh) == -1) {
+    s3cow_log_error ("%s: generation %" PRIu64 " not written: the history "
+                     "needs the kept copy of generation %" PRIu64 " first",
+                     vh->key, next->generation, vh->head.generation);
+    return -1;
+  }
+  if (!h.has_history) {
+    h.has_history = true;
+    h.history = HEAD_HISTORY_DEFAULT;
+  }
+  volume_new_id (h.op_id);
+  if (head_encode (&h, &data, &len) == -1) {
+    s3cow_log_error ("%s: commit: out of memory", vh->key);
+    return -1;
+  }
+  r = store_put_conditional (store, vh->key, data, len, vh->etag, etag);
+  if (r == STORE_OK) {
+    free (data);
+    vh->head = h;
+    strcpy (vh->etag, etag);
+    vh->stray = false;
+    /* A failure is logged; the next commit writes it first. */
+    (void)volume_head_keep (store, vh);
+    return 0;
+  }
+  if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
+    free (data);
+    vh->stray = true;
+    return changed (vh, etag);
+  }
+  /* It may have landed, or land still. */
+  vh->stray = true;
+  vh->pending = data;
+  vh->pending_len = len;
+  vh->pending_head = h;
+  return -1;
+}
