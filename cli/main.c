@@ -205,6 +205,10 @@ cli_store (struct cli *cli)
   if (store_config_resolve (&cli->config, &cli->owned) == -1)
     return NULL;
   cli->store = store_open (&cli->config);
+  if (cli->store && store_check (cli->store) != STORE_OK) {
+    store_close (cli->store);
+    cli->store = NULL;
+  }
   return cli->store;
 }
 

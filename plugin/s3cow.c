@@ -520,7 +520,7 @@ s3cow_get_ready (void)
   if (store_config_resolve (&store_config, &store_owned) == -1)
     return -1;
   store = store_open (&store_config);
-  if (store == NULL)
+  if (store == NULL || store_check (store) != STORE_OK)
     return -1;
   cache = cache_new (
       &(struct cache_config){ .size = cache_size,

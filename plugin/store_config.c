@@ -117,6 +117,7 @@ resolve_credentials (struct store_config *config,
   if (creds_chain_new (config->region, &owned->credentials) == -1)
     return -1;
   config->credentials = owned->credentials;
+  config->credentials_tried = owned->credentials == NULL;
   return 0;
 }
 
@@ -139,6 +140,8 @@ store_config_resolve (struct store_config *config,
   if (config->region == NULL) {
     const char *r = env ("AWS_REGION");
 
+    /* Not chosen for this bucket: the bucket's own region may replace it. */
+    config->region_guessed = true;
     if (r == NULL)
       r = env ("AWS_DEFAULT_REGION");
     if (r == NULL && creds_profile_value ("region", &owned->region) == -1)

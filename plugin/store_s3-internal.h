@@ -11,12 +11,14 @@
  *
  * Nothing else includes it: the rest of s3cow sees store.h only.  No lock:
  * the fields of struct s3_store are read-only after store_s3_open, except
- * etag_md5 (atomic).
+ * etag_md5 (atomic), and the region and the addresses made from it, which
+ * store_s3_check may change: it runs before any other call (store.h).
  */
 #ifndef S3COW_STORE_S3_INTERNAL_H
 #define S3COW_STORE_S3_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "credentials.h"
@@ -34,6 +36,16 @@ struct s3_store {
   char *prefix;      /* "" for none */
   char *bucket_path; /* "/bucket" (path style) or "" */
   char *region;
+  /* The region is a default (no region= nor --region, no AWS_REGION, no
+   * profile region): store_s3_check may replace it with the bucket's.
+   */
+  bool region_guessed;
+  bool endpoint_given; /* false: the AWS endpoint of the region */
+  bool virtual_host;
+  /* Requests are anonymous because no credentials were found: what was
+   * tried, for a 403 to say (NULL: signed, or anonymous on purpose).
+   */
+  char *anonymous_why;
   /* NULL: anonymous requests.  Each attempt signs with the set current
    * when it starts (credentials.h).
    */
@@ -71,6 +83,35 @@ void store_s3_free (struct s3_store *s);
 int store_s3_perform (const struct s3_store *s, const struct s3_call *call,
                       struct s3_http_request *hreq,
                       struct s3_http_response *resp, char **what);
+
+/* For a final answer other than 2xx, 404, 409, 412 and 416: write into
+ * resp->errmsg what it means and what to check (the access key id key_id
+ * that signed the request, NULL if none; the action; the clock's offset
+ * from the server's Date; the bucket's region), or "" when there is
+ * nothing to add to the S3 Code and Message.
+ */
+void store_s3_explain (const struct s3_store *s, const struct s3_call *call,
+                       const char *key_id, struct s3_http_response *resp);
+
+/* Is region a plausible region name (so it can go in a URL and a
+ * signature)?
+ */
+bool store_s3_region_ok (const char *region);
+
+/* The bucket's region as a 3xx/4xx answer names it (the error's Region,
+ * else x-amz-bucket-region), or NULL.
+ */
+const char *store_s3_bucket_region (const struct s3_http_response *resp);
+
+/* Does resp say that the bucket is in another region than s->region? */
+bool store_s3_wrong_region (const struct s3_store *s,
+                            const struct s3_http_response *resp);
+
+/* Use region from now on: the signing region, and the endpoint's host
+ * when the endpoint is AWS's default for the region.  Only while no
+ * other call runs (store_s3_check).  Returns 0, or -1 after logging.
+ */
+int store_s3_set_region (struct s3_store *s, const char *region);
 
 /* Turn the result of store_s3_perform into a store status, logging a
  * failure (one message naming the S3 error, with a hint).  2xx is

@@ -543,6 +543,54 @@ s3_list (struct store *store, const char *key_prefix, store_list_fn fn,
   }
 }
 
+static int
+s3_check (struct store *store)
+{
+  struct s3_store *s = (struct s3_store *)store;
+  bool switched = false;
+
+  for (;;) {
+    const struct sigv4_param params[3] = {
+      { "list-type", "2" },
+      { "max-keys", "1" },
+      { "prefix", s->prefix },
+    };
+    const struct s3_call call
+        = { .method = "GET", .params = params, .n_params = 3 };
+    struct s3_http_request hreq
+        = { .sink = S3_HTTP_ALLOC, .max = LIST_PAGE_MAX };
+    struct s3_http_response resp;
+    CLEANUP_FREE char *what = NULL;
+    int r;
+
+    r = store_s3_perform (s, &call, &hreq, &resp, &what);
+    s3_http_response_free (&resp);
+    if (r == S3_HTTP_OK && !switched && s->region_guessed
+        && store_s3_wrong_region (s, &resp)) {
+      const char *region = store_s3_bucket_region (&resp);
+
+      s3cow_debug (http, "bucket %s is in region %s, not %s: using %s",
+                   s->bucket, region, s->region, region);
+      if (store_s3_set_region (s, region) == -1)
+        return STORE_PERMANENT;
+      switched = true;
+      continue;
+    }
+    if (r == S3_HTTP_OK && resp.status == 403 && s->anonymous_why == NULL
+        && strcmp (resp.error.code, "AccessDenied") == 0) {
+      s3cow_debug (http, "LIST %s: access denied (%s): not checked further",
+                   what ? what : s->bucket, resp.errmsg);
+      return STORE_OK;
+    }
+    r = store_s3_status (s, "LIST", what, r, &resp);
+    if (r == STORE_NOT_FOUND) {
+      s3cow_log_error ("LIST %s: HTTP 404 %s", what, resp.error.code);
+      r = STORE_PERMANENT;
+    }
+    return r;
+  }
+}
+
 const struct store_ops store_s3_ops = {
   .name = "s3",
   .close = s3_close,
@@ -552,4 +600,5 @@ const struct store_ops store_s3_ops = {
   .delete = s3_delete,
   .head = s3_head,
   .list = s3_list,
+  .check = s3_check,
 };

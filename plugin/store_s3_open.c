@@ -26,6 +26,7 @@ store_s3_free (struct s3_store *s)
   free (s->prefix);
   free (s->bucket_path);
   free (s->region);
+  free (s->anonymous_why);
   creds_unref (s->creds);
   free (s);
 }
@@ -141,6 +142,31 @@ empty (const char *s)
   return s == NULL || s[0] == '\0';
 }
 
+/* Say in s->anonymous_why that no credentials were found and what the
+ * chain tried; imds is why instance metadata gave none (NULL: it was
+ * disabled).  Returns 0, or -1 after logging.
+ */
+static int
+set_anonymous_why (struct s3_store *s, const char *imds)
+{
+  if (asprintf (&s->anonymous_why,
+                "no credentials found, so the request went unsigned: set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, give "
+                "access-key= and secret-key= or a profile (AWS_PROFILE), or "
+                "run on an instance role; tried: parameters, the "
+                "environment, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "
+                "the profile in ~/.aws/credentials and ~/.aws/config, "
+                "container credentials (AWS_CONTAINER_CREDENTIALS_*), "
+                "instance metadata (%s)",
+                imds ? imds : "disabled by AWS_EC2_METADATA_DISABLED")
+      == -1) {
+    s->anonymous_why = NULL;
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 /* Take the provider of config and get a first set now, so that a source
  * that does not work is known at once.  Instance metadata is the chain's
  * last resort: when it does not answer, requests are anonymous, as when
@@ -159,18 +185,79 @@ open_credentials (struct s3_store *s, const struct store_config *config)
   }
   if (creds_is_imds (config->credentials)) {
     s3cow_debug (http, "no credentials found (%s): anonymous requests", errmsg);
-    return 0;
+    return set_anonymous_why (s, errmsg);
   }
   s3cow_log_error ("%s", errmsg);
   return -1;
+}
+
+/* Make s->host and s->base_url from s->endpoint (the AWS endpoint of
+ * s->region when none was given), s->bucket and s->virtual_host.  *https
+ * tells the scheme.  Returns 0, or -1 after logging.
+ */
+static int
+set_addresses (struct s3_store *s, bool *https)
+{
+  const char *host, *port;
+  size_t host_len, port_len;
+  char *endpoint = NULL, *host_hdr = NULL, *base_url = NULL;
+
+  if (!s->endpoint_given) {
+    if (asprintf (&endpoint, "https://s3.%s.amazonaws.com", s->region) == -1)
+      goto oom;
+    free (s->endpoint);
+    s->endpoint = endpoint;
+  }
+  if (parse_endpoint (s->endpoint, https, &host, &host_len, &port, &port_len)
+      == -1)
+    return -1;
+  if (s->virtual_host && is_ip_literal (host, host_len)) {
+    s3cow_log_error ("endpoint %s: virtual-hosted style needs a host name, "
+                     "not an IP address",
+                     s->endpoint);
+    return -1;
+  }
+  if (asprintf (&host_hdr, "%s%s%.*s%s%.*s", s->virtual_host ? s->bucket : "",
+                s->virtual_host ? "." : "", (int)host_len, host,
+                port ? ":" : "", (int)port_len, port ? port : "")
+      == -1)
+    goto oom;
+  if (asprintf (&base_url, "%s://%s", *https ? "https" : "http", host_hdr)
+      == -1) {
+    free (host_hdr);
+    goto oom;
+  }
+  free (s->host);
+  free (s->base_url);
+  s->host = host_hdr;
+  s->base_url = base_url;
+  return 0;
+
+oom:
+  s3cow_log_error ("out of memory");
+  return -1;
+}
+
+int
+store_s3_set_region (struct s3_store *s, const char *region)
+{
+  char *copy = strdup (region);
+  bool https;
+
+  if (copy == NULL) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  free (s->region);
+  s->region = copy;
+  return set_addresses (s, &https);
 }
 
 struct store *
 store_s3_open (const struct store_config *config)
 {
   struct s3_store *s;
-  const char *host, *port;
-  size_t host_len, port_len, i;
+  size_t i;
   bool https;
   struct s3_http_config hc;
   const char *region = empty (config->region) ? "us-east-1" : config->region;
@@ -218,45 +305,23 @@ store_s3_open (const struct store_config *config)
   }
   s->base.ops = &store_s3_ops;
 
-  if (empty (config->endpoint)) {
-    if (asprintf (&s->endpoint, "https://s3.%s.amazonaws.com", region) == -1)
-      s->endpoint = NULL;
-  } else
-    s->endpoint = strdup (config->endpoint);
-  if (s->endpoint == NULL)
+  s->endpoint_given = !empty (config->endpoint);
+  s->virtual_host = config->virtual_host;
+  s->region_guessed = config->region_guessed || empty (config->region);
+  s->bucket = strdup (config->bucket);
+  s->region = strdup (region);
+  if (s->bucket == NULL || s->region == NULL)
     goto oom;
-  if (parse_endpoint (s->endpoint, &https, &host, &host_len, &port, &port_len)
-      == -1)
+  if (s->endpoint_given && (s->endpoint = strdup (config->endpoint)) == NULL)
+    goto oom;
+  if (set_addresses (s, &https) == -1)
     goto fail;
-  if (config->virtual_host && is_ip_literal (host, host_len)) {
-    s3cow_log_error ("endpoint %s: virtual-hosted style needs a host name, "
-                     "not an IP address",
-                     s->endpoint);
-    goto fail;
-  }
-
-  if (asprintf (&s->host, "%s%s%.*s%s%.*s",
-                config->virtual_host ? config->bucket : "",
-                config->virtual_host ? "." : "", (int)host_len, host,
-                port ? ":" : "", (int)port_len, port ? port : "")
-      == -1) {
-    s->host = NULL;
-    goto oom;
-  }
-  if (asprintf (&s->base_url, "%s://%s", https ? "https" : "http", s->host)
-      == -1) {
-    s->base_url = NULL;
-    goto oom;
-  }
   if (config->virtual_host)
     s->bucket_path = strdup ("");
   else if (asprintf (&s->bucket_path, "/%s", config->bucket) == -1)
     s->bucket_path = NULL;
-  s->bucket = strdup (config->bucket);
   s->prefix = strdup (config->prefix ? config->prefix : "");
-  s->region = strdup (region);
-  if (s->bucket_path == NULL || s->bucket == NULL || s->prefix == NULL
-      || s->region == NULL)
+  if (s->bucket_path == NULL || s->prefix == NULL)
     goto oom;
   if (!empty (config->access_key)) {
     if (strpbrk (config->access_key, "/, \r\n") != NULL) {
@@ -273,7 +338,10 @@ store_s3_open (const struct store_config *config)
         config->access_key, config->secret_key, config->session_token);
     if (s->creds == NULL)
       goto fail;
-  } else if (config->credentials && open_credentials (s, config) == -1)
+  } else if (config->credentials) {
+    if (open_credentials (s, config) == -1)
+      goto fail;
+  } else if (config->credentials_tried && set_anonymous_why (s, NULL) == -1)
     goto fail;
 
   hc = (struct s3_http_config){

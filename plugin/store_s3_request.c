@@ -205,6 +205,8 @@ store_s3_perform (const struct s3_store *s, const struct s3_call *call,
     memset (resp, 0, sizeof *resp);
     r = s3_http_perform (s->http, hreq, resp);
   }
+  if (r == S3_HTTP_OK)
+    store_s3_explain (s, call, ctx.used ? ctx.used->access_key : NULL, resp);
   creds_set_unref (ctx.used);
   return r;
 
