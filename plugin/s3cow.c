@@ -30,7 +30,9 @@
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
+#include "log.h"
 #include "names.h"
+#include "open_failures.h"
 #include "stats.h"
 #include "store.h"
 #include "timedwait.h"
@@ -573,14 +575,19 @@ static int
 add_export (void *opaque, const struct catalog_key *key,
             const struct store_entry *entry)
 {
-  return nbdkit_add_export (opaque, key->disk, NULL);
+  CLEANUP_FREE char *why = open_failure_describe (key->disk);
+
+  return nbdkit_add_export (opaque, key->disk, why);
 }
 
 static int
 s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 {
-  if (export_name)
-    return nbdkit_add_export (exports, export_name, NULL);
+  if (export_name) {
+    CLEANUP_FREE char *why = open_failure_describe (export_name);
+
+    return nbdkit_add_export (exports, export_name, why);
+  }
   if (catalog_list (store, NULL, CATALOG_MASK (CATALOG_HEAD), add_export,
                     exports)
       != STORE_OK)
@@ -620,7 +627,10 @@ s3cow_open (int readonly)
     return NULL;
   }
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+  s3cow_log_forget_error ();
   h->od = get_disk (export, readonly);
+  /* The client learns only "unknown export" (open_failures.h). */
+  open_failure_note (export, h->od ? NULL : s3cow_log_last_error ());
   if (h->od == NULL) {
     free (h);
     return NULL;
