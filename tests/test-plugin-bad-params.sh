@@ -130,11 +130,11 @@ expect_refused "existing disk, another size=" \
 expect_refused "missing snapshot" "snapshot d1@nosnap does not exist" \
   "${store[@]}" export=d1@nosnap
 expect_refused "wrong secret key" \
-  "access denied: HTTP 403 SignatureDoesNotMatch (check the secret key)" \
+  "access denied: HTTP 403 SignatureDoesNotMatch (the signature made with access key id" \
   bucket="$bucket" endpoint="$ep" access-key="$S3COW_TEST_ACCESS_KEY" \
   secret-key=+"$tmpdir/wrong" export=d1
 expect_refused "unknown access key" \
-  "access denied: HTTP 403 InvalidAccessKeyId (check the access key)" \
+  "access denied: HTTP 403 InvalidAccessKeyId (the server does not know access key id" \
   bucket="$bucket" endpoint="$ep" access-key=NOSUCHKEY \
   secret-key=+"$tmpdir/secret" export=d1
 expect_refused "missing bucket" \
