@@ -250,6 +250,12 @@ s3cow_config (const char *key, const char *value)
     store_config.endpoint = value;
   else if (strcmp (key, "region") == 0)
     store_config.region = value;
+  else if (strcmp (key, "sse") == 0)
+    store_config.sse = value;
+  else if (strcmp (key, "sse-kms-key-id") == 0)
+    store_config.sse_kms_key_id = value;
+  else if (strcmp (key, "storage-class") == 0)
+    store_config.storage_class = value;
   else if (strcmp (key, "prefix") == 0)
     store_config.prefix = value;
   else if (strcmp (key, "access-key") == 0)
@@ -396,6 +402,10 @@ s3cow_config_complete (void)
   "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
   "session-token=<TOK>  Session token (password forms).\n"                     \
   "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
+  "sse=AES256|aws:kms   Server-side encryption of the objects written.\n"      \
+  "sse-kms-key-id=<ID>  The KMS key of sse=aws:kms.\n"                         \
+  "storage-class=<CLS>  Storage class of chunks and maps (STANDARD_IA, "       \
+  "...).\n"                                                                    \
   "tls-verify=false     Do not verify the server's certificate.\n"             \
   "virtual-host=true    Use bucket.host URLs.\n"                               \
   "timeout=<SECS>       Timeout of one S3 request (default 30).\n"             \

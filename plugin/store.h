@@ -75,6 +75,18 @@ struct store_config {
   double retry_time;    /* total seconds spent retrying one call
                          * (transient failures); 0: default 60 */
   unsigned connections; /* max parallel connections; 0: default 16 */
+  /* S3 server-side encryption of every object written: NULL (the
+   * bucket's default), "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with the
+   * key sse_kms_key_id, NULL: the account's AWS managed key).
+   */
+  const char *sse;
+  const char *sse_kms_key_id;
+  /* The S3 storage class of the objects written once (store_put: chunks,
+   * maps), NULL: the bucket's default (STANDARD).  Objects rewritten in
+   * place (store_put_if_match / _if_absent: heads, leases) stay in the
+   * default class, where small objects rewritten often cost least.
+   */
+  const char *storage_class;
 };
 
 struct store;

@@ -46,6 +46,9 @@ struct s3_store {
    * tried, for a 403 to say (NULL: signed, or anonymous on purpose).
    */
   char *anonymous_why;
+  char *sse;            /* x-amz-server-side-encryption of PUTs, or NULL */
+  char *sse_kms_key_id; /* ...-aws-kms-key-id, or NULL */
+  char *storage_class;  /* x-amz-storage-class of unconditional PUTs */
   /* NULL: anonymous requests.  Each attempt signs with the set current
    * when it starts (credentials.h).
    */
@@ -66,6 +69,9 @@ struct s3_call {
   const char *range;          /* Range header value or NULL */
   const char *if_match;       /* unquoted etag or NULL */
   const char *if_none_match;  /* "*" or NULL */
+  const char *sse;            /* x-amz-server-side-encryption or NULL */
+  const char *sse_kms_key_id; /* ...-aws-kms-key-id or NULL */
+  const char *storage_class;  /* x-amz-storage-class or NULL */
 };
 
 extern const struct store_ops store_s3_ops;

@@ -403,6 +403,13 @@ s3_put (struct store *store, const char *key, const void *data, size_t len,
   }
   if (if_absent)
     call.if_none_match = "*";
+  call.sse = s->sse;
+  call.sse_kms_key_id = s->sse_kms_key_id;
+  /* Written once (chunks, maps): the storage class asked for.  Rewritten
+   * in place (heads, leases): the default class (store.h).
+   */
+  if (!if_match && !if_absent)
+    call.storage_class = s->storage_class;
 
   r = store_s3_perform (s, &call, &hreq, &resp, &what);
   r = store_s3_status (s, "PUT", what, r, &resp);

@@ -195,6 +195,15 @@ store_s3_explain (const struct s3_store *s, const struct s3_call *call,
               "and the bucket's",
               key, action_of (call), s->bucket, call->key ? "/" : "",
               call->key ? call->key : "");
+  else if (call->sse
+           && (is (code, "InvalidRequest") || is (code, "InvalidArgument")
+               || is (code, "NotImplemented")))
+    snprintf (m, n,
+              "the server refused the encryption asked for (sse=%s): it "
+              "may not offer it, or not over plain HTTP",
+              call->sse);
+  else if (call->storage_class && is (code, "InvalidStorageClass"))
+    snprintf (m, n, "the server has no storage class %s", call->storage_class);
   else if (is (code, "ExpiredToken"))
     snprintf (m, n, "the session token of access key id %s has expired", key);
 }

@@ -27,6 +27,9 @@ store_s3_free (struct s3_store *s)
   free (s->bucket_path);
   free (s->region);
   free (s->anonymous_why);
+  free (s->sse);
+  free (s->sse_kms_key_id);
+  free (s->storage_class);
   creds_unref (s->creds);
   free (s);
 }
@@ -253,6 +256,72 @@ store_s3_set_region (struct s3_store *s, const char *region)
   return set_addresses (s, &https);
 }
 
+/* Does s hold only characters a header value may have, and some? */
+static bool
+header_value_ok (const char *v)
+{
+  size_t i;
+
+  for (i = 0; v[i]; i++)
+    if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+      return false;
+  return i > 0 && i < 2048;
+}
+
+/* Check and copy the encryption and storage class settings.  Returns 0,
+ * or -1 after logging one message.
+ */
+static int
+set_put_options (struct s3_store *s, const struct store_config *config)
+{
+  const char *sc = config->storage_class;
+  size_t i;
+
+  if (!empty (config->sse) && strcmp (config->sse, "AES256") != 0
+      && strcmp (config->sse, "aws:kms") != 0) {
+    s3cow_log_error ("sse=%s: must be AES256 (SSE-S3) or aws:kms (SSE-KMS)",
+                     config->sse);
+    return -1;
+  }
+  if (!empty (config->sse_kms_key_id)
+      && (empty (config->sse) || strcmp (config->sse, "aws:kms") != 0)) {
+    s3cow_log_error ("sse-kms-key-id= needs sse=aws:kms");
+    return -1;
+  }
+  if (!empty (config->sse_kms_key_id)
+      && !header_value_ok (config->sse_kms_key_id)) {
+    s3cow_log_error ("sse-kms-key-id=: not a key id, alias or ARN");
+    return -1;
+  }
+  if (!empty (sc)) {
+    for (i = 0; sc[i]; i++)
+      if (!((sc[i] >= 'A' && sc[i] <= 'Z') || sc[i] == '_'))
+        break;
+    if (sc[i] != '\0' || i > 64) {
+      s3cow_log_error ("storage-class=%s: not a storage class (STANDARD, "
+                       "STANDARD_IA, INTELLIGENT_TIERING, ONEZONE_IA, "
+                       "GLACIER_IR, ...)",
+                       sc);
+      return -1;
+    }
+    if (strcmp (sc, "GLACIER") == 0 || strcmp (sc, "DEEP_ARCHIVE") == 0) {
+      s3cow_log_error ("storage-class=%s: its objects cannot be read "
+                       "without a restore first, so neither could the "
+                       "disk (GLACIER_IR can be read at once)",
+                       sc);
+      return -1;
+    }
+  }
+  if ((!empty (config->sse) && (s->sse = strdup (config->sse)) == NULL)
+      || (!empty (config->sse_kms_key_id)
+          && (s->sse_kms_key_id = strdup (config->sse_kms_key_id)) == NULL)
+      || (!empty (sc) && (s->storage_class = strdup (sc)) == NULL)) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 struct store *
 store_s3_open (const struct store_config *config)
 {
@@ -314,7 +383,7 @@ store_s3_open (const struct store_config *config)
     goto oom;
   if (s->endpoint_given && (s->endpoint = strdup (config->endpoint)) == NULL)
     goto oom;
-  if (set_addresses (s, &https) == -1)
+  if (set_addresses (s, &https) == -1 || set_put_options (s, config) == -1)
     goto fail;
   if (config->virtual_host)
     s->bucket_path = strdup ("");
@@ -361,10 +430,12 @@ store_s3_open (const struct store_config *config)
                        s->endpoint);
   s3cow_debug (http,
                "s3 store: %s, bucket %s, prefix \"%s\", region %s, "
-               "%s style, %s",
+               "%s style, %s, encryption %s, storage class %s",
                s->endpoint, s->bucket, s->prefix, s->region,
                config->virtual_host ? "virtual-hosted" : "path",
-               s->creds ? "signed" : "anonymous");
+               s->creds ? "signed" : "anonymous",
+               s->sse ? s->sse : "the bucket's default",
+               s->storage_class ? s->storage_class : "the bucket's default");
   return &s->base;
 
 oom:

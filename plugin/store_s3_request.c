@@ -63,7 +63,7 @@ sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
   const struct s3_call *call = ctx->call;
   const char *payload
       = call->payload_sha256 ? call->payload_sha256 : SIGV4_EMPTY_SHA256;
-  struct sigv4_header h[8];
+  struct sigv4_header h[12];
   size_t n = 0, i;
   char amz_date[17];
   char *auth = NULL;
@@ -90,6 +90,16 @@ sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
     h[n++] = (struct sigv4_header){ "If-Match", call->if_match };
   if (call->if_none_match)
     h[n++] = (struct sigv4_header){ "If-None-Match", call->if_none_match };
+  /* Signed like the others, so that no one on the way can drop them. */
+  if (call->sse)
+    h[n++] = (struct sigv4_header){ "x-amz-server-side-encryption", call->sse };
+  if (call->sse_kms_key_id)
+    h[n++]
+        = (struct sigv4_header){ "x-amz-server-side-encryption-aws-kms-key-id",
+                                 call->sse_kms_key_id };
+  if (call->storage_class)
+    h[n++]
+        = (struct sigv4_header){ "x-amz-storage-class", call->storage_class };
   assert (n <= sizeof h / sizeof h[0]);
 
   if (ctx->used) {
