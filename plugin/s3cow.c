@@ -359,8 +359,15 @@ s3cow_config_complete (void)
 {
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
 
-  if (store_config.bucket == NULL) {
-    nbdkit_error ("bucket= is required");
+  /* As the s3cow command: the parameters, then the environment. */
+  if (store_config.bucket == NULL)
+    store_config.bucket = getenv ("S3COW_BUCKET");
+  if (store_config.endpoint == NULL)
+    store_config.endpoint = getenv ("S3COW_ENDPOINT");
+  if (store_config.prefix == NULL)
+    store_config.prefix = getenv ("S3COW_PREFIX");
+  if (store_config.bucket == NULL || store_config.bucket[0] == '\0') {
+    nbdkit_error ("bucket= is required (or S3COW_BUCKET)");
     return -1;
   }
   if (export_name && name_parse_export (export_name, disk, snap) == -1)

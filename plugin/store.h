@@ -239,12 +239,15 @@ struct store *store_dir_open (const struct store_config *config,
  * (credentials.h: web identity, the profile, the container endpoint,
  * instance metadata).  region: AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's, us-east-1.  endpoint: AWS_ENDPOINT_URL.  Fills only fields
- * that are NULL; what it allocates is owned by *owned (free with
- * store_config_free_owned, after the stores opened with config).
- * Returns 0, or -1 after logging (an unreadable credentials file, ...).
+ * that are NULL, but for prefix: a prefix that does not end in '/' gets
+ * one ("team-a" keeps its objects under "team-a/").  What it allocates is owned
+ * by *owned (free with store_config_free_owned, after the stores opened with
+ * config). Returns 0, or -1 after logging (an unreadable credentials file,
+ * ...).
  */
 struct store_config_owned {
   char *access_key, *secret_key, *session_token, *region, *endpoint;
+  char *prefix;
   struct creds *credentials;
 };
 int store_config_resolve (struct store_config *config,

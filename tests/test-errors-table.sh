@@ -122,7 +122,7 @@ missing ()
 }
 
 # ---- parameters ----
-case_no_bucket () { refused export=d endpoint="$ep"; }
+case_no_bucket () { S3COW_BUCKET= refused export=d endpoint="$ep"; }
 case_unknown_param () { refused "${store[@]}" export=d colour=blue; }
 case_size_unparsable () { refused "${store[@]}" export=d size=lots; }
 case_size_unaligned () { refused "${store[@]}" export=d size=1000; }

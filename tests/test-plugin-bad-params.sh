@@ -56,7 +56,7 @@ expect_refused ()
 }
 
 # 1. Parameters checked before any request.
-expect_refused "no bucket=" "bucket= is required" \
+S3COW_BUCKET= expect_refused "no bucket=" "bucket= is required" \
   export=d size=1M endpoint="$ep"
 expect_refused "unknown parameter" "unknown parameter 'colour'" \
   "${store[@]}" export=d size=1M colour=blue
