@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +28,7 @@
 #include "catalog.h"
 #include "cleanup.h"
 #include "disk.h"
+#include "duration.h"
 #include "format.h"
 #include "log.h"
 #include "names.h"
@@ -158,18 +158,14 @@ s3cow_unload (void)
   free (ca_file);
 }
 
-/* Seconds: a finite number from 0 to a day. */
+/* A duration from 0 to a day: seconds, or with a unit (duration.h). */
 static int
-parse_double (const char *key, const char *value, double *out)
+parse_time (const char *key, const char *value, double *out)
 {
-  char *end;
-
-  errno = 0;
-  *out = strtod (value, &end);
-  if (errno || end == value || *end || !isfinite (*out) || *out < 0
-      || *out > 86400) {
-    nbdkit_error ("%s=%s: expected a number of seconds from 0 to 86400", key,
-                  value);
+  if (duration_parse (value, out) == -1 || *out > 86400) {
+    nbdkit_error ("%s=%s: expected a duration from 0 to 1d: seconds, or a "
+                  "number with ms, s, m, h or d (500ms, 30s, 2m)",
+                  key, value);
     return -1;
   }
   return 0;
@@ -279,22 +275,22 @@ s3cow_config (const char *key, const char *value)
   else if (strcmp (key, "virtual-host") == 0)
     return parse_bool (key, value, &store_config.virtual_host);
   else if (strcmp (key, "timeout") == 0)
-    return parse_double (key, value, &store_config.timeout);
+    return parse_time (key, value, &store_config.timeout);
   else if (strcmp (key, "retry-time") == 0)
-    return parse_double (key, value, &store_config.retry_time);
+    return parse_time (key, value, &store_config.retry_time);
   else if (strcmp (key, "commit-interval") == 0)
-    return parse_double (key, value, &commit_interval);
+    return parse_time (key, value, &commit_interval);
   else if (strcmp (key, "gc-grace") == 0)
-    return parse_double (key, value, &gc_grace);
+    return parse_time (key, value, &gc_grace);
   else if (strcmp (key, "lease") == 0) {
-    if (parse_double (key, value, &lease_duration) == -1)
+    if (parse_time (key, value, &lease_duration) == -1)
       return -1;
     if (lease_duration < 3 || lease_duration > 3600) {
       nbdkit_error ("lease=%s: must be from 3 to 3600 seconds", value);
       return -1;
     }
   } else if (strcmp (key, "lease-wait") == 0)
-    return parse_double (key, value, &lease_wait);
+    return parse_time (key, value, &lease_wait);
   else if (strcmp (key, "stats") == 0)
     return set_path (key, value, &stats_file);
   else if (strcmp (key, "connections") == 0
@@ -415,17 +411,17 @@ s3cow_config_complete (void)
   "...).\n"                                                                    \
   "tls-verify=false     Do not verify the server's certificate.\n"             \
   "virtual-host=true    Use bucket.host URLs.\n"                               \
-  "timeout=<SECS>       Timeout of one S3 request (default 30).\n"             \
-  "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n"  \
+  "timeout=<TIME>       Timeout of one S3 request (default 30s).\n"            \
+  "retry-time=<TIME>    Time budget for retrying one S3 call (default 1m).\n"  \
   "connections=<N>      Parallel S3 connections (default 16).\n"               \
   "upload-threads=<N>   Background upload threads (default 8).\n"              \
   "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
   "off).\n"                                                                    \
   "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
-  "commit-interval=<S>  Seconds between background commits (default 5).\n"     \
-  "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n"    \
-  "lease=<SECS>         Lease duration of a read-write open (default 30).\n"   \
-  "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
+  "commit-interval=<T>  Time between background commits (default 5s).\n"       \
+  "gc-grace=<TIME>      The shortest --grace of s3cow gc (default 1h).\n"      \
+  "lease=<TIME>         Lease duration of a read-write open (default 30s).\n"  \
+  "lease-wait=<TIME>    Wait this long for a live lease holder (default 0).\n" \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
 
 /* The disk configuration for an export name (name and snap receive the

@@ -115,7 +115,7 @@ expect_refused "size= for a snapshot" \
 expect_refused "connections=0" "connections=0: must be from 1 to 256" \
   "${store[@]}" export=d size=1M connections=0
 expect_refused "timeout=abc" \
-  "timeout=abc: expected a number of seconds from 0 to 86400" \
+  "timeout=abc: expected a duration from 0 to 1d" \
   "${store[@]}" export=d size=1M timeout=abc
 
 # 2. Refused after looking at the bucket.
