@@ -216,6 +216,12 @@ case_no_credentials () {
     refused bucket="$bucket" endpoint="$ep" export=d
   )
 }
+case_sse () { refused "${store[@]}" export=d sse=AES128; }
+case_sse_kms_key_id () { refused "${store[@]}" export=d sse-kms-key-id=k; }
+case_storage_class () { refused "${store[@]}" export=d storage-class=glacier; }
+case_storage_class_archive () {
+  refused "${store[@]}" export=d storage-class=GLACIER
+}
 case_unresolvable () {
   # Fails at once, not after retry-time=60.
   local t0=$SECONDS
@@ -270,7 +276,7 @@ store_of ()
 {
   case "$1" in
     secret_key | access_key | access_denied | clock_skew | no_credentials | \
-      *_oversized) echo s3 ;;
+      sse | sse_kms_key_id | storage_class* | *_oversized) echo s3 ;;
     *) echo dir ;;
   esac
 }
