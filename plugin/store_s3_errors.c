@@ -189,12 +189,6 @@ store_s3_explain (const struct s3_store *s, const struct s3_call *call,
               "the system clock is %s%s, more than the 15 minutes S3 "
               "allows: set it right (NTP, chrony)",
               skew[0] ? skew : "off", skew[0] ? " the server's" : "");
-  else if (is (code, "AccessDenied") || resp->status == 403)
-    snprintf (m, n,
-              "access key id %s may not %s %s%s%s: check the key's policy "
-              "and the bucket's",
-              key, action_of (call), s->bucket, call->key ? "/" : "",
-              call->key ? call->key : "");
   else if (call->sse
            && (is (code, "InvalidRequest") || is (code, "InvalidArgument")
                || is (code, "NotImplemented")))
@@ -206,6 +200,15 @@ store_s3_explain (const struct s3_store *s, const struct s3_call *call,
     snprintf (m, n, "the server has no storage class %s", call->storage_class);
   else if (is (code, "ExpiredToken"))
     snprintf (m, n, "the session token of access key id %s has expired", key);
+  else if (is (code, "AccessDenied") || resp->status == 403)
+    snprintf (m, n,
+              "access key id %s may not %s %s%s%s: check the key's policy "
+              "and the bucket's%s",
+              key, action_of (call), s->bucket, call->key ? "/" : "",
+              call->key ? call->key : "",
+              s->sse && strcmp (s->sse, "aws:kms") == 0
+                  ? ", and kms:GenerateDataKey and kms:Decrypt on the KMS key"
+                  : "");
 }
 
 int
