@@ -161,6 +161,11 @@ static const char common_help[]
       "                          AWS_ACCESS_KEY_ID, ~/.aws/credentials)\n"
       "  --secret-key-file FILE  read the secret key from FILE (- for stdin)\n"
       "  --ca-file FILE          CA certificates for HTTPS\n"
+      "  --sse AES256|aws:kms    server-side encryption of the objects "
+      "written\n"
+      "  --sse-kms-key-id ID     the KMS key of --sse aws:kms\n"
+      "  --storage-class CLASS   storage class of chunks and maps "
+      "(STANDARD_IA, ...)\n"
       "  --no-verify-tls         do not verify the server's certificate\n"
       "  --timeout SECS          timeout of one request (default 30)\n"
       "  --retry-time SECS       time spent retrying one request (default 15)\n"
@@ -262,6 +267,10 @@ cli_store (struct cli *cli)
   if (store_config_resolve (&cli->config, &cli->owned) == -1)
     return NULL;
   cli->store = store_open (&cli->config);
+  if (cli->store && store_check (cli->store) != STORE_OK) {
+    store_close (cli->store);
+    cli->store = NULL;
+  }
   return cli->store;
 }
 
@@ -287,6 +296,9 @@ enum {
   LONG_TO_PROFILE,
   LONG_JOBS,
   LONG_HISTORY,
+  LONG_SSE,
+  LONG_SSE_KMS_KEY_ID,
+  LONG_STORAGE_CLASS,
 };
 
 static const struct option long_options[] = {
@@ -300,6 +312,9 @@ static const struct option long_options[] = {
    * --secret-key-file (and the secret never echoed as a file name). */
   { "secret-key", required_argument, NULL, LONG_SECRET_KEY },
   { "ca-file", required_argument, NULL, LONG_CA_FILE },
+  { "sse", required_argument, NULL, LONG_SSE },
+  { "sse-kms-key-id", required_argument, NULL, LONG_SSE_KMS_KEY_ID },
+  { "storage-class", required_argument, NULL, LONG_STORAGE_CLASS },
   { "no-verify-tls", no_argument, NULL, LONG_NO_VERIFY_TLS },
   { "timeout", required_argument, NULL, LONG_TIMEOUT },
   { "retry-time", required_argument, NULL, LONG_RETRY_TIME },
@@ -407,6 +422,15 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     case LONG_CA_FILE:
       cli.config.ca_file = optarg;
+      break;
+    case LONG_SSE:
+      cli.config.sse = optarg;
+      break;
+    case LONG_SSE_KMS_KEY_ID:
+      cli.config.sse_kms_key_id = optarg;
+      break;
+    case LONG_STORAGE_CLASS:
+      cli.config.storage_class = optarg;
       break;
     case LONG_NO_VERIFY_TLS:
       cli.config.tls_verify = false;

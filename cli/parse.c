@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "format.h"
 #include "log.h"
 #include "names.h"
@@ -66,41 +67,13 @@ parse_disk_size (const char *s, uint64_t *out)
 int
 parse_duration (const char *what, const char *s, double *out)
 {
-  char *end;
-  double v, unit = 1;
-
-  errno = 0;
-  v = strtod (s, &end);
-  if (errno != 0 || end == s || !isfinite (v) || v < 0 || !isdigit (s[0]))
-    goto bad;
-  if (*end) {
-    if (end[1] != '\0')
-      goto bad;
-    switch (*end) {
-    case 's':
-      unit = 1;
-      break;
-    case 'm':
-      unit = 60;
-      break;
-    case 'h':
-      unit = 3600;
-      break;
-    case 'd':
-      unit = 86400;
-      break;
-    default:
-      goto bad;
-    }
+  if (duration_parse (s, out) == -1) {
+    s3cow_log_error ("%s '%s' is not a duration: use a number with ms, s, "
+                     "m, h or d (e.g. 30s, 10m, 2h, 1d)",
+                     what, s);
+    return -1;
   }
-  *out = v * unit;
   return 0;
-
-bad:
-  s3cow_log_error ("%s '%s' is not a duration: use a number with s, m, h or "
-                   "d (e.g. 30s, 10m, 2h, 1d)",
-                   what, s);
-  return -1;
 }
 
 int
@@ -121,12 +94,10 @@ parse_history (const char *s, uint64_t *seconds)
 int
 parse_seconds (const char *what, const char *s, double *out)
 {
-  char *end;
-
-  errno = 0;
-  *out = strtod (s, &end);
-  if (errno != 0 || end == s || *end || !isfinite (*out) || *out <= 0) {
-    s3cow_log_error ("%s '%s': expected a positive number of seconds", what, s);
+  if (duration_parse (s, out) == -1 || *out <= 0) {
+    s3cow_log_error ("%s '%s': expected a positive duration: seconds, or a "
+                     "number with ms, s, m, h or d (e.g. 500ms, 30s, 2m)",
+                     what, s);
     return -1;
   }
   return 0;

@@ -27,6 +27,13 @@ void s3cow_log_debug (const char *fmt, ...)
 void s3cow_log_warning (const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2)));
 
+/* The last error this thread logged (s3cow_log_error), "" if none since
+ * s3cow_log_forget_error: the plugin hands it to NBD clients as it can
+ * (nbdkit 1.32 sends them no message when an open fails).
+ */
+const char *s3cow_log_last_error (void);
+void s3cow_log_forget_error (void);
+
 #define s3cow_debug(flag, fmt, ...)                                            \
   do {                                                                         \
     if (s3cow_debug_##flag)                                                    \

@@ -15,11 +15,31 @@ NBDKIT_DLL_PUBLIC int s3cow_debug_cache;
 NBDKIT_DLL_PUBLIC int s3cow_debug_commit;
 NBDKIT_DLL_PUBLIC int s3cow_debug_lease;
 
+/* See log.h: per thread, so that connections opening at once each keep
+ * their own.
+ */
+static __thread char last_error[512];
+
+const char *
+s3cow_log_last_error (void)
+{
+  return last_error;
+}
+
+void
+s3cow_log_forget_error (void)
+{
+  last_error[0] = '\0';
+}
+
 void
 s3cow_log_error (const char *fmt, ...)
 {
   va_list ap;
 
+  va_start (ap, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
   va_start (ap, fmt);
   nbdkit_verror (fmt, ap);
   va_end (ap);

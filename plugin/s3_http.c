@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,10 @@ struct s3_http {
   CURL **idle;             /* room for max handles */
   unsigned n_idle;
   unsigned n_handles;
+  /* Has any attempt had an answer?  Until then a host name that does not
+   * resolve is a typo to report at once, not an outage to wait out.
+   */
+  atomic_bool answered;
 };
 
 struct s3_http *
@@ -358,6 +363,7 @@ header_cb (char *p, size_t size, size_t nitems, void *opaque)
     resp->has_length = false;
     resp->content_length = 0;
     resp->etag[0] = resp->last_modified[0] = resp->content_range[0] = '\0';
+    resp->date[0] = resp->bucket_region[0] = '\0';
     resp->etag_too_long = false;
     a->in_body = false;
     return n;
@@ -391,6 +397,10 @@ header_cb (char *p, size_t size, size_t nitems, void *opaque)
     copy_value (resp->last_modified, sizeof resp->last_modified, v, vlen);
   else if (header_is (p, n, "content-range", &v, &vlen))
     copy_value (resp->content_range, sizeof resp->content_range, v, vlen);
+  else if (header_is (p, n, "date", &v, &vlen))
+    copy_value (resp->date, sizeof resp->date, v, vlen);
+  else if (header_is (p, n, "x-amz-bucket-region", &v, &vlen))
+    copy_value (resp->bucket_region, sizeof resp->bucket_region, v, vlen);
   return n;
 }
 
@@ -616,8 +626,9 @@ attempt_once (struct s3_http *http, CURL *h, const struct s3_http_request *req,
   resp->has_length = false;
   resp->content_length = 0;
   resp->etag[0] = resp->last_modified[0] = resp->content_range[0] = '\0';
+  resp->date[0] = resp->bucket_region[0] = '\0';
   resp->etag_too_long = false;
-  resp->error.code[0] = resp->error.message[0] = '\0';
+  resp->error.code[0] = resp->error.message[0] = resp->error.region[0] = '\0';
   resp->errmsg[0] = '\0';
 
   curl_easy_reset (h);
@@ -652,6 +663,8 @@ attempt_once (struct s3_http *http, CURL *h, const struct s3_http_request *req,
 
   c = curl_easy_perform (h);
   curl_slist_free_all (headers);
+  if (resp->status != 0 && !atomic_load (&http->answered))
+    atomic_store (&http->answered, true);
 
   if (a.errbody) {
     s3_xml_parse_error (a.errbody, a.errbody_len, &resp->error);
@@ -670,6 +683,8 @@ attempt_once (struct s3_http *http, CURL *h, const struct s3_http_request *req,
               curl_err[0] ? curl_err : curl_easy_strerror (c));
     *not_sent = curl_not_sent (c);
     ret = curl_transient (c) ? S3_HTTP_TRANSIENT : S3_HTTP_PERMANENT;
+    if (c == CURLE_COULDNT_RESOLVE_HOST && !atomic_load (&http->answered))
+      ret = S3_HTTP_PERMANENT;
   } else if (is_2xx (resp->status) && resp->has_length
              && strcmp (req->method, "HEAD") != 0
              && resp->received < resp->content_length) {

@@ -12,10 +12,12 @@
  * than its Content-Length, a body that the caller's check_fn rejects,
  * HTTP 5xx except 501/505, 408, 429, 503 SlowDown, 400 RequestTimeout),
  * with exponential backoff and jitter,
- * within a time budget.  It knows nothing of S3 semantics beyond that: the
- * caller decides what a final status means.  It does not log errors (the
- * caller does, knowing the context); it emits one s3cow_debug (http, ...)
- * line per attempt.
+ * within a time budget.  A host name that does not resolve is retried
+ * only once the pool has had an answer from the server: before that it
+ * is a wrong endpoint, reported at once rather than after the budget.  It knows
+ * nothing of S3 semantics beyond that: the caller decides what a final status
+ * means.  It does not log errors (the caller does, knowing the context); it
+ * emits one s3cow_debug (http, ...) line per attempt.
  *
  * Thread-safe.  Lock: s3_http.lock guards the pool only; it is never held
  * across network I/O or a callback.
@@ -108,6 +110,8 @@ struct s3_http_response {
   bool etag_too_long;
   char last_modified[64];    /* raw header value, "" if none */
   char content_range[96];    /* raw header value, "" if none */
+  char date[64];             /* raw header value, "" if none */
+  char bucket_region[64];    /* x-amz-bucket-region, "" if none */
   struct s3_xml_error error; /* Code and Message of a non-2xx body */
   unsigned attempts;
   double seconds; /* spent in the call, retries included */
@@ -116,7 +120,7 @@ struct s3_http_response {
    * that now gets 412 may have succeeded on that earlier attempt.
    */
   bool maybe_applied;
-  char errmsg[256]; /* why the call failed (no secrets) */
+  char errmsg[512]; /* why the call failed (no secrets) */
 };
 
 enum {

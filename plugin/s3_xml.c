@@ -33,6 +33,7 @@ enum elem {
   E_ERROR,
   E_CODE,
   E_MESSAGE,
+  E_REGION,
   E_LIST,
   E_IS_TRUNCATED,
   E_NEXT_TOKEN,
@@ -47,6 +48,7 @@ static const char *const elem_names[] = {
   [E_ERROR] = "Error",
   [E_CODE] = "Code",
   [E_MESSAGE] = "Message",
+  [E_REGION] = "Region",
   [E_LIST] = "ListBucketResult",
   [E_IS_TRUNCATED] = "IsTruncated",
   [E_NEXT_TOKEN] = "NextContinuationToken",
@@ -280,7 +282,8 @@ error_open (struct glue *g)
     return -1;
   }
   if (g->depth == 2
-      && (elem_at (g, 2) == E_CODE || elem_at (g, 2) == E_MESSAGE))
+      && (elem_at (g, 2) == E_CODE || elem_at (g, 2) == E_MESSAGE
+          || elem_at (g, 2) == E_REGION))
     g->text_max = S3_XML_TEXT_MAX;
   return 0;
 }
@@ -294,6 +297,8 @@ error_close (struct glue *g, const char *text, size_t len)
     copy_truncated (err->code, sizeof err->code, text, len);
   else if (g->depth == 2 && elem_at (g, 2) == E_MESSAGE)
     copy_truncated (err->message, sizeof err->message, text, len);
+  else if (g->depth == 2 && elem_at (g, 2) == E_REGION)
+    copy_truncated (err->region, sizeof err->region, text, len);
   return 0;
 }
 
@@ -303,7 +308,7 @@ s3_xml_parse_error (const char *xml, size_t len, struct s3_xml_error *err)
   const struct doc doc = { error_open, error_close, err };
   struct glue g = { 0 };
 
-  err->code[0] = err->message[0] = '\0';
+  err->code[0] = err->message[0] = err->region[0] = '\0';
   if (glue_parse (&g, &doc, xml, len) == -1)
     return -1;
   if (err->code[0] == '\0') {

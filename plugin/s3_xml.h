@@ -32,6 +32,7 @@
 
 #define S3_XML_CODE_MAX 64     /* room for an error Code, NUL included */
 #define S3_XML_MESSAGE_MAX 256 /* room for an error Message */
+#define S3_XML_REGION_MAX 64   /* room for an error's Region */
 #define S3_XML_WHY_MAX 160     /* room for the reason a document is refused */
 
 #define S3_XML_DOC_MAX ((size_t)16 * 1024 * 1024) /* longest document */
@@ -40,13 +41,17 @@
 #define S3_XML_KEY_MAX 1024   /* longest key, bytes of UTF-8 (S3's own limit) */
 #define S3_XML_OBJECTS_MAX 10000 /* entries of one page (S3 sends <= 1000) */
 
-/* Code and Message of an S3 error body, truncated to fit, "" when absent.
- * Printable ASCII only (anything else becomes '?', blanks a space): they
- * came from the network and go to logs and terminals.
+/* Code, Message and Region of an S3 error body, truncated to fit, "" when
+ * absent. Printable ASCII only (anything else becomes '?', blanks a space):
+ * they came from the network and go to logs and terminals.
  */
 struct s3_xml_error {
   char code[S3_XML_CODE_MAX];
   char message[S3_XML_MESSAGE_MAX];
+  /* The bucket's region, which AWS names in an AuthorizationHeaderMalformed
+   * or PermanentRedirect answer to a request signed for another one.
+   */
+  char region[S3_XML_REGION_MAX];
 };
 
 /* Read an <Error> document.  Returns 0 when it is one and has a Code, else

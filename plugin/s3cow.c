@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,8 +28,11 @@
 #include "catalog.h"
 #include "cleanup.h"
 #include "disk.h"
+#include "duration.h"
 #include "format.h"
+#include "log.h"
 #include "names.h"
+#include "open_failures.h"
 #include "stats.h"
 #include "store.h"
 #include "timedwait.h"
@@ -156,18 +158,14 @@ s3cow_unload (void)
   free (ca_file);
 }
 
-/* Seconds: a finite number from 0 to a day. */
+/* A duration from 0 to a day: seconds, or with a unit (duration.h). */
 static int
-parse_double (const char *key, const char *value, double *out)
+parse_time (const char *key, const char *value, double *out)
 {
-  char *end;
-
-  errno = 0;
-  *out = strtod (value, &end);
-  if (errno || end == value || *end || !isfinite (*out) || *out < 0
-      || *out > 86400) {
-    nbdkit_error ("%s=%s: expected a number of seconds from 0 to 86400", key,
-                  value);
+  if (duration_parse (value, out) == -1 || *out > 86400) {
+    nbdkit_error ("%s=%s: expected a duration from 0 to 1d: seconds, or a "
+                  "number with ms, s, m, h or d (500ms, 30s, 2m)",
+                  key, value);
     return -1;
   }
   return 0;
@@ -248,6 +246,12 @@ s3cow_config (const char *key, const char *value)
     store_config.endpoint = value;
   else if (strcmp (key, "region") == 0)
     store_config.region = value;
+  else if (strcmp (key, "sse") == 0)
+    store_config.sse = value;
+  else if (strcmp (key, "sse-kms-key-id") == 0)
+    store_config.sse_kms_key_id = value;
+  else if (strcmp (key, "storage-class") == 0)
+    store_config.storage_class = value;
   else if (strcmp (key, "prefix") == 0)
     store_config.prefix = value;
   else if (strcmp (key, "access-key") == 0)
@@ -271,22 +275,22 @@ s3cow_config (const char *key, const char *value)
   else if (strcmp (key, "virtual-host") == 0)
     return parse_bool (key, value, &store_config.virtual_host);
   else if (strcmp (key, "timeout") == 0)
-    return parse_double (key, value, &store_config.timeout);
+    return parse_time (key, value, &store_config.timeout);
   else if (strcmp (key, "retry-time") == 0)
-    return parse_double (key, value, &store_config.retry_time);
+    return parse_time (key, value, &store_config.retry_time);
   else if (strcmp (key, "commit-interval") == 0)
-    return parse_double (key, value, &commit_interval);
+    return parse_time (key, value, &commit_interval);
   else if (strcmp (key, "gc-grace") == 0)
-    return parse_double (key, value, &gc_grace);
+    return parse_time (key, value, &gc_grace);
   else if (strcmp (key, "lease") == 0) {
-    if (parse_double (key, value, &lease_duration) == -1)
+    if (parse_time (key, value, &lease_duration) == -1)
       return -1;
     if (lease_duration < 3 || lease_duration > 3600) {
       nbdkit_error ("lease=%s: must be from 3 to 3600 seconds", value);
       return -1;
     }
   } else if (strcmp (key, "lease-wait") == 0)
-    return parse_double (key, value, &lease_wait);
+    return parse_time (key, value, &lease_wait);
   else if (strcmp (key, "stats") == 0)
     return set_path (key, value, &stats_file);
   else if (strcmp (key, "connections") == 0
@@ -351,8 +355,15 @@ s3cow_config_complete (void)
 {
   struct name_ref ref;
 
-  if (store_config.bucket == NULL) {
-    nbdkit_error ("bucket= is required");
+  /* As the s3cow command: the parameters, then the environment. */
+  if (store_config.bucket == NULL)
+    store_config.bucket = getenv ("S3COW_BUCKET");
+  if (store_config.endpoint == NULL)
+    store_config.endpoint = getenv ("S3COW_ENDPOINT");
+  if (store_config.prefix == NULL)
+    store_config.prefix = getenv ("S3COW_PREFIX");
+  if (store_config.bucket == NULL || store_config.bucket[0] == '\0') {
+    nbdkit_error ("bucket= is required (or S3COW_BUCKET)");
     return -1;
   }
   if (export_name && name_parse_ref (export_name, &ref) == -1)
@@ -397,19 +408,23 @@ s3cow_config_complete (void)
   "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
   "session-token=<TOK>  Session token (password forms).\n"                     \
   "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
+  "sse=AES256|aws:kms   Server-side encryption of the objects written.\n"      \
+  "sse-kms-key-id=<ID>  The KMS key of sse=aws:kms.\n"                         \
+  "storage-class=<CLS>  Storage class of chunks and maps (STANDARD_IA, "       \
+  "...).\n"                                                                    \
   "tls-verify=false     Do not verify the server's certificate.\n"             \
   "virtual-host=true    Use bucket.host URLs.\n"                               \
-  "timeout=<SECS>       Timeout of one S3 request (default 30).\n"             \
-  "retry-time=<SECS>    Time budget for retrying one S3 call (default 60).\n"  \
+  "timeout=<TIME>       Timeout of one S3 request (default 30s).\n"            \
+  "retry-time=<TIME>    Time budget for retrying one S3 call (default 1m).\n"  \
   "connections=<N>      Parallel S3 connections (default 16).\n"               \
   "upload-threads=<N>   Background upload threads (default 8).\n"              \
   "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
   "off).\n"                                                                    \
   "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
-  "commit-interval=<S>  Seconds between background commits (default 5).\n"     \
-  "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n"    \
-  "lease=<SECS>         Lease duration of a read-write open (default 30).\n"   \
-  "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
+  "commit-interval=<T>  Time between background commits (default 5s).\n"       \
+  "gc-grace=<TIME>      The shortest --grace of s3cow gc (default 1h).\n"      \
+  "lease=<TIME>         Lease duration of a read-write open (default 30s).\n"  \
+  "lease-wait=<TIME>    Wait this long for a live lease holder (default 0).\n" \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
 
 /* The disk configuration for an export name (ref receives its parts,
@@ -525,7 +540,7 @@ s3cow_get_ready (void)
   if (store_config_resolve (&store_config, &store_owned) == -1)
     return -1;
   store = store_open (&store_config);
-  if (store == NULL)
+  if (store == NULL || store_check (store) != STORE_OK)
     return -1;
   cache = cache_new (
       &(struct cache_config){ .size = cache_size,
@@ -578,14 +593,19 @@ static int
 add_export (void *opaque, const struct catalog_key *key,
             const struct store_entry *entry)
 {
-  return nbdkit_add_export (opaque, key->disk, NULL);
+  CLEANUP_FREE char *why = open_failure_describe (key->disk);
+
+  return nbdkit_add_export (opaque, key->disk, why);
 }
 
 static int
 s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 {
-  if (export_name)
-    return nbdkit_add_export (exports, export_name, NULL);
+  if (export_name) {
+    CLEANUP_FREE char *why = open_failure_describe (export_name);
+
+    return nbdkit_add_export (exports, export_name, why);
+  }
   if (catalog_list (store, NULL, CATALOG_MASK (CATALOG_HEAD), add_export,
                     exports)
       != STORE_OK)
@@ -625,7 +645,10 @@ s3cow_open (int readonly)
     return NULL;
   }
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&disks_lock);
+  s3cow_log_forget_error ();
   h->od = get_disk (export, readonly);
+  /* The client learns only "unknown export" (open_failures.h). */
+  open_failure_note (export, h->od ? NULL : s3cow_log_last_error ());
   if (h->od == NULL) {
     free (h);
     return NULL;

@@ -227,6 +227,12 @@ store_list (struct store *store, const char *key_prefix, store_list_fn fn,
 }
 
 int
+store_check (struct store *store)
+{
+  return store->ops->check ? store->ops->check (store) : STORE_OK;
+}
+
+int
 store_errno (int status)
 {
   switch (status) {

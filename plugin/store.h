@@ -47,9 +47,14 @@ struct store_config {
   /* NULL: AWS (https://s3.REGION.amazonaws.com).  "file:///path": the
    * directory store.  Otherwise "http://host[:port]" or "https://...". */
   const char *endpoint;
-  const char *bucket;     /* required */
-  const char *prefix;     /* "" or NULL for none */
-  const char *region;     /* NULL: us-east-1 */
+  const char *bucket; /* required */
+  const char *prefix; /* "" or NULL for none */
+  const char *region; /* NULL: us-east-1 */
+  /* region is a default, not given by the user (region=, --region,
+   * AWS_REGION, a profile): the bucket's own region may replace it
+   * (store_check).
+   */
+  bool region_guessed;
   const char *access_key; /* S3 only; NULL with secret_key NULL: anonymous */
   const char *secret_key;
   const char *session_token; /* NULL: none */
@@ -59,6 +64,10 @@ struct store_config {
    * are then NULL; store_s3_open takes a reference.  NULL: the keys.
    */
   struct creds *credentials;
+  /* The credential chain was searched and found nothing (requests are
+   * anonymous): a 403 then says so and what was tried.
+   */
+  bool credentials_tried;
   bool virtual_host;    /* bucket.host/key instead of host/bucket/key */
   bool tls_verify;      /* default true; false only when asked */
   const char *ca_file;  /* NULL: the system's CA bundle */
@@ -66,6 +75,18 @@ struct store_config {
   double retry_time;    /* total seconds spent retrying one call
                          * (transient failures); 0: default 60 */
   unsigned connections; /* max parallel connections; 0: default 16 */
+  /* S3 server-side encryption of every object written: NULL (the
+   * bucket's default), "AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with the
+   * key sse_kms_key_id, NULL: the account's AWS managed key).
+   */
+  const char *sse;
+  const char *sse_kms_key_id;
+  /* The S3 storage class of the objects written once (store_put: chunks,
+   * maps), NULL: the bucket's default (STANDARD).  Objects rewritten in
+   * place (store_put_if_match / _if_absent: heads, leases) stay in the
+   * default class, where small objects rewritten often cost least.
+   */
+  const char *storage_class;
 };
 
 struct store;
@@ -198,6 +219,20 @@ typedef int (*store_list_fn) (void *opaque, const struct store_entry *entry);
 int store_list (struct store *store, const char *key_prefix, store_list_fn fn,
                 void *opaque);
 
+/* Check that the bucket is there and that the credentials work, with one
+ * cheap request (S3: a listing of at most one key under the prefix), so
+ * that a wrong bucket, endpoint, key, secret or clock is reported when a
+ * program starts.  When the S3 answer names another region for the bucket
+ * and the region was a default (config.region_guessed), the store
+ * switches to the bucket's region (a debug line) and checks again.  Call
+ * it before any other call on the store runs (it may change the store's
+ * addresses).  A listing that is denied (AccessDenied) to credentials
+ * that are otherwise good is not a failure here: a server of one disk
+ * needs no listing.  Returns STORE_OK, or another status after logging
+ * one message naming the cause.
+ */
+int store_check (struct store *store);
+
 /* The errno to give an NBD client for a failed store call: EIO mostly. */
 int store_errno (int status);
 
@@ -221,6 +256,7 @@ struct store_ops {
                time_t *mtime);
   int (*list) (struct store *, const char *key_prefix, store_list_fn fn,
                void *opaque);
+  int (*check) (struct store *); /* NULL: nothing to check */
 };
 
 /* Every backend's private struct starts with this. */
@@ -238,12 +274,15 @@ struct store *store_dir_open (const struct store_config *config,
  * (credentials.h: web identity, the profile, the container endpoint,
  * instance metadata).  region: AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's, us-east-1.  endpoint: AWS_ENDPOINT_URL.  Fills only fields
- * that are NULL; what it allocates is owned by *owned (free with
- * store_config_free_owned, after the stores opened with config).
- * Returns 0, or -1 after logging (an unreadable credentials file, ...).
+ * that are NULL, but for prefix: a prefix that does not end in '/' gets
+ * one ("team-a" keeps its objects under "team-a/").  What it allocates is owned
+ * by *owned (free with store_config_free_owned, after the stores opened with
+ * config). Returns 0, or -1 after logging (an unreadable credentials file,
+ * ...).
  */
 struct store_config_owned {
   char *access_key, *secret_key, *session_token, *region, *endpoint;
+  char *prefix;
   struct creds *credentials;
 };
 int store_config_resolve (struct store_config *config,

@@ -63,6 +63,8 @@ store_config_free_owned (struct store_config_owned *owned)
   owned->region = NULL;
   free (owned->endpoint);
   owned->endpoint = NULL;
+  free (owned->prefix);
+  owned->prefix = NULL;
   creds_unref (owned->credentials);
   owned->credentials = NULL;
 }
@@ -117,6 +119,7 @@ resolve_credentials (struct store_config *config,
   if (creds_chain_new (config->region, &owned->credentials) == -1)
     return -1;
   config->credentials = owned->credentials;
+  config->credentials_tried = owned->credentials == NULL;
   return 0;
 }
 
@@ -132,6 +135,17 @@ store_config_resolve (struct store_config *config,
     config->endpoint = owned->endpoint;
   }
 
+  /* A prefix names a folder: "team-a" is "team-a/", never "team-adisks/". */
+  if (config->prefix && config->prefix[0]
+      && config->prefix[strlen (config->prefix) - 1] != '/') {
+    if (asprintf (&owned->prefix, "%s/", config->prefix) == -1) {
+      owned->prefix = NULL;
+      s3cow_log_error ("out of memory");
+      goto fail;
+    }
+    config->prefix = owned->prefix;
+  }
+
   /* A directory store needs no region and no credentials. */
   if (config->endpoint && strncmp (config->endpoint, "file://", 7) == 0)
     return 0;
@@ -139,6 +153,8 @@ store_config_resolve (struct store_config *config,
   if (config->region == NULL) {
     const char *r = env ("AWS_REGION");
 
+    /* Not chosen for this bucket: the bucket's own region may replace it. */
+    config->region_guessed = true;
     if (r == NULL)
       r = env ("AWS_DEFAULT_REGION");
     if (r == NULL && creds_profile_value ("region", &owned->region) == -1)
@@ -157,6 +173,8 @@ fail:
   /* Leave no pointer into what is freed. */
   if (config->endpoint == owned->endpoint)
     config->endpoint = NULL;
+  if (owned->prefix && config->prefix == owned->prefix)
+    config->prefix = NULL;
   if (config->region == owned->region)
     config->region = NULL;
   if (config->credentials == owned->credentials)

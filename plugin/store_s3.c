@@ -2,7 +2,8 @@
  *
  * Layers, each in its own file, calls going down only:
  *
- *   store_s3.c   URLs, signing of each attempt, S3 status -> store status
+ *   store_s3*.c  operations, URLs, signing of each attempt, S3 status ->
+ *                store status (store_s3-internal.h lists the files)
  *   s3_http.c    libcurl handle pool, timeouts, retries with backoff
  *   sigv4.c      AWS Signature Version 4 (pure)
  *   s3_xml.c     error bodies and listings (over libexpat)
@@ -12,16 +13,8 @@
  *   path style (default)   http://host:port/BUCKET/PREFIXKEY
  *   virtual_host           http://BUCKET.host:port/PREFIXKEY
  *
- * The URL path is the signed canonical URI byte for byte (each segment
- * URI-encoded, see sigv4_uri_encode) and the URL query is the signed
- * canonical query (sorted), so that what is sent is what was signed.
- * Every attempt (retries included) is signed anew with the current time.
- *
- * Status mapping (see store.h): 404 -> STORE_NOT_FOUND except NoSuchBucket
- * (STORE_PERMANENT, "bucket X does not exist"); 412 and 409
- * ConditionalRequestConflict -> STORE_PRECONDITION; 403 and every other
- * 3xx/4xx -> STORE_PERMANENT with the S3 Code and Message; retries
- * exhausted -> STORE_TRANSIENT.
+ * Signing and URLs: store_s3_request.c.  Status mapping:
+ * store_s3_errors.c.
  *
  * Conditional PUT and retries: a conditional PUT is retried like any
  * other request.  If an attempt failed after it may have reached the
@@ -60,27 +53,23 @@
  */
 #include <config.h>
 
-#include <assert.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "cleanup.h"
-#include "credentials.h"
 #include "log.h"
 #include "s3_http.h"
 #include "s3_xml.h"
 #include "sigv4.h"
 #include "store.h"
+#include "store_s3-internal.h"
 
 _Static_assert(S3_HTTP_ETAG_MAX == STORE_ETAG_MAX, "etag sizes differ");
 
@@ -92,324 +81,10 @@ _Static_assert(S3_HTTP_ETAG_MAX == STORE_ETAG_MAX, "etag sizes differ");
 #define LIST_PAGE_MAX (8 * 1024 * 1024)
 _Static_assert(LIST_PAGE_MAX <= S3_XML_DOC_MAX, "a page s3_xml refuses");
 
-struct s3_store {
-  struct store base; /* first: store.c sees only this */
-  struct s3_http *http;
-  char *endpoint; /* as given (or the AWS default), messages */
-  char *base_url; /* "http://[bucket.]host:port" */
-  char *host;     /* Host header: "[bucket.]host:port" */
-  char *bucket;
-  char *prefix;      /* "" for none */
-  char *bucket_path; /* "/bucket" (path style) or "" */
-  char *region;
-  /* NULL: anonymous requests.  Each attempt signs with the set current
-   * when it starts (credentials.h).
-   */
-  struct creds *creds;
-  /* Are the server's ETags the MD5 of the object's content?  0: not known
-   * yet, 1: yes (seen), -1: no (seen); see the top.
-   */
-  atomic_int etag_md5;
-};
-
-/* Options of one S3 call. */
-struct s3_call {
-  const char *method;
-  const char *key; /* relative to the prefix; NULL: bucket */
-  const struct sigv4_param *params;
-  size_t n_params;
-  const char *payload_sha256; /* NULL: SIGV4_EMPTY_SHA256 */
-  const char *range;          /* Range header value or NULL */
-  const char *if_match;       /* unquoted etag or NULL */
-  const char *if_none_match;  /* "*" or NULL */
-};
-
-/* What headers_fn needs to sign an attempt. */
-struct sign_ctx {
-  const struct s3_store *s;
-  const struct s3_call *call;
-  const char *path;       /* decoded path: "/bucket/prefixkey" */
-  struct creds_set *used; /* the credentials of the last attempt, or NULL */
-};
-
-static void
-free_store (struct s3_store *s)
-{
-  s3_http_free (s->http);
-  free (s->endpoint);
-  free (s->base_url);
-  free (s->host);
-  free (s->bucket);
-  free (s->prefix);
-  free (s->bucket_path);
-  free (s->region);
-  creds_unref (s->creds);
-  free (s);
-}
-
 static void
 s3_close (struct store *store)
 {
-  free_store ((struct s3_store *)store);
-}
-
-/* Build one "Name: value" line onto *headers.  Returns 0 or -1. */
-static int
-add_header (struct curl_slist **headers, const char *name, const char *value)
-{
-  CLEANUP_FREE char *line = NULL;
-  struct curl_slist *l;
-
-  if (asprintf (&line, "%s: %s", name, value) == -1) {
-    line = NULL;
-    return -1;
-  }
-  l = curl_slist_append (*headers, line);
-  if (line[0] == 'A' && strncmp (line, "Authorization", 13) == 0)
-    OPENSSL_cleanse (line, strlen (line));
-  if (l == NULL)
-    return -1;
-  *headers = l;
-  return 0;
-}
-
-/* s3_http_headers_fn: the headers of one attempt, signed now. */
-static int
-sign_headers (void *opaque, struct curl_slist **headers, char *errmsg,
-              size_t errmsg_size)
-{
-  struct sign_ctx *ctx = opaque;
-  const struct s3_store *s = ctx->s;
-  const struct s3_call *call = ctx->call;
-  const char *payload
-      = call->payload_sha256 ? call->payload_sha256 : SIGV4_EMPTY_SHA256;
-  struct sigv4_header h[8];
-  size_t n = 0, i;
-  char amz_date[17];
-  char *auth = NULL;
-
-  if (s->creds) {
-    creds_set_unref (ctx->used);
-    ctx->used = NULL;
-    if (creds_get (s->creds, &ctx->used, errmsg, errmsg_size) == -1)
-      return -1;
-  }
-  if (sigv4_format_date (time (NULL), amz_date) == -1) {
-    snprintf (errmsg, errmsg_size, "the system clock is out of range");
-    return -1;
-  }
-  h[n++] = (struct sigv4_header){ "Host", s->host };
-  h[n++] = (struct sigv4_header){ "x-amz-date", amz_date };
-  h[n++] = (struct sigv4_header){ "x-amz-content-sha256", payload };
-  if (ctx->used && ctx->used->session_token)
-    h[n++] = (struct sigv4_header){ "x-amz-security-token",
-                                    ctx->used->session_token };
-  if (call->range)
-    h[n++] = (struct sigv4_header){ "Range", call->range };
-  if (call->if_match)
-    h[n++] = (struct sigv4_header){ "If-Match", call->if_match };
-  if (call->if_none_match)
-    h[n++] = (struct sigv4_header){ "If-None-Match", call->if_none_match };
-  assert (n <= sizeof h / sizeof h[0]);
-
-  if (ctx->used) {
-    const struct sigv4_signer signer = {
-      .access_key = ctx->used->access_key,
-      .secret_key = ctx->used->secret_key,
-      .region = s->region,
-      .service = "s3",
-      .amz_date = amz_date,
-    };
-    const struct sigv4_request req = {
-      .method = call->method,
-      .path = ctx->path,
-      .params = call->params,
-      .n_params = call->n_params,
-      .headers = h,
-      .n_headers = n,
-      .payload_sha256 = payload,
-    };
-
-    auth = sigv4_authorization (&signer, &req);
-    if (auth == NULL) {
-      snprintf (errmsg, errmsg_size, "cannot sign the request: %s",
-                strerror (errno));
-      return -1;
-    }
-  }
-
-  for (i = 0; i < n; i++)
-    if (add_header (headers, h[i].name, h[i].value) == -1)
-      goto oom;
-  if (auth && add_header (headers, "Authorization", auth) == -1)
-    goto oom;
-  if (auth) {
-    OPENSSL_cleanse (auth, strlen (auth));
-    free (auth);
-  }
-  return 0;
-
-oom:
-  if (auth) {
-    OPENSSL_cleanse (auth, strlen (auth));
-    free (auth);
-  }
-  snprintf (errmsg, errmsg_size, "out of memory");
-  return -1;
-}
-
-/* "s3://bucket/prefixkey" for messages (NULL if out of memory). */
-static char *
-what_of (const struct s3_store *s, const char *key)
-{
-  char *what;
-
-  if (asprintf (&what, "s3://%s/%s%s", s->bucket, s->prefix, key ? key : "")
-      == -1)
-    return NULL;
-  return what;
-}
-
-/* Send one call (with retries).  hreq has its sink set by the caller; the
- * rest is filled here.  Returns an S3_HTTP_* result; *what gets the name
- * of the object for messages (free it).
- */
-static int
-s3_perform (const struct s3_store *s, const struct s3_call *call,
-            struct s3_http_request *hreq, struct s3_http_response *resp,
-            char **what)
-{
-  CLEANUP_FREE char *path = NULL;
-  CLEANUP_FREE char *enc_path = NULL;
-  CLEANUP_FREE char *query = NULL;
-  CLEANUP_FREE char *url = NULL;
-  struct sign_ctx ctx;
-  int r;
-
-  memset (resp, 0, sizeof *resp);
-  *what = what_of (s, call->key);
-  if (call->key)
-    r = asprintf (&path, "%s/%s%s", s->bucket_path, s->prefix, call->key);
-  else
-    r = asprintf (&path, "%s", s->bucket_path[0] ? s->bucket_path : "/");
-  if (r == -1) {
-    path = NULL;
-    goto oom;
-  }
-  enc_path = sigv4_uri_encode (path, true);
-  query = sigv4_canonical_query (call->params, call->n_params);
-  if (*what == NULL || enc_path == NULL || query == NULL)
-    goto oom;
-  if (asprintf (&url, "%s%s%s%s", s->base_url, enc_path, query[0] ? "?" : "",
-                query)
-      == -1) {
-    url = NULL;
-    goto oom;
-  }
-
-  ctx = (struct sign_ctx){ .s = s, .call = call, .path = path };
-  hreq->method = call->method;
-  hreq->url = url;
-  hreq->what = *what;
-  hreq->headers_fn = sign_headers;
-  /* ctx outlives the request: s3_http_perform returns before we do. */
-  // cppcheck-suppress autoVariables
-  hreq->opaque = &ctx;
-  r = s3_http_perform (s->http, hreq, resp);
-  /* Temporary credentials that S3 calls expired or unknown (revoked
-   * early, say): renew them once and try again.
-   */
-  if (r == S3_HTTP_OK && ctx.used
-      && (resp->status == 400 || resp->status == 403)
-      && (strcmp (resp->error.code, "ExpiredToken") == 0
-          || strcmp (resp->error.code, "InvalidAccessKeyId") == 0
-          || strcmp (resp->error.code, "InvalidToken") == 0)
-      && creds_rejected (s->creds, ctx.used)) {
-    s3_http_response_free (resp);
-    memset (resp, 0, sizeof *resp);
-    r = s3_http_perform (s->http, hreq, resp);
-  }
-  creds_set_unref (ctx.used);
-  return r;
-
-oom:
-  snprintf (resp->errmsg, sizeof resp->errmsg, "out of memory");
-  return S3_HTTP_PERMANENT;
-}
-
-/* A hint for a 403 or 400 Code, or "". */
-static const char *
-hint_of (const char *code)
-{
-  if (strcmp (code, "SignatureDoesNotMatch") == 0)
-    return " (check the secret key)";
-  if (strcmp (code, "InvalidAccessKeyId") == 0)
-    return " (check the access key)";
-  if (strcmp (code, "RequestTimeTooSkewed") == 0)
-    return " (the system clock is off)";
-  if (strcmp (code, "AuthorizationHeaderMalformed") == 0
-      || strcmp (code, "PermanentRedirect") == 0
-      || strcmp (code, "IllegalLocationConstraintException") == 0)
-    return " (check the region)";
-  if (strcmp (code, "ExpiredToken") == 0)
-    return " (the session token has expired)";
-  return "";
-}
-
-/* Turn the result of s3_perform into a store status, logging a failure.
- * 2xx is STORE_OK; the caller checks other statuses it expects first.
- */
-static int
-s3_status (const struct s3_store *s, const char *method, const char *what,
-           int r, const struct s3_http_response *resp)
-{
-  const char *code = resp->error.code;
-  const char *msg = resp->error.message;
-
-  if (what == NULL) /* out of memory in s3_perform */
-    what = "(object)";
-  if (r == S3_HTTP_TRANSIENT) {
-    s3cow_log_error ("%s %s: %s", method, what, resp->errmsg);
-    return STORE_TRANSIENT;
-  }
-  if (r == S3_HTTP_PERMANENT) {
-    s3cow_log_error ("%s %s: %s", method, what, resp->errmsg);
-    return STORE_PERMANENT;
-  }
-  if (resp->status >= 200 && resp->status <= 299)
-    return STORE_OK;
-
-  switch (resp->status) {
-  case 404:
-    if (strcmp (code, "NoSuchBucket") == 0) {
-      s3cow_log_error ("%s %s: bucket %s does not exist at %s "
-                       "(HTTP 404 NoSuchBucket)",
-                       method, what, s->bucket, s->endpoint);
-      return STORE_PERMANENT;
-    }
-    return STORE_NOT_FOUND;
-  case 412:
-    return STORE_PRECONDITION;
-  case 409:
-    if (strcmp (code, "ConditionalRequestConflict") == 0)
-      return STORE_PRECONDITION;
-    break;
-  case 403:
-    if (code[0])
-      s3cow_log_error ("%s %s: access denied: HTTP 403 %s%s%s%s", method, what,
-                       code, msg[0] ? ": " : "", msg, hint_of (code));
-    else
-      s3cow_log_error ("%s %s: access denied: HTTP 403 (check the access "
-                       "key, the secret key and the bucket's policy)",
-                       method, what);
-    return STORE_PERMANENT;
-  }
-  if (code[0])
-    s3cow_log_error ("%s %s: HTTP %ld %s%s%s%s", method, what, resp->status,
-                     code, msg[0] ? ": " : "", msg, hint_of (code));
-  else
-    s3cow_log_error ("%s %s: HTTP %ld", method, what, resp->status);
-  return STORE_PERMANENT;
+  store_s3_free ((struct s3_store *)store);
 }
 
 /* Copy the response's etag to etag (room for STORE_ETAG_MAX), if wanted. */
@@ -586,11 +261,11 @@ s3_get (struct store *store, const char *key, uint64_t offset, size_t count,
     hreq.check_opaque = &bc;
   }
 
-  r = s3_perform (s, &call, &hreq, &resp, &what);
+  r = store_s3_perform (s, &call, &hreq, &resp, &what);
   report_body_check (&bc, what);
   if (r == S3_HTTP_OK && !whole && resp.status == 416)
     return STORE_OK; /* at or past the end of the object: nothing */
-  r = s3_status (s, "GET", what, r, &resp);
+  r = store_s3_status (s, "GET", what, r, &resp);
   if (r != STORE_OK)
     return r;
 
@@ -627,9 +302,9 @@ s3_get_alloc (struct store *store, const char *key, size_t max, void **data,
 
   *data = NULL;
   *len = 0;
-  r = s3_perform (s, &call, &hreq, &resp, &what);
+  r = store_s3_perform (s, &call, &hreq, &resp, &what);
   report_body_check (&bc, what);
-  r = s3_status (s, "GET", what, r, &resp);
+  r = store_s3_status (s, "GET", what, r, &resp);
   if (r == STORE_OK)
     r = take_etag ("GET", what, &resp, etag);
   if (r != STORE_OK) {
@@ -658,8 +333,8 @@ s3_head_what (struct s3_store *s, const char *key, uint64_t *size, char *etag,
   CLEANUP_FREE char *what = NULL;
   int r;
 
-  r = s3_perform (s, &call, &hreq, &resp, &what);
-  r = s3_status (s, "HEAD", what, r, &resp);
+  r = store_s3_perform (s, &call, &hreq, &resp, &what);
+  r = store_s3_status (s, "HEAD", what, r, &resp);
   if (r != STORE_OK)
     return r;
   if (!resp.has_length) {
@@ -728,9 +403,16 @@ s3_put (struct store *store, const char *key, const void *data, size_t len,
   }
   if (if_absent)
     call.if_none_match = "*";
+  call.sse = s->sse;
+  call.sse_kms_key_id = s->sse_kms_key_id;
+  /* Written once (chunks, maps): the storage class asked for.  Rewritten
+   * in place (heads, leases): the default class (store.h).
+   */
+  if (!if_match && !if_absent)
+    call.storage_class = s->storage_class;
 
-  r = s3_perform (s, &call, &hreq, &resp, &what);
-  r = s3_status (s, "PUT", what, r, &resp);
+  r = store_s3_perform (s, &call, &hreq, &resp, &what);
+  r = store_s3_status (s, "PUT", what, r, &resp);
 
   if (r == STORE_PRECONDITION && resp.maybe_applied)
     s3cow_debug (http,
@@ -765,8 +447,8 @@ s3_delete (struct store *store, const char *key)
   CLEANUP_FREE char *what = NULL;
   int r;
 
-  r = s3_perform (s, &call, &hreq, &resp, &what);
-  r = s3_status (s, "DELETE", what, r, &resp);
+  r = store_s3_perform (s, &call, &hreq, &resp, &what);
+  r = store_s3_status (s, "DELETE", what, r, &resp);
   return r == STORE_NOT_FOUND ? STORE_OK : r;
 }
 
@@ -806,8 +488,8 @@ s3_list (struct store *store, const char *key_prefix, store_list_fn fn,
     size_t i;
     int r;
 
-    r = s3_perform (s, &call, &hreq, &resp, &what);
-    r = s3_status (s, "LIST", what, r, &resp);
+    r = store_s3_perform (s, &call, &hreq, &resp, &what);
+    r = store_s3_status (s, "LIST", what, r, &resp);
     if (r == STORE_NOT_FOUND) {
       s3cow_log_error ("LIST %s: HTTP 404 %s", what, resp.error.code);
       r = STORE_PERMANENT;
@@ -868,7 +550,55 @@ s3_list (struct store *store, const char *key_prefix, store_list_fn fn,
   }
 }
 
-static const struct store_ops s3_ops = {
+static int
+s3_check (struct store *store)
+{
+  struct s3_store *s = (struct s3_store *)store;
+  bool switched = false;
+
+  for (;;) {
+    const struct sigv4_param params[3] = {
+      { "list-type", "2" },
+      { "max-keys", "1" },
+      { "prefix", s->prefix },
+    };
+    const struct s3_call call
+        = { .method = "GET", .params = params, .n_params = 3 };
+    struct s3_http_request hreq
+        = { .sink = S3_HTTP_ALLOC, .max = LIST_PAGE_MAX };
+    struct s3_http_response resp;
+    CLEANUP_FREE char *what = NULL;
+    int r;
+
+    r = store_s3_perform (s, &call, &hreq, &resp, &what);
+    s3_http_response_free (&resp);
+    if (r == S3_HTTP_OK && !switched && s->region_guessed
+        && store_s3_wrong_region (s, &resp)) {
+      const char *region = store_s3_bucket_region (&resp);
+
+      s3cow_debug (http, "bucket %s is in region %s, not %s: using %s",
+                   s->bucket, region, s->region, region);
+      if (store_s3_set_region (s, region) == -1)
+        return STORE_PERMANENT;
+      switched = true;
+      continue;
+    }
+    if (r == S3_HTTP_OK && resp.status == 403 && s->anonymous_why == NULL
+        && strcmp (resp.error.code, "AccessDenied") == 0) {
+      s3cow_debug (http, "LIST %s: access denied (%s): not checked further",
+                   what ? what : s->bucket, resp.errmsg);
+      return STORE_OK;
+    }
+    r = store_s3_status (s, "LIST", what, r, &resp);
+    if (r == STORE_NOT_FOUND) {
+      s3cow_log_error ("LIST %s: HTTP 404 %s", what, resp.error.code);
+      r = STORE_PERMANENT;
+    }
+    return r;
+  }
+}
+
+const struct store_ops store_s3_ops = {
   .name = "s3",
   .close = s3_close,
   .get = s3_get,
@@ -877,280 +607,5 @@ static const struct store_ops s3_ops = {
   .delete = s3_delete,
   .head = s3_head,
   .list = s3_list,
+  .check = s3_check,
 };
-
-/* Split "http[s]://host[:port][/]" into scheme and authority.  Returns 0,
- * or -1 after logging one message saying what is wrong.
- */
-static int
-parse_endpoint (const char *endpoint, bool *https, const char **host,
-                size_t *host_len, const char **port, size_t *port_len)
-{
-  const char *p, *auth, *end;
-
-  if (strncasecmp (endpoint, "http://", 7) == 0) {
-    *https = false;
-    auth = endpoint + 7;
-  } else if (strncasecmp (endpoint, "https://", 8) == 0) {
-    *https = true;
-    auth = endpoint + 8;
-  } else {
-    s3cow_log_error ("endpoint %s: must start with http:// or https:// "
-                     "(or file:// for a directory)",
-                     endpoint);
-    return -1;
-  }
-  end = auth + strcspn (auth, "/?#");
-  if (*end != '\0' && strcmp (end, "/") != 0) {
-    s3cow_log_error ("endpoint %s: must be only scheme://host[:port], with "
-                     "no path or query (give the bucket with bucket=)",
-                     endpoint);
-    return -1;
-  }
-  if (memchr (auth, '@', end - auth)) {
-    /* Not printed: it holds a secret. */
-    s3cow_log_error ("endpoint: must not hold a user name or password "
-                     "(give the keys with access-key= and secret-key=)");
-    return -1;
-  }
-
-  *host = auth;
-  if (*auth == '[') {
-    p = memchr (auth, ']', end - auth);
-    if (p == NULL || p == auth + 1) {
-      s3cow_log_error ("endpoint %s: bad IPv6 address", endpoint);
-      return -1;
-    }
-    for (const char *q = auth + 1; q < p; q++)
-      if (strchr ("0123456789abcdefABCDEF:.", *q) == NULL) {
-        s3cow_log_error ("endpoint %s: bad IPv6 address", endpoint);
-        return -1;
-      }
-    p++;
-  } else {
-    for (p = auth; p < end && *p != ':'; p++)
-      if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-            || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
-            || *p == '_')) {
-        s3cow_log_error ("endpoint %s: bad character '%c' in the host name",
-                         endpoint, *p);
-        return -1;
-      }
-  }
-  *host_len = p - auth;
-  if (*host_len == 0) {
-    s3cow_log_error ("endpoint %s: no host name", endpoint);
-    return -1;
-  }
-
-  *port = NULL;
-  *port_len = 0;
-  if (p < end) {
-    unsigned long v = 0;
-    const char *q;
-
-    if (*p != ':' || p + 1 == end) {
-      s3cow_log_error ("endpoint %s: bad port", endpoint);
-      return -1;
-    }
-    for (q = p + 1; q < end; q++) {
-      if (*q < '0' || *q > '9' || v > 65535) {
-        s3cow_log_error ("endpoint %s: bad port", endpoint);
-        return -1;
-      }
-      v = v * 10 + (*q - '0');
-    }
-    if (v == 0 || v > 65535) {
-      s3cow_log_error ("endpoint %s: bad port (1 to 65535)", endpoint);
-      return -1;
-    }
-    *port = p + 1;
-    *port_len = end - (p + 1);
-  }
-  return 0;
-}
-
-/* Is [h, h + n) an IP address (so it cannot take a bucket. in front)? */
-static bool
-is_ip_literal (const char *h, size_t n)
-{
-  size_t i;
-
-  if (n > 0 && h[0] == '[')
-    return true;
-  for (i = 0; i < n; i++)
-    if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
-      return false;
-  return true;
-}
-
-static bool
-empty (const char *s)
-{
-  return s == NULL || s[0] == '\0';
-}
-
-/* Take the provider of config and get a first set now, so that a source
- * that does not work is known at once.  Instance metadata is the chain's
- * last resort: when it does not answer, requests are anonymous, as when
- * no credentials are found anywhere.  Returns 0 or -1 after logging.
- */
-static int
-open_credentials (struct s3_store *s, const struct store_config *config)
-{
-  struct creds_set *set = NULL;
-  char errmsg[300];
-
-  if (creds_get (config->credentials, &set, errmsg, sizeof errmsg) == 0) {
-    creds_set_unref (set);
-    s->creds = creds_ref (config->credentials);
-    return 0;
-  }
-  if (creds_is_imds (config->credentials)) {
-    s3cow_debug (http, "no credentials found (%s): anonymous requests", errmsg);
-    return 0;
-  }
-  s3cow_log_error ("%s", errmsg);
-  return -1;
-}
-
-struct store *
-store_s3_open (const struct store_config *config)
-{
-  struct s3_store *s;
-  const char *host, *port;
-  size_t host_len, port_len, i;
-  bool https;
-  struct s3_http_config hc;
-  const char *region = empty (config->region) ? "us-east-1" : config->region;
-
-  if (empty (config->bucket)) {
-    s3cow_log_error ("no bucket given (bucket=NAME)");
-    return NULL;
-  }
-  for (i = 0; config->bucket[i]; i++)
-    if (config->bucket[i] == '/' || (unsigned char)config->bucket[i] < 0x20
-        || (config->virtual_host
-            && strchr ("abcdefghijklmnopqrstuvwxyz0123456789.-",
-                       config->bucket[i])
-                   == NULL)) {
-      s3cow_log_error (
-          "bucket \"%s\": not a valid bucket name%s", config->bucket,
-          config->virtual_host ? " for virtual-hosted style (a-z 0-9 . -)"
-                               : "");
-      return NULL;
-    }
-  if (i > 255) {
-    s3cow_log_error ("bucket name too long");
-    return NULL;
-  }
-  if (empty (config->access_key) != empty (config->secret_key)) {
-    s3cow_log_error ("%s given without %s: give both keys, or neither for "
-                     "anonymous access",
-                     empty (config->access_key) ? "secret key" : "access key",
-                     empty (config->access_key) ? "access key" : "secret key");
-    return NULL;
-  }
-  for (i = 0; region[i]; i++)
-    if (strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                "0123456789-_",
-                region[i])
-        == NULL) {
-      s3cow_log_error ("region \"%s\": not a valid region name", region);
-      return NULL;
-    }
-
-  s = calloc (1, sizeof *s);
-  if (s == NULL) {
-    s3cow_log_error ("calloc: %m");
-    return NULL;
-  }
-  s->base.ops = &s3_ops;
-
-  if (empty (config->endpoint)) {
-    if (asprintf (&s->endpoint, "https://s3.%s.amazonaws.com", region) == -1)
-      s->endpoint = NULL;
-  } else
-    s->endpoint = strdup (config->endpoint);
-  if (s->endpoint == NULL)
-    goto oom;
-  if (parse_endpoint (s->endpoint, &https, &host, &host_len, &port, &port_len)
-      == -1)
-    goto fail;
-  if (config->virtual_host && is_ip_literal (host, host_len)) {
-    s3cow_log_error ("endpoint %s: virtual-hosted style needs a host name, "
-                     "not an IP address",
-                     s->endpoint);
-    goto fail;
-  }
-
-  if (asprintf (&s->host, "%s%s%.*s%s%.*s",
-                config->virtual_host ? config->bucket : "",
-                config->virtual_host ? "." : "", (int)host_len, host,
-                port ? ":" : "", (int)port_len, port ? port : "")
-      == -1) {
-    s->host = NULL;
-    goto oom;
-  }
-  if (asprintf (&s->base_url, "%s://%s", https ? "https" : "http", s->host)
-      == -1) {
-    s->base_url = NULL;
-    goto oom;
-  }
-  if (config->virtual_host)
-    s->bucket_path = strdup ("");
-  else if (asprintf (&s->bucket_path, "/%s", config->bucket) == -1)
-    s->bucket_path = NULL;
-  s->bucket = strdup (config->bucket);
-  s->prefix = strdup (config->prefix ? config->prefix : "");
-  s->region = strdup (region);
-  if (s->bucket_path == NULL || s->bucket == NULL || s->prefix == NULL
-      || s->region == NULL)
-    goto oom;
-  if (!empty (config->access_key)) {
-    if (strpbrk (config->access_key, "/, \r\n") != NULL) {
-      s3cow_log_error ("the access key has a character that cannot be in "
-                       "one ('/', ',', a blank or a line break)");
-      goto fail;
-    }
-    if (config->session_token && strpbrk (config->session_token, "\r\n")) {
-      s3cow_log_error ("the session token has a line break");
-      goto fail;
-    }
-    s->creds = creds_new_static (
-        config->credentials_source ? config->credentials_source : "parameters",
-        config->access_key, config->secret_key, config->session_token);
-    if (s->creds == NULL)
-      goto fail;
-  } else if (config->credentials && open_credentials (s, config) == -1)
-    goto fail;
-
-  hc = (struct s3_http_config){
-    .timeout = config->timeout,
-    .retry_time = config->retry_time,
-    .connections = config->connections,
-    .tls_verify = config->tls_verify,
-    .ca_file = config->ca_file,
-  };
-  s->http = s3_http_new (&hc);
-  if (s->http == NULL)
-    goto fail;
-  if (!config->tls_verify && https)
-    s3cow_log_warning ("endpoint %s: TLS certificate verification is OFF "
-                       "(tls-verify=false): anyone on the network path can "
-                       "read and change the data",
-                       s->endpoint);
-  s3cow_debug (http,
-               "s3 store: %s, bucket %s, prefix \"%s\", region %s, "
-               "%s style, %s",
-               s->endpoint, s->bucket, s->prefix, s->region,
-               config->virtual_host ? "virtual-hosted" : "path",
-               s->creds ? "signed" : "anonymous");
-  return &s->base;
-
-oom:
-  s3cow_log_error ("out of memory");
-fail:
-  free_store (s);
-  return NULL;
-}

@@ -3,7 +3,9 @@
  * a program computes on CLOCK_REALTIME then lies that much further in the
  * real future: as if the system clock had been stepped back by that much
  * right after the program read it (NTP correcting a clock, an operator).
- * Other clocks, and time (), are untouched.
+ * Other clocks are untouched, and so is time (), which signs S3
+ * requests, unless $S3COW_TIMESHIFT shifts it: a clock off from the
+ * server's, for S3's RequestTimeTooSkewed.
  */
 #include <config.h> /* _GNU_SOURCE: RTLD_NEXT */
 
@@ -27,4 +29,25 @@ clock_gettime (clockid_t id, struct timespec *ts)
   if (r == 0 && id == CLOCK_REALTIME && (shift = getenv ("S3COW_CLOCKSHIFT")))
     ts->tv_sec += atol (shift);
   return r;
+}
+
+time_t
+time (time_t *t)
+{
+  struct timespec ts;
+  const char *shift;
+  static int (*real) (clockid_t, struct timespec *);
+
+  if (real == NULL)
+    real = (int (*) (clockid_t, struct timespec *))dlsym (RTLD_NEXT,
+                                                          "clock_gettime");
+  if (real == NULL)
+    abort ();
+  if (real (CLOCK_REALTIME, &ts) == -1)
+    return (time_t)-1;
+  if ((shift = getenv ("S3COW_TIMESHIFT")))
+    ts.tv_sec += atol (shift);
+  if (t)
+    *t = ts.tv_sec;
+  return ts.tv_sec;
 }

@@ -59,6 +59,12 @@ Usage:
      header of 2xx GET responses (those --match matches), as from a
      server whose ETags are not MD5s: the client cannot check bodies
      against them, so corrupt bodies reach its own checks.
+     --bucket-region R answers a request signed for another region than
+     R (its Authorization's credential scope) as AWS does: 400
+     AuthorizationHeaderMalformed naming R in <Region> and in
+     x-amz-bucket-region; nothing forwarded.  --log-header NAME (again
+     for more) adds the request's NAME header, or "-", to the line
+     --log-requests logs for it.
 
   faultproxy.py ctl CONTROL_PORT stats              counts, as JSON
   faultproxy.py ctl CONTROL_PORT set KIND=P ... [all=P] [slow_seconds=S]
@@ -127,9 +133,11 @@ class Config:
         self.counts.update(requests=0, forwarded=0, outage_rejected=0,
                            outages=0, connections=0, bytes_up=0,
                            bytes_down=0, upstream_errors=0,
-                           not_applicable=0)
+                           not_applicable=0, wrong_region=0)
         self.log = None
         self.log_requests = False       # log every request, not just faults
+        self.log_headers = []           # request headers those lines show
+        self.bucket_region = None       # refuse requests signed for another
 
     def set(self, key, value):
         with self.lock:
@@ -505,7 +513,9 @@ class Proxy:
             return False
         kind, rng = cfg.choose(method, target)
         if cfg.log_requests:
-            cfg.note("request: %s -> %s" % (what, kind or "no fault"))
+            shown = "".join(" [%s: %s]" % (n, header(headers, n) or "-")
+                            for n in cfg.log_headers)
+            cfg.note("request: %s -> %s%s" % (what, kind or "no fault", shown))
         if kind == "reset_before":
             cfg.count(kind)
             cfg.note("reset_before: %s" % what)
@@ -522,6 +532,26 @@ class Proxy:
         else:
             body = b""
         cfg.count("bytes_up", len(body))
+        signed = re.search(r"Credential=[^/]*/[^/]*/([^/]*)/",
+                           header(headers, "authorization") or "")
+        if (cfg.bucket_region and signed
+                and signed.group(1) != cfg.bucket_region):
+            cfg.count("wrong_region")
+            cfg.note("wrong region %s: %s" % (signed.group(1), what))
+            xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
+                   '<Code>AuthorizationHeaderMalformed</Code><Message>The '
+                   'authorization header is malformed; the region \'%s\' '
+                   'is wrong; expecting \'%s\'</Message><Region>%s</Region>'
+                   '<RequestId>faultproxy</RequestId></Error>'
+                   % (signed.group(1), cfg.bucket_region,
+                      cfg.bucket_region)).encode()
+            c.sendall(("HTTP/1.1 400 Bad Request\r\nContent-Type: "
+                       "application/xml\r\nx-amz-bucket-region: %s\r\n"
+                       "Content-Length: %d\r\n\r\n"
+                       % (cfg.bucket_region,
+                          0 if method == "HEAD" else len(xml))).encode()
+                      + (b"" if method == "HEAD" else xml))
+            return True
         if kind in ("500", "503"):
             cfg.count(kind)
             cfg.note("%s: %s" % (kind, what))
@@ -691,6 +721,8 @@ def cmd_serve(args):
     if args.log:
         config.log = open(args.log, "a")
     config.log_requests = args.log_requests
+    config.log_headers = args.log_header
+    config.bucket_region = args.bucket_region
     if args.all:
         config.set("all", args.all)
     for r in args.rate:
@@ -784,6 +816,10 @@ def main():
     s.add_argument("--log-requests", action="store_true",
                    help="log every request, not only the faults")
     s.add_argument("--stats-file")
+    s.add_argument("--bucket-region", metavar="REGION",
+                   help="refuse requests signed for another region")
+    s.add_argument("--log-header", action="append", default=[],
+                   metavar="NAME", help="show this request header")
     c = sub.add_parser("ctl")
     c.add_argument("control_port", type=int)
     c.add_argument("op")

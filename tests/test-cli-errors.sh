@@ -71,8 +71,8 @@ start=$(date +%s)
 expect 1 "127.0.0.1 port 1" s3cow --endpoint http://127.0.0.1:1 \
   --retry-time 2 ls
 [ $(($(date +%s) - start)) -lt 15 ] || fail "an unreachable endpoint took too long"
-expect 1 "cannot read disk d" s3cow --endpoint http://127.0.0.1:1 \
-  --retry-time 1 fork d x
+expect 1 "LIST s3://$bucket/: Failed to connect" s3cow \
+  --endpoint http://127.0.0.1:1 --retry-time 1 fork d x
 expect 1 "NoSuchBucket" s3cow --bucket "$bucket-none" ls
 expect 1 "no bucket" env -u S3COW_BUCKET s3cow ls
 printf 'wrong' >"$tmpdir/wrong"

@@ -15,8 +15,14 @@ source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires /usr/bin/python3 timeout
-requires nbdkit nbdsh s3cow
+requires nbdkit nbdsh s3cow radosgw-admin
 requires_s3
+[ -n "${S3COW_TEST_RGW_CONF:-}" ] || {
+  echo "$0: SKIP: S3COW_TEST_RGW_CONF is not set (a second RGW user)"
+  exit 77
+}
+so=${S3COW_CLOCKSHIFT_SO:-$(dirname "$S3COW_PLUGIN")/../../tests/.libs/libclockshift.so}
+[ -f "$so" ] || fail "$so is missing (make check builds it)"
 make_tmpdir
 table="${abs_top_srcdir:-$srcdir/..}/docs/errors.md"
 [ -r "$table" ] || fail "cannot read $table"
@@ -116,7 +122,7 @@ missing ()
 }
 
 # ---- parameters ----
-case_no_bucket () { refused export=d endpoint="$ep"; }
+case_no_bucket () { S3COW_BUCKET= refused export=d endpoint="$ep"; }
 case_unknown_param () { refused "${store[@]}" export=d colour=blue; }
 case_size_unparsable () { refused "${store[@]}" export=d size=lots; }
 case_size_unaligned () { refused "${store[@]}" export=d size=1000; }
@@ -190,6 +196,45 @@ case_no_such_bucket () {
 case_no_bucket_dir () {
   refused bucket=nob endpoint="file://$tmpdir" export=d size=1M
 }
+case_access_denied () {
+  # A user of its own, who may not read the test user's bucket.
+  radosgw-admin -c "$S3COW_TEST_RGW_CONF" user create --uid=s3cow-other \
+    --display-name=s3cow-other --access-key=s3cowother \
+    --secret=s3cowothersecret0123456789 >/dev/null 2>&1 ||
+    radosgw-admin -c "$S3COW_TEST_RGW_CONF" key create --uid=s3cow-other \
+      --key-type=s3 --access-key=s3cowother \
+      --secret=s3cowothersecret0123456789 >/dev/null 2>&1 || true
+  printf '%s' s3cowothersecret0123456789 >"$tmpdir/other"
+  refused bucket="$bucket" endpoint="$ep" access-key=s3cowother \
+    secret-key=+"$tmpdir/other" export=d
+}
+case_clock_skew () {
+  LD_PRELOAD="$so${LD_PRELOAD:+:$LD_PRELOAD}" S3COW_TIMESHIFT=3600 \
+    refused bucket="$bucket" endpoint="$ep" \
+    access-key="$S3COW_TEST_ACCESS_KEY" secret-key=+"$tmpdir/secret" export=d
+}
+case_no_credentials () {
+  (
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
+    export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null
+    export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    refused bucket="$bucket" endpoint="$ep" export=d
+  )
+}
+case_sse () { refused "${store[@]}" export=d sse=AES128; }
+case_sse_kms_key_id () { refused "${store[@]}" export=d sse-kms-key-id=k; }
+case_storage_class () { refused "${store[@]}" export=d storage-class=glacier; }
+case_storage_class_archive () {
+  refused "${store[@]}" export=d storage-class=GLACIER
+}
+case_unresolvable () {
+  # Fails at once, not after retry-time=60.
+  local t0=$SECONDS
+  refused bucket=b endpoint=http://no-such-host.invalid access-key=a \
+    secret-key=+"$tmpdir/secret" retry-time=60 export=d
+  [ $((SECONDS - t0)) -lt 20 ] ||
+    echo "UNEXPECTED: $((SECONDS - t0)) s to give up on a name that does not resolve"
+}
 case_unreachable () {
   refused bucket=b endpoint=http://127.0.0.1:1 access-key=a \
     secret-key=+"$tmpdir/secret" retry-time=1 export=d
@@ -235,7 +280,8 @@ nrows=$(wc -l <"$tmpdir/rows")
 store_of ()
 {
   case "$1" in
-    secret_key | access_key | *_oversized) echo s3 ;;
+    secret_key | access_key | access_denied | clock_skew | no_credentials | \
+      sse | sse_kms_key_id | storage_class* | *_oversized) echo s3 ;;
     *) echo dir ;;
   esac
 }
@@ -287,6 +333,18 @@ for id in $ids; do
   "case_$id" >"$tmpdir/out.$id" 2>&1 </dev/null || true
 done
 
+# shown_key ID: an access key id as messages show it (never whole).
+shown_key ()
+{
+  local n=${#1}
+  if [ "$n" -ge 16 ]; then
+    echo "${1:0:4}...${1: -4}"
+  elif [ "$n" -gt 4 ]; then
+    echo "...${1: -4}"
+  else
+    echo "..."
+  fi
+}
 failures=()
 declare -A seen=()
 while IFS=$'\t' read -r id message; do
@@ -303,6 +361,7 @@ while IFS=$'\t' read -r id message; do
   want="${want//<map1>/$map1}"
   want="${want//<map2>/$map2}"
   want="${want//<hash>/$hash0}"
+  want="${want//<key>/$(shown_key "$S3COW_TEST_ACCESS_KEY")}"
   if ! grep -qF -- "$want" "$tmpdir/out"; then
     failures+=("row $id: the output does not hold \"$want\"; it is:
 $(cat "$tmpdir/out")")

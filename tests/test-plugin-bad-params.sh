@@ -56,7 +56,7 @@ expect_refused ()
 }
 
 # 1. Parameters checked before any request.
-expect_refused "no bucket=" "bucket= is required" \
+S3COW_BUCKET= expect_refused "no bucket=" "bucket= is required" \
   export=d size=1M endpoint="$ep"
 expect_refused "unknown parameter" "unknown parameter 'colour'" \
   "${store[@]}" export=d size=1M colour=blue
@@ -115,7 +115,7 @@ expect_refused "size= for a snapshot" \
 expect_refused "connections=0" "connections=0: must be from 1 to 256" \
   "${store[@]}" export=d size=1M connections=0
 expect_refused "timeout=abc" \
-  "timeout=abc: expected a number of seconds from 0 to 86400" \
+  "timeout=abc: expected a duration from 0 to 1d" \
   "${store[@]}" export=d size=1M timeout=abc
 
 # 2. Refused after looking at the bucket.
@@ -130,11 +130,11 @@ expect_refused "existing disk, another size=" \
 expect_refused "missing snapshot" "snapshot d1@nosnap does not exist" \
   "${store[@]}" export=d1@nosnap
 expect_refused "wrong secret key" \
-  "access denied: HTTP 403 SignatureDoesNotMatch (check the secret key)" \
+  "access denied: HTTP 403 SignatureDoesNotMatch (the signature made with access key id" \
   bucket="$bucket" endpoint="$ep" access-key="$S3COW_TEST_ACCESS_KEY" \
   secret-key=+"$tmpdir/wrong" export=d1
 expect_refused "unknown access key" \
-  "access denied: HTTP 403 InvalidAccessKeyId (check the access key)" \
+  "access denied: HTTP 403 InvalidAccessKeyId (the server does not know access key id" \
   bucket="$bucket" endpoint="$ep" access-key=NOSUCHKEY \
   secret-key=+"$tmpdir/secret" export=d1
 expect_refused "missing bucket" \

@@ -46,12 +46,32 @@ fuzz_vlog (const char *level, const char *fmt, va_list ap)
     }
 }
 
+/* See log.h: per thread, so that connections opening at once each keep
+ * their own.
+ */
+static __thread char last_error[512];
+
+const char *
+s3cow_log_last_error (void)
+{
+  return last_error;
+}
+
+void
+s3cow_log_forget_error (void)
+{
+  last_error[0] = '\0';
+}
+
 void
 s3cow_log_error (const char *fmt, ...)
 {
   va_list ap;
 
   fuzz_log_errors++;
+  va_start (ap, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, ap);
+  va_end (ap);
   va_start (ap, fmt);
   fuzz_vlog ("error", fmt, ap);
   va_end (ap);
