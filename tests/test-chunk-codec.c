@@ -227,6 +227,7 @@ test_parse (void)
   CHECK (chunk_compression_parse ("zstd:19", &c, &why) == 0 && c.level == 19);
   CHECK (chunk_compression_parse ("zstd:0", &c, &why) == -1);
   CHECK (chunk_compression_parse ("zstd:-1", &c, &why) == -1);
+  CHECK (chunk_compression_parse ("zstd:20", &c, &why) == -1);
   CHECK (chunk_compression_parse ("zstd:99", &c, &why) == -1);
   CHECK (chunk_compression_parse ("zstd:", &c, &why) == -1);
   CHECK (chunk_compression_parse ("zstd:3x", &c, &why) == -1);
