@@ -177,10 +177,13 @@ chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
       s3cow_log_error ("%s: %s", key, why);
       return -1;
     }
-    if (r == 1)
-      return store_put (ch->store, key, frame, len, NULL, NULL) == STORE_OK
-                 ? 1
-                 : -1;
+    if (r == 1) {
+      if (store_put (ch->store, key, frame, len, NULL, NULL) != STORE_OK)
+        return -1;
+      stats_add (STAT_CHUNK_UPLOAD_PLAIN_BYTES, ch->chunk_size);
+      stats_add (STAT_CHUNK_UPLOAD_STORED_BYTES, len);
+      return 1;
+    }
   }
   /* Raw: the object's bytes are the chunk's, so the address is also the
    * payload hash of the PUT.
@@ -188,5 +191,7 @@ chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
   hash_to_hex (hash, hex);
   if (store_put (ch->store, key, data, ch->chunk_size, hex, NULL) != STORE_OK)
     return -1;
+  stats_add (STAT_CHUNK_UPLOAD_PLAIN_BYTES, ch->chunk_size);
+  stats_add (STAT_CHUNK_UPLOAD_STORED_BYTES, ch->chunk_size);
   return 1;
 }

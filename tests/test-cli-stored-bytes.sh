@@ -4,14 +4,15 @@
 # bytes (chunk size times distinct chunks): a disk of two chunks of text
 # (one written twice: one object) and one of noise, with the default
 # compression, stores what the listing of chunks/ adds up to, less than
-# its logical bytes.
+# its logical bytes.  The server's stats= counters of chunk bytes
+# uploaded, before and after compression, agree.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 requires nbdkit s3cow
 use_store
 s3cow create d 1M --chunk-size 64K
-serve export=d
+serve export=d stats="$tmpdir/stats"
 nbd_py '
 CS = 65536
 text = "".join("line %06d of text\n" % i for i in range(CS // 16)).encode()[:CS]
@@ -22,6 +23,17 @@ w("d", 2 * CS, pattern("noise", CS))
 stop_nbdkit || fail "nbdkit exited with status $?"
 stored=$(obj_list chunks/ | awk '{ s += $2 } END { print s }')
 echo "chunk objects: $(obj_list chunks/ | tr '\n' ' ')"
+# Three uploads (each write is flushed): the text twice, then the noise.
+counter ()
+{
+  awk -v n="$1" '$1 == n { print $2 }' "$tmpdir/stats"
+}
+plain=$(counter s3cow_chunk_upload_plain_bytes_total)
+up=$(counter s3cow_chunk_upload_stored_bytes_total)
+echo "uploaded: $plain bytes of chunks as $up bytes"
+[ "$plain" = $((3 * 65536)) ] && [ "$up" = $((2 * stored - 65536)) ] ||
+  fail "expected $((3 * 65536)) bytes of chunks uploaded as" \
+    "$((2 * stored - 65536)), got $plain as $up"
 [ "$(obj_list chunks/ | wc -l)" = 2 ] || fail "expected 2 chunk objects"
 [ "$stored" -lt $((2 * 65536)) ] && [ "$stored" -gt 65536 ] ||
   fail "chunk objects take $stored bytes: not compressed?"
