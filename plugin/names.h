@@ -108,6 +108,11 @@ bool key_history_parse (const char *name, uint64_t *generation,
  */
 bool key_map_valid (const char *key);
 #define KEY_CHUNKS_PREFIX "chunks/"
+
+/* Is key a chunk key as key_chunk builds them ("chunks/" and 64 lowercase
+ * hex digits)?  If so, its hash is written to hash.  Logs nothing.
+ */
+bool key_parse_chunk (const char *key, uint8_t hash[HASH_LEN]);
 #define KEY_GC_GRACE "gc/grace"
 #define KEY_GC_CLOCK "gc/clock"
 

@@ -48,8 +48,15 @@ static const struct {
                                            "(unchanged, or zeros)." },
   [STAT_CHUNK_UPLOAD_FAILURES]
   = { "s3cow_chunk_upload_failures_total", "Chunk uploads that failed." },
-  [STAT_CHUNK_CORRUPT] = { "s3cow_chunk_corrupt_total",
-                           "Chunk bodies that did not match their hash." },
+  [STAT_CHUNK_CORRUPT]
+  = { "s3cow_chunk_corrupt_total",
+      "Chunk bodies that did not decode or match their hash." },
+  [STAT_CHUNK_UPLOAD_PLAIN_BYTES]
+  = { "s3cow_chunk_upload_plain_bytes_total",
+      "Bytes of the chunks uploaded, before compression." },
+  [STAT_CHUNK_UPLOAD_STORED_BYTES]
+  = { "s3cow_chunk_upload_stored_bytes_total",
+      "Bytes of the chunk objects uploaded (compressed or raw)." },
   [STAT_FLUSHES] = { "s3cow_flushes_total", "Flushes (client and "
                                             "background)." },
   [STAT_COMMITS] = { "s3cow_commits_total", "Commits of a new head." },

@@ -28,7 +28,10 @@ enum stat_counter {
   STAT_CHUNK_UPLOADS,         /* dirty chunks uploaded */
   STAT_CHUNK_UPLOADS_SKIPPED, /* dirty chunks unchanged or all zeros */
   STAT_CHUNK_UPLOAD_FAILURES,
-  STAT_CHUNK_CORRUPT, /* chunk bodies that failed the hash check */
+  STAT_CHUNK_CORRUPT, /* chunk bodies that did not decode or failed the
+                       * hash check */
+  STAT_CHUNK_UPLOAD_PLAIN_BYTES,  /* chunk bytes uploaded, before encoding */
+  STAT_CHUNK_UPLOAD_STORED_BYTES, /* bytes of the chunk objects uploaded */
   STAT_FLUSHES,
   STAT_COMMITS,
   STAT_COMMIT_MICROSECONDS, /* total time spent in commits */

@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "chunk_codec.h"
 #include "chunks.h"
 #include "cleanup.h"
 #include "log.h"
@@ -416,7 +417,7 @@ write_head (struct copy *c, const char *map_key, const char *etag)
   else
     key_head (c->res->key, c->dst_disk);
   r = store_put_conditional (c->dst_store, c->res->key, data, len,
-                              etag[0] ? etag : NULL, NULL);
+                             etag[0] ? etag : NULL, NULL);
   if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND)
     s3cow_log_error ("%s at the destination was %s by someone else during the "
                      "copy: run the copy again",
@@ -432,6 +433,7 @@ volume_copy (struct store *src_store, const struct copy_source *src,
              const struct volume_copy_ops *ops,
              struct volume_copy_result *result)
 {
+  const struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
   struct copy c = {
     .src_store = src_store,
     .dst_store = dst_store,
@@ -475,8 +477,9 @@ volume_copy (struct store *src_store, const struct copy_source *src,
     status = 0;
     goto out;
   }
-  c.src_chunks = chunks_new (src_store, src->head.chunk_size);
-  c.dst_chunks = chunks_new (dst_store, src->head.chunk_size);
+  /* The destination's chunks are written as a server would by default. */
+  c.src_chunks = chunks_new (src_store, src->head.chunk_size, &compression);
+  c.dst_chunks = chunks_new (dst_store, src->head.chunk_size, &compression);
   c.work = malloc ((c.nneeds ? c.nneeds : 1) * sizeof *c.work);
   if (c.src_chunks == NULL || c.dst_chunks == NULL || c.work == NULL) {
     s3cow_log_error ("out of memory");

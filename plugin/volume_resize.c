@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "chunk_codec.h"
 #include "chunkmap.h"
 #include "chunks.h"
 #include "cleanup.h"
@@ -65,11 +66,12 @@ static int
 zero_tail (struct store *store, const struct head *h, const char *disk,
            struct map_entry *e, uint32_t end_in_chunk)
 {
+  const struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
   uint8_t hash[HASH_LEN], *buf;
   struct chunks *ch;
   int r = -1;
 
-  ch = chunks_new (store, h->chunk_size);
+  ch = chunks_new (store, h->chunk_size, &compression);
   if (ch == NULL)
     return -1;
   buf = malloc (h->chunk_size);

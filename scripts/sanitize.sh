@@ -299,7 +299,7 @@ EOF
 
   # 1. The unit tests.
   mkdir -p "$tmp/store/bucket"
-  for t in "test-format" "test-sigv4" "test-store"; do
+  for t in "test-format" "test-sigv4" "test-store" "test-chunk-codec"; do
     [ -x "$dir/tests/$t" ] || continue
     n=$((n + 1))
     status=0

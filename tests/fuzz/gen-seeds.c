@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chunk_codec.h"
 #include "format.h"
 #include "names.h"
 
@@ -269,9 +270,44 @@ params (void)
            "session-token=TOKENVALUE\nca-file=/etc/ca.pem\ntls-verify=false\n"
            "virtual-host=true\ntimeout=30\nretry-time=60\nconnections=16\n"
            "upload-threads=8\ncommit-interval=5\nlease=30\nlease-wait=10\n"
+           "compression=zstd:3\n"
            "stats=/tmp/stats");
   put_str ("params", "snapshot", "bucket=vms\nexport=web1@snap\nlease=3600");
   put_str ("params", "bad-size", "bucket=vms\nsize=1000\nchunk-size=3M");
+}
+
+/* Chunk objects of a 64 KiB chunk (size byte 0), one per codec; the
+ * frames of compressible text.
+ */
+static void
+chunks (void)
+{
+  static const struct {
+    const char *name;
+    struct chunk_compression c;
+  } codecs[] = {
+    { "lz4", { .codec = CHUNK_CODEC_LZ4 } },
+    { "zstd-1", { .codec = CHUNK_CODEC_ZSTD, .level = 1 } },
+    { "zstd-19", { .codec = CHUNK_CODEC_ZSTD, .level = 19 } },
+  };
+  uint32_t cs = 65536;
+  char *plain = calloc (1, cs);
+  uint8_t *b = malloc (1 + chunk_object_max_len (cs));
+  const char *why;
+  size_t i, len;
+
+  for (i = 0; i + 40 < cs; i += 40)
+    snprintf (plain + i, 41, "line %08zu of a compressible chunk....\n", i);
+  for (i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+    b[0] = 0;
+    if (chunk_codec_encode (&codecs[i].c, plain, cs, b + 1, &len, &why) != 1) {
+      fprintf (stderr, "chunk_codec_encode %s: failed\n", codecs[i].name);
+      exit (1);
+    }
+    put ("chunk", codecs[i].name, b, len + 1);
+  }
+  free (plain);
+  free (b);
 }
 
 int
@@ -289,5 +325,6 @@ main (int argc, char **argv)
   names ();
   config ();
   params ();
+  chunks ();
   return 0;
 }
