@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crypto.h"
 #include "format.h"
 #include "names.h"
 
@@ -274,6 +275,38 @@ params (void)
   put_str ("params", "bad-size", "bucket=vms\nsize=1000\nchunk-size=3M");
 }
 
+/* fuzz-chunk: id, AAD length, AAD, an object sealed under the fuzzer's
+ * key (00 01 .. 1f).
+ */
+static void
+chunks (void)
+{
+  uint8_t master[CRYPTO_KEY_LEN],
+      b[CRYPTO_ID_LEN + 1 + 4 + 100 + CRYPTO_TAG_LEN];
+  char plain[100];
+  struct crypto *c;
+  size_t i;
+
+  for (i = 0; i < CRYPTO_KEY_LEN; i++)
+    master[i] = i;
+  c = crypto_new (master);
+  memset (plain, 'x', sizeof plain);
+  if (c == NULL || crypto_chunk_id (c, plain, sizeof plain, b) == -1)
+    exit (1);
+  b[CRYPTO_ID_LEN] = 4;
+  memcpy (b + CRYPTO_ID_LEN + 1, "hdr0", 4);
+  if (crypto_seal (c, b, "hdr0", 4, plain, sizeof plain, b + CRYPTO_ID_LEN + 5)
+      == -1)
+    exit (1);
+  put ("chunk", "sealed", b, sizeof b);
+  b[CRYPTO_ID_LEN] = 0;
+  if (crypto_seal (c, b, NULL, 0, plain, sizeof plain, b + CRYPTO_ID_LEN + 1)
+      == -1)
+    exit (1);
+  put ("chunk", "sealed-no-aad", b, sizeof b - 4);
+  crypto_free (c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -289,5 +322,6 @@ main (int argc, char **argv)
   names ();
   config ();
   params ();
+  chunks ();
   return 0;
 }
