@@ -3,13 +3,16 @@
  * For every root checked (all disks and snapshots; or DISK and its
  * snapshots; or DISK@SNAP): its head decodes, every map it names exists and
  * decodes, and every chunk of its resolved chunk map (what a reader of the
- * disk reads) exists, has the chunk size and hashes to its key.  Every
+ * disk reads) exists, decodes (raw or a frame: chunk_codec.h) and its
+ * plain bytes hash to its key.  Every
  * distinct chunk is downloaded once (CHECK_THREADS at a time), whatever
  * number of disks share it; a bad chunk is reported for every disk chunk
  * that uses it, one line each:
  *
  *   missing chunk chunks/<hash> (disk D chunk N)
  *   corrupt chunk chunks/<hash> (disk D chunk N): <why>
+ *
+ * (why a chunk does not decode goes to stderr, once per chunk)
  *   missing map disks/D/maps/<name> (disk D)
  *   corrupt map disks/D/maps/<name> (disk D)
  *   corrupt head disks/D/head (disk D)
@@ -30,6 +33,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "chunk_codec.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
@@ -45,7 +49,7 @@ enum chunk_state {
   CHUNK_QUEUED = 1,
   CHUNK_OK,
   CHUNK_MISSING,
-  CHUNK_WRONG_SIZE,
+  CHUNK_UNDECODABLE,
   CHUNK_WRONG_HASH,
   CHUNK_UNREADABLE,
 };
@@ -68,24 +72,30 @@ struct batch {
   atomic_size_t done;
 };
 
+/* buf: room for chunk_object_max_len + 1 bytes, then chunk_size bytes
+ * for the decoded chunk.
+ */
 static enum chunk_state
 check_chunk (struct store *store, uint32_t chunk_size,
              const uint8_t hash[HASH_LEN], uint8_t *buf)
 {
-  uint8_t sum[HASH_SHA256_LEN];
+  size_t cap = chunk_object_max_len (chunk_size) + 1, len;
+  uint8_t sum[HASH_SHA256_LEN], *plain = buf + cap;
   char key[KEY_MAX_LEN];
-  size_t len;
+  const char *why;
   int r;
 
   key_chunk (key, hash);
-  r = store_get_range (store, key, 0, (size_t)chunk_size + 1, buf, &len);
+  r = store_get_range (store, key, 0, cap, buf, &len);
   if (r == STORE_NOT_FOUND)
     return CHUNK_MISSING;
   if (r != STORE_OK)
     return CHUNK_UNREADABLE;
-  if (len != chunk_size)
-    return CHUNK_WRONG_SIZE;
-  hash_sha256 (buf, len, sum);
+  if (chunk_codec_decode (buf, len, chunk_size, plain, &why) == -1) {
+    s3cow_log_error ("%s: %zu bytes: %s", key, len, why);
+    return CHUNK_UNDECODABLE;
+  }
+  hash_sha256 (plain, chunk_size, sum);
   return memcmp (sum, hash, HASH_LEN) == 0 ? CHUNK_OK : CHUNK_WRONG_HASH;
 }
 
@@ -93,7 +103,8 @@ static void *
 check_thread (void *arg)
 {
   struct batch *b = arg;
-  uint8_t *buf = malloc ((size_t)b->chunk_size + 1);
+  uint8_t *buf
+      = malloc (chunk_object_max_len (b->chunk_size) + 1 + b->chunk_size);
   size_t i;
 
   while ((i = atomic_fetch_add (&b->next, 1)) < b->n) {
@@ -168,8 +179,8 @@ static const char *
 chunk_why (enum chunk_state s)
 {
   switch (s) {
-  case CHUNK_WRONG_SIZE:
-    return ": wrong size";
+  case CHUNK_UNDECODABLE:
+    return ": does not decode";
   case CHUNK_WRONG_HASH:
     return ": content does not match its hash";
   default:

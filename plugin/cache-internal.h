@@ -181,6 +181,7 @@ struct cache {
   bool failing; /* (L) the last upload failed */
   bool stop;    /* (L) threads must exit */
   double wait_timeout;
+  struct chunk_compression compression; /* of new chunk objects */
   unsigned nthreads, started;
   pthread_t *threads;
 };

@@ -320,6 +320,7 @@ cache_new (const struct cache_config *config, struct store *store)
   c->dirty_max = config->size / 4 * 3;
   c->writeback_start = c->dirty_max / 4 * 3;
   c->wait_timeout = config->wait_timeout;
+  c->compression = config->compression;
   c->nthreads = config->upload_threads ? config->upload_threads : 1;
   c->ra_max = config->readahead;
   if (c->ra_max > config->size / 4)
@@ -463,7 +464,7 @@ cache_attach (struct cache *c, const char *name, struct chunkmap *map,
     free (cd);
     return NULL;
   }
-  cd->chunks = chunks_new (c->store, chunk_size);
+  cd->chunks = chunks_new (c->store, chunk_size, &c->compression);
   if (cd->chunks == NULL) {
     free (cd->name);
     free (cd);

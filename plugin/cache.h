@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chunk_codec.h"
 #include "chunkmap.h"
 #include "stats.h"
 #include "store.h"
@@ -35,6 +36,8 @@ struct cache_config {
   unsigned readahead_threads; /* threads loading them */
   const char *tier_dir;       /* cache-dir=: local disk tier; NULL: none */
   uint64_t tier_size;         /* cache-dir-size: bytes of files, at most */
+  struct chunk_compression compression; /* how new chunk objects are
+                                         * written */
 };
 
 /* A new, empty cache (opening the disk tier, if any: see disktier.h).

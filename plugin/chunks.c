@@ -1,8 +1,13 @@
 /* s3cow: content addressing of chunks (see chunks.h).
  *
- * A chunk object is today the chunk's bytes, stored under
- * chunks/<sha256-hex of the bytes>, with the same hash as the payload hash
- * of the PUT.  Everything that knows this is in this file.
+ * A chunk is stored under chunks/<sha256-hex of its plain bytes>, encoded
+ * by chunk_codec.c: raw (the chunk's bytes, exactly chunk_size of them,
+ * as every object written before frames existed) or a frame (a header and
+ * a compressed payload).  The address stays the hash of the plain bytes
+ * whatever the encoding, so the same data written by servers with
+ * different compression= is one object: whichever PUT lands last stays,
+ * and readers decode whatever is there.  Everything that knows how a
+ * chunk becomes an object is in this file.
  *
  * No locks: a struct chunks is read-only once made.
  */
@@ -13,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_codec.h"
 #include "chunkmap.h"
 #include "chunks.h"
+#include "cleanup.h"
 #include "hash.h"
 #include "log.h"
 #include "stats.h"
@@ -22,11 +29,13 @@
 struct chunks {
   struct store *store;
   uint32_t chunk_size;
-  uint8_t zero_hash[HASH_LEN]; /* SHA-256 of a chunk of zeros */
+  struct chunk_compression compression; /* how new objects are written */
+  uint8_t zero_hash[HASH_LEN];          /* SHA-256 of a chunk of zeros */
 };
 
 struct chunks *
-chunks_new (struct store *store, uint32_t chunk_size)
+chunks_new (struct store *store, uint32_t chunk_size,
+            const struct chunk_compression *compression)
 {
   struct chunks *ch = calloc (1, sizeof *ch);
   uint8_t *zeros = calloc (1, chunk_size);
@@ -39,6 +48,7 @@ chunks_new (struct store *store, uint32_t chunk_size)
   }
   ch->store = store;
   ch->chunk_size = chunk_size;
+  ch->compression = *compression;
   hash_sha256 (zeros, chunk_size, ch->zero_hash);
   free (zeros);
   return ch;
@@ -62,12 +72,16 @@ chunks_address (const struct chunks *ch, const void *data,
   }
 }
 
-/* The check of a chunk's body against its address, for store_get_checked:
- * the body is hashed once, while the store can still retry it.
+/* The check of a chunk object for store_get_checked: the body is decoded
+ * into the caller's buffer and the plain bytes hashed, once per body,
+ * while the store can still retry it.  A body that does not decode is
+ * damaged like one whose hash is wrong.
  */
 struct chunk_check {
   const uint8_t *hash;
   uint32_t size;
+  void *plain;      /* size bytes: the decoded chunk */
+  const char *why;  /* why the last body was refused */
   bool checked, ok; /* the last body seen, and its verdict */
 };
 
@@ -79,10 +93,12 @@ check_chunk (void *opaque, const void *body, size_t len)
 
   cc->checked = true;
   cc->ok = false;
-  if (len == cc->size) {
-    hash_sha256 (body, len, sum);
-    cc->ok = memcmp (sum, cc->hash, HASH_LEN) == 0;
-  }
+  if (chunk_codec_decode (body, len, cc->size, cc->plain, &cc->why) == -1)
+    return false;
+  hash_sha256 (cc->plain, cc->size, sum);
+  cc->ok = memcmp (sum, cc->hash, HASH_LEN) == 0;
+  if (!cc->ok)
+    cc->why = "content does not match its address";
   return cc->ok;
 }
 
@@ -91,13 +107,19 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
               const char *name, uint64_t idx)
 {
   char key[KEY_MAX_LEN];
-  struct chunk_check cc = { .hash = hash, .size = ch->chunk_size };
-  size_t len;
+  struct chunk_check cc
+      = { .hash = hash, .size = ch->chunk_size, .plain = buf };
+  size_t cap = chunk_object_max_len (ch->chunk_size), len;
+  CLEANUP_FREE uint8_t *body = malloc (cap);
   int r;
 
+  if (body == NULL) {
+    s3cow_log_error ("malloc: %m");
+    errno = ENOMEM;
+    return -1;
+  }
   key_chunk (key, hash);
-  r = store_get_checked (ch->store, key, buf, ch->chunk_size, &len, check_chunk,
-                         &cc);
+  r = store_get_checked (ch->store, key, body, cap, &len, check_chunk, &cc);
   if (r == STORE_NOT_FOUND) {
     if (name)
       s3cow_log_error ("%s: chunk %" PRIu64 ": %s is missing from the bucket",
@@ -113,15 +135,14 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
    * way) returns what it holds, checked here.
    */
   if (!cc.checked)
-    check_chunk (&cc, buf, len);
+    check_chunk (&cc, body, len);
   if (cc.ok)
     return 0;
   if (name) {
     stats_inc (STAT_CHUNK_CORRUPT);
     s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
-                     "content does not match its address%s: damaged in the "
-                     "bucket)",
-                     name, idx, key, len,
+                     "%s%s: damaged in the bucket)",
+                     name, idx, key, len, cc.why,
                      cc.checked ? "; the same wrong content twice" : "");
   }
   errno = EIO;
@@ -133,11 +154,35 @@ chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
                 uint8_t hash[HASH_LEN])
 {
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
+  CLEANUP_FREE uint8_t *frame = NULL;
+  const char *why;
+  size_t len;
+  int r;
 
   chunks_address (ch, data, hash);
   if (hash_is_zero (hash) || (prev && memcmp (hash, prev, HASH_LEN) == 0))
     return 0;
   key_chunk (key, hash);
+  if (ch->compression.codec != CHUNK_CODEC_NONE) {
+    frame = malloc (chunk_object_max_len (ch->chunk_size));
+    if (frame == NULL) {
+      s3cow_log_error ("malloc: %m");
+      return -1;
+    }
+    r = chunk_codec_encode (&ch->compression, data, ch->chunk_size, frame, &len,
+                            &why);
+    if (r == -1) {
+      s3cow_log_error ("%s: %s", key, why);
+      return -1;
+    }
+    if (r == 1)
+      return store_put (ch->store, key, frame, len, NULL, NULL) == STORE_OK
+                 ? 1
+                 : -1;
+  }
+  /* Raw: the object's bytes are the chunk's, so the address is also the
+   * payload hash of the PUT.
+   */
   hash_to_hex (hash, hex);
   if (store_put (ch->store, key, data, ch->chunk_size, hex, NULL) != STORE_OK)
     return -1;

@@ -2,11 +2,11 @@
  * address (SHA-256), an object key and an object in the store, and back.
  *
  * The cache reaches the store only through this module: chunks_fetch to
- * read a chunk (checked against its address) and chunks_persist to store
- * one under its address.  What a chunk object holds (today the chunk's
- * bytes as they are) is decided here alone, so that an encoding of the
- * object (a header, compression, encryption) changes this file and not
- * the cache: addresses stay the hash of the chunk's plain bytes.
+ * read a chunk (decoded, and checked against its address) and
+ * chunks_persist to store one under its address.  What a chunk object
+ * holds (the chunk's bytes, or a frame: chunk_codec.h) is decided here
+ * alone, so that an encoding of the object changes this file and not the
+ * cache: addresses stay the hash of the chunk's plain bytes.
  *
  * An all-zero chunk has the all-zero address and no object.
  *
@@ -19,13 +19,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chunk_codec.h"
 #include "names.h"
 #include "store.h"
 
 struct chunks;
 
-/* Chunks of chunk_size bytes in store.  NULL after logging on error. */
-struct chunks *chunks_new (struct store *store, uint32_t chunk_size);
+/* Chunks of chunk_size bytes in store; new objects are written with
+ * compression (copied).  NULL after logging on error.
+ */
+struct chunks *chunks_new (struct store *store, uint32_t chunk_size,
+                           const struct chunk_compression *compression);
 void chunks_free (struct chunks *ch);
 
 /* hash = the address of data (chunk_size bytes; NULL: zeros).  A chunk of
@@ -35,7 +39,8 @@ void chunks_address (const struct chunks *ch, const void *data,
                      uint8_t hash[HASH_LEN]);
 
 /* Read the chunk whose address is hash (not all zeros) into buf
- * (chunk_size bytes), checked against the address.  The check runs inside
+ * (chunk_size bytes), decoded whatever its encoding and checked against
+ * the address.  The check (decode, then hash) runs inside
  * store_get_checked, so the body is hashed once and a body that fails it
  * is read again like any transient failure, for up to retry-time: damage
  * on the way costs a retry, not an error.  The same wrong content twice is
@@ -50,10 +55,11 @@ int chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
                   const char *name, uint64_t idx);
 
 /* Store data (chunk_size bytes; NULL: zeros) under its address, written
- * to hash.  Nothing is stored when the address is all zeros or equal to
- * prev (the address the chunk had; NULL: none).  Returns 1 if the object
- * was stored, 0 if nothing was to be stored, -1 if the store failed (it
- * logged why).  The caller keeps data unchanged meanwhile.
+ * to hash, encoded with the compression given to chunks_new (raw when it
+ * does not shrink).  Nothing is stored when the address is all zeros or equal
+ * to prev (the address the chunk had; NULL: none).  Returns 1 if the object was
+ * stored, 0 if nothing was to be stored, -1 if the store failed (it logged
+ * why).  The caller keeps data unchanged meanwhile.
  */
 int chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
                     uint8_t hash[HASH_LEN]);

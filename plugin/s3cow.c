@@ -27,6 +27,7 @@
 
 #include "cache.h"
 #include "catalog.h"
+#include "chunk_codec.h"
 #include "cleanup.h"
 #include "disk.h"
 #include "format.h"
@@ -54,6 +55,7 @@ static double lease_duration = 30;
 static double lease_wait = 0;
 static char *stats_file;
 static char *ca_file;
+static struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
 
 /* File parameters are made absolute at once: nbdkit without -f changes
  * directory to / when it forks into the background, after .config.
@@ -287,7 +289,14 @@ s3cow_config (const char *key, const char *value)
     }
   } else if (strcmp (key, "lease-wait") == 0)
     return parse_double (key, value, &lease_wait);
-  else if (strcmp (key, "stats") == 0)
+  else if (strcmp (key, "compression") == 0) {
+    const char *why;
+
+    if (chunk_compression_parse (value, &compression, &why) == -1) {
+      nbdkit_error ("compression=%s: %s", value, why);
+      return -1;
+    }
+  } else if (strcmp (key, "stats") == 0)
     return set_path (key, value, &stats_file);
   else if (strcmp (key, "connections") == 0
            || strcmp (key, "upload-threads") == 0
@@ -407,6 +416,8 @@ s3cow_config_complete (void)
   "gc-grace=<SECS>      The shortest --grace of s3cow gc (default 3600).\n"    \
   "lease=<SECS>         Lease duration of a read-write open (default 30).\n"   \
   "lease-wait=<SECS>    Wait this long for a live lease holder (default 0).\n" \
+  "compression=<C>      New chunks: zstd[:LEVEL], lz4 or none (default "       \
+  "zstd:1).\n"                                                                 \
   "stats=<FILE>         Write counters here every second (Prometheus text)."
 
 /* The disk configuration for an export name (name and snap receive the
@@ -529,6 +540,7 @@ s3cow_get_ready (void)
                               .readahead_threads = readahead_threads,
                               .tier_dir = cache_dir,
                               .tier_size = cache_dir_size,
+                              .compression = compression,
                               .wait_timeout = store_config.retry_time
                                                   ? store_config.retry_time
                                                   : 60 },

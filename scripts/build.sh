@@ -26,7 +26,7 @@ packages=(
   libnbd-dev libnbd-bin python3-libnbd fuse3 qemu-utils e2fsprogs
   curl openssl lcov cppcheck clang-format clang-tidy valgrind
   clang libclang-rt-14-dev llvm
-  libjson-c-dev
+  libjson-c-dev libzstd-dev liblz4-dev
 )
 # clang and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) build
 # the fuzz targets of tests/fuzz/; llvm gives llvm-symbolizer for their

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chunk_codec.h"
 #include "crypto.h"
 #include "format.h"
 #include "names.h"
@@ -275,11 +276,45 @@ params (void)
   put_str ("params", "bad-size", "bucket=vms\nsize=1000\nchunk-size=3M");
 }
 
-/* fuzz-chunk: id, AAD length, AAD, an object sealed under the fuzzer's
- * key (00 01 .. 1f).
+/* Chunk objects of a 64 KiB chunk (size byte 0), one per codec; the
+ * frames of compressible text.
  */
 static void
 chunks (void)
+{
+  static const struct {
+    const char *name;
+    struct chunk_compression c;
+  } codecs[] = {
+    { "lz4", { .codec = CHUNK_CODEC_LZ4 } },
+    { "zstd-1", { .codec = CHUNK_CODEC_ZSTD, .level = 1 } },
+    { "zstd-19", { .codec = CHUNK_CODEC_ZSTD, .level = 19 } },
+  };
+  uint32_t cs = 65536;
+  char *plain = calloc (1, cs);
+  uint8_t *b = malloc (1 + chunk_object_max_len (cs));
+  const char *why;
+  size_t i, len;
+
+  for (i = 0; i + 40 < cs; i += 40)
+    snprintf (plain + i, 41, "line %08zu of a compressible chunk....\n", i);
+  for (i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+    b[0] = 0;
+    if (chunk_codec_encode (&codecs[i].c, plain, cs, b + 1, &len, &why) != 1) {
+      fprintf (stderr, "chunk_codec_encode %s: failed\n", codecs[i].name);
+      exit (1);
+    }
+    put ("chunk", codecs[i].name, b, len + 1);
+  }
+  free (plain);
+  free (b);
+}
+
+/* fuzz-seal: id, AAD length, AAD, an object sealed under the fuzzer's
+ * key (00 01 .. 1f).
+ */
+static void
+seals (void)
 {
   uint8_t master[CRYPTO_KEY_LEN],
       b[CRYPTO_ID_LEN + 1 + 4 + 100 + CRYPTO_TAG_LEN];
@@ -298,12 +333,12 @@ chunks (void)
   if (crypto_seal (c, b, "hdr0", 4, plain, sizeof plain, b + CRYPTO_ID_LEN + 5)
       == -1)
     exit (1);
-  put ("chunk", "sealed", b, sizeof b);
+  put ("seal", "sealed", b, sizeof b);
   b[CRYPTO_ID_LEN] = 0;
   if (crypto_seal (c, b, NULL, 0, plain, sizeof plain, b + CRYPTO_ID_LEN + 1)
       == -1)
     exit (1);
-  put ("chunk", "sealed-no-aad", b, sizeof b - 4);
+  put ("seal", "sealed-no-aad", b, sizeof b - 4);
   crypto_free (c);
 }
 
@@ -323,5 +358,6 @@ main (int argc, char **argv)
   config ();
   params ();
   chunks ();
+  seals ();
   return 0;
 }
