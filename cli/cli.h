@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "names.h"
 #include "store.h"
 
@@ -46,13 +47,15 @@ struct cli {
   struct store *store; /* NULL until cli_store */
 
   /* Options of the subcommands (main.c checks which apply where). */
-  bool json;           /* ls, info */
-  bool force;          /* rm, unlock, gc */
-  bool dry_run;        /* gc */
-  bool verbose;        /* gc: name every object deleted */
-  bool progress;       /* gc, fsck: stderr is a terminal */
-  double grace;        /* gc: seconds */
-  uint32_t chunk_size; /* create */
+  bool json;             /* ls, info */
+  bool force;            /* rm, unlock, gc */
+  bool dry_run;          /* gc */
+  bool verbose;          /* gc: name every object deleted */
+  bool progress;         /* gc, fsck: stderr is a terminal */
+  double grace;          /* gc: seconds */
+  uint32_t chunk_size;   /* create */
+  struct crypto *crypto; /* --encryption-key-file: create, fork, snapshot,
+                          * fsck (NULL: none) */
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -123,7 +126,13 @@ int parse_snap_name (const char *s);
 /* The first line of file ("-": standard input), without the newline, into
  * a new string (*out).  For secrets: never echoed.  0, or -1 after printing.
  */
-int read_secret_file (const char *file, char **out);
+int read_secret_file (const char *what, const char *file, char **out);
+
+/* The key domain of the encryption key in file (- for stdin): one line of
+ * 64 hex characters.  0, or -1 after printing what is wrong (never the
+ * key).
+ */
+int read_encryption_key_file (const char *file, struct crypto **out);
 
 /* ---- output.c ---- */
 

@@ -34,8 +34,9 @@ cmd_create (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_create (store, disk, size, cli->chunk_size) == 0 ? EXIT_OK
-                                                                 : EXIT_FAIL;
+  return volume_create (store, disk, size, cli->chunk_size, cli->crypto) == 0
+             ? EXIT_OK
+             : EXIT_FAIL;
 }
 
 int
@@ -51,7 +52,8 @@ cmd_fork (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_fork (store, disk, snap, target) == 0 ? EXIT_OK : EXIT_FAIL;
+  return volume_fork (store, disk, snap, target, cli->crypto) == 0 ? EXIT_OK
+                                                                   : EXIT_FAIL;
 }
 
 int
@@ -66,7 +68,8 @@ cmd_snapshot (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_snapshot (store, disk, argv[2]) == 0 ? EXIT_OK : EXIT_FAIL;
+  return volume_snapshot (store, disk, argv[2], cli->crypto) == 0 ? EXIT_OK
+                                                                  : EXIT_FAIL;
 }
 
 int

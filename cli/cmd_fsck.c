@@ -13,6 +13,10 @@
  *   corrupt chunk chunks/<hash> (disk D chunk N): <why>
  *
  * (why a chunk does not decode goes to stderr, once per chunk)
+ *
+ * An encrypted disk's chunks are opened with the key given
+ * (--encryption-key-file), its head and maps authenticated with it; without
+ * its key they are only parsed as sealed frames.
  *   missing map disks/D/maps/<name> (disk D)
  *   corrupt map disks/D/maps/<name> (disk D)
  *   corrupt head disks/D/head (disk D)
@@ -34,6 +38,7 @@
 
 #include "catalog.h"
 #include "chunk_codec.h"
+#include "chunk_seal.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
@@ -65,6 +70,9 @@ struct fsck {
 struct batch {
   struct store *store;
   uint32_t chunk_size;
+  bool encrypted;              /* the disk's chunks are sealed */
+  const struct crypto *crypto; /* their key, if given (else: sealed frames
+                                * are only parsed) */
   uint8_t (*hashes)[HASH_LEN];
   uint8_t *states;
   size_t n;
@@ -72,13 +80,43 @@ struct batch {
   atomic_size_t done;
 };
 
-/* buf: room for chunk_object_max_len + 1 bytes, then chunk_size bytes
- * for the decoded chunk.
+/* The check of an encrypted disk's chunk object (buf, len bytes): opened
+ * with the key when there is one (the AEAD tag checks it: no hash), else
+ * only parsed as a sealed frame.
  */
 static enum chunk_state
-check_chunk (struct store *store, uint32_t chunk_size,
-             const uint8_t hash[HASH_LEN], uint8_t *buf)
+check_sealed (const struct batch *b, const char *key,
+              const uint8_t hash[HASH_LEN], const uint8_t *buf, size_t len,
+              uint8_t *plain, uint8_t *scratch)
 {
+  struct chunk_frame f;
+  const char *why;
+
+  if (b->crypto) {
+    if (chunk_seal_decode (b->crypto, hash, buf, len, b->chunk_size, plain,
+                           scratch, &why)
+        == -1) {
+      s3cow_log_error ("%s: %zu bytes: %s", key, len, why);
+      return CHUNK_UNDECODABLE;
+    }
+    return CHUNK_OK;
+  }
+  if (chunk_object_is_raw (len, b->chunk_size)
+      || chunk_frame_parse (buf, len, b->chunk_size, &f, &why) == -1
+      || !(f.flags & CHUNK_FRAME_ENCRYPTED)) {
+    s3cow_log_error ("%s: %zu bytes: not a sealed frame", key, len);
+    return CHUNK_UNDECODABLE;
+  }
+  return CHUNK_OK;
+}
+
+/* buf: room for chunk_object_max_len + 1 bytes, then chunk_size bytes
+ * for the decoded chunk, then (encrypted) chunk_object_max_len bytes.
+ */
+static enum chunk_state
+check_chunk (const struct batch *b, const uint8_t hash[HASH_LEN], uint8_t *buf)
+{
+  uint32_t chunk_size = b->chunk_size;
   size_t cap = chunk_object_max_len (chunk_size) + 1, len;
   uint8_t sum[HASH_SHA256_LEN], *plain = buf + cap;
   char key[KEY_MAX_LEN];
@@ -86,11 +124,13 @@ check_chunk (struct store *store, uint32_t chunk_size,
   int r;
 
   key_chunk (key, hash);
-  r = store_get_range (store, key, 0, cap, buf, &len);
+  r = store_get_range (b->store, key, 0, cap, buf, &len);
   if (r == STORE_NOT_FOUND)
     return CHUNK_MISSING;
   if (r != STORE_OK)
     return CHUNK_UNREADABLE;
+  if (b->encrypted)
+    return check_sealed (b, key, hash, buf, len, plain, plain + chunk_size);
   if (chunk_codec_decode (buf, len, chunk_size, plain, &why) == -1) {
     s3cow_log_error ("%s: %zu bytes: %s", key, len, why);
     return CHUNK_UNDECODABLE;
@@ -104,13 +144,11 @@ check_thread (void *arg)
 {
   struct batch *b = arg;
   uint8_t *buf
-      = malloc (chunk_object_max_len (b->chunk_size) + 1 + b->chunk_size);
+      = malloc (2 * chunk_object_max_len (b->chunk_size) + 1 + b->chunk_size);
   size_t i;
 
   while ((i = atomic_fetch_add (&b->next, 1)) < b->n) {
-    b->states[i]
-        = buf ? check_chunk (b->store, b->chunk_size, b->hashes[i], buf)
-              : CHUNK_UNREADABLE;
+    b->states[i] = buf ? check_chunk (b, b->hashes[i], buf) : CHUNK_UNREADABLE;
     atomic_fetch_add (&b->done, 1);
   }
   free (buf);
@@ -192,10 +230,11 @@ static int
 check_root (struct fsck *f, const struct root *root)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
+  CLEANUP_FREE void *raw = NULL;
   struct batch b = { .store = f->store };
   char key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
   struct head h;
-  size_t n, i, k;
+  size_t n, i, k, raw_len;
   int r, status = -1;
 
   /* The head. */
@@ -203,10 +242,20 @@ check_root (struct fsck *f, const struct root *root)
     key_snap (key, root->disk, root->snap);
   else
     key_head (key, root->disk);
-  r = catalog_read_head (f->store, root->disk, root->snap, &h, NULL, NULL,
-                         NULL);
+  r = catalog_read_head (f->store, root->disk, root->snap, &h, NULL, &raw,
+                         &raw_len);
   if (r == STORE_NOT_FOUND)
     return 0; /* removed since the listing */
+  /* An encrypted disk under the key given: everything is authenticated. */
+  b.encrypted = r == STORE_OK && h.encrypted;
+  if (b.encrypted && f->cli->crypto
+      && memcmp (h.key_fingerprint, crypto_fingerprint (f->cli->crypto),
+                 CRYPTO_FINGERPRINT_LEN)
+             == 0) {
+    b.crypto = f->cli->crypto;
+    if (object_check_mac (b.crypto, key, raw, raw_len) == -1)
+      r = STORE_PERMANENT;
+  }
   if (r != STORE_OK) {
     problem (f, "%s head %s (%s %s)",
              r == STORE_PERMANENT ? "corrupt" : "unreadable", key,
@@ -216,7 +265,7 @@ check_root (struct fsck *f, const struct root *root)
   f->roots_checked++;
 
   /* Its maps. */
-  r = catalog_resolve (f->store, &h, &entries, &n, bad_map);
+  r = catalog_resolve (f->store, &h, b.crypto, &entries, &n, bad_map);
   if (r != STORE_OK) {
     problem (f, "%s map %s (%s %s)",
              r == STORE_NOT_FOUND   ? "missing"

@@ -52,6 +52,13 @@ print_json (const char *disk, const struct row *rows, size_t n)
       printf ("null");
     printf (", \"generation\": %" PRIu64 ", \"maps\": %" PRIu32, h->generation,
             h->nmaps);
+    printf (", \"encrypted\": %s", h->encrypted ? "true" : "false");
+    if (h->encrypted) {
+      char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+      crypto_fingerprint_hex (h->key_fingerprint, fp);
+      printf (", \"key_fingerprint\": \"%s\"", fp);
+    }
     printf (", \"created\": \"%s\"", iso_time (h->created, t));
     printf (", \"committed\": \"%s\"}", iso_time (h->committed, t));
   }

@@ -29,6 +29,8 @@ enum {
   OPT_GRACE = 1 << 3,
   OPT_CHUNK_SIZE = 1 << 4,
   OPT_VERBOSE = 1 << 5,
+  OPT_ENCRYPTION_KEY = 1 << 6,
+  OPT_LAST = OPT_ENCRYPTION_KEY,
 };
 
 struct command {
@@ -42,19 +44,25 @@ struct command {
 };
 
 static const struct command commands[] = {
-  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE, false,
-    "DISK SIZE [--chunk-size SIZE]",
+  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE | OPT_ENCRYPTION_KEY, false,
+    "DISK SIZE [--chunk-size SIZE] [--encryption-key-file FILE]",
     "Create an empty disk of SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  --chunk-size: a power of two from 64K to 64M (default 1M).\n"
-    "Fails if the disk exists.\n" },
-  { "fork", cmd_fork, 2, 2, 0, false, "SOURCE[@SNAPSHOT] NEWDISK",
+    "--encryption-key-file: encrypt the disk under the key in FILE (64 hex\n"
+    "characters; - for stdin).  Fails if the disk exists.\n" },
+  { "fork", cmd_fork, 2, 2, OPT_ENCRYPTION_KEY, false,
+    "SOURCE[@SNAPSHOT] NEWDISK [--encryption-key-file FILE]",
     "Create NEWDISK as a copy-on-write fork of SOURCE's last committed state\n"
     "(or of one of its snapshots).  Costs a constant number of requests\n"
     "whatever the size of the disk: the new disk's head names the source's\n"
-    "immutable maps.  Writes to either disk are invisible to the other.\n" },
-  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK SNAPSHOT",
+    "immutable maps.  Writes to either disk are invisible to the other.\n"
+    "The fork of an encrypted disk is encrypted under the same key, which\n"
+    "it needs.\n" },
+  { "snapshot", cmd_snapshot, 2, 2, OPT_ENCRYPTION_KEY, false,
+    "DISK SNAPSHOT [--encryption-key-file FILE]",
     "Record DISK's last committed state as the immutable, read-only snapshot\n"
-    "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).\n" },
+    "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).  A\n"
+    "snapshot of an encrypted disk needs its key.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
     "List the disks with size, chunk size, parent and last commit time; with\n"
     "DISK, list its snapshots.\n" },
@@ -76,11 +84,15 @@ static const struct command commands[] = {
     "refuses a shorter one unless --force is given (safe only when no server\n"
     "writes to the bucket).  --dry-run lists what would be deleted;\n"
     "--verbose names what is deleted.\n" },
-  { "fsck", cmd_fsck, 0, 1, 0, false, "[DISK[@SNAPSHOT]]",
+  { "fsck", cmd_fsck, 0, 1, OPT_ENCRYPTION_KEY, false,
+    "[DISK[@SNAPSHOT]] [--encryption-key-file FILE]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"
     "every disk and snapshot, exists and decodes, and that every chunk they\n"
     "reference exists and matches its hash (all are downloaded).  Exits 1\n"
-    "and names each problem otherwise.\n" },
+    "and names each problem otherwise.  Encrypted disks: with the key of\n"
+    "--encryption-key-file, their heads and maps are authenticated and\n"
+    "their chunks opened; without it (or for disks under other keys),\n"
+    "their chunks are only checked to exist and to be sealed.\n" },
   { "unlock", cmd_unlock, 1, 1, OPT_FORCE, false, "DISK --force",
     "Break a disk's lease lock by hand (delete it), after making sure that\n"
     "no server is writing the disk any more.  Refused without --force.\n" },
@@ -224,6 +236,7 @@ enum {
   LONG_GRACE,
   LONG_CHUNK_SIZE,
   LONG_SECRET_KEY,
+  LONG_ENCRYPTION_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -244,6 +257,7 @@ static const struct option long_options[] = {
   { "debug", optional_argument, NULL, LONG_DEBUG },
   { "grace", required_argument, NULL, LONG_GRACE },
   { "chunk-size", required_argument, NULL, LONG_CHUNK_SIZE },
+  { "encryption-key-file", required_argument, NULL, LONG_ENCRYPTION_KEY_FILE },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -270,6 +284,8 @@ opt_name (unsigned bit)
     return "--chunk-size";
   case OPT_VERBOSE:
     return "--verbose";
+  case OPT_ENCRYPTION_KEY:
+    return "--encryption-key-file";
   default:
     return "?";
   }
@@ -284,6 +300,7 @@ cli_free (struct cli *cli)
     explicit_bzero (cli->secret_key, strlen (cli->secret_key));
     free (cli->secret_key);
   }
+  crypto_free (cli->crypto);
 }
 
 int
@@ -295,7 +312,7 @@ main (int argc, char **argv)
     .chunk_size = DEFAULT_CHUNK_SIZE,
   };
   const struct command *cmd;
-  const char *secret_file = NULL;
+  const char *secret_file = NULL, *encryption_key_file = NULL;
   unsigned given = 0, bit;
   bool help = false, quiet = false;
   uint64_t size;
@@ -367,6 +384,10 @@ main (int argc, char **argv)
       cli.chunk_size = size;
       given |= OPT_CHUNK_SIZE;
       break;
+    case LONG_ENCRYPTION_KEY_FILE:
+      encryption_key_file = optarg;
+      given |= OPT_ENCRYPTION_KEY;
+      break;
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;
@@ -413,7 +434,7 @@ main (int argc, char **argv)
     command_usage (cmd);
     return EXIT_OK;
   }
-  for (bit = 1; bit <= OPT_VERBOSE; bit <<= 1)
+  for (bit = 1; bit <= OPT_LAST; bit <<= 1)
     if ((given & bit) && !(cmd->opts & bit)) {
       s3cow_log_error ("s3cow %s does not take %s", cmd->name, opt_name (bit));
       return EXIT_USAGE;
@@ -441,9 +462,14 @@ main (int argc, char **argv)
     return EXIT_USAGE;
   }
   if (secret_file) {
-    if (read_secret_file (secret_file, &cli.secret_key) == -1)
+    if (read_secret_file ("secret key", secret_file, &cli.secret_key) == -1)
       return EXIT_USAGE;
     cli.config.secret_key = cli.secret_key;
+  }
+  if (encryption_key_file
+      && read_encryption_key_file (encryption_key_file, &cli.crypto) == -1) {
+    cli_free (&cli);
+    return EXIT_USAGE;
   }
   cli.progress = !quiet && isatty (STDERR_FILENO);
 

@@ -131,10 +131,11 @@ struct disk {
   char instance[17]; /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
-  double gc_grace, put_time; /* see the top */
-  uint64_t size;             /* never change after open: the I/O paths */
-  uint32_t chunk_size;       /* read these, not head (commit_lock) */
-  struct lease *lease;       /* NULL when read-only */
+  double gc_grace, put_time;   /* see the top */
+  uint64_t size;               /* never change after open: the I/O paths */
+  uint32_t chunk_size;         /* read these, not head (commit_lock) */
+  struct lease *lease;         /* NULL when read-only */
+  const struct crypto *crypto; /* the disk's key (NULL: not encrypted) */
 
   pthread_mutex_t commit_lock; /* protects the fields below */
   struct head head;            /* last committed */
@@ -185,8 +186,9 @@ load_maps (struct disk *d)
     bool full;
     int r;
 
-    r = store_get_alloc (d->store, d->head.maps[i], map_max_size (nchunks),
-                         &data, &len, NULL);
+    r = store_get_alloc (d->store, d->head.maps[i],
+                         map_max_size (nchunks, d->head.encrypted), &data, &len,
+                         NULL);
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("%s: map %s named by the head is missing", d->label,
                        d->head.maps[i]);
@@ -194,7 +196,9 @@ load_maps (struct disk *d)
       return -1;
     if (map_decode (d->head.maps[i], data, len, d->head.chunk_size, nchunks,
                     &entries, &n, &full)
-        == -1)
+            == -1
+        || (d->crypto
+            && object_check_mac (d->crypto, d->head.maps[i], data, len) == -1))
       return -1;
     chunkmap_load (d->map, entries, n);
     if (i == 0)
@@ -232,7 +236,12 @@ create_head (struct disk *d, const struct disk_config *config)
   head.created = head.committed = time (NULL);
   volume_new_id (head.disk_id);
   volume_new_id (head.op_id);
-  if (head_encode (&head, &data, &len) == -1) {
+  if (config->crypto) {
+    head.encrypted = true;
+    memcpy (head.key_fingerprint, crypto_fingerprint (config->crypto),
+            CRYPTO_FINGERPRINT_LEN);
+  }
+  if (head_encode (&head, config->crypto, d->head_key, &data, &len) == -1) {
     s3cow_log_error ("%s: %m", d->label);
     return -1;
   }
@@ -269,6 +278,13 @@ read_head (struct disk *d, const struct disk_config *config)
   if (r != STORE_OK)
     return -1;
   if (head_decode (d->head_key, data, len, &d->head) == -1)
+    return -1;
+  /* Before anything of the disk is used: its key, and that the head is
+   * what that key wrote.
+   */
+  if (head_check_key (d->label, &d->head, config->crypto) == -1
+      || (config->crypto
+          && object_check_mac (config->crypto, d->head_key, data, len) == -1))
     return -1;
   if (config->create_size && config->create_size != d->head.size) {
     s3cow_log_error ("disk %s exists with size %" PRIu64
@@ -331,7 +347,7 @@ claim_head (struct disk *d, const struct disk_config *config)
     next.generation++;
     next.committed = time (NULL);
     volume_new_id (next.op_id); /* our bytes: see reconcile */
-    if (head_encode (&next, &data, &len) == -1) {
+    if (head_encode (&next, d->crypto, d->head_key, &data, &len) == -1) {
       s3cow_log_error ("%s: %m", d->label);
       return -1;
     }
@@ -375,6 +391,7 @@ disk_open (struct store *store, struct cache *cache,
   d->commit_interval = config->commit_interval;
   d->gc_grace = config->gc_grace;
   d->put_time = config->put_time;
+  d->crypto = config->crypto;
   make_instance (d->instance);
   pthread_mutex_init (&d->commit_lock, NULL);
   pthread_mutex_init (&d->thread_lock, NULL);
@@ -416,7 +433,7 @@ disk_open (struct store *store, struct cache *cache,
     goto fail;
   d->size = d->head.size;
   d->chunk_size = d->head.chunk_size;
-  d->cd = cache_attach (cache, d->label, d->map, d->chunk_size);
+  d->cd = cache_attach (cache, d->label, d->map, d->chunk_size, d->crypto);
   if (d->cd == NULL)
     goto fail;
   s3cow_debug (commit,
@@ -608,7 +625,7 @@ commit (struct disk *d)
   next.committed = time (NULL);
   key_map (map_key, d->name, next.generation, d->instance);
   if (map_encode (entries, n, full, d->head.chunk_size, head_nchunks (&d->head),
-                  &map_data, &map_len)
+                  d->crypto, map_key, &map_data, &map_len)
       == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
@@ -641,7 +658,8 @@ commit (struct disk *d)
   }
   strcpy (next.maps[next.nmaps++], map_key);
   volume_new_id (next.op_id); /* our bytes: see reconcile */
-  if (head_encode (&next, &head_data, &head_len) == -1) {
+  if (head_encode (&next, d->crypto, d->head_key, &head_data, &head_len)
+      == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;
   }

@@ -29,6 +29,7 @@
 #include "catalog.h"
 #include "chunk_codec.h"
 #include "cleanup.h"
+#include "crypto.h"
 #include "disk.h"
 #include "format.h"
 #include "names.h"
@@ -40,6 +41,7 @@
 static struct store_config store_config = { .tls_verify = true };
 static struct store_config_owned store_owned;
 static char *secret_key, *session_token; /* from nbdkit_read_password */
+static struct crypto *crypto;            /* encryption-key= (NULL: none) */
 static const char *export_name;
 static uint64_t create_size;
 static uint32_t chunk_size = 1024 * 1024;
@@ -153,9 +155,37 @@ s3cow_unload (void)
   store_config_free_owned (&store_owned);
   free (secret_key);
   free (session_token);
+  crypto_free (crypto);
   free (cache_dir);
   free (stats_file);
   free (ca_file);
+}
+
+/* encryption-key=: 64 hex characters, in nbdkit's password forms. */
+static int
+set_encryption_key (const char *value)
+{
+  uint8_t key[CRYPTO_KEY_LEN];
+  char *text;
+  int r;
+
+  if (nbdkit_read_password (value, &text) == -1)
+    return -1;
+  r = crypto_key_parse (text, key);
+  explicit_bzero (text, strlen (text));
+  free (text);
+  if (r == -1) {
+    nbdkit_error ("encryption-key: not a key (64 hex characters: 256 bits)");
+    return -1;
+  }
+  crypto_free (crypto);
+  crypto = crypto_new (key);
+  explicit_bzero (key, sizeof key);
+  if (crypto == NULL) {
+    nbdkit_error ("encryption-key: deriving the keys: %m");
+    return -1;
+  }
+  return 0;
 }
 
 /* Seconds: a finite number from 0 to a day. */
@@ -259,6 +289,8 @@ s3cow_config (const char *key, const char *value)
     if (nbdkit_read_password (value, &secret_key) == -1)
       return -1;
     store_config.secret_key = secret_key;
+  } else if (strcmp (key, "encryption-key") == 0) {
+    return set_encryption_key (value);
   } else if (strcmp (key, "session-token") == 0) {
     free (session_token);
     if (nbdkit_read_password (value, &session_token) == -1)
@@ -402,6 +434,7 @@ s3cow_config_complete (void)
   "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n"    \
   "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
   "session-token=<TOK>  Session token (password forms).\n"                     \
+  "encryption-key=<KEY> Key of encrypted disks (password forms).\n"            \
   "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
   "tls-verify=false     Do not verify the server's certificate.\n"             \
   "virtual-host=true    Use bucket.host URLs.\n"                               \
@@ -440,6 +473,7 @@ disk_config_for (const char *export, bool readonly, char *name, char *snap,
     .put_time = put_time (),
     .lease_duration = lease_duration,
     .lease_wait = lease_wait,
+    .crypto = crypto,
   };
   return 0;
 }

@@ -111,21 +111,51 @@ volume_put_conditional (struct store *store, const char *key, const void *data,
                                                         : STORE_PRECONDITION;
 }
 
-/* Encode h with a new op id into *data.  0, or -1 after logging. */
+/* Encode h, to be stored under key, with a new op id into *data.  An
+ * encrypted head needs its key c.  0, or -1 after logging.
+ */
 static int
-encode_new (struct head *h, void **data, size_t *len)
+encode_new (struct head *h, const struct crypto *c, const char *key,
+            void **data, size_t *len)
 {
   volume_new_id (h->op_id);
-  if (head_encode (h, data, len) == -1) {
-    s3cow_log_error ("out of memory");
+  if (head_encode (h, c, key, data, len) == -1) {
+    s3cow_log_error ("%s: cannot encode the head: %m", key);
     return -1;
   }
   return 0;
 }
 
+/* catalog_read_head, and with c (the key given, or NULL) the checks of
+ * the key and, for an encrypted head, of its MAC.  A head that fails
+ * them is STORE_PERMANENT (logged).
+ */
+static int
+read_head_keyed (struct store *store, const char *disk, const char *snap,
+                 const struct crypto *c, struct head *head, char *etag)
+{
+  CLEANUP_FREE void *raw = NULL;
+  char label[2 * NAME_MAX_LEN + 2], key[KEY_MAX_LEN];
+  size_t len;
+  int r;
+
+  r = catalog_read_head (store, disk, snap, head, etag, &raw, &len);
+  if (r != STORE_OK)
+    return r;
+  catalog_label (label, disk, snap);
+  if (snap && snap[0])
+    key_snap (key, disk, snap);
+  else
+    key_head (key, disk);
+  if (head_check_key (label, head, c) == -1
+      || (c && object_check_mac (c, key, raw, len) == -1))
+    return STORE_PERMANENT;
+  return STORE_OK;
+}
+
 int
 volume_create (struct store *store, const char *disk, uint64_t size,
-               uint32_t chunk_size)
+               uint32_t chunk_size, const struct crypto *c)
 {
   CLEANUP_FREE void *data = NULL;
   struct head head = { 0 };
@@ -137,9 +167,14 @@ volume_create (struct store *store, const char *disk, uint64_t size,
   head.chunk_size = chunk_size;
   head.created = head.committed = time (NULL);
   volume_new_id (head.disk_id);
-  if (encode_new (&head, &data, &len) == -1)
-    return -1;
+  if (c) {
+    head.encrypted = true;
+    memcpy (head.key_fingerprint, crypto_fingerprint (c),
+            CRYPTO_FINGERPRINT_LEN);
+  }
   key_head (key, disk);
+  if (encode_new (&head, c, key, &data, &len) == -1)
+    return -1;
   r = volume_put_conditional (store, key, data, len, NULL, NULL);
   if (r == STORE_PRECONDITION) {
     s3cow_log_error ("disk %s already exists", disk);
@@ -157,17 +192,17 @@ volume_create (struct store *store, const char *disk, uint64_t size,
 /* Read the head of disk[@snap] with messages for people. */
 static int
 read_source (struct store *store, const char *disk, const char *snap,
-             struct head *head)
+             const struct crypto *c, struct head *head)
 {
   char label[2 * NAME_MAX_LEN + 2];
   int r;
 
   catalog_label (label, disk, snap);
-  r = catalog_read_head (store, disk, snap, head, NULL, NULL, NULL);
+  r = read_head_keyed (store, disk, snap, c, head, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("%s %s does not exist",
                      snap && snap[0] ? "snapshot" : "disk", label);
-  else if (r != STORE_OK)
+  else if (r != STORE_OK && r != STORE_PERMANENT)
     s3cow_log_error ("cannot read %s %s", snap && snap[0] ? "snapshot" : "disk",
                      label);
   return r == STORE_OK ? 0 : -1;
@@ -206,7 +241,8 @@ unpublish (struct store *store, const char *key, const char *new_label)
  */
 static int
 publish (struct store *store, const char *disk, const char *snap,
-         const char *key, const char *fork_name, const char *new_label)
+         const struct crypto *c, const char *key, const char *fork_name,
+         const char *new_label)
 {
   char src_label[2 * NAME_MAX_LEN + 2], etag[STORE_ETAG_MAX];
   const char *src_what = snap && snap[0] ? "snapshot" : "disk";
@@ -215,7 +251,7 @@ publish (struct store *store, const char *disk, const char *snap,
   int tries, r;
 
   catalog_label (src_label, disk, snap);
-  if (read_source (store, disk, snap, &src) == -1)
+  if (read_source (store, disk, snap, c, &src) == -1)
     return -1;
   volume_new_id (new_disk_id);
 
@@ -230,7 +266,7 @@ publish (struct store *store, const char *disk, const char *snap,
       snprintf (obj.parent, sizeof obj.parent, "%s", src_label);
       memcpy (obj.disk_id, new_disk_id, HEAD_ID_LEN);
     }
-    if (encode_new (&obj, &data, &len) == -1)
+    if (encode_new (&obj, c, key, &data, &len) == -1)
       return -1;
     r = volume_put_conditional (store, key, data, len, tries ? etag : NULL,
                                 etag);
@@ -252,7 +288,7 @@ publish (struct store *store, const char *disk, const char *snap,
     }
 
     /* Still named by the same source now that the new object exists? */
-    r = catalog_read_head (store, disk, snap, &again, NULL, NULL, NULL);
+    r = read_head_keyed (store, disk, snap, c, &again, NULL);
     if (r != STORE_OK || !same_disk (&src, &again)) {
       /* The source went away (or cannot be read, or is a new disk of the
        * same name): its maps may be collected, and a snapshot must not
@@ -277,22 +313,23 @@ publish (struct store *store, const char *disk, const char *snap,
 
 int
 volume_fork (struct store *store, const char *src_disk, const char *src_snap,
-             const char *new_disk)
+             const char *new_disk, const struct crypto *c)
 {
   char key[KEY_MAX_LEN];
 
   key_head (key, new_disk);
-  return publish (store, src_disk, src_snap, key, new_disk, new_disk);
+  return publish (store, src_disk, src_snap, c, key, new_disk, new_disk);
 }
 
 int
-volume_snapshot (struct store *store, const char *disk, const char *snap)
+volume_snapshot (struct store *store, const char *disk, const char *snap,
+                 const struct crypto *c)
 {
   char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2];
 
   key_snap (key, disk, snap);
   catalog_label (label, disk, snap);
-  return publish (store, disk, "", key, NULL, label);
+  return publish (store, disk, "", c, key, NULL, label);
 }
 
 /* ---- rm ---- */
@@ -534,8 +571,12 @@ volume_commit_full_map (struct store *store, const char *disk,
                      head_nchunks (&h));
     return -1;
   }
-  if (map_encode (entries, n, true, h.chunk_size, head_nchunks (&h), &map,
-                  map_len)
+  if (h.encrypted) {
+    s3cow_log_error ("disk %s is encrypted", disk);
+    return -1;
+  }
+  if (map_encode (entries, n, true, h.chunk_size, head_nchunks (&h), NULL, NULL,
+                  &map, map_len)
       == -1) {
     s3cow_log_error ("out of memory for the map");
     return -1;
@@ -550,9 +591,9 @@ volume_commit_full_map (struct store *store, const char *disk,
     return -1;
   h.nmaps = 1;
   strcpy (h.maps[0], key);
-  if (encode_new (&h, &data, &len) == -1)
-    return -1;
   key_head (key, disk);
+  if (encode_new (&h, NULL, key, &data, &len) == -1)
+    return -1;
   r = volume_put_conditional (store, key, data, len, etag, NULL);
   if (r == STORE_PRECONDITION)
     s3cow_log_error ("disk %s changed meanwhile (is a server writing it?)",

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "format.h"
 #include "names.h"
 #include "store.h"
@@ -46,18 +47,24 @@ int volume_put_conditional (struct store *store, const char *key,
                             const void *data, size_t len, const char *if_etag,
                             char *etag);
 
-/* create: a new empty disk (generation 0).  "already exists" when it does,
- * even for a create of the same size run at the same moment.
+/* create: a new empty disk (generation 0), encrypted under c (NULL: not
+ * encrypted).  "already exists" when it does, even for a create of the
+ * same size run at the same moment.
  */
 int volume_create (struct store *store, const char *disk, uint64_t size,
-                   uint32_t chunk_size);
+                   uint32_t chunk_size, const struct crypto *c);
 
 /* fork src_disk[@src_snap] into the new disk new_disk; snapshot disk as
  * disk@snap.  A constant number of requests, whatever the disk's size.
+ * The new head keeps the source's key domain: an encrypted source needs
+ * its key c (its head is checked with it, and the new one authenticated);
+ * one that is not encrypted needs c NULL.
  */
 int volume_fork (struct store *store, const char *src_disk,
-                 const char *src_snap, const char *new_disk);
-int volume_snapshot (struct store *store, const char *disk, const char *snap);
+                 const char *src_snap, const char *new_disk,
+                 const struct crypto *c);
+int volume_snapshot (struct store *store, const char *disk, const char *snap,
+                     const struct crypto *c);
 
 /* rm disk@snap. */
 int volume_rm_snapshot (struct store *store, const char *disk,

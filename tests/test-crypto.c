@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_seal.h"
 #include "crypto.h"
 
 static int failures;
@@ -227,12 +228,84 @@ test_domain (void)
   crypto_free (other);
 }
 
+/* Sealed chunk objects (chunk_seal.c): a round trip per codec; refused:
+ * a raw object, an unencrypted frame, a changed header or payload,
+ * another id, another key.
+ */
+static void
+test_chunk_seal (void)
+{
+  enum { CS = 65536 };
+  static const struct chunk_compression codecs[] = {
+    { .codec = CHUNK_CODEC_NONE },
+    { .codec = CHUNK_CODEC_LZ4 },
+    { .codec = CHUNK_CODEC_ZSTD, .level = 3 },
+  };
+  size_t cap = chunk_object_max_len (CS), len, flen, i, k;
+  uint8_t *plain = malloc (CS), *back = malloc (CS), *obj = malloc (cap);
+  uint8_t *bad = malloc (cap), *scratch = malloc (cap);
+  uint8_t master[CRYPTO_KEY_LEN] = { 1 }, id[CRYPTO_ID_LEN], id2[CRYPTO_ID_LEN];
+  struct crypto *c = crypto_new (master), *other;
+  const char *why;
+
+  master[0] = 2;
+  other = crypto_new (master);
+  if (!plain || !back || !obj || !bad || !scratch || !c || !other)
+    exit (EXIT_FAILURE);
+  for (i = 0; i < CS; i++)
+    plain[i] = (i / 100) % 7 == 0 ? (uint8_t)(i * 31) : 'a';
+  CHECK (crypto_chunk_id (c, plain, CS, id) == 0);
+  memcpy (id2, id, sizeof id2);
+  id2[5] ^= 1;
+
+  for (k = 0; k < sizeof codecs / sizeof codecs[0]; k++) {
+    CHECK (chunk_seal_encode (c, id, &codecs[k], plain, CS, obj, &len, scratch,
+                              &why)
+           == 0);
+    CHECK (len != CS && obj[9] == codecs[k].codec
+           && (obj[10] & CHUNK_FRAME_ENCRYPTED));
+    CHECK (k == 0 ? len == CS + 32 + CRYPTO_TAG_LEN : len < CS / 2);
+    memset (back, 0, CS);
+    CHECK (chunk_seal_decode (c, id, obj, len, CS, back, scratch, &why) == 0);
+    CHECK (memcmp (back, plain, CS) == 0);
+    CHECK (chunk_seal_decode (c, id2, obj, len, CS, back, scratch, &why) == -1);
+    CHECK (chunk_seal_decode (other, id, obj, len, CS, back, scratch, &why)
+           == -1);
+    CHECK (chunk_seal_decode (c, id, obj, len - 1, CS, back, scratch, &why)
+           == -1);
+    /* Every header byte, and bytes of the payload and the tag. */
+    for (i = 0; i < len; i += i < 32 ? 1 : 997) {
+      memcpy (bad, obj, len);
+      bad[i] ^= 0x10;
+      CHECK (chunk_seal_decode (c, id, bad, len, CS, back, scratch, &why)
+             == -1);
+    }
+    memcpy (bad, obj, len);
+    bad[len - 1] ^= 1;
+    CHECK (chunk_seal_decode (c, id, bad, len, CS, back, scratch, &why) == -1);
+  }
+
+  /* What an unencrypted disk stores is refused in an encrypted one. */
+  CHECK (chunk_seal_decode (c, id, plain, CS, CS, back, scratch, &why) == -1);
+  CHECK (chunk_codec_encode (&codecs[2], plain, CS, obj, &flen, &why) == 1);
+  CHECK (chunk_seal_decode (c, id, obj, flen, CS, back, scratch, &why) == -1);
+
+  crypto_free (c);
+  crypto_free (other);
+  free (plain);
+  free (back);
+  free (obj);
+  free (bad);
+  free (scratch);
+}
+
 int
 main (void)
 {
   test_primitives ();
   test_key_parse ();
   test_domain ();
+  test_chunk_seal ();
   if (failures) {
     fprintf (stderr, "%d checks failed\n", failures);
     return EXIT_FAILURE;

@@ -132,14 +132,14 @@ test_head_many_maps (void)
   for (i = 0; i < HEAD_MAX_MAPS + 1; i++)
     snprintf (h->maps[i], KEY_MAX_LEN, "disks/web1/maps/%016" PRIx32 "-bb", i);
   h->nmaps = HEAD_MAX_MAPS + 1;
-  CHECK (head_encode (h, (void **)&data, &len) == 0);
+  CHECK (head_encode (h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, d) == 0);
   CHECK_EQ_U64 (d->nmaps, HEAD_MAX_MAPS + 1);
   CHECK (strcmp (d->maps[HEAD_MAX_MAPS], h->maps[HEAD_MAX_MAPS]) == 0);
   free (data);
 
   h->nmaps = HEAD_READ_MAX_MAPS + 1;
-  CHECK (head_encode (h, (void **)&data, &len) == -1);
+  CHECK (head_encode (h, NULL, NULL, (void **)&data, &len) == -1);
   free (h);
   free (d);
 }
@@ -151,7 +151,7 @@ test_head (void)
   uint8_t *data, *copy;
   size_t len, i;
 
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == 0);
   CHECK_EQ_U64 (d.size, h.size);
   CHECK_EQ_U64 (d.chunk_size, h.chunk_size);
@@ -177,12 +177,12 @@ test_head (void)
   /* Invalid contents with a valid checksum. */
   h = sample_head ();
   h.chunk_size = 3 << 20;
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   h = sample_head ();
   strcpy (h.maps[0], "chunks/../../etc");
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   /* The parent and the map keys are printed by s3cow ls and info: a name
@@ -207,20 +207,20 @@ test_head (void)
     for (i = 0; i < sizeof bad_parents / sizeof *bad_parents; i++) {
       h = sample_head ();
       strcpy (h.parent, bad_parents[i]);
-      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
       CHECK (head_decode ("k", data, len, &d) == -1);
       free (data);
     }
     for (i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
       h = sample_head ();
       strcpy (h.maps[1], bad_maps[i]);
-      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
       CHECK (head_decode ("k", data, len, &d) == -1);
       free (data);
     }
     h = sample_head ();
     h.parent[0] = '\0';
-    CHECK (head_encode (&h, (void **)&data, &len) == 0);
+    CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
     CHECK (head_decode ("k", data, len, &d) == 0 && d.parent[0] == '\0');
     free (data);
   }
@@ -236,14 +236,14 @@ test_head_ids (void)
   uint8_t *data, *with;
   size_t len, with_len, i;
 
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (data[12] == 0); /* flags */
   CHECK (head_decode ("k", data, len, &d) == 0);
   for (i = 0; i < HEAD_ID_LEN; i++)
     CHECK (d.op_id[i] == 0 && d.disk_id[i] == 0);
   memset (h.op_id, 0xa5, HEAD_ID_LEN);
   memset (h.disk_id, 0x5a, HEAD_ID_LEN);
-  CHECK (head_encode (&h, (void **)&with, &with_len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&with, &with_len) == 0);
   CHECK_EQ_U64 (with_len, len + 2 * HEAD_ID_LEN);
   CHECK (with[12] == 1);
   CHECK (head_decode ("k", with, with_len, &d) == 0);
@@ -284,8 +284,10 @@ test_map (void)
 
   for (i = 0; i < 3; i++)
     memset (in[i].hash, (int)i + 1, HASH_LEN);
-  CHECK (map_encode (in, 3, true, 1 << 20, 100, (void **)&data, &len) == 0);
-  CHECK (len <= map_max_size (100));
+  CHECK (
+      map_encode (in, 3, true, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
+  CHECK (len <= map_max_size (100, false));
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 3);
   CHECK (full);
@@ -300,17 +302,23 @@ test_map (void)
 
   /* Out of order or out of range entries. */
   in[1].idx = 0;
-  CHECK (map_encode (in, 3, false, 1 << 20, 100, (void **)&data, &len) == 0);
+  CHECK (
+      map_encode (in, 3, false, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
   in[1].idx = 5;
   in[2].idx = 100;
-  CHECK (map_encode (in, 3, false, 1 << 20, 101, (void **)&data, &len) == 0);
+  CHECK (
+      map_encode (in, 3, false, 1 << 20, 101, NULL, NULL, (void **)&data, &len)
+      == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
 
   /* An empty delta. */
-  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, (void **)&data, &len) == 0);
+  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, NULL, NULL, (void **)&data,
+                     &len)
+         == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 0);
   CHECK (!full);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "chunk_codec.h"
+#include "chunk_seal.h"
 #include "crypto.h"
 #include "format.h"
 #include "names.h"
@@ -90,7 +91,7 @@ heads (void)
   h.chunk_size = 1 << 20;
   h.generation = 0;
   h.created = h.committed = 1700000000;
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "new-disk", data, len);
   free (data);
 
@@ -100,7 +101,7 @@ heads (void)
   key_map (h.maps[0], "web1", 7, "0123456789abcdef");
   key_map (h.maps[1], "web1-test", 40, "fedcba9876543210");
   key_map (h.maps[2], "web1-test", 42, "fedcba9876543210");
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "fork-three-maps", data, len);
   free (data);
 
@@ -109,7 +110,7 @@ heads (void)
   h.chunk_size = CHUNK_SIZE_MAX;
   for (i = 0; i < h.nmaps; i++)
     key_map (h.maps[i], "a-disk-name-of-some-length", i, "0011223344556677");
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "max-maps", data, len);
   free (data);
 }
@@ -134,7 +135,7 @@ maps (void)
     bool full = i == 0;
     const char *name = i == 0 ? "full" : i == 1 ? "delta" : "empty";
 
-    map_encode (e, n, full, 1 << 20, 16, &data, &len);
+    map_encode (e, n, full, 1 << 20, 16, NULL, NULL, &data, &len);
     b = malloc (len + 3);
     memcpy (b, prefix, 3);
     memcpy (b + 3, data, len);
@@ -310,36 +311,49 @@ chunks (void)
   free (b);
 }
 
-/* fuzz-seal: id, AAD length, AAD, an object sealed under the fuzzer's
- * key (00 01 .. 1f).
+/* fuzz-seal: a chunk id, then the sealed object of a 64 KiB chunk under
+ * the fuzzer's key (00 01 .. 1f), one per codec.
  */
 static void
 seals (void)
 {
-  uint8_t master[CRYPTO_KEY_LEN],
-      b[CRYPTO_ID_LEN + 1 + 4 + 100 + CRYPTO_TAG_LEN];
-  char plain[100];
+  static const struct chunk_compression codecs[] = {
+    { .codec = CHUNK_CODEC_NONE },
+    { .codec = CHUNK_CODEC_LZ4 },
+    { .codec = CHUNK_CODEC_ZSTD, .level = 1 },
+  };
+  static const char *names[] = { "none", "lz4", "zstd" };
+  uint32_t cs = 65536;
+  uint8_t master[CRYPTO_KEY_LEN];
+  char *plain = calloc (1, cs);
+  uint8_t *b = malloc (CRYPTO_ID_LEN + chunk_object_max_len (cs));
+  uint8_t *scratch = malloc (chunk_object_max_len (cs));
+  const char *why;
   struct crypto *c;
-  size_t i;
+  size_t i, len;
 
   for (i = 0; i < CRYPTO_KEY_LEN; i++)
     master[i] = i;
   c = crypto_new (master);
-  memset (plain, 'x', sizeof plain);
-  if (c == NULL || crypto_chunk_id (c, plain, sizeof plain, b) == -1)
+  if (c == NULL || plain == NULL || b == NULL || scratch == NULL)
     exit (1);
-  b[CRYPTO_ID_LEN] = 4;
-  memcpy (b + CRYPTO_ID_LEN + 1, "hdr0", 4);
-  if (crypto_seal (c, b, "hdr0", 4, plain, sizeof plain, b + CRYPTO_ID_LEN + 5)
-      == -1)
+  for (i = 0; i + 40 < cs; i += 40)
+    snprintf (plain + i, 41, "line %08zu of a compressible chunk....\n", i);
+  if (crypto_chunk_id (c, plain, cs, b) == -1)
     exit (1);
-  put ("seal", "sealed", b, sizeof b);
-  b[CRYPTO_ID_LEN] = 0;
-  if (crypto_seal (c, b, NULL, 0, plain, sizeof plain, b + CRYPTO_ID_LEN + 1)
-      == -1)
-    exit (1);
-  put ("seal", "sealed-no-aad", b, sizeof b - 4);
+  for (i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+    if (chunk_seal_encode (c, b, &codecs[i], plain, cs, b + CRYPTO_ID_LEN, &len,
+                           scratch, &why)
+        == -1) {
+      fprintf (stderr, "chunk_seal_encode %s: %s\n", names[i], why);
+      exit (1);
+    }
+    put ("seal", names[i], b, CRYPTO_ID_LEN + len);
+  }
   crypto_free (c);
+  free (plain);
+  free (b);
+  free (scratch);
 }
 
 int
