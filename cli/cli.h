@@ -10,6 +10,7 @@
  *   parse.c       sizes, durations, names, secrets
  *   output.c      human sizes and times, JSON strings, terminal progress
  *   roots.c       listing the disks and snapshots
+ *   stored.c      the size of each chunk object, for stored bytes
  *   cmd_disk.c    create, fork, snapshot, rm, unlock
  *   cmd_ls.c      ls
  *   cmd_info.c    info
@@ -98,6 +99,27 @@ struct roots {
 int roots_list (struct store *store, const char *disk, unsigned kinds,
                 struct roots *out);
 void roots_free (struct roots *roots);
+
+/* ---- stored.c ---- */
+
+/* The size of every chunk object in the bucket, sorted by hash. */
+struct chunk_sizes {
+  struct {
+    uint8_t hash[HASH_LEN];
+    uint64_t size;
+  } * v;
+  size_t n, cap;
+};
+
+/* List chunks/ into *out (free with chunk_sizes_free).  Returns STORE_OK,
+ * or a store status after printing.
+ */
+int chunk_sizes_list (struct store *store, struct chunk_sizes *out);
+
+/* The size of hash's object into *size; false if there is none. */
+bool chunk_sizes_find (const struct chunk_sizes *cs,
+                       const uint8_t hash[HASH_LEN], uint64_t *size);
+void chunk_sizes_free (struct chunk_sizes *cs);
 
 /* ---- parse.c ---- */
 

@@ -7,6 +7,10 @@
  * every chunk of S it names is marked shared.  A chunk is "unique" when no
  * other disk or snapshot names it: removing the disk and running gc would
  * free it.  Memory: S plus one map at a time plus the set of map keys read.
+ *
+ * Stored bytes: one listing of chunks/ gives the size of every chunk
+ * object (compressed or raw), summed over S: what the disk's chunks take in
+ * the bucket, against the chunk size times their number (logical).
  */
 #include <config.h>
 
@@ -43,7 +47,9 @@ struct info {
   struct roots snaps;        /* the disk's snapshots (none for a snapshot) */
   uint64_t referenced;       /* chunks that are not zero */
   uint64_t distinct, shared; /* distinct chunks; of those, shared */
-  char *lease;               /* NULL: none */
+  uint64_t stored_unique, stored_shared; /* bytes of their objects */
+  uint64_t missing;                      /* of S, with no object */
+  char *lease;                           /* NULL: none */
   bool lease_held;
 };
 
@@ -150,12 +156,52 @@ out:
   return status;
 }
 
+/* Add up the object sizes of the chunks of S (unique or shared). */
+struct stored_sum {
+  struct info *info;
+  const struct chunk_sizes *sizes;
+};
+
+static void
+add_stored (void *opaque, const uint8_t hash[HASH_LEN], uint8_t *shared)
+{
+  struct stored_sum *s = opaque;
+  uint64_t size;
+
+  if (!chunk_sizes_find (s->sizes, hash, &size))
+    s->info->missing++;
+  else if (*shared)
+    s->info->stored_shared += size;
+  else
+    s->info->stored_unique += size;
+}
+
+static int
+sum_stored (struct store *store, struct info *info, struct hashset *set)
+{
+  struct chunk_sizes sizes;
+  struct stored_sum s = { .info = info, .sizes = &sizes };
+
+  if (chunk_sizes_list (store, &sizes) != STORE_OK)
+    return -1;
+  hashset_foreach (set, add_stored, &s);
+  chunk_sizes_free (&sizes);
+  return 0;
+}
+
+/* stored / logical, or 0 for nothing. */
+static double
+ratio (uint64_t stored, uint64_t logical)
+{
+  return logical ? (double)stored / logical : 0;
+}
+
 static void
 print_text (const struct info *info)
 {
   const struct head *h = &info->head;
   uint64_t cs = h->chunk_size;
-  char s[16], t[32];
+  char s[16], u[16], t[32];
   size_t i;
 
   printf ("%-17s %s\n", info->snap[0] ? "snapshot:" : "disk:", info->label);
@@ -195,6 +241,17 @@ print_text (const struct info *info)
   printf ("%-17s %" PRIu64 " (%s) in %" PRIu64 " chunks\n",
           "stored shared:", info->shared * cs,
           human_size (info->shared * cs, s), info->shared);
+  printf (
+      "%-17s %" PRIu64 " (%s) for %" PRIu64 " (%s) of chunks, %.2fx",
+      "bytes stored:", info->stored_unique + info->stored_shared,
+      human_size (info->stored_unique + info->stored_shared, s),
+      info->distinct * cs, human_size (info->distinct * cs, u),
+      ratio (info->stored_unique + info->stored_shared, info->distinct * cs));
+  if (info->missing)
+    printf (" (%" PRIu64 " chunks missing: run s3cow fsck)", info->missing);
+  printf ("\n%-17s %" PRIu64 " (%s) unique, %" PRIu64 " (%s) shared\n", "",
+          info->stored_unique, human_size (info->stored_unique, s),
+          info->stored_shared, human_size (info->stored_shared, u));
   if (info->snap[0])
     return;
   if (info->lease == NULL)
@@ -263,6 +320,12 @@ print_json (const struct info *info)
           head_nchunks (h), info->referenced, info->distinct,
           info->distinct - info->shared, info->shared,
           (info->distinct - info->shared) * cs, info->shared * cs);
+  printf (",\n  \"bytes_logical\": %" PRIu64 ",\n  \"bytes_stored\": %" PRIu64
+          ",\n  \"bytes_stored_unique\": %" PRIu64
+          ",\n  \"bytes_stored_shared\": %" PRIu64
+          ",\n  \"chunks_missing\": %" PRIu64,
+          info->distinct * cs, info->stored_unique + info->stored_shared,
+          info->stored_unique, info->stored_shared, info->missing);
   printf (",\n  \"lease\": ");
   if (info->lease) {
     printf ("{\"held\": %s, \"text\": ", info->lease_held ? "true" : "false");
@@ -338,7 +401,8 @@ cmd_info (struct cli *cli, int argc, char **argv)
     }
     info->distinct += added;
   }
-  if (mark_shared (store, info, set) == -1)
+  if (mark_shared (store, info, set) == -1
+      || sum_stored (store, info, set) == -1)
     goto out;
 
   if (cli->json)

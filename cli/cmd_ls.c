@@ -3,6 +3,12 @@
  * One listing of disks/ (streamed) finds the names; then one GET per head.
  * A head that cannot be read is reported on stderr, shown as "?" and makes
  * the exit status 1; the others are still listed.
+ *
+ * Bytes used and stored: each row's chunk map is resolved (its maps read)
+ * into its distinct chunks; used is their number times the chunk size,
+ * stored the sum of their objects' sizes, from one listing of chunks/ (a
+ * chunk shared by several rows counts in each).  Memory: the object sizes
+ * (40 bytes per chunk object) and one row's map at a time.
  */
 #include <config.h>
 
@@ -12,8 +18,10 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "format.h"
+#include "hashset.h"
 #include "log.h"
 #include "names.h"
 
@@ -21,7 +29,53 @@ struct row {
   char name[NAME_MAX_LEN + 1];
   bool ok;
   struct head head;
+  bool sized;            /* used and stored are known */
+  uint64_t used, stored; /* bytes of its distinct chunks, and of
+                          * their objects */
 };
+
+/* The bytes used and stored by row's chunks.  0, or -1 after printing. */
+static int
+size_row (struct store *store, const struct root *root,
+          const struct chunk_sizes *sizes, struct row *row)
+{
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  struct hashset *seen = hashset_new ();
+  char bad_map[KEY_MAX_LEN];
+  uint64_t size;
+  size_t n, i;
+  int r;
+
+  if (seen == NULL) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  r = catalog_resolve (store, &row->head, NULL, &entries, &n, bad_map);
+  if (r != STORE_OK) {
+    if (r == STORE_NOT_FOUND)
+      s3cow_log_error ("%s: map %s is missing (run s3cow fsck)", root->label,
+                       bad_map);
+    hashset_free (seen);
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    bool added;
+
+    if (hashset_add (seen, entries[i].hash, &added) == NULL) {
+      s3cow_log_error ("out of memory");
+      hashset_free (seen);
+      return -1;
+    }
+    if (!added)
+      continue;
+    row->used += row->head.chunk_size;
+    if (chunk_sizes_find (sizes, entries[i].hash, &size))
+      row->stored += size;
+  }
+  row->sized = true;
+  hashset_free (seen);
+  return 0;
+}
 
 static void
 print_json (const char *disk, const struct row *rows, size_t n)
@@ -52,6 +106,9 @@ print_json (const char *disk, const struct row *rows, size_t n)
       printf ("null");
     printf (", \"generation\": %" PRIu64 ", \"maps\": %" PRIu32, h->generation,
             h->nmaps);
+    if (rows[i].sized)
+      printf (", \"bytes_logical\": %" PRIu64 ", \"bytes_stored\": %" PRIu64,
+              rows[i].used, rows[i].stored);
     printf (", \"encrypted\": %s", h->encrypted ? "true" : "false");
     if (h->encrypted) {
       char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
@@ -68,24 +125,29 @@ print_json (const char *disk, const struct row *rows, size_t n)
 static void
 print_table (const char *disk, const struct row *rows, size_t n)
 {
-  char s1[16], s2[16], t[32];
+  char s1[16], s2[16], s3[16], s4[16], t[32];
   int w = disk ? 8 : 4;
   size_t i;
 
   for (i = 0; i < n; i++)
     if ((int)strlen (rows[i].name) > w)
       w = strlen (rows[i].name);
-  printf ("%-*s %8s %6s %-20s %s\n", w, disk ? "SNAPSHOT" : "NAME", "SIZE",
-          "CHUNK", "COMMITTED", disk ? "GENERATION" : "PARENT");
+  printf ("%-*s %8s %6s %8s %8s %-20s %s\n", w, disk ? "SNAPSHOT" : "NAME",
+          "SIZE", "CHUNK", "USED", "STORED", "COMMITTED",
+          disk ? "GENERATION" : "PARENT");
   for (i = 0; i < n; i++) {
     const struct head *h = &rows[i].head;
 
     if (!rows[i].ok) {
-      printf ("%-*s %8s %6s %-20s %s\n", w, rows[i].name, "?", "?", "?", "?");
+      printf ("%-*s %8s %6s %8s %8s %-20s %s\n", w, rows[i].name, "?", "?", "?",
+              "?", "?", "?");
       continue;
     }
-    printf ("%-*s %8s %6s %-20s ", w, rows[i].name, human_size (h->size, s1),
-            human_size (h->chunk_size, s2), iso_time (h->committed, t));
+    printf ("%-*s %8s %6s %8s %8s %-20s ", w, rows[i].name,
+            human_size (h->size, s1), human_size (h->chunk_size, s2),
+            rows[i].sized ? human_size (rows[i].used, s3) : "?",
+            rows[i].sized ? human_size (rows[i].stored, s4) : "?",
+            iso_time (h->committed, t));
     if (disk)
       printf ("%" PRIu64 "\n", h->generation);
     else
@@ -98,6 +160,7 @@ cmd_ls (struct cli *cli, int argc, char **argv)
 {
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   struct roots list = { 0 };
+  struct chunk_sizes sizes = { 0 };
   struct row *rows = NULL;
   struct store *store;
   struct head head;
@@ -144,6 +207,12 @@ cmd_ls (struct cli *cli, int argc, char **argv)
     else if (r != STORE_OK)
       status = EXIT_FAIL;
   }
+  if (list.n > 0 && chunk_sizes_list (store, &sizes) != STORE_OK)
+    status = EXIT_FAIL;
+  else
+    for (i = 0; i < list.n; i++)
+      if (rows[i].ok && size_row (store, &list.v[i], &sizes, &rows[i]) == -1)
+        status = EXIT_FAIL;
   /* Drop the rows removed meanwhile. */
   {
     size_t k = 0;
@@ -158,6 +227,7 @@ cmd_ls (struct cli *cli, int argc, char **argv)
     print_table (argc > 1 ? disk : NULL, rows, list.n);
 
 out:
+  chunk_sizes_free (&sizes);
   free (rows);
   roots_free (&list);
   return status;

@@ -125,8 +125,8 @@ chunk_compression_parse (const char *value, struct chunk_compression *out,
   errno = 0;
   n = strtol (level, &end, 10);
   if (*level < '0' || *level > '9' || *end != '\0' || errno != 0 || n < 1
-      || n > ZSTD_maxCLevel ()) {
-    *why = "the zstd level must be a number from 1 to zstd's maximum (19)";
+      || n > CHUNK_ZSTD_MAX_LEVEL) {
+    *why = "the zstd level must be a number from 1 to 19";
     return -1;
   }
   *out = (struct chunk_compression){ .codec = CHUNK_CODEC_ZSTD,

@@ -53,12 +53,16 @@ struct chunk_compression {
 };
 
 #define CHUNK_ZSTD_DEFAULT_LEVEL 1
+/* zstd's levels above 19 ("ultra") need windows of up to 128 MiB, for
+ * every thread that compresses: not worth it for chunks of a few MiB.
+ */
+#define CHUNK_ZSTD_MAX_LEVEL 19
 #define CHUNK_COMPRESSION_DEFAULT                                              \
   ((struct chunk_compression){ .codec = CHUNK_CODEC_ZSTD,                      \
                                .level = CHUNK_ZSTD_DEFAULT_LEVEL })
 
-/* Parse "none", "lz4", "zstd" or "zstd:LEVEL" (LEVEL from 1 to zstd's
- * maximum, 19 for Debian's) into *out.  0, or -1 with *why a static
+/* Parse "none", "lz4", "zstd" or "zstd:LEVEL" (LEVEL from 1 to
+ * CHUNK_ZSTD_MAX_LEVEL) into *out.  0, or -1 with *why a static
  * message.
  */
 int chunk_compression_parse (const char *value, struct chunk_compression *out,

@@ -6,8 +6,10 @@
  * a compressed payload).  The address stays the hash of the plain bytes
  * whatever the encoding, so the same data written by servers with
  * different compression= is one object: whichever PUT lands last stays,
- * and readers decode whatever is there.  Everything that knows how a
- * chunk becomes an object is in this file.
+ * and readers decode whatever is there.  The PUT stays unconditional even
+ * when the object may exist: it refreshes the object's mtime, which gc's
+ * grace relies on (disk.c).  Everything that knows how a chunk becomes an
+ * object is in this file.
  *
  * An encrypted disk's chunks (a struct chunks with a key domain) differ in
  * two ways: the address is the keyed id (crypto_chunk_id) instead of the

@@ -109,6 +109,36 @@ key_chunk (char *key, const uint8_t hash[HASH_LEN])
   snprintf (key, KEY_MAX_LEN, KEY_CHUNKS_PREFIX "%s", hex);
 }
 
+/* The value of a lowercase hex digit, or -1. */
+static int
+hex_digit (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+bool
+key_parse_chunk (const char *key, uint8_t hash[HASH_LEN])
+{
+  const char *hex = key + strlen (KEY_CHUNKS_PREFIX);
+  size_t i;
+
+  if (strncmp (key, KEY_CHUNKS_PREFIX, strlen (KEY_CHUNKS_PREFIX)) != 0
+      || strlen (hex) != HASH_HEX_LEN)
+    return false;
+  for (i = 0; i < HASH_LEN; i++) {
+    int hi = hex_digit (hex[2 * i]), lo = hex_digit (hex[2 * i + 1]);
+
+    if (hi < 0 || lo < 0)
+      return false;
+    hash[i] = hi << 4 | lo;
+  }
+  return true;
+}
+
 void
 key_head (char *key, const char *disk)
 {

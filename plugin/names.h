@@ -65,6 +65,11 @@ void key_lease (char *key, const char *disk);
  */
 bool key_map_valid (const char *key);
 #define KEY_CHUNKS_PREFIX "chunks/"
+
+/* Is key a chunk key as key_chunk builds them ("chunks/" and 64 lowercase
+ * hex digits)?  If so, its hash is written to hash.  Logs nothing.
+ */
+bool key_parse_chunk (const char *key, uint8_t hash[HASH_LEN]);
 #define KEY_GC_GRACE "gc/grace"
 #define KEY_GC_CLOCK "gc/clock"
 

@@ -377,38 +377,19 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
   return 0;
 }
 
-/* The value of a lowercase hex digit, or -1. */
-static int
-hex_digit (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* 2. Candidate chunks. */
 static int
 list_chunk (void *opaque, const struct store_entry *entry)
 {
   struct gc *gc = opaque;
-  const char *hex = entry->key + strlen (KEY_CHUNKS_PREFIX);
   uint8_t hash[HASH_LEN];
   struct candidate *c;
-  size_t i;
 
   gc->listed_chunks++;
   report (gc, "gc: listing chunks: %" PRIu64 " (%zu not in use)",
           gc->listed_chunks, gc->cand_chunks.n);
-  if (strlen (hex) != HASH_HEX_LEN)
+  if (!key_parse_chunk (entry->key, hash))
     return 0; /* not s3cow's: left alone */
-  for (i = 0; i < HASH_LEN; i++) {
-    int hi = hex_digit (hex[2 * i]), lo = hex_digit (hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return 0;
-    hash[i] = hi << 4 | lo;
-  }
   if (hashset_find (gc->chunks, hash))
     return 0;
   if (entry->mtime > gc->cutoff) {

@@ -7,6 +7,8 @@
 #   scripts/bench.sh                       # SIZE=1G N=3: about 40 min
 #   SIZE=256M N=1 RUNTIME=10 scripts/bench.sh   # a quick check
 #   A=BUILD-A B=BUILD-B scripts/bench.sh ab     # A/B of two builds
+#   scripts/bench.sh codec        # compression= on an ext4 image of real
+#                                 # files: scripts/bench-codec.sh
 #
 # Mode "ab" (A/B of two s3cow builds, or of one build under two sets of
 # parameters): N pairs of a cold sequential read (`nbdcopy URI null:` of
@@ -76,8 +78,9 @@ set -uo pipefail
 mode="${1:-table}"
 case "$mode" in
   table | ab) ;;
+  codec) exec "$(dirname "${BASH_SOURCE[0]}")/bench-codec.sh" ;;
   *)
-    echo "usage: scripts/bench.sh [table | ab] (see the top of the script)" >&2
+    echo "usage: scripts/bench.sh [table | ab | codec] (see the top of the script)" >&2
     exit 2
     ;;
 esac

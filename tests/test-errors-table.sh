@@ -128,6 +128,8 @@ case_size_unparsable () { refused "${store[@]}" export=d size=lots; }
 case_size_unaligned () { refused "${store[@]}" export=d size=1000; }
 case_size_zero () { refused "${store[@]}" export=d size=0; }
 case_chunk_size () { refused "${store[@]}" export=e size=1M chunk-size=3M; }
+case_compression () { refused "${store[@]}" export=d compression=gzip; }
+case_compression_level () { refused "${store[@]}" export=d compression=zstd:20; }
 case_cache_size_zero () { refused "${store[@]}" export=d cache-size=0; }
 case_cache_size_small () {
   refused "${store[@]}" export=e size=1M chunk-size=1M cache-size=16M
