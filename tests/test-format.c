@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "chunkmap.h"
+#include "crypto.h"
 #include "format.h"
+#include "hash.h"
 #include "names.h"
 
 static int failures;
@@ -430,9 +432,111 @@ test_lease (void)
   CHECK (lease_decode ("l", buf, len, &out) == -1);
 }
 
+/* Recompute the public checksum of an object, as a writer of the bucket
+ * can: then only the MAC can tell.
+ */
+static void
+fix_checksum (uint8_t *data, size_t len)
+{
+  hash_sha256 (data, len - 32, data + len - 32);
+}
+
+/* An encrypted disk's head and map: they round-trip, decode without the
+ * key, authenticate with it under their own key name only, and every
+ * change (checksum recomputed) fails the MAC.
+ */
+static void
+test_encrypted (void)
+{
+  uint8_t master[CRYPTO_KEY_LEN] = { 7 };
+  struct crypto *c = crypto_new (master), *other;
+  struct head h = sample_head (), d;
+  struct map_entry in[2]
+      = { { .idx = 1, .hash = { 1 } }, { .idx = 5, .hash = { 5 } } };
+  struct map_entry *out;
+  uint8_t *data, *plain;
+  size_t len, plain_len, n, i;
+  bool full;
+
+  master[0] = 8;
+  other = crypto_new (master);
+  if (c == NULL || other == NULL)
+    exit (EXIT_FAILURE);
+
+  /* Heads: no key, another key: not encoded. */
+  h.encrypted = true;
+  memcpy (h.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN);
+  CHECK (head_encode (&h, NULL, "disks/web1/head", (void **)&data, &len) == -1);
+  CHECK (head_encode (&h, other, "disks/web1/head", (void **)&data, &len)
+         == -1);
+  h.encrypted = false;
+  CHECK (head_encode (&h, NULL, NULL, (void **)&plain, &plain_len) == 0);
+  h.encrypted = true;
+  CHECK (head_encode (&h, c, "disks/web1/head", (void **)&data, &len) == 0);
+  CHECK_EQ_U64 (len, plain_len + CRYPTO_FINGERPRINT_LEN + CRYPTO_MAC_LEN);
+  CHECK (head_decode ("disks/web1/head", data, len, &d) == 0);
+  CHECK (d.encrypted);
+  CHECK (
+      memcmp (d.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN)
+      == 0);
+  CHECK (head_check_key ("web1", &d, c) == 0);
+  CHECK (head_check_key ("web1", &d, NULL) == -1);
+  CHECK (head_check_key ("web1", &d, other) == -1);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  CHECK (object_check_mac (c, "disks/web2/head", data, len) == -1);
+  CHECK (object_check_mac (c, "disks/web1/snaps/s", data, len) == -1);
+  CHECK (object_check_mac (other, "disks/web1/head", data, len) == -1);
+  for (i = 0; i < len - 32; i += 7) {
+    data[i] ^= 4;
+    fix_checksum (data, len);
+    CHECK (object_check_mac (c, "disks/web1/head", data, len) == -1);
+    data[i] ^= 4;
+  }
+  fix_checksum (data, len);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  /* A head that is not encrypted fails an encrypted disk's check. */
+  CHECK (head_decode ("k", plain, plain_len, &d) == 0 && !d.encrypted);
+  CHECK (head_check_key ("web1", &d, c) == -1);
+  CHECK (object_check_mac (c, "disks/web1/head", plain, plain_len) == -1);
+  free (data);
+  free (plain);
+
+  /* Maps. */
+  CHECK (map_encode (in, 2, true, 1 << 20, 100, c, "disks/web1/maps/1-a",
+                     (void **)&data, &len)
+         == 0);
+  CHECK_EQ_U64 (len, 40 + 2 * 40 + 64);
+  CHECK (len <= map_max_size (2, true) && len > map_max_size (2, false));
+  CHECK (map_decode ("disks/web1/maps/1-a", data, len, 1 << 20, 100, &out, &n,
+                     &full)
+         == 0);
+  CHECK (n == 2 && full && out[1].idx == 5 && out[1].hash[0] == 5);
+  free (out);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == 0);
+  CHECK (object_check_mac (c, "disks/web2/maps/1-a", data, len) == -1);
+  CHECK (object_check_mac (c, "disks/web1/maps/2-a", data, len) == -1);
+  /* Two entries' addresses swapped. */
+  memcpy (data + 48, in[1].hash, HASH_LEN);
+  memcpy (data + 88, in[0].hash, HASH_LEN);
+  fix_checksum (data, len);
+  CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
+  free (out);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == -1);
+  free (data);
+  CHECK (
+      map_encode (in, 2, true, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == -1);
+  free (data);
+
+  crypto_free (c);
+  crypto_free (other);
+}
+
 int
 main (void)
 {
+  test_encrypted ();
   test_names ();
   test_head ();
   test_head_many_maps ();
