@@ -3,7 +3,8 @@
 # encrypted disk that it did not write: every swap gives an error, never
 # other data.  Each attack recomputes the objects' public SHA-256
 # checksums, so that only the MACs and the AEAD tags can catch it:
-#  - two chunk objects swapped: reading either chunk gives EIO;
+#  - two chunk objects swapped: reading either chunk gives EIO, and s3cow
+#    fsck finds both with the key (without it, they are sealed frames);
 #  - two entries of a map swapped: the disk is refused at open;
 #  - disk b's map replaced by disk a's (both encrypted under one key):
 #    b is refused at open; a's head copied over b's: refused too.
@@ -80,6 +81,12 @@ stop_nbdkit || true
 cat "$log" >&2
 grep -q "does not open under the disk.s key" "$log" ||
   fail "the swapped chunks were not refused by their tag: $(cat "$log")"
+if s3cow fsck a --encryption-key-file "$tmpdir/key" >"$tmpdir/fsck"; then
+  fail "fsck with the key found no problem: $(cat "$tmpdir/fsck")"
+fi
+n="$(grep -c "^corrupt chunk chunks/\($c0\|$c1\) (disk a chunk" "$tmpdir/fsck")" || true
+[ "$n" = 2 ] || fail "fsck with the key: $(cat "$tmpdir/fsck")"
+s3cow fsck a >"$tmpdir/fsck" || fail "fsck without the key: $(cat "$tmpdir/fsck")"
 obj_put "chunks/$c0" "$tmpdir/c0"
 obj_put "chunks/$c1" "$tmpdir/c1"
 
@@ -95,6 +102,10 @@ PY
 fix_sum "$tmpdir/map.swapped"
 obj_put "$ma" "$tmpdir/map.swapped"
 expect_refused a "map entries swapped"
+if s3cow fsck a --encryption-key-file "$tmpdir/key" >"$tmpdir/fsck"; then
+  fail "fsck with the key passed swapped map entries"
+fi
+grep -q "^corrupt map $ma (disk a)" "$tmpdir/fsck" || fail "fsck: $(cat "$tmpdir/fsck")"
 obj_put "$ma" "$tmpdir/map"
 
 # 3. b's map replaced by a's; then b's head by a's.
