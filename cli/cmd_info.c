@@ -234,24 +234,25 @@ print_text (const struct info *info)
   }
   printf ("%-17s %" PRIu64 " of %" PRIu64 " (%" PRIu64 " distinct)\n",
           "chunks in use:", info->referenced, head_nchunks (h), info->distinct);
-  printf ("%-17s %" PRIu64 " (%s) in %" PRIu64 " chunks\n",
-          "stored unique:", (info->distinct - info->shared) * cs,
+  printf ("%-17s %" PRIu64 " (%s) in %" PRIu64 " chunks, %" PRIu64
+          " (%s) stored\n",
+          "unique:", (info->distinct - info->shared) * cs,
           human_size ((info->distinct - info->shared) * cs, s),
-          info->distinct - info->shared);
-  printf ("%-17s %" PRIu64 " (%s) in %" PRIu64 " chunks\n",
-          "stored shared:", info->shared * cs,
-          human_size (info->shared * cs, s), info->shared);
+          info->distinct - info->shared, info->stored_unique,
+          human_size (info->stored_unique, u));
+  printf (
+      "%-17s %" PRIu64 " (%s) in %" PRIu64 " chunks, %" PRIu64 " (%s) stored\n",
+      "shared:", info->shared * cs, human_size (info->shared * cs, s),
+      info->shared, info->stored_shared, human_size (info->stored_shared, u));
   printf (
       "%-17s %" PRIu64 " (%s) for %" PRIu64 " (%s) of chunks, %.2fx",
-      "bytes stored:", info->stored_unique + info->stored_shared,
+      "stored:", info->stored_unique + info->stored_shared,
       human_size (info->stored_unique + info->stored_shared, s),
       info->distinct * cs, human_size (info->distinct * cs, u),
       ratio (info->stored_unique + info->stored_shared, info->distinct * cs));
   if (info->missing)
     printf (" (%" PRIu64 " chunks missing: run s3cow fsck)", info->missing);
-  printf ("\n%-17s %" PRIu64 " (%s) unique, %" PRIu64 " (%s) shared\n", "",
-          info->stored_unique, human_size (info->stored_unique, s),
-          info->stored_shared, human_size (info->stored_shared, u));
+  printf ("\n");
   if (info->snap[0])
     return;
   if (info->lease == NULL)

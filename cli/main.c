@@ -64,12 +64,13 @@ static const struct command commands[] = {
     "DISK@SNAPSHOT (serve it with nbdkit s3cow export=DISK@SNAPSHOT).  A\n"
     "snapshot of an encrypted disk needs its key.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
-    "List the disks with size, chunk size, parent and last commit time; with\n"
-    "DISK, list its snapshots.\n" },
+    "List the disks with size, chunk size, bytes used and stored, parent and\n"
+    "last commit time; with DISK, list its snapshots.\n" },
   { "info", cmd_info, 1, 1, OPT_JSON, false, "DISK[@SNAPSHOT] [--json]",
     "Show a disk's size, chunk size, parent chain, maps, snapshots, chunks\n"
-    "referenced, bytes stored uniquely (freed if the disk were removed and\n"
-    "gc ran) and shared with other disks and snapshots, and its lease.\n" },
+    "referenced, bytes unique (freed if the disk were removed and gc ran)\n"
+    "and shared with other disks and snapshots, logical and as stored\n"
+    "(compressed), and its lease.\n" },
   { "rm", cmd_rm, 1, 1, OPT_FORCE, false, "DISK[@SNAPSHOT] [--force]",
     "Remove a disk (its head, and its lease) or one snapshot.  A disk with\n"
     "snapshots, or whose lease is held by a server, is refused unless\n"

@@ -23,6 +23,7 @@
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static pthread_key_t cctx_key, dctx_key;
 static int keys_err;
+static bool keys_made; /* both keys exist */
 
 static void
 free_cctx (void *p)
@@ -40,8 +41,24 @@ static void
 make_keys (void)
 {
   keys_err = pthread_key_create (&cctx_key, free_cctx);
-  if (keys_err == 0)
+  if (keys_err == 0) {
     keys_err = pthread_key_create (&dctx_key, free_dctx);
+    if (keys_err != 0)
+      pthread_key_delete (cctx_key);
+  }
+  keys_made = keys_err == 0;
+}
+
+/* When nbdkit unloads the plugin, no thread that ends later may call the
+ * destructors above, which are unloaded with it.
+ */
+__attribute__ ((destructor)) static void
+delete_keys (void)
+{
+  if (keys_made) {
+    pthread_key_delete (cctx_key);
+    pthread_key_delete (dctx_key);
+  }
 }
 
 /* This thread's compression context, or NULL (out of memory). */
@@ -173,43 +190,56 @@ chunk_frame_write_header (void *out, unsigned codec, unsigned flags,
 }
 
 int
-chunk_codec_encode (const struct chunk_compression *c, const void *plain,
-                    uint32_t chunk_size, void *out, size_t *out_len,
-                    const char **why)
+chunk_codec_compress (const struct chunk_compression *c, const void *plain,
+                      uint32_t chunk_size, void *out, size_t cap, size_t *len,
+                      const char **why)
 {
-  size_t max_frame = (uint64_t)chunk_size * CHUNK_FRAME_MAX_PERCENT / 100;
-  size_t cap = max_frame - CHUNK_FRAME_HEADER_LEN, n;
-  uint8_t *payload = (uint8_t *)out + CHUNK_FRAME_HEADER_LEN;
-
   switch (c->codec) {
   case CHUNK_CODEC_LZ4: {
-    int r = LZ4_compress_default (plain, (char *)payload, (int)chunk_size,
-                                  (int)cap);
+    int r = LZ4_compress_default (plain, out, (int)chunk_size, (int)cap);
 
     if (r <= 0)
-      return 0; /* does not fit under max_frame: raw */
-    n = r;
-    break;
+      return 0; /* does not fit in cap */
+    *len = r;
+    return 1;
   }
   case CHUNK_CODEC_ZSTD: {
     ZSTD_CCtx *cctx = thread_cctx ();
+    size_t n;
 
     if (cctx == NULL) {
       *why = "cannot make a zstd context (out of memory)";
       return -1;
     }
-    n = ZSTD_compressCCtx (cctx, payload, cap, plain, chunk_size, c->level);
+    n = ZSTD_compressCCtx (cctx, out, cap, plain, chunk_size, c->level);
     if (ZSTD_isError (n)) {
       if (ZSTD_getErrorCode (n) == ZSTD_error_dstSize_tooSmall)
         return 0;
       *why = "zstd failed (out of memory)";
       return -1;
     }
-    break;
+    *len = n;
+    return 1;
   }
   default:
     return 0;
   }
+}
+
+int
+chunk_codec_encode (const struct chunk_compression *c, const void *plain,
+                    uint32_t chunk_size, void *out, size_t *out_len,
+                    const char **why)
+{
+  size_t max_frame = (uint64_t)chunk_size * CHUNK_FRAME_MAX_PERCENT / 100;
+  size_t n;
+  int r;
+
+  r = chunk_codec_compress (c, plain, chunk_size,
+                            (uint8_t *)out + CHUNK_FRAME_HEADER_LEN,
+                            max_frame - CHUNK_FRAME_HEADER_LEN, &n, why);
+  if (r != 1)
+    return r; /* 0: raw */
   chunk_frame_write_header (out, c->codec, 0, chunk_size, n);
   *out_len = CHUNK_FRAME_HEADER_LEN + n;
   return 1;
@@ -264,11 +294,57 @@ chunk_frame_parse (const void *obj, size_t len, uint32_t chunk_size,
 }
 
 int
+chunk_codec_decompress (unsigned codec, const void *payload, size_t len,
+                        uint32_t chunk_size, void *plain, const char **why)
+{
+  switch (codec) {
+  case CHUNK_CODEC_NONE:
+    if (len != chunk_size) {
+      *why = "an unencoded payload is not the chunk size";
+      return -1;
+    }
+    memcpy (plain, payload, chunk_size);
+    return 0;
+  case CHUNK_CODEC_LZ4: {
+    int r;
+
+    if (len > INT_MAX) {
+      *why = "the lz4 payload is too long";
+      return -1;
+    }
+    r = LZ4_decompress_safe (payload, plain, (int)len, (int)chunk_size);
+    if (r < 0 || (uint32_t)r != chunk_size) {
+      *why = "the lz4 payload does not decode to the chunk size";
+      return -1;
+    }
+    return 0;
+  }
+  case CHUNK_CODEC_ZSTD: {
+    ZSTD_DCtx *dctx = thread_dctx ();
+    size_t n;
+
+    if (dctx == NULL) {
+      *why = "cannot make a zstd context (out of memory)";
+      return -1;
+    }
+    n = ZSTD_decompressDCtx (dctx, plain, chunk_size, payload, len);
+    if (ZSTD_isError (n) || n != chunk_size) {
+      *why = "the zstd payload does not decode to the chunk size";
+      return -1;
+    }
+    return 0;
+  }
+  default:
+    *why = "unknown codec";
+    return -1;
+  }
+}
+
+int
 chunk_codec_decode (const void *obj, size_t len, uint32_t chunk_size,
                     void *plain, const char **why)
 {
   struct chunk_frame f;
-  size_t n;
 
   if (chunk_object_is_raw (len, chunk_size)) {
     memcpy (plain, obj, chunk_size);
@@ -284,40 +360,6 @@ chunk_codec_decode (const void *obj, size_t len, uint32_t chunk_size,
     *why = "the chunk is encrypted";
     return -1;
   }
-  switch (f.codec) {
-  case CHUNK_CODEC_NONE:
-    if (f.stored_len != chunk_size) {
-      *why = "an unencoded payload is not the chunk size";
-      return -1;
-    }
-    memcpy (plain, f.payload, chunk_size);
-    return 0;
-  case CHUNK_CODEC_LZ4: {
-    int r = LZ4_decompress_safe ((const char *)f.payload, plain,
-                                 (int)f.stored_len, (int)chunk_size);
-
-    if (r < 0 || (uint32_t)r != chunk_size) {
-      *why = "the lz4 payload does not decode to the chunk size";
-      return -1;
-    }
-    return 0;
-  }
-  case CHUNK_CODEC_ZSTD: {
-    ZSTD_DCtx *dctx = thread_dctx ();
-
-    if (dctx == NULL) {
-      *why = "cannot make a zstd context (out of memory)";
-      return -1;
-    }
-    n = ZSTD_decompressDCtx (dctx, plain, chunk_size, f.payload, f.stored_len);
-    if (ZSTD_isError (n) || n != chunk_size) {
-      *why = "the zstd payload does not decode to the chunk size";
-      return -1;
-    }
-    return 0;
-  }
-  default:
-    *why = "unknown codec";
-    return -1;
-  }
+  return chunk_codec_decompress (f.codec, f.payload, f.stored_len, chunk_size,
+                                 plain, why);
 }

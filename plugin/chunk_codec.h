@@ -103,6 +103,22 @@ int chunk_codec_encode (const struct chunk_compression *c, const void *plain,
                         uint32_t chunk_size, void *out, size_t *out_len,
                         const char **why);
 
+/* The codec step alone, for a caller that frames the payload itself (an
+ * encrypted frame: compress, encrypt, then the header with
+ * CHUNK_FRAME_ENCRYPTED).  Compress plain (chunk_size bytes) with c into
+ * out (cap bytes).  Returns 1 with *len the payload's length; 0 when it
+ * does not fit in cap or c is codec none; -1 with *why (out of memory).
+ */
+int chunk_codec_compress (const struct chunk_compression *c, const void *plain,
+                          uint32_t chunk_size, void *out, size_t cap,
+                          size_t *len, const char **why);
+
+/* Decompress a payload (len bytes) of codec into plain (chunk_size
+ * bytes): it must give exactly chunk_size bytes.  0, or -1 with *why.
+ */
+int chunk_codec_decompress (unsigned codec, const void *payload, size_t len,
+                            uint32_t chunk_size, void *plain, const char **why);
+
 /* Write a frame header for a payload of stored_len bytes to out. */
 void chunk_frame_write_header (void *out, unsigned codec, unsigned flags,
                                uint32_t plain_len, uint32_t stored_len);

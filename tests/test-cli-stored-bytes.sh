@@ -42,7 +42,7 @@ assert d["bytes_logical"] == 2 * 65536 and d["bytes_stored"] == stored, d
 PY
   fail "info or ls --json is wrong (above)"
 s3cow info d | tee "$tmpdir/info.txt"
-grep -q "^bytes stored: *$stored (.*) for 131072 (128K) of chunks" \
+grep -q "^stored: *$stored (.*) for 131072 (128K) of chunks" \
   "$tmpdir/info.txt" || fail "info does not show the stored bytes"
 s3cow ls | tee "$tmpdir/ls.txt"
 head -n 1 "$tmpdir/ls.txt" | grep -q "USED *STORED" ||

@@ -14,8 +14,9 @@
  * besides memory safety: an error is reported (nbdkit_error) for every
  * refusal, a literal secret-key= or session-token= value is never in an
  * error message, and an accepted configuration is within every documented
- * limit (chunk size, cache size for a new disk, size, lease, names), with
- * durations that are finite and at most 1e9 seconds.
+ * limit (chunk size, cache size for a new disk, size, lease, names,
+ * compression and its level), with durations that are finite and at most
+ * 1e9 seconds.
  */
 #include "s3cow.c"
 
@@ -267,6 +268,7 @@ reset (void)
   commit_interval = 5;
   lease_duration = 30;
   lease_wait = 0;
+  compression = CHUNK_COMPRESSION_DEFAULT;
   free (stats_file);
   free (cache_dir);
   free (ca_file);
@@ -356,6 +358,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_ASSERT (seconds_ok (store_config.retry_time));
     FUZZ_ASSERT (store_config.connections <= 256);
     FUZZ_ASSERT (upload_threads >= 1 && upload_threads <= 256);
+    FUZZ_ASSERT (compression.codec <= CHUNK_CODEC_ZSTD);
+    FUZZ_ASSERT (compression.codec != CHUNK_CODEC_ZSTD
+                 || (compression.level >= 1
+                     && compression.level <= CHUNK_ZSTD_MAX_LEVEL));
     if (export_name) {
       char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
 

@@ -272,6 +272,7 @@ params (void)
            "session-token=TOKENVALUE\nca-file=/etc/ca.pem\ntls-verify=false\n"
            "virtual-host=true\ntimeout=30\nretry-time=60\nconnections=16\n"
            "upload-threads=8\ncommit-interval=5\nlease=30\nlease-wait=10\n"
+           "compression=zstd:3\n"
            "stats=/tmp/stats");
   put_str ("params", "snapshot", "bucket=vms\nexport=web1@snap\nlease=3600");
   put_str ("params", "bad-size", "bucket=vms\nsize=1000\nchunk-size=3M");
