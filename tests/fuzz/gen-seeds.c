@@ -113,6 +113,27 @@ heads (void)
   head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "max-maps", data, len);
   free (data);
+
+  /* An encrypted disk's head (ids, fingerprint, MAC). */
+  {
+    static const uint8_t master[CRYPTO_KEY_LEN] = { 3 };
+    struct crypto *c = crypto_new (master);
+
+    if (c == NULL)
+      exit (1);
+    h.nmaps = 1;
+    h.size = 1 << 30;
+    h.chunk_size = 1 << 20;
+    memset (h.op_id, 1, sizeof h.op_id);
+    memset (h.disk_id, 2, sizeof h.disk_id);
+    h.encrypted = true;
+    memcpy (h.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN);
+    if (head_encode (&h, c, "disks/fuzz/head", &data, &len) == -1)
+      exit (1);
+    put ("head", "encrypted", data, len);
+    free (data);
+    crypto_free (c);
+  }
 }
 
 static void
@@ -142,6 +163,25 @@ maps (void)
     put ("map", name, b, len + 3);
     free (b);
     free (data);
+  }
+
+  /* An encrypted disk's map (with a MAC). */
+  {
+    static const uint8_t master[CRYPTO_KEY_LEN] = { 3 };
+    struct crypto *c = crypto_new (master);
+
+    if (c == NULL
+        || map_encode (e, 5, true, 1 << 20, 16, c,
+                       "disks/fuzz/maps/0000000000000001-fuzz", &data, &len)
+               == -1)
+      exit (1);
+    b = malloc (len + 3);
+    memcpy (b, prefix, 3);
+    memcpy (b + 3, data, len);
+    put ("map", "authenticated", b, len + 3);
+    free (b);
+    free (data);
+    crypto_free (c);
   }
 }
 
