@@ -158,26 +158,17 @@ read_secret_file (const char *what, const char *file, char **out)
 int
 read_encryption_key_file (const char *file, struct crypto **out)
 {
-  uint8_t key[CRYPTO_KEY_LEN];
   char *line;
-  int r;
 
   if (read_secret_file ("encryption key", file, &line) == -1)
     return -1;
-  r = crypto_key_parse (line, key);
-  explicit_bzero (line, strlen (line));
-  free (line);
-  if (r == -1) {
+  *out = crypto_new_from_text (line);
+  if (*out == NULL && errno == EINVAL)
     s3cow_log_error ("encryption key file %s: not a key (one line of 64 hex "
                      "characters: 256 bits)",
                      file);
-    return -1;
-  }
-  *out = crypto_new (key);
-  explicit_bzero (key, sizeof key);
-  if (*out == NULL) {
+  else if (*out == NULL)
     s3cow_log_error ("encryption key file %s: deriving the keys: %m", file);
-    return -1;
-  }
-  return 0;
+  free (line);
+  return *out ? 0 : -1;
 }

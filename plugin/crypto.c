@@ -251,6 +251,20 @@ crypto_new (const uint8_t master[CRYPTO_KEY_LEN])
   return c;
 }
 
+struct crypto *
+crypto_new_from_text (char *text)
+{
+  uint8_t key[CRYPTO_KEY_LEN];
+  struct crypto *c = NULL;
+
+  if (crypto_key_parse (text, key) == 0) {
+    c = crypto_new (key);
+    OPENSSL_cleanse (key, sizeof key);
+  }
+  OPENSSL_cleanse (text, strlen (text));
+  return c;
+}
+
 void
 crypto_free (struct crypto *c)
 {

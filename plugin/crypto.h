@@ -48,6 +48,12 @@ int crypto_key_parse (const char *text, uint8_t key[CRYPTO_KEY_LEN]);
 
 /* The key domain of master.  NULL (errno ENOMEM or EIO: OpenSSL failed). */
 struct crypto *crypto_new (const uint8_t master[CRYPTO_KEY_LEN]);
+
+/* The key domain of a key written as text (crypto_key_parse), which is
+ * then wiped (the whole string).  NULL with errno EINVAL (not a key), or
+ * as crypto_new.
+ */
+struct crypto *crypto_new_from_text (char *text);
 void crypto_free (struct crypto *c);
 
 /* The fingerprint of the domain, as bytes and as lowercase hex. */

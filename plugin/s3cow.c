@@ -165,27 +165,18 @@ s3cow_unload (void)
 static int
 set_encryption_key (const char *value)
 {
-  uint8_t key[CRYPTO_KEY_LEN];
   char *text;
-  int r;
 
   if (nbdkit_read_password (value, &text) == -1)
     return -1;
-  r = crypto_key_parse (text, key);
-  explicit_bzero (text, strlen (text));
-  free (text);
-  if (r == -1) {
-    nbdkit_error ("encryption-key: not a key (64 hex characters: 256 bits)");
-    return -1;
-  }
   crypto_free (crypto);
-  crypto = crypto_new (key);
-  explicit_bzero (key, sizeof key);
-  if (crypto == NULL) {
+  crypto = crypto_new_from_text (text);
+  if (crypto == NULL && errno == EINVAL)
+    nbdkit_error ("encryption-key: not a key (64 hex characters: 256 bits)");
+  else if (crypto == NULL)
     nbdkit_error ("encryption-key: deriving the keys: %m");
-    return -1;
-  }
-  return 0;
+  free (text);
+  return crypto ? 0 : -1;
 }
 
 /* Seconds: a finite number from 0 to a day. */

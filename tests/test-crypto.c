@@ -134,6 +134,20 @@ test_key_parse (void)
   CHECK (crypto_key_parse (buf, key) == -1);
   snprintf (buf, sizeof buf, " %.63s", good);
   CHECK (crypto_key_parse (buf, key) == -1);
+
+  /* From text: the text is wiped either way. */
+  {
+    struct crypto *c;
+
+    snprintf (buf, sizeof buf, "%s\n", good);
+    c = crypto_new_from_text (buf);
+    CHECK (c != NULL && buf[0] == '\0' && buf[64] == '\0');
+    crypto_free (c);
+    snprintf (buf, sizeof buf, "%.63s", good);
+    errno = 0;
+    c = crypto_new_from_text (buf);
+    CHECK (c == NULL && errno == EINVAL && buf[0] == '\0');
+  }
 }
 
 /* The domain of the master key 00 01 .. 1f, against values computed
