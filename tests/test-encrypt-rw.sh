@@ -2,7 +2,7 @@
 # Encrypted disks round-trip, and keep their key domain across forks and
 # snapshots:
 #  - s3cow create --encryption-key-file, then a server with
-#    encryption-key=+FILE writes chunks (some identical: dedup holds
+#    encryption-key=+FILE (later -FD) writes chunks (some identical: dedup holds
 #    within the key domain) and reads them back after a restart;
 #  - s3cow snapshot and fork with the key: the snapshot and the fork read
 #    the source's data with the same key, and the fork's writes stay its
@@ -34,7 +34,7 @@ n="$(obj_list chunks/ | wc -l)"
 s3cow snapshot d s1 --encryption-key-file "$tmpdir/key"
 s3cow fork d f --encryption-key-file "$tmpdir/key"
 
-serve "${key[@]}"
+serve encryption-key=-3 3<"$tmpdir/key"   # nbdkit's -FD form
 nbd_py '
 CS = 65536
 w("f", 2 * CS, pattern("f/2", CS))
