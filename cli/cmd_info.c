@@ -129,7 +129,7 @@ mark_shared (struct store *store, struct info *info, struct hashset *set)
       }
       if (!added)
         continue;
-      r = catalog_read_map (store, &h, h.maps[m], &entries, &n);
+      r = catalog_read_map (store, &h, h.maps[m], NULL, &entries, &n);
       if (r == STORE_NOT_FOUND) {
         s3cow_log_error ("%s: map %s is missing (run s3cow fsck)",
                          roots.v[i].label, h.maps[m]);
@@ -209,6 +209,13 @@ print_text (const struct info *info)
           human_size (h->size, s));
   printf ("%-17s %" PRIu64 " (%s)\n", "chunk size:", cs, human_size (cs, s));
   printf ("%-17s %" PRIu64 "\n", "generation:", h->generation);
+  if (h->encrypted) {
+    char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+    crypto_fingerprint_hex (h->key_fingerprint, fp);
+    printf ("%-17s yes (key fingerprint %s)\n", "encrypted:", fp);
+  } else
+    printf ("%-17s no\n", "encrypted:");
   printf ("%-17s %s\n", "created:", iso_time (h->created, t));
   printf ("%-17s %s\n", "committed:", iso_time (h->committed, t));
   printf ("%-17s", "parent chain:");
@@ -283,6 +290,13 @@ print_json (const struct info *info)
   printf (",\n  \"size\": %" PRIu64 ",\n  \"chunk_size\": %" PRIu64
           ",\n  \"generation\": %" PRIu64,
           h->size, cs, h->generation);
+  printf (",\n  \"encrypted\": %s", h->encrypted ? "true" : "false");
+  if (h->encrypted) {
+    char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+    crypto_fingerprint_hex (h->key_fingerprint, fp);
+    printf (",\n  \"key_fingerprint\": \"%s\"", fp);
+  }
   printf (",\n  \"created\": \"%s\"", iso_time (h->created, t));
   printf (",\n  \"committed\": \"%s\"", iso_time (h->committed, t));
   printf (",\n  \"parent_chain\": [");
@@ -375,7 +389,7 @@ cmd_info (struct cli *cli, int argc, char **argv)
   }
 
   /* 2. The chunks it references, and which of them others do too. */
-  r = catalog_resolve (store, &info->head, &entries, &n, bad_map);
+  r = catalog_resolve (store, &info->head, NULL, &entries, &n, bad_map);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("%s: map %s is missing (run s3cow fsck)", info->label,
                      bad_map);
