@@ -69,9 +69,11 @@ volume_set_history (struct store *store, const char *disk, uint64_t seconds,
                     const struct crypto *c)
 {
   CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  CLEANUP_FREE void *raw = NULL;
   char instance[2 * HEAD_ID_LEN + 1];
   uint8_t id[HEAD_ID_LEN];
   struct lease *lease;
+  size_t raw_len;
   int tries, r, i;
 
   if (vh == NULL) {
@@ -80,10 +82,19 @@ volume_set_history (struct store *store, const char *disk, uint64_t seconds,
   }
   key_head (vh->key, disk);
   vh->crypto = c;
-  r = history_read_key (store, vh->key, disk, c, &vh->head, NULL);
+  r = catalog_read_key (store, vh->key, &vh->head, NULL, &raw, &raw_len);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
+    return -1;
+  if (vh->head.encrypted && c == NULL) {
+    s3cow_log_error ("disk %s is encrypted: changing its history window "
+                     "needs its key (--encryption-key-file)",
+                     disk);
+    return -1;
+  }
+  if (history_check_head (vh->key, disk, c, &vh->head, raw, raw_len)
+      != STORE_OK)
     return -1;
   volume_new_id (id);
   for (i = 0; i < HEAD_ID_LEN; i++)
