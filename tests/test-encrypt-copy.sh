@@ -3,9 +3,11 @@
 #  - without its key the copy is refused, naming the key's fingerprint,
 #    and writes nothing at the destination;
 #  - with it, the destination is encrypted under the same key, reads the
-#    source's data with it (and not without), holds no plaintext, and
+#    source's data with it, holds no plaintext, and
 #    its chunks have the source's addresses; fsck with the key finds the
-#    destination's head, map and chunks sound.
+#    destination's head, map and chunks sound;
+#  - a second copy after a write reads the destination back with the key
+#    and sends only the changed chunk.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -45,16 +47,27 @@ if grep -rq "plaintext marker" "$dst/b2"; then
   fail "the destination holds plaintext"
 fi
 
+# A second copy after one write: the destination's head and map are
+# read back with the key, and only the changed chunk is sent.
+serve "encryption-key=+$tmpdir/key"
+nbd_py 'w("d", 7 * 65536, pattern("seven", 65536))'
+stop_nbdkit || fail "nbdkit exited with status $?"
+s3cow copy d "file://$dst/b2/d" "${keyfile[@]}" >"$tmpdir/out2" ||
+  fail "the second copy failed"
+grep -q 'sent 1 chunks' "$tmpdir/out2" ||
+  fail "the second copy: $(cat "$tmpdir/out2")"
+
 start_nbdkit "$tmpdir/sock2" bucket=b2 endpoint="file://$dst" \
   "encryption-key=+$tmpdir/key"
 nbd_py '
 h = nbd.NBD()
 h.set_export_name("d")
 h.connect_unix(os.environ["S3COW_TEST_SOCK"] + "2")
-got = h.pread(6 * 65536, 0)
+got = h.pread(8 * 65536, 0)
 h.shutdown()
 want = b"plaintext marker " * (3 * 65536 // 17) + bytes(3 * 65536 % 17)
 want += bytes(2 * 65536) + pattern("five", 65536)
+want += bytes(65536) + pattern("seven", 65536)
 if got != want:
     sys.exit("the copy reads other data than the source")
 ' || fail "reading the copy with the key (above)"
@@ -64,4 +77,5 @@ to s3cow fsck d "${keyfile[@]}" \
   >"$tmpdir/fsck" 2>&1 || fail "fsck of the copy: $(cat "$tmpdir/fsck")"
 to s3cow info d --json | grep -q "\"key_fingerprint\": \"$fp\"" ||
   fail "the copy is not encrypted under the source's key"
+
 echo "$0: PASS"
