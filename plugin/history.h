@@ -61,6 +61,12 @@ void history_list_free (struct history_list *list);
 int history_read_ref (struct store *store, const struct name_ref *ref,
                       struct head *head, char *key);
 
+/* history_read_ref for commands: every failure logged for people ("disk
+ * D does not exist" included).  Returns 0, or -1.
+ */
+int history_read_ref_logged (struct store *store, const struct name_ref *ref,
+                             struct head *head, char *key);
+
 /* One commit in a disk's history, for s3cow log. */
 struct history_commit {
   uint64_t generation;
