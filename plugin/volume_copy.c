@@ -39,7 +39,9 @@
  * At the source, the copy reads a committed state: its chunks stay as long
  * as a head or snapshot names them.  A disk that a server keeps writing
  * may drop chunks while they are copied (then the copy fails, naming the
- * missing chunk): copy a snapshot of it instead.
+ * missing chunk): copy a snapshot of it instead.  A point in time is a
+ * kept head, whose chunks gc keeps while it is in the disk's history
+ * window: one about to leave it can fail the same way.
  */
 #include <config.h>
 
