@@ -184,6 +184,24 @@ history_read_ref (struct store *store, const struct name_ref *ref,
   return catalog_read_key (store, key, head, NULL);
 }
 
+int
+history_read_ref_logged (struct store *store, const struct name_ref *ref,
+                         struct head *head, char *key)
+{
+  const char *what = ref->snap[0] ? "snapshot" : "disk";
+  char label[NAME_REF_MAX_LEN];
+  int r;
+
+  name_ref_label (ref, label);
+  r = history_read_ref (store, ref, head, key);
+  if (r == STORE_NOT_FOUND)
+    s3cow_log_error ("%s %s does not exist", what,
+                     ref->snap[0] ? label : ref->disk);
+  else if (r != STORE_OK && !ref->at_time)
+    s3cow_log_error ("cannot read %s %s", what, label);
+  return r == STORE_OK ? 0 : -1;
+}
+
 /* The sizes of disk's maps, by the hash of their keys, from one listing
  * (sorted, then searched).
  */

@@ -9,11 +9,13 @@
  * the last at or before TIME" without reading the objects.
  *
  * Times.  committed is the clock of the server that committed, in whole
- * seconds.  DISK@TIME names the commit of the highest generation whose
- * committed time is at most TIME: well defined even when servers' clocks
- * disagree, but a takeover by a server whose clock is S seconds behind
- * makes the answer for a TIME within S seconds of it ambiguous.  Keep the
- * servers' clocks synchronised.
+ * seconds, but never earlier than the commit before it (volume_head.c):
+ * the commit times of a disk never go backwards, also across a takeover
+ * by a server whose clock is behind.  DISK@TIME names the commit of the
+ * highest generation whose committed time is at most TIME.  Such a
+ * server's commits carry the time of the last commit before the takeover
+ * until its clock catches up, so TIME is only as exact as the servers'
+ * clocks are synchronised.
  *
  * Like catalog.h: no state between calls, no locks, any thread.
  */
@@ -60,6 +62,12 @@ void history_list_free (struct history_list *list);
  */
 int history_read_ref (struct store *store, const struct name_ref *ref,
                       struct head *head, char *key);
+
+/* history_read_ref for commands: every failure logged for people ("disk
+ * D does not exist" included).  Returns 0, or -1.
+ */
+int history_read_ref_logged (struct store *store, const struct name_ref *ref,
+                             struct head *head, char *key);
 
 /* One commit in a disk's history, for s3cow log. */
 struct history_commit {
