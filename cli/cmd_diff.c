@@ -1,7 +1,8 @@
 /* s3cow command: diff.
  *
- * Arguments and output only: plugin/catalog_diff.c resolves the references
- * and compares the maps.
+ * Arguments and output only: plugin/history.c reads the states named
+ * (DISK, DISK@SNAP or DISK@TIME), plugin/catalog_diff.c compares their
+ * maps.
  *
  *   size OLDSIZE NEWSIZE     (only when the sizes differ)
  *   OFFSET LENGTH            (one line per changed range, in bytes)
@@ -21,6 +22,7 @@
 #include "catalog_diff.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "history.h"
 #include "log.h"
 
 static void
@@ -53,8 +55,8 @@ add_string (json_object *obj, const char *key, const char *s)
 }
 
 static int
-print_json (const struct catalog_ref *old_ref, const struct head *old,
-            const struct catalog_ref *new_ref, const struct head *new,
+print_json (const char *old_label, const struct head *old,
+            const char *new_label, const struct head *new,
             const struct catalog_range *ranges, size_t n)
 {
   json_object *root = json_object_new_object ();
@@ -82,8 +84,8 @@ print_json (const struct catalog_ref *old_ref, const struct head *old,
     }
     changed += ranges[i].length;
   }
-  if (add_string (root, "old", old_ref->label) == -1
-      || add_string (root, "new", new_ref->label) == -1
+  if (add_string (root, "old", old_label) == -1
+      || add_string (root, "new", new_label) == -1
       || add_u64 (root, "chunk_size", new->chunk_size) == -1
       || add_u64 (root, "old_size", old->size) == -1
       || add_u64 (root, "new_size", new->size) == -1
@@ -107,26 +109,29 @@ int
 cmd_diff (struct cli *cli, int argc, char **argv)
 {
   CLEANUP_FREE struct catalog_range *ranges = NULL;
-  struct catalog_ref old_ref, new_ref;
+  char old_label[NAME_REF_MAX_LEN], new_label[NAME_REF_MAX_LEN];
+  char key[KEY_MAX_LEN];
+  struct name_ref old_ref, new_ref;
   struct head old, new;
   struct store *store;
   size_t n;
 
-  if (catalog_parse_ref (argv[1], &old_ref) == -1
-      || catalog_parse_ref (argv[2], &new_ref) == -1)
+  if (name_parse_ref (argv[1], &old_ref) == -1
+      || name_parse_ref (argv[2], &new_ref) == -1)
     return EXIT_USAGE;
+  name_ref_label (&old_ref, old_label);
+  name_ref_label (&new_ref, new_label);
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  if (catalog_read_ref (store, &old_ref, &old) == -1
-      || catalog_read_ref (store, &new_ref, &new) == -1)
+  if (history_read_ref_logged (store, &old_ref, false, NULL, &old, key) == -1
+      || history_read_ref_logged (store, &new_ref, false, NULL, &new, key)
+             == -1)
     return EXIT_FAIL;
-  if (catalog_diff (store, &old, old_ref.label, &new, new_ref.label, &ranges,
-                    &n)
-      == -1)
+  if (catalog_diff (store, &old, old_label, &new, new_label, &ranges, &n) == -1)
     return EXIT_FAIL;
   if (cli->json)
-    return print_json (&old_ref, &old, &new_ref, &new, ranges, n) == 0
+    return print_json (old_label, &old, new_label, &new, ranges, n) == 0
                ? EXIT_OK
                : EXIT_FAIL;
   print_text (&old, &new, ranges, n);

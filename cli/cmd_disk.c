@@ -86,6 +86,14 @@ cmd_rm (struct cli *cli, int argc, char **argv)
   struct store *store;
   int r;
 
+  if (name_is_time_ref (argv[1])) {
+    s3cow_log_error ("'%s' is a point in time, which cannot be removed: the "
+                     "disk's history keeps it until it is older than the "
+                     "history window (s3cow history DISK DURATION changes "
+                     "the window)",
+                     argv[1]);
+    return EXIT_USAGE;
+  }
   if (parse_disk_name (argv[1], true, disk, snap) == -1)
     return EXIT_USAGE;
   store = cli_store (cli);

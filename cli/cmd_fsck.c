@@ -1,15 +1,14 @@
-/* s3cow command: fsck [DISK[@SNAP]].
+/* s3cow command: fsck [DISK[@SNAP|@TIME]].
  *
  * For every root checked (all disks and snapshots; or DISK and its
- * snapshots; or DISK@SNAP): its head decodes, every map it names exists and
- * decodes, and every chunk of its resolved chunk map (what a reader of the
- * disk reads) exists, decodes (raw or a frame: chunk_codec.h) and its
- * plain bytes hash to its key.  With a disk, its kept heads (history.h)
- * too: every map they name, read once, and every chunk of those maps.
- * Every
- * distinct chunk is downloaded once (CHECK_THREADS at a time), whatever
- * number of disks share it; a bad chunk is reported for every disk chunk
- * that uses it, one line each:
+ * snapshots; or DISK@SNAP; or DISK@TIME, the kept head it names): its head
+ * decodes, every map it names exists and decodes, and every chunk of its
+ * resolved chunk map (what a reader of the disk reads) exists, decodes (raw or
+ * a frame: chunk_codec.h) and its plain bytes hash to its key.  With a disk,
+ * its kept heads (history.h) too: every map they name, read once, and every
+ * chunk of those maps.  Every distinct chunk is downloaded once (CHECK_THREADS
+ * at a time), whatever number of disks share it; a bad chunk is reported for
+ * every disk chunk that uses it, one line each:
  *
  *   missing chunk chunks/<hash> (disk D chunk N)
  *   corrupt chunk chunks/<hash> (disk D chunk N): <why>
@@ -429,18 +428,54 @@ check_root (struct fsck *f, const struct root *root)
                         root->snap[0] ? "snapshot" : "disk", root->label);
 }
 
+/* fsck DISK@TIME: the one state the time names. */
+static int
+check_time (struct fsck *f, const struct name_ref *ref)
+{
+  CLEANUP_FREE struct map_entry *entries = NULL;
+  char label[NAME_REF_MAX_LEN], key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
+  const struct crypto *c;
+  struct head h;
+  size_t n;
+  int r;
+
+  name_ref_label (ref, label);
+  if (history_read_ref_logged (f->store, ref, false, NULL, &h, key) == -1)
+    return -1;
+  /* With the disk's key, the head the time names is authenticated too. */
+  c = key_for (f, &h);
+  if (c && history_read_ref (f->store, ref, true, c, &h, key) != STORE_OK) {
+    problem (f, "corrupt head %s (disk %s)", key, label);
+    return 0;
+  }
+  f->roots_checked++;
+  r = catalog_resolve (f->store, &h, c, &entries, &n, bad_map);
+  if (r != STORE_OK) {
+    problem (f, "%s map %s (disk %s)",
+             r == STORE_NOT_FOUND   ? "missing"
+             : r == STORE_PERMANENT ? "corrupt"
+                                    : "unreadable",
+             bad_map, label);
+    return 0;
+  }
+  return check_entries (f, entries, n, &h, c, "disk", label);
+}
+
 int
 cmd_fsck (struct cli *cli, int argc, char **argv)
 {
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   struct fsck f = { .cli = cli };
   struct roots roots = { 0 };
+  struct name_ref ref = { 0 };
   struct head h;
   size_t i;
   int status = EXIT_FAIL, r;
 
-  if (argc > 1 && parse_disk_name (argv[1], true, disk, snap) == -1)
+  if (argc > 1 && name_parse_ref (argv[1], &ref) == -1)
     return EXIT_USAGE;
+  strcpy (disk, ref.disk);
+  strcpy (snap, ref.snap);
   f.store = cli_store (cli);
   if (f.store == NULL)
     return EXIT_FAIL;
@@ -451,6 +486,11 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
     return EXIT_FAIL;
   }
 
+  if (ref.at_time) {
+    if (check_time (&f, &ref) == -1)
+      goto out;
+    goto summary;
+  }
   if (argc > 1) {
     char label[2 * NAME_MAX_LEN + 2];
 
@@ -487,6 +527,7 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
     if (check_root (&f, &roots.v[i]) == -1
         || (!roots.v[i].snap[0] && check_kept (&f, roots.v[i].disk) == -1))
       goto out;
+summary:
   progress_done (cli);
   printf ("fsck: %" PRIu64 " disks and snapshots, %" PRIu64 " chunks (%" PRIu64
           " bytes) checked: ",

@@ -1,4 +1,4 @@
-/* s3cow command: info DISK[@SNAP].
+/* s3cow command: info DISK[@SNAP|@TIME].
  *
  * Sharing accounting.  The disk's chunk map is resolved (its maps applied
  * in order, as the plugin reads it) into the set S of the chunks it
@@ -6,7 +6,9 @@
  * snapshots included) is read once (maps shared by forks are read once) and
  * every chunk of S it names is marked shared.  A chunk is "unique" when no
  * other disk or snapshot names it: removing the disk and running gc would
- * free it.  Memory: S plus one map at a time plus the set of map keys read.
+ * free it.  For DISK@TIME (a kept head, history.h) every chunk the disk
+ * still names counts as shared.  Memory: S plus one map at a time plus the set
+ * of map keys read.
  *
  * Stored bytes: one listing of chunks/ gives the size of every chunk
  * object (compressed or raw), summed over S: what the disk's chunks take in
@@ -25,6 +27,7 @@
 #include "cli.h"
 #include "format.h"
 #include "hashset.h"
+#include "history.h"
 #include "log.h"
 #include "names.h"
 
@@ -39,7 +42,8 @@ struct parent {
 };
 
 struct info {
-  char label[2 * NAME_MAX_LEN + 2];
+  char label[NAME_REF_MAX_LEN];
+  struct name_ref ref;
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   struct head head;
   struct parent chain[MAX_CHAIN];
@@ -204,7 +208,11 @@ print_text (const struct info *info)
   char s[16], u[16], t[32];
   size_t i;
 
-  printf ("%-17s %s\n", info->snap[0] ? "snapshot:" : "disk:", info->label);
+  printf ("%-17s %s\n",
+          info->ref.at_time ? "disk at time:"
+          : info->snap[0]   ? "snapshot:"
+                            : "disk:",
+          info->label);
   printf ("%-17s %" PRIu64 " (%s)\n", "size:", h->size,
           human_size (h->size, s));
   printf ("%-17s %" PRIu64 " (%s)\n", "chunk size:", cs, human_size (cs, s));
@@ -227,7 +235,7 @@ print_text (const struct info *info)
   printf ("\n%-17s %" PRIu32 "\n", "maps:", h->nmaps);
   for (i = 0; i < h->nmaps; i++)
     printf ("  %s\n", h->maps[i]);
-  if (!info->snap[0]) {
+  if (!info->snap[0] && !info->ref.at_time) {
     printf ("%-17s %zu\n", "snapshots:", info->snaps.n);
     for (i = 0; i < info->snaps.n; i++)
       printf ("  %s\n", info->snaps.v[i].snap);
@@ -253,7 +261,7 @@ print_text (const struct info *info)
   if (info->missing)
     printf (" (%" PRIu64 " chunks missing: run s3cow fsck)", info->missing);
   printf ("\n");
-  if (info->snap[0])
+  if (info->snap[0] || info->ref.at_time)
     return;
   printf ("%-17s %s\n", "history window:", human_window (head_history (h), t));
   if (info->lease == NULL)
@@ -285,6 +293,11 @@ print_json (const struct info *info)
   printf (",\n  \"snapshot\": ");
   if (info->snap[0])
     json_string (stdout, info->snap);
+  else
+    printf ("null");
+  printf (",\n  \"time\": ");
+  if (info->ref.at_time)
+    printf ("\"%s\"", iso_time (info->ref.time, t));
   else
     printf ("null");
   printf (",\n  \"size\": %" PRIu64 ",\n  \"chunk_size\": %" PRIu64
@@ -322,7 +335,7 @@ print_json (const struct info *info)
           head_nchunks (h), info->referenced, info->distinct,
           info->distinct - info->shared, info->shared,
           (info->distinct - info->shared) * cs, info->shared * cs);
-  if (!info->snap[0])
+  if (!info->snap[0] && !info->ref.at_time)
     printf (",\n  \"history_seconds\": %" PRIu64, head_history (h));
   printf (",\n  \"bytes_logical\": %" PRIu64 ",\n  \"bytes_stored\": %" PRIu64
           ",\n  \"bytes_stored_unique\": %" PRIu64
@@ -347,7 +360,7 @@ cmd_info (struct cli *cli, int argc, char **argv)
   struct info *info = calloc (1, sizeof *info);
   struct hashset *set = hashset_new ();
   struct store *store;
-  char bad_map[KEY_MAX_LEN];
+  char bad_map[KEY_MAX_LEN], key[KEY_MAX_LEN];
   size_t n, i;
   int status = EXIT_FAIL, r;
 
@@ -355,30 +368,24 @@ cmd_info (struct cli *cli, int argc, char **argv)
     s3cow_log_error ("out of memory");
     goto out;
   }
-  if (parse_disk_name (argv[1], true, info->disk, info->snap) == -1) {
+  if (name_parse_ref (argv[1], &info->ref) == -1) {
     status = EXIT_USAGE;
     goto out;
   }
-  catalog_label (info->label, info->disk, info->snap);
+  strcpy (info->disk, info->ref.disk);
+  strcpy (info->snap, info->ref.snap);
+  name_ref_label (&info->ref, info->label);
   store = cli_store (cli);
   if (store == NULL)
     goto out;
 
   /* 1. The head, its parents, its snapshots, its lease. */
-  r = catalog_read_head (store, info->disk, info->snap, &info->head, NULL, NULL,
-                         NULL);
-  if (r == STORE_NOT_FOUND) {
-    s3cow_log_error ("%s %s does not exist",
-                     info->snap[0] ? "snapshot" : "disk", info->label);
+  if (history_read_ref_logged (store, &info->ref, false, NULL, &info->head, key)
+      == -1)
     goto out;
-  }
-  if (r != STORE_OK) {
-    s3cow_log_error ("cannot read %s", info->label);
-    goto out;
-  }
   if (follow_parents (store, info) == -1)
     goto out;
-  if (!info->snap[0]) {
+  if (!info->snap[0] && !info->ref.at_time) {
     if (roots_list (store, info->disk, CATALOG_MASK (CATALOG_SNAP),
                     &info->snaps)
         != STORE_OK)

@@ -106,6 +106,12 @@ parse_seconds (const char *what, const char *s, double *out)
 int
 parse_disk_name (const char *s, bool snap_allowed, char *disk, char *snap)
 {
+  if (name_is_time_ref (s)) {
+    s3cow_log_error ("'%s': a point in time (DISK@TIME) is not allowed here "
+                     "(give a disk%s)",
+                     s, snap_allowed ? " or a snapshot" : "");
+    return -1;
+  }
   if (!snap_allowed && strchr (s, '@')) {
     s3cow_log_error ("'%s': a snapshot is not allowed here (give a disk)", s);
     return -1;

@@ -1,4 +1,4 @@
-/* s3cow: references and the difference of two states (see catalog_diff.h).
+/* s3cow: the difference of two states (see catalog_diff.h).
  *
  * Memory: the two resolved maps (40 bytes per chunk that is not zero, as
  * catalog_resolve) and the ranges, at most one per changed chunk.
@@ -20,31 +20,6 @@
 #include "catalog_diff.h"
 #include "cleanup.h"
 #include "log.h"
-
-int
-catalog_parse_ref (const char *s, struct catalog_ref *ref)
-{
-  memset (ref, 0, sizeof *ref);
-  if (name_parse_export (s, ref->disk, ref->snap) == -1)
-    return -1;
-  catalog_label (ref->label, ref->disk, ref->snap);
-  return 0;
-}
-
-int
-catalog_read_ref (struct store *store, const struct catalog_ref *ref,
-                  struct head *head)
-{
-  const char *what = ref->snap[0] ? "snapshot" : "disk";
-  int r;
-
-  r = catalog_read_head (store, ref->disk, ref->snap, head, NULL, NULL, NULL);
-  if (r == STORE_NOT_FOUND)
-    s3cow_log_error ("%s %s does not exist", what, ref->label);
-  else if (r != STORE_OK)
-    s3cow_log_error ("cannot read %s %s", what, ref->label);
-  return r == STORE_OK ? 0 : -1;
-}
 
 /* The ranges being built. */
 struct ranges {

@@ -1,10 +1,6 @@
-/* s3cow: references to a disk's state, and the difference between two
- * states computed from their chunk maps alone.
- *
- * A reference names a state that a head describes: "DISK" (its last
- * commit) or "DISK@SNAPSHOT".  catalog_parse_ref and catalog_read_ref are
- * the one place that turns such a string into a head, so that a new kind
- * of reference is added here for every command that takes one.
+/* s3cow: the difference between two states of disks, computed from their
+ * chunk maps alone.  The states are named as everywhere else: DISK,
+ * DISK@SNAP or DISK@TIME (names.h name_parse_ref, read with history.h).
  */
 #ifndef S3COW_CATALOG_DIFF_H
 #define S3COW_CATALOG_DIFF_H
@@ -15,21 +11,6 @@
 #include "format.h"
 #include "names.h"
 #include "store.h"
-
-struct catalog_ref {
-  char disk[NAME_MAX_LEN + 1];
-  char snap[NAME_MAX_LEN + 1];      /* "" for the disk itself */
-  char label[2 * NAME_MAX_LEN + 2]; /* for messages: the reference as given */
-};
-
-/* Parse s into *ref.  0, or -1 after logging what is wrong with it. */
-int catalog_parse_ref (const char *s, struct catalog_ref *ref);
-
-/* Read the head that ref names into *head.  0, or -1 after logging
- * ("does not exist" included).
- */
-int catalog_read_ref (struct store *store, const struct catalog_ref *ref,
-                      struct head *head);
 
 /* A range of bytes [offset, offset + length). */
 struct catalog_range {

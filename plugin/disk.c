@@ -233,7 +233,7 @@ read_head (struct disk *d, const struct disk_config *config)
     struct name_ref ref = { .at_time = true, .time = config->time };
 
     snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
-    r = history_read_ref (d->store, &ref, config->crypto, &d->vh.head,
+    r = history_read_ref (d->store, &ref, true, config->crypto, &d->vh.head,
                           d->vh.key);
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("disk %s does not exist", config->name);

@@ -119,7 +119,7 @@ history_read_key (struct store *store, const char *key, const char *label,
  * the time cannot be told.
  */
 static int
-read_at_time (struct store *store, const struct name_ref *ref,
+read_at_time (struct store *store, const struct name_ref *ref, bool keyed,
               const struct crypto *c, struct head *head, char *key)
 {
   char label[NAME_REF_MAX_LEN], when[NAME_TIME_LEN];
@@ -187,11 +187,13 @@ read_at_time (struct store *store, const struct name_ref *ref,
     /* The head's own commit, not kept yet (or history is off). */
     *head = cur;
     key_head (key, ref->disk);
-    r = history_check_head (key, label, c, head, cur_raw, cur_len);
+    r = keyed ? history_check_head (key, label, c, head, cur_raw, cur_len)
+              : STORE_OK;
     goto out;
   }
   snprintf (key, KEY_MAX_LEN, "%s", l.v[i].key);
-  r = history_read_key (store, key, label, c, head, NULL);
+  r = keyed ? history_read_key (store, key, label, c, head, NULL)
+            : catalog_read_key (store, key, head, NULL, NULL, NULL);
   if (r == STORE_NOT_FOUND) {
     s3cow_log_error ("%s: kept head %s was removed (by gc?) while being "
                      "read",
@@ -215,19 +217,40 @@ out:
 }
 
 int
-history_read_ref (struct store *store, const struct name_ref *ref,
+history_read_ref (struct store *store, const struct name_ref *ref, bool keyed,
                   const struct crypto *c, struct head *head, char *key)
 {
   char label[NAME_REF_MAX_LEN];
 
   if (ref->at_time)
-    return read_at_time (store, ref, c, head, key);
+    return read_at_time (store, ref, keyed, c, head, key);
   if (ref->snap[0])
     key_snap (key, ref->disk, ref->snap);
   else
     key_head (key, ref->disk);
+  if (!keyed)
+    return catalog_read_key (store, key, head, NULL, NULL, NULL);
   name_ref_label (ref, label);
   return history_read_key (store, key, label, c, head, NULL);
+}
+
+int
+history_read_ref_logged (struct store *store, const struct name_ref *ref,
+                         bool keyed, const struct crypto *c, struct head *head,
+                         char *key)
+{
+  const char *what = ref->snap[0] ? "snapshot" : "disk";
+  char label[NAME_REF_MAX_LEN];
+  int r;
+
+  name_ref_label (ref, label);
+  r = history_read_ref (store, ref, keyed, c, head, key);
+  if (r == STORE_NOT_FOUND)
+    s3cow_log_error ("%s %s does not exist", what,
+                     ref->snap[0] ? label : ref->disk);
+  else if (r != STORE_OK && r != STORE_PERMANENT && !ref->at_time)
+    s3cow_log_error ("cannot read %s %s", what, label);
+  return r == STORE_OK ? 0 : -1;
 }
 
 /* The sizes of disk's maps, by the hash of their keys, from one listing

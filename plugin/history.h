@@ -9,17 +9,20 @@
  * the last at or before TIME" without reading the objects.
  *
  * Times.  committed is the clock of the server that committed, in whole
- * seconds.  DISK@TIME names the commit of the highest generation whose
- * committed time is at most TIME: well defined even when servers' clocks
- * disagree, but a takeover by a server whose clock is S seconds behind
- * makes the answer for a TIME within S seconds of it ambiguous.  Keep the
- * servers' clocks synchronised.
+ * seconds, but never earlier than the commit before it (volume_head.c):
+ * the commit times of a disk never go backwards, also across a takeover
+ * by a server whose clock is behind.  DISK@TIME names the commit of the
+ * highest generation whose committed time is at most TIME.  Such a
+ * server's commits carry the time of the last commit before the takeover
+ * until its clock catches up, so TIME is only as exact as the servers'
+ * clocks are synchronised.
  *
  * Like catalog.h: no state between calls, no locks, any thread.
  */
 #ifndef S3COW_HISTORY_H
 #define S3COW_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -77,7 +80,9 @@ int history_check_head (const char *key, const char *label,
  * into key (room for KEY_MAX_LEN): the disk's head, a snapshot, or for
  * DISK@TIME the kept head of the last commit at or before the time (or
  * the disk's head itself when that is its last commit and it has no kept
- * copy yet).  It is checked against c as history_read_key does.  Returns
+ * copy yet).  keyed: it is checked against c (NULL: no key given) as
+ * history_read_key does; else not (c unused), for the commands that need
+ * no key (info, diff, and fsck, which checks on its own).  Returns
  * STORE_OK; STORE_NOT_FOUND when the disk or snapshot does not exist (not
  * logged); STORE_PERMANENT after logging why a time cannot be served
  * (before the disk existed, before its history window, in the future, a
@@ -85,7 +90,15 @@ int history_check_head (const char *key, const char *label,
  * or another store status (logged).
  */
 int history_read_ref (struct store *store, const struct name_ref *ref,
-                      const struct crypto *c, struct head *head, char *key);
+                      bool keyed, const struct crypto *c, struct head *head,
+                      char *key);
+
+/* history_read_ref for commands: every failure logged for people ("disk
+ * D does not exist" included).  Returns 0, or -1.
+ */
+int history_read_ref_logged (struct store *store, const struct name_ref *ref,
+                             bool keyed, const struct crypto *c,
+                             struct head *head, char *key);
 
 /* One commit in a disk's history, for s3cow log. */
 struct history_commit {

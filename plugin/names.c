@@ -125,6 +125,14 @@ name_ref_label (const struct name_ref *ref, char *label)
               ref->snap[0] ? "@" : "", ref->snap);
 }
 
+bool
+name_is_time_ref (const char *ref)
+{
+  const char *at = strchr (ref, '@');
+
+  return at && strchr (at, ':');
+}
+
 int
 name_parse_ref (const char *ref, struct name_ref *out)
 {
@@ -133,7 +141,7 @@ name_parse_ref (const char *ref, struct name_ref *out)
 
   memset (out, 0, sizeof *out);
   /* A time holds ':', which no snapshot name may (name_valid). */
-  if (at && strchr (at, ':')) {
+  if (name_is_time_ref (ref)) {
     size_t len = at - ref;
 
     if (len == 0 || len > NAME_MAX_LEN)

@@ -58,6 +58,11 @@ struct name_ref {
   int64_t time;                /* unix seconds, when at_time */
 };
 
+/* Does ref look like DISK@TIME (a ':' after its '@'), whether or not it
+ * is a valid one?  For commands that take no time to say so.
+ */
+bool name_is_time_ref (const char *ref);
+
 /* Parse ref into *out.  Returns 0, or -1 after logging what is wrong. */
 int name_parse_ref (const char *ref, struct name_ref *out);
 

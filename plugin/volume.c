@@ -151,27 +151,6 @@ volume_create (struct store *store, const char *disk, uint64_t size,
 
 /* ---- fork and snapshot ---- */
 
-/* Read the head that src names (history.h) with messages for people;
- * key gets the object it was read from.
- */
-static int
-read_source (struct store *store, const struct name_ref *src,
-             const struct crypto *c, struct head *head, char *key)
-{
-  char label[NAME_REF_MAX_LEN];
-  int r;
-
-  name_ref_label (src, label);
-  r = history_read_ref (store, src, c, head, key);
-  if (r == STORE_NOT_FOUND)
-    s3cow_log_error ("%s %s does not exist", src->snap[0] ? "snapshot" : "disk",
-                     src->snap[0] ? label : src->disk);
-  else if (r != STORE_OK && r != STORE_PERMANENT && !src->at_time)
-    s3cow_log_error ("cannot read %s %s", src->snap[0] ? "snapshot" : "disk",
-                     label);
-  return r == STORE_OK ? 0 : -1;
-}
-
 /* Does b name every map that a names? */
 static bool
 maps_subset (const struct head *a, const struct head *b)
@@ -219,7 +198,7 @@ publish (struct store *store, const struct name_ref *src,
   int tries, r;
 
   name_ref_label (src, src_label);
-  if (read_source (store, src, c, &src_head, src_key) == -1)
+  if (history_read_ref_logged (store, src, true, c, &src_head, src_key) == -1)
     return -1;
   volume_new_id (new_disk_id);
 

@@ -39,7 +39,9 @@
  * At the source, the copy reads a committed state: its chunks stay as long
  * as a head or snapshot names them.  A disk that a server keeps writing
  * may drop chunks while they are copied (then the copy fails, naming the
- * missing chunk): copy a snapshot of it instead.
+ * missing chunk): copy a snapshot of it instead.  A point in time is a
+ * kept head, whose chunks gc keeps while it is in the disk's history
+ * window: one about to leave it can fail the same way.
  */
 #include <config.h>
 
@@ -73,28 +75,21 @@ int
 volume_copy_source (struct store *store, const char *ref,
                     const struct crypto *c, struct copy_source *src)
 {
+  struct name_ref r;
   char key[KEY_MAX_LEN];
-  int r;
 
   memset (src, 0, sizeof *src);
-  /* DISK or DISK@SNAP.  A point in time (DISK@TIME) resolves here too:
-   * to the head that was current then, copied as a disk.
+  /* DISK, DISK@SNAP, or DISK@TIME: the head that was current then (a
+   * kept head, which gc leaves while it is in the history window), copied
+   * as a disk.
    */
-  if (name_parse_export (ref, src->disk, src->snap) == -1)
+  if (name_parse_ref (ref, &r) == -1)
     return -1;
-  catalog_label (src->label, src->disk, src->snap);
-  if (src->snap[0])
-    key_snap (key, src->disk, src->snap);
-  else
-    key_head (key, src->disk);
+  strcpy (src->disk, r.disk);
+  strcpy (src->snap, r.snap);
+  name_ref_label (&r, src->label);
   src->crypto = c;
-  r = history_read_key (store, key, src->label, c, &src->head, NULL);
-  if (r == STORE_NOT_FOUND)
-    s3cow_log_error ("%s %s does not exist", src->snap[0] ? "snapshot" : "disk",
-                     src->label);
-  else if (r != STORE_OK && r != STORE_PERMANENT)
-    s3cow_log_error ("cannot read %s", src->label);
-  return r == STORE_OK ? 0 : -1;
+  return history_read_ref_logged (store, &r, true, c, &src->head, key);
 }
 
 /* ---- the chunks to send ---- */

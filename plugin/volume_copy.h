@@ -8,14 +8,15 @@
  * snapshot, only chunks and a map that gc removes after its grace period,
  * or that the next run of the same copy finds and does not send again.
  *
- * What a copy writes.  The source is a disk's last committed state or one
- * of its snapshots (volume_copy_source; a point in time plugs in there).
- * DISK is copied to the head of the destination disk; DISK@SNAP to the
- * snapshot SNAP of the destination disk (its head is not written), so
- * that copying a disk's snapshots and then the disk, in any order,
- * rebuilds the disk with its snapshots.  The destination keeps the
- * source's disk id, size, chunk size, generation and times; its parent
- * is empty (the source's parent lives in the source's bucket).
+ * What a copy writes.  The source is a disk's last committed state, one of
+ * its snapshots, or its state at a point in time (volume_copy_source).
+ * DISK and DISK@TIME are copied to the head of the destination disk (a
+ * time's state as a disk: its generation and commit time are the ones it
+ * had then); DISK@SNAP to the snapshot SNAP of the destination disk (its
+ * head is not written), so that copying a disk's snapshots and then the
+ * disk, in any order, rebuilds the disk with its snapshots.  The destination
+ * keeps the source's disk id, size, chunk size, generation and times; its
+ * parent is empty (the source's parent lives in the source's bucket).
  *
  * The disk id is the origin: a destination disk (or any of its
  * snapshots) with another disk id is refused, and so is a destination
@@ -42,16 +43,17 @@
 /* The state a copy reads. */
 struct copy_source {
   char disk[NAME_MAX_LEN + 1];
-  char snap[NAME_MAX_LEN + 1];      /* "": the disk's head */
-  char label[2 * NAME_MAX_LEN + 2]; /* DISK or DISK@SNAP, for messages */
+  char snap[NAME_MAX_LEN + 1];  /* "": the disk's head */
+  char label[NAME_REF_MAX_LEN]; /* DISK, DISK@SNAP or DISK@TIME */
   struct head head;
   const struct crypto *crypto; /* an encrypted source's key (else NULL) */
 };
 
-/* Read the source ref: "DISK" (its last committed state) or "DISK@SNAP",
- * checked against the key c given (NULL: none; an encrypted source needs
- * its key, one that is not encrypted none), which src keeps.  0, or -1
- * after logging (a bad name, no such disk or snapshot, the wrong key).
+/* Read the source ref: "DISK" (its last committed state), "DISK@SNAP" or
+ * "DISK@TIME" (history.h), checked against the key c given (NULL: none;
+ * an encrypted source needs its key, one that is not encrypted none),
+ * which src keeps.  0, or -1 after logging (a bad name, no such disk or
+ * snapshot, a time its history cannot serve, the wrong key).
  */
 int volume_copy_source (struct store *store, const char *ref,
                         const struct crypto *c, struct copy_source *src);

@@ -16,6 +16,10 @@
  * it; so the first commit of a writer (or a claim) writes that copy, and
  * every commit writes the copy of the head it wrote once it landed: one
  * more small PUT per commit, none while the window is 0.
+ *
+ * Commit times never go backwards: a commit is stamped no earlier than
+ * the head it replaces, so that DISK@TIME stays one commit (history.h)
+ * even after a takeover by a server whose clock is behind.
  */
 #include <config.h>
 
@@ -133,6 +137,8 @@ volume_commit_head (struct store *store, struct volume_head *vh,
     h.has_history = true;
     h.history = HEAD_HISTORY_DEFAULT;
   }
+  if (h.committed < vh->head.committed)
+    h.committed = vh->head.committed;
   volume_new_id (h.op_id);
   if (head_encode (&h, vh->crypto, vh->key, &data, &len) == -1) {
     s3cow_log_error ("%s: commit: cannot encode the head: %m", vh->key);

@@ -13,6 +13,8 @@ scripts/fault-long.sh.
   faultload.py readahead [options] sequential reads served by read-ahead:
                                    right under faults, racing writes, and
                                    failing only where their own chunk does
+  faultload.py lost-commit         a commit that landed but whose answers
+                                   were all lost: the next commit finds it
 
 Settings come from the environment, as for the other tests:
 S3COW_PLUGIN, S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY,
@@ -1007,6 +1009,66 @@ def scenario_lease(a):
         "lease; %.0f s" % (time.monotonic() - t0))
 
 
+# ---- lost-commit: a head PUT that landed, its answers all lost ----------
+
+def scenario_lost_commit(a):
+    env = Env()
+    proxy = Proxy(env, a.seed, 3, {})
+    model = Model(a.disk)
+    rng = random.Random(a.seed)
+    t0 = time.monotonic()
+    srv = Server(env, "lost-commit", proxy.endpoint,
+                 server_params(a, ["timeout=%g" % a.timeout,
+                                   "retry-time=%g" % a.retry_time,
+                                   "commit-interval=0"]))
+    h = srv.connect()
+
+    def write():
+        off = rng.randrange(a.disk // 4096) * 4096
+        data = rng.randbytes(4096)
+        h.pwrite(data, off)
+        model.write(off, data)
+
+    write()
+    h.flush()
+    # Every response to a head PUT is lost: the first attempt lands, its
+    # retries get 412s that are lost too, until retry-time runs out.
+    proxy.ctl.set(match=r"^PUT [^ ]*/disks/d/head$", reset_after=1.0)
+    write()
+    try:
+        h.flush()
+        die("a flush succeeded although every head PUT response was lost")
+    except nbd.Error:
+        pass
+    proxy.ctl.clear()
+    say("a commit landed, its responses were lost %d times and the flush "
+        "failed after retry-time %g s; the network is good again"
+        % (proxy.ctl.stats()["reset_after"], a.retry_time))
+    # The next commit must find that one landed (its own bytes, op id
+    # included) and build on it: not take it for another writer's.
+    write()
+    try:
+        h.flush()
+    except nbd.Error as e:
+        die("the flush after the network came back failed: %s" % e)
+    log = srv.log_text()
+    if "another writer owns this disk" in log:
+        die("the server took its own landed commit for another writer's")
+    if "had landed" not in log:
+        die("the server did not log that the uncertain commit had landed "
+            "(run with -v -D s3cow.commit=1)")
+    close(h)
+    srv.stop()
+    proxy.stop()
+    srv2 = Server(env, "lost-commit-direct", env.endpoint, server_params(a))
+    h = srv2.connect()
+    verify_all(h, model, "after a restart without the proxy")
+    close(h)
+    srv2.stop()
+    say("RESULT lost-commit: a commit whose responses were lost was found "
+        "landed by the next one; %.0f s" % (time.monotonic() - t0))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="scenario", required=True)
@@ -1074,6 +1136,10 @@ def main():
     p.add_argument("--retry-time", type=float, default=2)
     p.add_argument("--lease", type=int, default=9)
 
+    p = sub.add_parser("lost-commit")
+    common(p, 16 * MiB, 256 * 1024, 8 * MiB)
+    p.add_argument("--retry-time", type=float, default=2)
+
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     say("%s: seed %d (FAULT_SEED=%d reruns it)" % (a.scenario, a.seed,
@@ -1081,7 +1147,8 @@ def main():
     try:
         {"random": scenario_random, "outage": scenario_outage,
          "corrupt": scenario_corrupt, "lease": scenario_lease,
-         "readahead": scenario_readahead}[a.scenario](a)
+         "readahead": scenario_readahead,
+         "lost-commit": scenario_lost_commit}[a.scenario](a)
     except Mismatch as e:
         die(str(e))
 

@@ -52,6 +52,8 @@
 #   sha256_of FILE              hex SHA-256 (a chunk's key is chunks/<it>)
 #   wait_for SECONDS 'SHELL'    poll until SHELL succeeds (fail after it)
 #   wait_released DISK          until no server holds DISK's lease
+#   last_commit_time DISK       the TIME of DISK's last commit (DISK@TIME),
+#                               once the next commit will be stamped later
 #   is_running PID              is PID running (not a zombie)?
 # S3 only (use_store s3):
 #   s3curl CURL-ARG...          curl signed with the test server's keys
@@ -369,6 +371,23 @@ wait_for ()
     sleep 0.1
   done
   fail "not true after $1 s: $2"
+}
+
+# last_commit_time DISK
+# Print the time of DISK's last commit, as the server stamped it (s3cow
+# log): a TIME for DISK@TIME that names that commit.  Then wait until the
+# next commit is sure to be stamped later: a server stamps with time (),
+# which runs up to a clock tick (more on a loaded machine) behind the
+# clock a test reads, so "this machine's second has passed" is not enough.
+last_commit_time ()
+{
+  s3cow log "$1" --json | /usr/bin/python3 -c '
+import json, sys, time
+c = json.load(sys.stdin)["commits"][-1]
+print(c["committed"])
+while time.time() < c["committed_unix"] + 1.5:
+    time.sleep(0.05)
+'
 }
 
 # wait_released DISK

@@ -2,7 +2,8 @@
 # s3cow copy slower than half the destination's gc grace sends again,
 # before it writes the head, the chunks it sent more than that ago: the
 # new head then names no chunk old enough for gc to delete.  (A grace
-# record of 2 s at the destination; the copy is stopped 3 s halfway.)
+# record of 10 s at the destination, room for a loaded machine to send
+# the whole disk within half of it; the copy is stopped 6 s halfway.)
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
@@ -14,11 +15,11 @@ n=300
 s3cow create d 32M --chunk-size 64K
 nbd_py "w('d', 0, pattern('d', $n * 65536))"
 
-# The destination bucket b2, beside the source's, with gc/grace = 2 s.
+# The destination bucket b2, beside the source's, with gc/grace = 10 s.
 mkdir -p "$store_root/b2"
 /usr/bin/python3 -c '
 import hashlib, struct, sys
-body = b"s3cowGR\0" + struct.pack("<IIQ", 1, 0, 2)
+body = b"s3cowGR\0" + struct.pack("<IIQ", 1, 0, 10)
 sys.stdout.buffer.write(body + hashlib.sha256(body).digest())
 ' >"$tmpdir/grace"
 bucket=b2 obj_put gc/grace "$tmpdir/grace"
@@ -32,7 +33,7 @@ paused=
 for ((i = 0; i < 3000; i++)); do
   kill -STOP "$pid" 2>/dev/null || break
   if [ "$(count_chunks)" -ge 20 ]; then
-    sleep 3
+    sleep 6
     kill -CONT "$pid"
     paused=yes
     break

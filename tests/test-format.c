@@ -256,6 +256,9 @@ test_refs (void)
   CHECK (name_parse_ref ("d@monday", &ref) == 0);
   CHECK (!ref.at_time && strcmp (ref.snap, "monday") == 0);
   CHECK (name_parse_ref ("d", &ref) == 0 && !ref.at_time && !ref.snap[0]);
+  CHECK (name_is_time_ref ("d@2026-12-07T15:00:00Z"));
+  CHECK (name_is_time_ref ("d@12:00")); /* not a valid time, but a time */
+  CHECK (!name_is_time_ref ("d@monday") && !name_is_time_ref ("d:1"));
   for (i = 0; i < sizeof bad / sizeof *bad; i++)
     CHECK (name_parse_ref (bad[i], &ref) == -1);
 

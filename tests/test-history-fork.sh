@@ -10,15 +10,9 @@ use_store
 serve
 
 s3cow create d 1M --chunk-size 64K
-at="$(nbd_py '
-import time
-w("d", 0, pattern("A", 65536))
-t = int(time.time())
-while int(time.time()) <= t:
-    time.sleep(0.05)
-w("d", 0, pattern("B", 65536))
-print("d@" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)))
-')"
+nbd_py 'w("d", 0, pattern("A", 65536))'
+at="d@$(last_commit_time d)"
+nbd_py 'w("d", 0, pattern("B", 65536))'
 s3cow fork "$at" f || fail "s3cow fork $at f failed"
 s3cow snapshot "$at" s || fail "s3cow snapshot $at s failed"
 s3cow ls --json | /usr/bin/python3 -c '
