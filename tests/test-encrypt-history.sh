@@ -5,6 +5,8 @@
 #  - without the key, DISK@TIME is refused at open, naming the key's
 #    fingerprint; so are fork and snapshot of DISK@TIME;
 #  - with the key, fork and snapshot of DISK@TIME read the old data;
+#  - info, diff and fsck of DISK@TIME need no key; copy of it needs the
+#    key, and the copy reads the old data with it;
 #  - log and gc work without the key; fsck with the key checks the kept
 #    heads' MACs and finds no problem;
 #  - a kept head changed in the bucket (its checksum made good again)
@@ -61,6 +63,31 @@ nbd_py '
 assert r("f", 0, 65536) == pattern("A", 65536), "the fork of the time"
 assert r("d@s", 0, 65536) == pattern("A", 65536), "the snapshot of the time"
 ' || fail "reading the fork or snapshot of $at failed"
+stop_nbdkit || fail "nbdkit exited with status $?"
+
+# info, diff and fsck of the time need no key; copy of it does, and
+# fsck with the key authenticates the head it names.
+s3cow info "$at" >/dev/null || fail "info of $at without the key failed"
+[ "$(s3cow diff "$at" d)" = "0 65536" ] || fail "diff of $at and d"
+s3cow fsck "$at" "${keyfile[@]}" >"$tmpdir/fsck" ||
+  fail "fsck of $at with the key: $(cat "$tmpdir/fsck")"
+mkdir -p "$tmpdir/dst/b2"
+if s3cow copy "$at" "file://$tmpdir/dst/b2/old" 2>"$log"; then
+  fail "copy of $at without the key succeeded"
+fi
+grep -q "$fp" "$log" || fail "copy without the key: $(cat "$log")"
+s3cow copy "$at" "file://$tmpdir/dst/b2/old" "${keyfile[@]}" >/dev/null ||
+  fail "copy of $at with the key failed"
+start_nbdkit "$tmpdir/sock2" bucket=b2 endpoint="file://$tmpdir/dst" \
+  "encryption-key=+$tmpdir/key"
+nbd_py '
+h = nbd.NBD()
+h.set_export_name("old")
+h.connect_unix(os.environ["S3COW_TEST_SOCK"] + "2")
+if h.pread(65536, 0) != pattern("A", 65536):
+    sys.exit("the copy of the time does not read A")
+h.shutdown()
+' || fail "reading the copy of $at (above)"
 stop_nbdkit || fail "nbdkit exited with status $?"
 
 # No key: log and gc; with it: fsck checks the kept heads too.
