@@ -12,8 +12,9 @@
  * and made again under the same name), whose chunk size differs from the
  * disk's, or that does not parse is ignored.
  *
- * Locking: ws->lock protects the recording (seq, n, seen, done, stop,
- * saved); the read path takes it only until the window ends (done).
+ * Locking: ws->lock protects the recording (seq, n, seen) until done is
+ * set (under it), and stop; the read path takes it only until then.
+ * After done, seq, n and seen are frozen, and save runs once, unlocked.
  */
 #include <config.h>
 
@@ -33,7 +34,7 @@
 #include "workingset.h"
 
 #define HINT_MAGIC "s3cow-hints 1\n"
-#define HINT_MAX_SIZE (64 + 24 * WORKINGSET_MAX_CHUNKS)
+#define HINT_MAX_SIZE (128 + 24 * WORKINGSET_MAX_CHUNKS)
 
 struct workingset {
   struct store *store;
@@ -277,6 +278,8 @@ workingset_note (struct workingset *ws, uint64_t first, uint64_t last)
   if (ws == NULL || atomic_load (&ws->done))
     return;
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&ws->lock);
+  if (atomic_load (&ws->done))
+    return; /* ended while we waited: seq and seen are frozen */
   if (monotonic_now () >= ws->deadline) {
     atomic_store (&ws->done, true);
     pthread_cond_signal (&ws->cond);
@@ -297,7 +300,9 @@ workingset_note (struct workingset *ws, uint64_t first, uint64_t last)
 
 /* Merge what was recorded with the hint there (chunks this open read
  * first, in its order, then the hint's others in theirs, up to the
- * limit) and write it.  Failures are debug lines.  ws->lock held.
+ * limit) and write it.  Failures are debug lines.  Called once done is
+ * set, by one thread, without ws->lock: the recording no longer changes,
+ * and a read that notes a chunk meanwhile never waits for this I/O.
  */
 static void
 save (struct workingset *ws)
@@ -344,8 +349,8 @@ static void *
 save_thread (void *arg)
 {
   struct workingset *ws = arg;
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&ws->lock);
 
+  pthread_mutex_lock (&ws->lock);
   while (!ws->stop && !atomic_load (&ws->done)) {
     double left = ws->deadline - monotonic_now ();
     if (left <= 0)
@@ -353,6 +358,7 @@ save_thread (void *arg)
     cond_wait_seconds (&ws->cond, &ws->lock, left);
   }
   atomic_store (&ws->done, true);
+  pthread_mutex_unlock (&ws->lock);
   save (ws);
   return NULL;
 }
@@ -378,8 +384,9 @@ workingset_close (struct workingset *ws)
     pthread_join (ws->thread, NULL);
   } else {
     pthread_mutex_lock (&ws->lock);
-    save (ws);
+    atomic_store (&ws->done, true);
     pthread_mutex_unlock (&ws->lock);
+    save (ws);
   }
   pthread_mutex_destroy (&ws->lock);
   pthread_cond_destroy (&ws->cond);
