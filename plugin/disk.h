@@ -36,6 +36,7 @@ struct disk_config {
                                * (retry-time + timeout) */
   double lease_duration;      /* seconds (read-write opens take a lease) */
   double lease_wait;          /* seconds to wait for a live lease holder */
+  bool prefetch;              /* working-set hints (workingset.h) */
 };
 
 struct disk;
