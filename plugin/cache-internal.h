@@ -92,6 +92,8 @@ struct entry {
   double backoff;              /* (L) seconds, doubling per failure */
   bool readahead;              /* (L) made by read-ahead and not read yet:
                                 * counted in cache->ra_bytes */
+  bool prefetched;             /* (L) made by prefetch and not read yet:
+                                * counted in cache->pf_bytes */
 };
 
 /* A chunk offered to the disk tier: the entry is pinned until written. */
@@ -120,6 +122,7 @@ struct ra_item {
   uint64_t idx;
   unsigned slot; /* its stream, and the stream's gen: */
   uint64_t gen;  /* a reused slot cancels the item */
+  bool prefetch; /* from the disk's prefetch plan (slot unused) */
 };
 
 struct cache_disk {
@@ -136,6 +139,8 @@ struct cache_disk {
   struct ra_stream streams[RA_STREAMS]; /* (L) */
   uint64_t ra_clock;                    /* (L) */
   unsigned ra_inflight;                 /* (L) read-ahead loads running */
+  uint64_t *plan;                       /* (L) chunks to prefetch, in order */
+  size_t plan_len, plan_pos;            /* (L) and the next one to queue */
   unsigned tier_inflight;               /* (L) tier writes running */
 };
 
@@ -166,6 +171,9 @@ struct cache {
   uint64_t ra_max;                /* read-ahead bytes at most; 0: none */
   uint64_t ra_bytes;              /* (L) chunks queued, loading, or loaded
                                    * by read-ahead and not read yet */
+  uint64_t pf_max;                /* prefetch bytes at most; 0: none */
+  uint64_t pf_bytes;              /* (L) chunks queued, loading, or loaded
+                                   * by prefetch and not read yet */
   struct ra_item *raq;            /* (L) ring of ra_cap items */
   size_t ra_cap, ra_head, ra_len; /* (L) */
   pthread_cond_t ra_work;         /* (L) the ring is not empty, or stop */
@@ -256,6 +264,7 @@ void pool_unreserve (struct cache *c, uint8_t *p, uint32_t size);
 void readahead_note (struct cache_disk *cd, uint64_t idx, struct entry *e);
 void *readahead_thread (void *arg);
 void readahead_drop (struct cache_disk *cd);
+void prefetch_feed (struct cache_disk *cd);
 
 /* ---- write-back (writeback.c); cache->lock held ---- */
 

@@ -203,6 +203,8 @@ entry_destroy (struct entry *e)
   entry_list_remove (e);
   if (e->readahead)
     c->ra_bytes -= e->disk->chunk_size; /* evicted unread */
+  if (e->prefetched)
+    c->pf_bytes -= e->disk->chunk_size;
   pool_put (c, e->data, e->disk->chunk_size);
   pthread_rwlock_destroy (&e->rw);
   free (e);
@@ -325,10 +327,13 @@ cache_new (const struct cache_config *config, struct store *store)
   c->ra_max = config->readahead;
   if (c->ra_max > config->size / 4)
     c->ra_max = config->size / 4;
+  c->pf_max = config->prefetch;
+  if (c->pf_max > config->size / 2)
+    c->pf_max = config->size / 2;
   c->ra_nthreads = config->readahead_threads;
-  if (c->ra_max == 0)
+  if (c->ra_max == 0 && c->pf_max == 0)
     c->ra_nthreads = 0;
-  c->ra_cap = c->ra_max / (uint64_t)CHUNK_SIZE_MIN + 1;
+  c->ra_cap = (c->ra_max + c->pf_max) / (uint64_t)CHUNK_SIZE_MIN + 1;
   c->nbuckets = 1024;
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
     c->nbuckets *= 2;
@@ -530,6 +535,7 @@ cache_detach (struct cache_disk *cd)
                      "are lost",
                      cd->name, lost);
   chunks_free (cd->chunks);
+  free (cd->plan);
   free (cd->name);
   free (cd);
 }

@@ -34,7 +34,9 @@ struct cache_config {
                                * while uploads are failing, before EIO */
   uint64_t readahead;         /* bytes read ahead of sequential readers,
                                * at most (capped at size / 4); 0: none */
-  unsigned readahead_threads; /* threads loading them */
+  unsigned readahead_threads; /* threads loading them (and prefetch) */
+  uint64_t prefetch;          /* bytes prefetched ahead of reads, at most
+                               * (capped at size / 2); 0: no prefetch */
   const char *tier_dir;       /* cache-dir=: local disk tier; NULL: none */
   uint64_t tier_size;         /* cache-dir-size: bytes of files, at most */
   struct chunk_compression compression; /* how new chunk objects are
@@ -95,6 +97,15 @@ int cache_flush (struct cache_disk *cd);
  */
 int cache_refresh (struct cache_disk *cd, const struct map_entry *entries,
                    size_t n, double uploaded);
+
+/* Load chunks idx[0..n) of the disk in the background, in this order, by
+ * the read-ahead threads, keeping at most the cache's prefetch bytes
+ * loaded and not yet read, ahead of the reads (disk.c: working-set
+ * hints).  A read of a chunk being loaded waits for that load; chunks
+ * already cached or all zeros are skipped.  Replaces an earlier plan.
+ * 0, or -1 (ENOMEM, logged).
+ */
+int cache_prefetch (struct cache_disk *cd, const uint64_t *idx, size_t n);
 
 /* True if chunk idx reads as zeros without any data (for extents). */
 bool cache_is_zero (struct cache_disk *cd, uint64_t idx);

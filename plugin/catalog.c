@@ -51,6 +51,11 @@ catalog_parse_key (const char *key, struct catalog_key *out)
     if (!take_name (out->name, sizeof out->name, rest + 5, strlen (rest + 5)))
       goto other;
     out->kind = CATALOG_MAP;
+  } else if (strncmp (rest, KEY_HINTS_DIR, strlen (KEY_HINTS_DIR)) == 0) {
+    rest += strlen (KEY_HINTS_DIR);
+    if (!take_name (out->name, sizeof out->name, rest, strlen (rest)))
+      goto other;
+    out->kind = CATALOG_HINTS;
   } else if (strncmp (rest, KEY_HISTORY_DIR, strlen (KEY_HISTORY_DIR)) == 0) {
     rest += strlen (KEY_HISTORY_DIR);
     if (!key_history_parse (rest, &out->generation, &out->committed))

@@ -14,6 +14,7 @@
  *   disks/D/maps/M      CATALOG_MAP    (disk D, name M)
  *   disks/D/lease       CATALOG_LEASE  (disk D)
  *   disks/D/history/H   CATALOG_HISTORY (disk D, name H: key_history_parse)
+ *   disks/D/hints/S     CATALOG_HINTS  (disk D, name S: the snapshot)
  *   anything else       CATALOG_OTHER  (not written by s3cow: left alone)
  */
 #ifndef S3COW_CATALOG_H
@@ -34,6 +35,7 @@ enum catalog_kind {
   CATALOG_MAP,
   CATALOG_LEASE,
   CATALOG_HISTORY,
+  CATALOG_HINTS,
 };
 
 struct catalog_key {

@@ -112,6 +112,7 @@
 #include "stats.h"
 #include "timedwait.h"
 #include "volume.h"
+#include "workingset.h"
 
 /* Compact into a full map when a commit would list more maps than this, or
  * when the deltas hold more entries than half the base plus this slack.
@@ -140,6 +141,7 @@ struct disk {
   uint32_t chunk_size;         /* read these, not head (commit_lock) */
   struct lease *lease;         /* NULL when read-only */
   const struct crypto *crypto; /* the disk's key (NULL: not encrypted) */
+  struct workingset *ws;       /* NULL: no hints */
 
   pthread_mutex_t commit_lock; /* protects the fields below */
   struct volume_head vh;       /* the head: last committed, etag, stray */
@@ -413,6 +415,9 @@ disk_open (struct store *store, struct cache *cache,
   d->cd = cache_attach (cache, d->label, d->map, d->chunk_size, d->crypto);
   if (d->cd == NULL)
     goto fail;
+  if (config->prefetch && !config->at_time)
+    d->ws = workingset_open (store, d->cd, config->name, config->snap,
+                             &d->vh.head);
   s3cow_debug (commit,
                "%s: opened generation %" PRIu64 ", %" PRIu32 " maps, %" PRIu64
                " chunks in use",
@@ -686,6 +691,7 @@ disk_start (struct disk *d)
 {
   int err;
 
+  workingset_start (d->ws);
   if (d->readonly || d->started)
     return 0;
   d->started = true;
@@ -730,6 +736,7 @@ disk_close (struct disk *d)
     lease_drop (d->lease);
   } else
     lease_release (d->lease);
+  workingset_close (d->ws);
   cache_detach (d->cd);
   chunkmap_free (d->map);
   volume_head_clear (&d->vh);
@@ -754,6 +761,8 @@ disk_pread (struct disk *d, void *buf, uint32_t count, uint64_t offset)
 
   if (!owns_disk (d))
     return -1;
+  if (count > 0)
+    workingset_note (d->ws, offset / cs, (offset + count - 1) / cs);
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;
     if (cache_read (d->cd, offset / cs, off, len, p) == -1)

@@ -37,6 +37,7 @@ struct disk_config {
                                * (retry-time + timeout) */
   double lease_duration;      /* seconds (read-write opens take a lease) */
   double lease_wait;          /* seconds to wait for a live lease holder */
+  bool prefetch;              /* working-set hints (workingset.h) */
   /* The key of an encrypted disk (NULL: none).  A disk created here is
    * encrypted under it.  Kept by the caller until disk_close.
    */

@@ -268,6 +268,13 @@ key_snap (char *key, const char *disk, const char *snap)
   snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/snaps/%s", disk, snap);
 }
 
+void
+key_hints (char *key, const char *disk, const char *snap)
+{
+  snprintf (key, KEY_MAX_LEN, KEY_DISKS_PREFIX "%s/" KEY_HINTS_DIR "%s", disk,
+            snap);
+}
+
 bool
 key_map_valid (const char *key)
 {

@@ -8,6 +8,7 @@
  *   disks/<disk>/head                    the disk's only mutable object
  *   disks/<disk>/maps/<gen>-<instance>   immutable chunk-map objects
  *   disks/<disk>/snaps/<snap>            immutable snapshot heads
+ *   disks/<disk>/hints/<snap>            working-set hint of the snapshot
  *   disks/<disk>/lease                   lease lock
  *   disks/<disk>/history/<gen>-<time>    kept heads: the disk's history
  *   gc/grace                             the servers' gc-grace (volume.c)
@@ -94,6 +95,8 @@ void key_map (char *key, const char *disk, uint64_t generation,
               const char *instance);
 void key_snap (char *key, const char *disk, const char *snap);
 void key_lease (char *key, const char *disk);
+void key_hints (char *key, const char *disk, const char *snap);
+#define KEY_HINTS_DIR "hints/"
 /* The kept copy of the head of disk at generation, committed at committed
  * (unix seconds, the writer's clock): both zero-padded, so that a listing
  * returns a disk's kept heads in the order of their generations.

@@ -18,10 +18,12 @@
 #include <config.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache-internal.h"
 #include "chunkmap.h"
 #include "cleanup.h"
+#include "log.h"
 #include "stats.h"
 
 #define RA_GAP                                                                 \
@@ -54,6 +56,12 @@ readahead_note (struct cache_disk *cd, uint64_t idx, struct entry *e)
     c->ra_bytes -= cs;
     stats_inc (STAT_READAHEAD_HITS);
   }
+  if (e && e->prefetched) {
+    e->prefetched = false;
+    c->pf_bytes -= cs;
+    stats_inc (STAT_PREFETCH_HITS);
+  }
+  prefetch_feed (cd);
   if (c->ra_max == 0)
     return;
   for (k = 0; k < RA_STREAMS; k++) {
@@ -100,6 +108,7 @@ readahead_note (struct cache_disk *cd, uint64_t idx, struct entry *e)
     it->idx = i;
     it->slot = s - cd->streams;
     it->gen = s->gen;
+    it->prefetch = false;
     c->ra_bytes += cs;
     pthread_cond_signal (&c->ra_work);
   }
@@ -134,7 +143,8 @@ readahead_thread (void *arg)
     cd = it.cd;
     cs = cd->chunk_size;
     data = NULL;
-    if (cd->streams[it.slot].gen == it.gen && entry_lookup (cd, it.idx) == NULL
+    if ((it.prefetch || cd->streams[it.slot].gen == it.gen)
+        && entry_lookup (cd, it.idx) == NULL
         && !chunkmap_is_zero (cd->map, it.idx)) {
       data = pool_take (c, cs);
       if (data == NULL && c->lru.head) {
@@ -144,12 +154,23 @@ readahead_thread (void *arg)
       }
     }
     if (data == NULL || (e = entry_create (cd, it.idx, data)) == NULL) {
-      c->ra_bytes -= cs; /* cancelled, present, zeros, or no room */
+      /* cancelled, present, zeros, or no room */
+      if (it.prefetch) {
+        c->pf_bytes -= cs;
+        prefetch_feed (cd);
+      } else
+        c->ra_bytes -= cs;
       continue;
     }
-    e->readahead = true; /* ra_bytes now counts the entry */
+    /* ra_bytes or pf_bytes now counts the entry */
+    if (it.prefetch) {
+      e->prefetched = true;
+      stats_inc (STAT_PREFETCH_LOADS);
+    } else {
+      e->readahead = true;
+      stats_inc (STAT_READAHEAD_LOADS);
+    }
     cd->ra_inflight++;
-    stats_inc (STAT_READAHEAD_LOADS);
     pthread_mutex_unlock (&c->lock);
 
     uint8_t hash[HASH_LEN];
@@ -167,11 +188,16 @@ readahead_thread (void *arg)
       e->readahead = false;
       c->ra_bytes -= cs;
     }
+    if (r == -1 && e->prefetched) {
+      e->prefetched = false;
+      c->pf_bytes -= cs;
+    }
     pthread_rwlock_unlock (&e->rw);
     if (self) {
       pthread_cond_broadcast (&c->changed); /* loaded: readers go on */
       tier_write (c, e, hash, e->version);
     }
+    prefetch_feed (cd);
     cd->ra_inflight--;
     entry_unpin (e); /* not loaded: destroyed unless pinned */
     pthread_cond_broadcast (&c->changed);
@@ -190,12 +216,76 @@ readahead_drop (struct cache_disk *cd)
 
   for (k = n = 0; k < c->ra_len; k++) {
     struct ra_item it = c->raq[(c->ra_head + k) % c->ra_cap];
-    if (it.cd == cd)
+    if (it.cd == cd && it.prefetch)
+      c->pf_bytes -= cd->chunk_size;
+    else if (it.cd == cd)
       c->ra_bytes -= cd->chunk_size;
     else
       c->raq[(c->ra_head + n++) % c->ra_cap] = it;
   }
   c->ra_len = n;
+  cd->plan_pos = cd->plan_len; /* nothing more to queue */
   while (cd->ra_inflight > 0)
     pthread_cond_wait (&c->changed, &c->lock);
+}
+
+/* Prefetch.  A disk's plan (cache_prefetch) is queued a little at a time,
+ * as an item of the read-ahead ring that no stream cancels, whenever
+ * prefetched chunks not read yet take less than pf_max bytes: after every
+ * read and every prefetch load.  So prefetch runs ahead of the reads by
+ * at most pf_max, never waits for memory (as read-ahead), and the loads
+ * go through the same entries: a read of a chunk being prefetched waits
+ * on its lock instead of fetching it again.
+ */
+void
+prefetch_feed (struct cache_disk *cd)
+{
+  struct cache *c = cd->cache;
+  const uint32_t cs = cd->chunk_size;
+  uint64_t nchunks = chunkmap_nchunks (cd->map);
+
+  while (cd->plan_pos < cd->plan_len && c->pf_bytes + cs <= c->pf_max
+         && c->ra_len < c->ra_cap) {
+    uint64_t idx = cd->plan[cd->plan_pos++];
+    struct ra_item *it;
+
+    if (idx >= nchunks || entry_lookup (cd, idx)
+        || chunkmap_is_zero (cd->map, idx))
+      continue;
+    it = &c->raq[(c->ra_head + c->ra_len++) % c->ra_cap];
+    it->cd = cd;
+    it->idx = idx;
+    it->slot = 0;
+    it->gen = 0;
+    it->prefetch = true;
+    c->pf_bytes += cs;
+    pthread_cond_signal (&c->ra_work);
+  }
+}
+
+int
+cache_prefetch (struct cache_disk *cd, const uint64_t *idx, size_t n)
+{
+  struct cache *c = cd->cache;
+  uint64_t *plan = NULL;
+
+  if (n > 0) {
+    plan = malloc (n * sizeof *plan);
+    if (plan == NULL) {
+      s3cow_log_error ("%s: no memory for a prefetch plan of %zu chunks",
+                       cd->name, n);
+      return -1;
+    }
+    memcpy (plan, idx, n * sizeof *plan);
+  }
+  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+  free (cd->plan);
+  cd->plan = plan;
+  cd->plan_len = n;
+  cd->plan_pos = 0;
+  if (c->ra_nthreads > 0)
+    prefetch_feed (cd);
+  else
+    cd->plan_pos = n; /* no thread to load them */
+  return 0;
 }

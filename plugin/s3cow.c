@@ -51,6 +51,7 @@ static uint64_t cache_size = 256 * 1024 * 1024;
 static unsigned upload_threads = 8;
 static uint64_t readahead = 64 * 1024 * 1024;
 static unsigned readahead_threads = 4;
+static bool prefetch = true;
 static char *cache_dir;                               /* NULL: no disk tier */
 static uint64_t cache_dir_size = UINT64_C (10) << 30; /* 10G */
 static double commit_interval = 5;
@@ -299,6 +300,8 @@ s3cow_config (const char *key, const char *value)
     return parse_bool (key, value, &store_config.tls_verify);
   else if (strcmp (key, "virtual-host") == 0)
     return parse_bool (key, value, &store_config.virtual_host);
+  else if (strcmp (key, "prefetch") == 0)
+    return parse_bool (key, value, &prefetch);
   else if (strcmp (key, "timeout") == 0)
     return parse_time (key, value, &store_config.timeout);
   else if (strcmp (key, "retry-time") == 0)
@@ -454,6 +457,7 @@ s3cow_config_complete (void)
   "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
   "off).\n"                                                                    \
   "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
+  "prefetch=on|off      Learn and prefetch working sets (default on).\n"       \
   "commit-interval=<T>  Time between background commits (default 5s).\n"       \
   "gc-grace=<TIME>      The shortest --grace of s3cow gc (default 1h).\n"      \
   "lease=<TIME>         Lease duration of a read-write open (default 30s).\n"  \
@@ -485,6 +489,7 @@ disk_config_for (const char *export, bool readonly, struct name_ref *ref,
     .lease_duration = lease_duration,
     .lease_wait = lease_wait,
     .crypto = crypto,
+    .prefetch = prefetch,
   };
   return 0;
 }
@@ -583,6 +588,7 @@ s3cow_get_ready (void)
                               .upload_threads = upload_threads,
                               .readahead = readahead,
                               .readahead_threads = readahead_threads,
+                              .prefetch = prefetch ? cache_size / 2 : 0,
                               .tier_dir = cache_dir,
                               .tier_size = cache_dir_size,
                               .compression = compression,

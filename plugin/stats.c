@@ -41,6 +41,11 @@ static const struct {
                              "Chunks loaded ahead of sequential reads." },
   [STAT_READAHEAD_HITS] = { "s3cow_readahead_hits_total",
                             "Chunk reads that found a chunk read ahead." },
+  [STAT_PREFETCH_LOADS]
+  = { "s3cow_prefetch_loads_total",
+      "Chunks loaded ahead of reads from a working-set hint." },
+  [STAT_PREFETCH_HITS] = { "s3cow_prefetch_hits_total",
+                           "Chunk reads that found a prefetched chunk." },
   [STAT_CHUNK_UPLOADS]
   = { "s3cow_chunk_uploads_total", "Dirty chunks uploaded." },
   [STAT_CHUNK_UPLOADS_SKIPPED]

@@ -25,6 +25,8 @@ enum stat_counter {
   STAT_CACHE_EVICTIONS,
   STAT_READAHEAD_LOADS,       /* chunks loaded by read-ahead */
   STAT_READAHEAD_HITS,        /* reads that found a read-ahead chunk */
+  STAT_PREFETCH_LOADS,        /* chunks loaded by working-set prefetch */
+  STAT_PREFETCH_HITS,         /* reads that found a prefetched chunk */
   STAT_CHUNK_UPLOADS,         /* dirty chunks uploaded */
   STAT_CHUNK_UPLOADS_SKIPPED, /* dirty chunks unchanged or all zeros */
   STAT_CHUNK_UPLOAD_FAILURES,

@@ -68,8 +68,9 @@ struct gc {
   size_t nkept, cap_kept;
   struct hashset *expired; /* keys of kept heads out of their window */
   struct candidates cand_kept;
-  time_t now;     /* T0 */
-  bool list_maps; /* round 1: collect candidate maps too */
+  struct candidates cand_hints; /* round 1: hint objects older than cutoff */
+  time_t now;                   /* T0 */
+  bool list_maps;               /* round 1: collect candidate maps too */
   uint64_t listed_chunks, listed_maps;
   struct volume_gc_result *res;
 };

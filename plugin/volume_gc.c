@@ -212,6 +212,20 @@ list_one (void *opaque, const struct catalog_key *key,
     return 0;
   }
 
+  if (key->kind == CATALOG_HINTS) {
+    /* Advice, not data: deleted in step 4 when its snapshot is gone. */
+    if (entry->mtime > gc->cutoff)
+      return 0;
+    c = gc_candidates_add (&gc->cand_hints);
+    if (c == NULL || (c->key = strdup (entry->key)) == NULL) {
+      s3cow_log_error ("out of memory");
+      return STORE_PERMANENT;
+    }
+    c->size = entry->size;
+    c->mtime = entry->mtime;
+    return 0;
+  }
+
   if (key->kind == CATALOG_HISTORY) {
     struct listed_kept *k;
 
@@ -382,7 +396,9 @@ round_of_marks (struct gc *gc, unsigned number, bool *moved)
   if (catalog_list (gc->store, NULL,
                     CATALOG_MASK (CATALOG_HEAD) | CATALOG_MASK (CATALOG_SNAP)
                         | CATALOG_MASK (CATALOG_HISTORY)
-                        | (gc->list_maps ? CATALOG_MASK (CATALOG_MAP) : 0),
+                        | (gc->list_maps ? CATALOG_MASK (CATALOG_MAP)
+                                               | CATALOG_MASK (CATALOG_HINTS)
+                                         : 0),
                     list_one, gc)
       != STORE_OK) {
     s3cow_log_error ("cannot list the disks in the bucket");
@@ -430,6 +446,22 @@ list_chunk (void *opaque, const struct store_entry *entry)
   c->size = entry->size;
   c->mtime = entry->mtime;
   return 0;
+}
+
+/* Is the hint object at key that of a snapshot in the last listing? */
+static bool
+hint_has_snapshot (struct gc *gc, const char *key)
+{
+  struct catalog_key k;
+  size_t i;
+
+  if (catalog_parse_key (key, &k) != CATALOG_HINTS)
+    return true; /* cannot happen: listed as one */
+  for (i = 0; i < gc->nroots; i++)
+    if (strcmp (gc->roots[i].disk, k.disk) == 0
+        && strcmp (gc->roots[i].snap, k.name) == 0)
+      return true;
+  return false;
 }
 
 /* 4. Delete (or, dry run, report) one candidate still unmarked. */
@@ -572,6 +604,14 @@ run (struct gc *gc, double grace, bool force)
         && sweep_one (gc, c, true, &nchunks) == -1)
       return -1;
   }
+  /* Hints of snapshots that no longer exist (the last round's roots). */
+  for (i = 0; i < gc->cand_hints.n; i++) {
+    uint64_t nhints = 0;
+
+    if (!hint_has_snapshot (gc, gc->cand_hints.v[i].key)
+        && sweep_one (gc, &gc->cand_hints.v[i], false, &nhints) == -1)
+      return -1;
+  }
   gc->res->maps_deleted = nmaps;
   gc->res->chunks_deleted = nchunks;
   gc->res->maps_in_use = hashset_count (gc->maps);
@@ -606,6 +646,7 @@ volume_gc (struct store *store, double grace, bool force, bool dry_run,
   hashset_free (gc.disks);
   hashset_free (gc.expired);
   candidates_free (&gc.cand_kept);
+  candidates_free (&gc.cand_hints);
   candidates_free (&gc.cand_maps);
   candidates_free (&gc.cand_chunks);
   free (gc.roots);

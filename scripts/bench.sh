@@ -9,6 +9,8 @@
 #   A=BUILD-A B=BUILD-B scripts/bench.sh ab     # A/B of two builds
 #   scripts/bench.sh codec        # compression= on an ext4 image of real
 #                                 # files: scripts/bench-codec.sh
+#   scripts/bench.sh boot         # boot-like replay from forks of a
+#                                 # snapshot: scripts/bench-boot.sh
 #
 # Mode "ab" (A/B of two s3cow builds, or of one build under two sets of
 # parameters): N pairs of a cold sequential read (`nbdcopy URI null:` of
@@ -58,6 +60,10 @@
 #   S3BACKER_OPTS extra s3backer options (e.g. --blockCacheSize=64)
 #   S3COW_OPTS    extra s3cow parameters (e.g. "read-ahead-threads=8")
 #   KEEP          1 keeps the work directory (logs) and the RGW's state
+#   LATENCY       1: the RGW delays every OSD operation by up to 20 ms
+#                 (Ceph's fault injection: scripts/rgw-start.sh,
+#                 S3COW_RGW_LATENCY), as a remote S3 answers; or that
+#                 maximum in seconds (e.g. 0.05).  Default: no added latency
 #   PIN           1 pins the RGW's daemons (ceph-mon, ceph-osd, radosgw,
 #                 every thread) to the CPUs PIN_RGW_CPUS (default 0) and
 #                 everything else the harness runs, for every system
@@ -79,8 +85,9 @@ mode="${1:-table}"
 case "$mode" in
   table | ab) ;;
   codec) exec "$(dirname "${BASH_SOURCE[0]}")/bench-codec.sh" ;;
+  boot) exec "$(dirname "${BASH_SOURCE[0]}")/bench-boot.sh" ;;
   *)
-    echo "usage: scripts/bench.sh [table | ab | codec] (see the top of the script)" >&2
+    echo "usage: scripts/bench.sh [table | ab | codec | boot] (see the top of the script)" >&2
     exit 2
     ;;
 esac
@@ -91,7 +98,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH" # Debian's python3 for nbdsh
 py=/usr/bin/python3
 t_start=$EPOCHREALTIME
-cmdline="$(for v in PIN PIN_RGW_CPUS PIN_CLIENT_CPUS SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS S3COW_OPTS; do
+cmdline="$(for v in LATENCY PIN PIN_RGW_CPUS PIN_CLIENT_CPUS SIZE N RUNTIME FIO_SIZE SYSTEMS FORK BUILD S3BACKER_OPTS S3COW_OPTS; do
   [ -n "${!v:-}" ] && printf '%s=%q ' "$v" "${!v}"; done)scripts/bench.sh"
 
 size_arg="${SIZE:-1G}"
@@ -106,6 +113,11 @@ pin="${PIN:-0}"
 pin_rgw="${PIN_RGW_CPUS:-0}"
 pin_client="${PIN_CLIENT_CPUS:-1}"
 results="${RESULTS:-/var/tmp/s3cow-bench-results-$(date +%Y%m%d-%H%M%S).md}"
+case "${LATENCY:-}" in
+  "" | 0) latency= ;;
+  1) latency=0.02 ;;
+  *) latency="$LATENCY" ;;
+esac
 
 say ()
 {
@@ -129,6 +141,8 @@ if [ $((fio_size % 4096)) != 0 ] || [ "$fio_size" -le 0 ]; then
   die "FIO_SIZE must be a multiple of 4K"
 fi
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "N=$runs: not a count"
+[ -z "$latency" ] || [[ "$latency" =~ ^[0-9]*\.?[0-9]+$ ]] ||
+  die "LATENCY=$LATENCY: 1, or seconds"
 [[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "RUNTIME=$runtime: not seconds"
 for s in $systems; do
   case "$s" in memory | raw | s3plugin | s3backer | s3cow | s3cow-tier | s3cow-4m) ;;
@@ -314,12 +328,13 @@ fi
 [ "$memstore" -ge $((3 * size)) ] ||
   die "only $((memstore >> 20)) MiB of RAM for the RGW: SIZE=$size_arg" \
     "needs about $((3 * size >> 20)) MiB; free memory or lower SIZE"
-say "RGW on port $port, memstore $((memstore >> 20)) MiB, state in $rgw_dir"
+say "RGW on port $port, memstore $((memstore >> 20)) MiB, state in" \
+  "$rgw_dir${latency:+; OSD operations delayed by up to $latency s}"
 rgw_started=1
 rgw_pin=()
 [ "$pin" = 1 ] && rgw_pin=(taskset -c "$pin_rgw")
 S3COW_RGW_DIR="$rgw_dir" S3COW_RGW_PORT="$port" RGW_MEMSTORE_BYTES="$memstore" \
-  timeout 300 "${rgw_pin[@]}" "$root/scripts/rgw-start.sh" \
+  S3COW_RGW_LATENCY="$latency" timeout 300 "${rgw_pin[@]}" "$root/scripts/rgw-start.sh" \
   >"$work/log/rgw-start.log" 2>&1 || {
   cat "$work/log/rgw-start.log" >&2
   die "rgw-start.sh failed"
@@ -688,7 +703,17 @@ seq_copy ()
   record "$sys" "cpur_$metric" "$run" "$(cpu_per_gib $((r1 - r0)))"
   local rate
   rate="$(mibs "$(elapsed "$t0" "$t1")")"
-  record "$sys" "$metric" "$run" "$rate"
+  if [ "$dst" = null: ] && ! verify_read "$sys" "$run"; then
+    # The row is dropped from the table (bench-table.py): a rate of wrong
+    # data means nothing.  A bad cold read also condemns the write.
+    record "$sys" "bad_$metric" "$run" 1
+    [ "$metric" = seqr_cold ] && record "$sys" bad_seqw "$run" 1
+    record "$sys" "unverified_$metric" "$run" "$rate"
+    say "$sys run $run: $metric: what was read back differs from what was" \
+      "written: row dropped"
+  else
+    record "$sys" "$metric" "$run" "$rate"
+  fi
   record "$sys" "rss_$metric" "$run" "$(rss_peak_mib)"
   local gib
   gib="$(awk -v s="$size" 'BEGIN { print s / 1073741824 }')"
@@ -705,6 +730,24 @@ seq_copy ()
       "$(awk -v n=$((q1 - q0)) -v g="$gib" 'BEGIN { printf "%.0f", n / g }')"
   fi
   say "$sys run $run: $metric $rate MiB/s"
+}
+
+# verify_read SYS RUN: read the whole disk again (untimed) and compare it
+# with the source file: every sequential row reads back what was written.
+verify_read ()
+{
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  step $((600 + size / (1 << 20))) "$work/log/$1-$2.log" \
+    bash -c 'nbdcopy "$1" - | cmp -s - "$2"' _ "$uri" "$work/src"
+}
+
+# rgw_gc: let the RGW free the objects of deleted buckets now, untimed;
+# else its garbage collector does it during the next system's rows.
+rgw_gc ()
+{
+  timeout 600 radosgw-admin -c "$S3COW_TEST_RGW_CONF" -n client.admin gc \
+    process --include-all >>"$work/log/rgw-gc.log" 2>&1 ||
+    say "radosgw-admin gc process failed (see $work/log/rgw-gc.log)"
 }
 
 # fio_warmup SYS RUN: read the fio region once, sequentially (not timed),
@@ -918,6 +961,7 @@ case " $systems " in
     { s3py bucket-create bench-warmup && s3py raw put bench-warmup 1M "$size" 8 &&
       s3py bucket-delete bench-warmup; } >>"$work/log/warmup.log" 2>&1 ||
       say "warm-up failed (see $work/log/warmup.log)"
+    rgw_gc
     ;;
 esac
 
@@ -928,13 +972,17 @@ for ((run = 1; run <= runs; run++)); do
     if [ "$sys" = raw ]; then
       run_raw "$run" || say "raw S3 run $run failed"
       s3py bucket-delete "bench-raw-$run" >/dev/null 2>&1
+      rgw_gc
       continue
     fi
     if ! run_system "$sys" "$run"; then
       say "$sys run $run failed; its rows stay incomplete"
       srv_stop
     fi
-    [ "$sys" = memory ] || s3py bucket-delete "bench-$sys-$run" >/dev/null 2>&1
+    if [ "$sys" != memory ]; then
+      s3py bucket-delete "bench-$sys-$run" >/dev/null 2>&1
+      rgw_gc
+    fi
   done
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"

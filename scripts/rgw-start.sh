@@ -17,6 +17,12 @@
 #                        CA made here; the env file then also sets
 #                        S3COW_TEST_TLS_ENDPOINT and S3COW_TEST_CA_FILE
 #   RGW_MEMSTORE_BYTES   RAM for the OSD        (default 4 GiB)
+#   S3COW_RGW_LATENCY    delay every OSD operation of the gateway by up to
+#                        this many seconds (Ceph's message fault injection,
+#                        "ms inject delay" in its ceph.conf section), e.g.
+#                        0.02: a GET's first byte then takes several ms and
+#                        a 1 MiB PUT tens of ms, as on a remote S3.
+#                        Default: none
 #   RGW_START_TIMEOUT    seconds to wait        (default 120)
 #
 # If the gateway of this state directory is already running and answers,
@@ -32,6 +38,11 @@ mon_port="${S3COW_RGW_MON_PORT:-$((port + 10000))}"
 memstore_bytes="${RGW_MEMSTORE_BYTES:-$((4 << 30))}"
 timeout="${RGW_START_TIMEOUT:-120}"
 tls_port="${S3COW_RGW_TLS_PORT:-}"
+latency="${S3COW_RGW_LATENCY:-}"
+if [ -n "$latency" ] && ! [[ "$latency" =~ ^[0-9]*\.?[0-9]+$ ]]; then
+  echo "rgw-start: S3COW_RGW_LATENCY=$latency: not seconds" >&2
+  exit 1
+fi
 
 access_key=s3cowtest
 secret_key=s3cowtestsecret0123456789
@@ -240,6 +251,16 @@ rgw enable quota threads = false
 rgw gc obj min wait = 60
 rgw gc processor period = 60
 EOF
+if [ -n "$latency" ]; then
+  # Every message the gateway sends to the OSD (osd_op) is held for a
+  # random time up to $latency s: the latency of a remote S3.
+  cat >>"$conf" <<EOF
+ms inject delay type = osd
+ms inject delay max = $latency
+ms inject delay probability = 1
+ms inject delay msg type = osd_op
+EOF
+fi
 
 keyring="$dir/keyring"
 ceph-authtool --create-keyring "$keyring" --gen-key -n mon. \

@@ -452,6 +452,44 @@ nbd_py ()
 $1"
 }
 
+# ---- Working-set hints ---------------------------------------------------
+
+# stat_of FILE NAME: counter NAME in stats file FILE (stats=), 0 when absent.
+stat_of ()
+{
+  awk -v n="$2" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }' \
+    "$1" 2>/dev/null || echo 0
+}
+
+# golden_forks FORK...: disk gold (64 chunks of 64 KiB, chunk c holding
+# pattern("gold/c")), its snapshot gold@v1, and forks of it.  No server
+# left running.
+golden_forks ()
+{
+  local f
+  serve
+  s3cow create gold 4M --chunk-size 64K
+  nbd_py '
+for c in range(64):
+    w("gold", c * 65536, pattern("gold/%d" % c, 65536))
+'
+  stop_nbdkit || fail "nbdkit exited with status $?"
+  s3cow snapshot gold v1
+  for f in "$@"; do s3cow fork gold@v1 "$f"; done
+}
+
+# boot DISK CHUNK...: read a little of each chunk of a golden_forks disk,
+# in order, and check it.
+boot ()
+{
+  local d="$1"
+  shift
+  PICKS="$*" nbd_py "
+for c in map(int, os.environ['PICKS'].split()):
+    assert r('$d', c * 65536 + 100, 512) == pattern('gold/%d' % c, 65536)[100:612], c
+"
+}
+
 # ---- Fault proxy (S3 only) -----------------------------------------------
 
 # start_proxy [FAULTPROXY-SERVE-ARG...]
