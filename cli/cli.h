@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "names.h"
 #include "store.h"
 
@@ -64,8 +65,10 @@ struct cli {
    */
   const char *to_endpoint, *to_region, *to_profile;
   unsigned jobs;
-  bool set_history; /* create, fork: --history given */
-  uint64_t history; /* its seconds */
+  bool set_history;      /* create, fork: --history given */
+  uint64_t history;      /* its seconds */
+  struct crypto *crypto; /* --encryption-key-file: create, fork, snapshot,
+                          * fsck, resize, copy (NULL: none) */
 };
 
 /* The store of the connection options, opened on first use (store_open
@@ -172,7 +175,13 @@ int parse_snap_name (const char *s);
 /* The first line of file ("-": standard input), without the newline, into
  * a new string (*out).  For secrets: never echoed.  0, or -1 after printing.
  */
-int read_secret_file (const char *file, char **out);
+int read_secret_file (const char *what, const char *file, char **out);
+
+/* The key domain of the encryption key in file (- for stdin): one line of
+ * 64 hex characters.  0, or -1 after printing what is wrong (never the
+ * key).
+ */
+int read_encryption_key_file (const char *file, struct crypto **out);
 
 /* ---- output.c ---- */
 

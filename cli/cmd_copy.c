@@ -182,7 +182,8 @@ cmd_copy (struct cli *cli, int argc, char **argv)
     return EXIT_USAGE;
   }
   store = cli_store (cli);
-  if (store == NULL || volume_copy_source (store, argv[1], &src) == -1)
+  if (store == NULL
+      || volume_copy_source (store, argv[1], cli->crypto, &src) == -1)
     goto out;
 
   /* The destination's connection (see the top). */

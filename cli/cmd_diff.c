@@ -124,8 +124,9 @@ cmd_diff (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  if (history_read_ref_logged (store, &old_ref, &old, key) == -1
-      || history_read_ref_logged (store, &new_ref, &new, key) == -1)
+  if (history_read_ref_logged (store, &old_ref, false, NULL, &old, key) == -1
+      || history_read_ref_logged (store, &new_ref, false, NULL, &new, key)
+             == -1)
     return EXIT_FAIL;
   if (catalog_diff (store, &old, old_label, &new, new_label, &ranges, &n) == -1)
     return EXIT_FAIL;

@@ -30,7 +30,8 @@ cmd_create (struct cli *cli, int argc, char **argv)
   if (store == NULL)
     return EXIT_FAIL;
   return volume_create (store, disk, size, cli->chunk_size,
-                        cli->set_history ? cli->history : HEAD_HISTORY_DEFAULT)
+                        cli->set_history ? cli->history : HEAD_HISTORY_DEFAULT,
+                        cli->crypto)
                  == 0
              ? EXIT_OK
              : EXIT_FAIL;
@@ -51,8 +52,9 @@ cmd_fork (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_fork_ref (store, &src, target, &opts) == 0 ? EXIT_OK
-                                                           : EXIT_FAIL;
+  return volume_fork_ref (store, &src, target, &opts, cli->crypto) == 0
+             ? EXIT_OK
+             : EXIT_FAIL;
 }
 
 int
@@ -72,7 +74,9 @@ cmd_snapshot (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_snapshot_ref (store, &src, argv[2]) == 0 ? EXIT_OK : EXIT_FAIL;
+  return volume_snapshot_ref (store, &src, argv[2], cli->crypto) == 0
+             ? EXIT_OK
+             : EXIT_FAIL;
 }
 
 int
@@ -143,7 +147,8 @@ cmd_resize (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  if (volume_resize (store, disk, size, cli->shrink, &old_size) == -1)
+  if (volume_resize (store, disk, size, cli->shrink, cli->crypto, &old_size)
+      == -1)
     return EXIT_FAIL;
   if (old_size == size)
     printf ("disk %s is %s (%" PRIu64 " bytes) already: nothing to do\n", disk,

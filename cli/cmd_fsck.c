@@ -14,6 +14,10 @@
  *   corrupt chunk chunks/<hash> (disk D chunk N): <why>
  *
  * (why a chunk does not decode goes to stderr, once per chunk)
+ *
+ * An encrypted disk's chunks are opened with the key given
+ * (--encryption-key-file), its head and maps authenticated with it; without
+ * its key they are only parsed as sealed frames.
  *   missing map disks/D/maps/<name> (disk D)
  *   corrupt map disks/D/maps/<name> (disk D)
  *   corrupt head disks/D/head (disk D)
@@ -38,6 +42,7 @@
 #include "catalog.h"
 #include "chunk_codec.h"
 #include "chunkmap.h"
+#include "chunk_seal.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "format.h"
@@ -71,6 +76,9 @@ struct fsck {
 struct batch {
   struct store *store;
   uint32_t chunk_size;
+  bool encrypted;              /* the disk's chunks are sealed */
+  const struct crypto *crypto; /* their key, if given (else: sealed frames
+                                * are only parsed) */
   uint8_t (*hashes)[HASH_LEN];
   uint8_t *states;
   size_t n;
@@ -78,13 +86,43 @@ struct batch {
   atomic_size_t done;
 };
 
-/* buf: room for chunk_object_max_len + 1 bytes, then chunk_size bytes
- * for the decoded chunk.
+/* The check of an encrypted disk's chunk object (buf, len bytes): opened
+ * with the key when there is one (the AEAD tag checks it: no hash), else
+ * only parsed as a sealed frame.
  */
 static enum chunk_state
-check_chunk (struct store *store, uint32_t chunk_size,
-             const uint8_t hash[HASH_LEN], uint8_t *buf)
+check_sealed (const struct batch *b, const char *key,
+              const uint8_t hash[HASH_LEN], const uint8_t *buf, size_t len,
+              uint8_t *plain, uint8_t *scratch)
 {
+  struct chunk_frame f;
+  const char *why;
+
+  if (b->crypto) {
+    if (chunk_seal_decode (b->crypto, hash, buf, len, b->chunk_size, plain,
+                           scratch, &why)
+        == -1) {
+      s3cow_log_error ("%s: %zu bytes: %s", key, len, why);
+      return CHUNK_UNDECODABLE;
+    }
+    return CHUNK_OK;
+  }
+  if (chunk_object_is_raw (len, b->chunk_size)
+      || chunk_frame_parse (buf, len, b->chunk_size, &f, &why) == -1
+      || !(f.flags & CHUNK_FRAME_ENCRYPTED)) {
+    s3cow_log_error ("%s: %zu bytes: not a sealed frame", key, len);
+    return CHUNK_UNDECODABLE;
+  }
+  return CHUNK_OK;
+}
+
+/* buf: room for chunk_object_max_len + 1 bytes, then chunk_size bytes
+ * for the decoded chunk, then (encrypted) chunk_object_max_len bytes.
+ */
+static enum chunk_state
+check_chunk (const struct batch *b, const uint8_t hash[HASH_LEN], uint8_t *buf)
+{
+  uint32_t chunk_size = b->chunk_size;
   size_t cap = chunk_object_max_len (chunk_size) + 1, len;
   uint8_t sum[HASH_SHA256_LEN], *plain = buf + cap;
   char key[KEY_MAX_LEN];
@@ -92,11 +130,13 @@ check_chunk (struct store *store, uint32_t chunk_size,
   int r;
 
   key_chunk (key, hash);
-  r = store_get_range (store, key, 0, cap, buf, &len);
+  r = store_get_range (b->store, key, 0, cap, buf, &len);
   if (r == STORE_NOT_FOUND)
     return CHUNK_MISSING;
   if (r != STORE_OK)
     return CHUNK_UNREADABLE;
+  if (b->encrypted)
+    return check_sealed (b, key, hash, buf, len, plain, plain + chunk_size);
   if (chunk_codec_decode (buf, len, chunk_size, plain, &why) == -1) {
     s3cow_log_error ("%s: %zu bytes: %s", key, len, why);
     return CHUNK_UNDECODABLE;
@@ -110,13 +150,11 @@ check_thread (void *arg)
 {
   struct batch *b = arg;
   uint8_t *buf
-      = malloc (chunk_object_max_len (b->chunk_size) + 1 + b->chunk_size);
+      = malloc (2 * chunk_object_max_len (b->chunk_size) + 1 + b->chunk_size);
   size_t i;
 
   while ((i = atomic_fetch_add (&b->next, 1)) < b->n) {
-    b->states[i]
-        = buf ? check_chunk (b->store, b->chunk_size, b->hashes[i], buf)
-              : CHUNK_UNREADABLE;
+    b->states[i] = buf ? check_chunk (b, b->hashes[i], buf) : CHUNK_UNREADABLE;
     atomic_fetch_add (&b->done, 1);
   }
   free (buf);
@@ -194,15 +232,37 @@ chunk_why (enum chunk_state s)
   }
 }
 
-/* Check the chunks of entries (zero entries skipped) not checked yet,
- * downloaded in one parallel batch, and report every use of a bad one,
- * one line each, as (WHAT LABEL chunk N).  0, or -1 after logging.
+/* An encrypted disk under the key given (h names it): its key, for
+ * everything of it to be authenticated.  NULL for the others.
+ */
+static const struct crypto *
+key_for (const struct fsck *f, const struct head *h)
+{
+  const struct crypto *c = f->cli->crypto;
+
+  if (!h->encrypted || c == NULL
+      || memcmp (h->key_fingerprint, crypto_fingerprint (c),
+                 CRYPTO_FINGERPRINT_LEN)
+             != 0)
+    return NULL;
+  return c;
+}
+
+/* Check the chunks of entries (zero entries skipped) of a disk whose head
+ * is h, with its key c (key_for), not checked yet, downloaded in one
+ * parallel batch, and report every use of a bad one, one line each, as
+ * (WHAT LABEL chunk N).  0, or -1 after logging.
  */
 static int
 check_entries (struct fsck *f, const struct map_entry *entries, size_t n,
-               uint32_t chunk_size, const char *what, const char *label)
+               const struct head *h, const struct crypto *c, const char *what,
+               const char *label)
 {
-  struct batch b = { .store = f->store, .chunk_size = chunk_size };
+  const uint32_t chunk_size = h->chunk_size;
+  struct batch b = { .store = f->store,
+                     .chunk_size = chunk_size,
+                     .encrypted = h->encrypted,
+                     .crypto = c };
   char key[KEY_MAX_LEN];
   size_t i, k;
   int status = -1;
@@ -271,11 +331,21 @@ check_kept (struct fsck *f, const char *disk)
   if (history_list (f->store, disk, &l) != STORE_OK)
     return -1;
   for (i = 0; i < l.n && status == 0; i++) {
+    CLEANUP_FREE void *raw = NULL;
+    char mac_key[KEY_MAX_LEN];
+    const struct crypto *c = NULL;
     struct head h;
-    int r = catalog_read_key (f->store, l.v[i].key, &h, NULL);
+    size_t raw_len;
+    int r = catalog_read_key (f->store, l.v[i].key, &h, NULL, &raw, &raw_len);
 
     if (r == STORE_NOT_FOUND)
       continue; /* deleted by gc since the listing */
+    /* With the key, a kept head is authenticated as a head of its disk. */
+    if (r == STORE_OK && (c = key_for (f, &h)) != NULL) {
+      history_mac_key (l.v[i].key, mac_key);
+      if (object_check_mac (c, mac_key, raw, raw_len) == -1)
+        r = STORE_PERMANENT;
+    }
     if (r != STORE_OK) {
       problem (f, "%s kept head %s (disk %s)",
                r == STORE_PERMANENT ? "corrupt" : "unreadable", l.v[i].key,
@@ -297,7 +367,7 @@ check_kept (struct fsck *f, const char *disk)
       }
       if (!added)
         continue;
-      r = catalog_read_map (f->store, &h, h.maps[m], &entries, &n);
+      r = catalog_read_map (f->store, &h, h.maps[m], c, &entries, &n);
       if (r != STORE_OK)
         problem (f, "%s map %s (kept head %s)",
                  r == STORE_NOT_FOUND   ? "missing"
@@ -305,8 +375,7 @@ check_kept (struct fsck *f, const char *disk)
                                         : "unreadable",
                  h.maps[m], l.v[i].key);
       else
-        status = check_entries (f, entries, n, h.chunk_size, "kept head",
-                                l.v[i].key);
+        status = check_entries (f, entries, n, &h, c, "kept head", l.v[i].key);
     }
   }
   history_list_free (&l);
@@ -317,9 +386,11 @@ static int
 check_root (struct fsck *f, const struct root *root)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
+  CLEANUP_FREE void *raw = NULL;
+  const struct crypto *c;
   char key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
   struct head h;
-  size_t n;
+  size_t n, raw_len;
   int r;
 
   /* The head. */
@@ -327,10 +398,13 @@ check_root (struct fsck *f, const struct root *root)
     key_snap (key, root->disk, root->snap);
   else
     key_head (key, root->disk);
-  r = catalog_read_head (f->store, root->disk, root->snap, &h, NULL, NULL,
-                         NULL);
+  r = catalog_read_head (f->store, root->disk, root->snap, &h, NULL, &raw,
+                         &raw_len);
   if (r == STORE_NOT_FOUND)
     return 0; /* removed since the listing */
+  c = r == STORE_OK ? key_for (f, &h) : NULL;
+  if (c && object_check_mac (c, key, raw, raw_len) == -1)
+    r = STORE_PERMANENT;
   if (r != STORE_OK) {
     problem (f, "%s head %s (%s %s)",
              r == STORE_PERMANENT ? "corrupt" : "unreadable", key,
@@ -340,7 +414,7 @@ check_root (struct fsck *f, const struct root *root)
   f->roots_checked++;
 
   /* Its maps. */
-  r = catalog_resolve (f->store, &h, &entries, &n, bad_map);
+  r = catalog_resolve (f->store, &h, c, &entries, &n, bad_map);
   if (r != STORE_OK) {
     problem (f, "%s map %s (%s %s)",
              r == STORE_NOT_FOUND   ? "missing"
@@ -350,7 +424,7 @@ check_root (struct fsck *f, const struct root *root)
     return 0;
   }
 
-  return check_entries (f, entries, n, h.chunk_size,
+  return check_entries (f, entries, n, &h, c,
                         root->snap[0] ? "snapshot" : "disk", root->label);
 }
 
@@ -360,15 +434,22 @@ check_time (struct fsck *f, const struct name_ref *ref)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
   char label[NAME_REF_MAX_LEN], key[KEY_MAX_LEN], bad_map[KEY_MAX_LEN];
+  const struct crypto *c;
   struct head h;
   size_t n;
   int r;
 
   name_ref_label (ref, label);
-  if (history_read_ref_logged (f->store, ref, &h, key) == -1)
+  if (history_read_ref_logged (f->store, ref, false, NULL, &h, key) == -1)
     return -1;
+  /* With the disk's key, the head the time names is authenticated too. */
+  c = key_for (f, &h);
+  if (c && history_read_ref (f->store, ref, true, c, &h, key) != STORE_OK) {
+    problem (f, "corrupt head %s (disk %s)", key, label);
+    return 0;
+  }
   f->roots_checked++;
-  r = catalog_resolve (f->store, &h, &entries, &n, bad_map);
+  r = catalog_resolve (f->store, &h, c, &entries, &n, bad_map);
   if (r != STORE_OK) {
     problem (f, "%s map %s (disk %s)",
              r == STORE_NOT_FOUND   ? "missing"
@@ -377,7 +458,7 @@ check_time (struct fsck *f, const struct name_ref *ref)
              bad_map, label);
     return 0;
   }
-  return check_entries (f, entries, n, h.chunk_size, "disk", label);
+  return check_entries (f, entries, n, &h, c, "disk", label);
 }
 
 int

@@ -117,7 +117,9 @@ cmd_history (struct cli *cli, int argc, char **argv)
   if (store == NULL)
     return EXIT_FAIL;
   if (argc > 2)
-    return volume_set_history (store, disk, seconds) == 0 ? EXIT_OK : EXIT_FAIL;
+    return volume_set_history (store, disk, seconds, cli->crypto) == 0
+               ? EXIT_OK
+               : EXIT_FAIL;
   r = catalog_read_head (store, disk, "", &cur, NULL, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);

@@ -133,7 +133,7 @@ mark_shared (struct store *store, struct info *info, struct hashset *set)
       }
       if (!added)
         continue;
-      r = catalog_read_map (store, &h, h.maps[m], &entries, &n);
+      r = catalog_read_map (store, &h, h.maps[m], NULL, &entries, &n);
       if (r == STORE_NOT_FOUND) {
         s3cow_log_error ("%s: map %s is missing (run s3cow fsck)",
                          roots.v[i].label, h.maps[m]);
@@ -217,6 +217,13 @@ print_text (const struct info *info)
           human_size (h->size, s));
   printf ("%-17s %" PRIu64 " (%s)\n", "chunk size:", cs, human_size (cs, s));
   printf ("%-17s %" PRIu64 "\n", "generation:", h->generation);
+  if (h->encrypted) {
+    char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+    crypto_fingerprint_hex (h->key_fingerprint, fp);
+    printf ("%-17s yes (key fingerprint %s)\n", "encrypted:", fp);
+  } else
+    printf ("%-17s no\n", "encrypted:");
   printf ("%-17s %s\n", "created:", iso_time (h->created, t));
   printf ("%-17s %s\n", "committed:", iso_time (h->committed, t));
   printf ("%-17s", "parent chain:");
@@ -296,6 +303,13 @@ print_json (const struct info *info)
   printf (",\n  \"size\": %" PRIu64 ",\n  \"chunk_size\": %" PRIu64
           ",\n  \"generation\": %" PRIu64,
           h->size, cs, h->generation);
+  printf (",\n  \"encrypted\": %s", h->encrypted ? "true" : "false");
+  if (h->encrypted) {
+    char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+    crypto_fingerprint_hex (h->key_fingerprint, fp);
+    printf (",\n  \"key_fingerprint\": \"%s\"", fp);
+  }
   printf (",\n  \"created\": \"%s\"", iso_time (h->created, t));
   printf (",\n  \"committed\": \"%s\"", iso_time (h->committed, t));
   printf (",\n  \"parent_chain\": [");
@@ -366,7 +380,8 @@ cmd_info (struct cli *cli, int argc, char **argv)
     goto out;
 
   /* 1. The head, its parents, its snapshots, its lease. */
-  if (history_read_ref_logged (store, &info->ref, &info->head, key) == -1)
+  if (history_read_ref_logged (store, &info->ref, false, NULL, &info->head, key)
+      == -1)
     goto out;
   if (follow_parents (store, info) == -1)
     goto out;
@@ -381,7 +396,7 @@ cmd_info (struct cli *cli, int argc, char **argv)
   }
 
   /* 2. The chunks it references, and which of them others do too. */
-  r = catalog_resolve (store, &info->head, &entries, &n, bad_map);
+  r = catalog_resolve (store, &info->head, NULL, &entries, &n, bad_map);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("%s: map %s is missing (run s3cow fsck)", info->label,
                      bad_map);

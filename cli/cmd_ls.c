@@ -50,7 +50,7 @@ size_row (struct store *store, const struct root *root,
     s3cow_log_error ("out of memory");
     return -1;
   }
-  r = catalog_resolve (store, &row->head, &entries, &n, bad_map);
+  r = catalog_resolve (store, &row->head, NULL, &entries, &n, bad_map);
   if (r != STORE_OK) {
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("%s: map %s is missing (run s3cow fsck)", root->label,
@@ -109,6 +109,13 @@ print_json (const char *disk, const struct row *rows, size_t n)
     if (rows[i].sized)
       printf (", \"bytes_logical\": %" PRIu64 ", \"bytes_stored\": %" PRIu64,
               rows[i].used, rows[i].stored);
+    printf (", \"encrypted\": %s", h->encrypted ? "true" : "false");
+    if (h->encrypted) {
+      char fp[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+      crypto_fingerprint_hex (h->key_fingerprint, fp);
+      printf (", \"key_fingerprint\": \"%s\"", fp);
+    }
     printf (", \"created\": \"%s\"", iso_time (h->created, t));
     printf (", \"committed\": \"%s\"}", iso_time (h->committed, t));
   }

@@ -35,8 +35,9 @@ enum {
   OPT_TO = 1 << 7, /* --to-endpoint, --to-region, --to-profile */
   OPT_JOBS = 1 << 8,
   OPT_HISTORY = 1 << 9,
+  OPT_ENCRYPTION_KEY = 1 << 10,
 };
-#define OPT_LAST OPT_HISTORY
+#define OPT_LAST OPT_ENCRYPTION_KEY
 
 struct command {
   const char *name;
@@ -49,49 +50,61 @@ struct command {
 };
 
 static const struct command commands[] = {
-  { "create", cmd_create, 2, 2, OPT_CHUNK_SIZE | OPT_HISTORY, false,
-    "DISK SIZE [--chunk-size SIZE] [--history DURATION]",
+  { "create", cmd_create, 2, 2,
+    OPT_CHUNK_SIZE | OPT_HISTORY | OPT_ENCRYPTION_KEY, false,
+    "DISK SIZE [--chunk-size SIZE] [--history DURATION]\n"
+    "        [--encryption-key-file FILE]",
     "Create an empty disk of SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  --chunk-size: a power of two from 64K to 64M (default 1M).\n"
     "--history: how long each commit stays readable as DISK@TIME (default\n"
-    "24h; e.g. 30m, 7d; 0: off).  Fails if the disk exists.\n" },
-  { "fork", cmd_fork, 2, 2, OPT_HISTORY, false,
-    "SOURCE[@SNAPSHOT|@TIME] NEWDISK [--history DURATION]",
+    "24h; e.g. 30m, 7d; 0: off).  --encryption-key-file: encrypt the disk\n"
+    "under the key in FILE (64 hex characters; - for stdin).  Fails if the\n"
+    "disk exists.\n" },
+  { "fork", cmd_fork, 2, 2, OPT_HISTORY | OPT_ENCRYPTION_KEY, false,
+    "SOURCE[@SNAPSHOT|@TIME] NEWDISK [--history DURATION]\n"
+    "        [--encryption-key-file FILE]",
     "Create NEWDISK as a copy-on-write fork of SOURCE's last committed state\n"
     "(or of one of its snapshots, or of its state at TIME, ISO 8601 UTC:\n"
     "YYYY-MM-DDTHH:MM:SSZ).  Costs a constant number of requests whatever\n"
     "the size of the disk: the new disk's head names the source's immutable\n"
     "maps.  Writes to either disk are invisible to the other.  NEWDISK keeps\n"
-    "SOURCE's history window unless --history is given.\n" },
-  { "snapshot", cmd_snapshot, 2, 2, 0, false, "DISK[@TIME] SNAPSHOT",
+    "SOURCE's history window unless --history is given.  The fork of an\n"
+    "encrypted disk is encrypted under the same key, which it needs.\n" },
+  { "snapshot", cmd_snapshot, 2, 2, OPT_ENCRYPTION_KEY, false,
+    "DISK[@TIME] SNAPSHOT [--encryption-key-file FILE]",
     "Record DISK's last committed state (or its state at TIME) as the\n"
     "immutable, read-only snapshot DISK@SNAPSHOT (serve it with nbdkit\n"
-    "s3cow export=DISK@SNAPSHOT).\n" },
+    "s3cow export=DISK@SNAPSHOT).  A snapshot of an encrypted disk needs its\n"
+    "key.\n" },
   { "log", cmd_log, 1, 1, OPT_JSON, false, "DISK [--json]",
     "List the commits of DISK that its history window keeps: commit time,\n"
     "generation and chunks changed (from the sizes of the maps; no chunk is\n"
-    "read).  Each can be served as DISK@TIME.\n" },
-  { "history", cmd_history, 1, 2, 0, false, "DISK [DURATION]",
+    "read, and no key is needed).  Each can be served as DISK@TIME.\n" },
+  { "history", cmd_history, 1, 2, OPT_ENCRYPTION_KEY, false,
+    "DISK [DURATION] [--encryption-key-file FILE]",
     "Show DISK's history window, or set it to DURATION (e.g. 30m, 24h, 7d;\n"
     "0: off).  Setting it takes the disk's lease for a moment: refused while\n"
     "a server writes the disk.  A shorter window frees the older commits at\n"
-    "the next gc.\n" },
-  { "resize", cmd_resize, 2, 2, OPT_SHRINK, false, "DISK SIZE [--shrink]",
+    "the next gc.  Setting the window of an encrypted disk needs its key.\n" },
+  { "resize", cmd_resize, 2, 2, OPT_SHRINK | OPT_ENCRYPTION_KEY, false,
+    "DISK SIZE [--shrink] [--encryption-key-file FILE]",
     "Change the size of DISK to SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  A smaller size is refused unless --shrink is given: the data\n"
     "past the new end is dropped (shrink the filesystem and partitions\n"
     "first).  Refused while a server holds the disk's lease: stop it, resize,\n"
     "start it again; clients must reconnect to see the new size.  Then grow\n"
     "the partition (growpart) and filesystem (resize2fs) inside.  Snapshots\n"
-    "cannot be resized: fork them.\n" },
+    "cannot be resized: fork them.  An encrypted disk needs its key.\n" },
   { "diff", cmd_diff, 2, 2, OPT_JSON, false,
     "OLD[@SNAPSHOT] NEW[@SNAPSHOT] [--json]",
     "Print the byte ranges where NEW differs from OLD (disks or snapshots\n"
     "with the same chunk size), one OFFSET LENGTH line each, after a line\n"
     "size OLDSIZE NEWSIZE when the sizes differ.  Computed from the chunk\n"
-    "maps alone (no data is read), so at chunk granularity.  OLD resized to\n"
-    "NEW's size, then these ranges copied from NEW, is NEW.  Prints nothing\n"
-    "when they are the same.\n" },
+    "maps alone (no data is read, no key needed), so at chunk granularity.\n"
+    "OLD resized to NEW's size, then these ranges copied from NEW, is NEW.\n"
+    "Prints nothing when they are the same.  Chunks of disks under\n"
+    "different keys (or of an encrypted disk and one that is not) always\n"
+    "differ.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
     "List the disks with size, chunk size, bytes used and stored, parent and\n"
     "last commit time; with DISK, list its snapshots.\n" },
@@ -115,14 +128,19 @@ static const struct command commands[] = {
     "refuses a shorter one unless --force is given (safe only when no server\n"
     "writes to the bucket).  --dry-run lists what would be deleted;\n"
     "--verbose names what is deleted.\n" },
-  { "fsck", cmd_fsck, 0, 1, 0, false, "[DISK[@SNAPSHOT]]",
+  { "fsck", cmd_fsck, 0, 1, OPT_ENCRYPTION_KEY, false,
+    "[DISK[@SNAPSHOT]] [--encryption-key-file FILE]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"
     "every disk and snapshot, exists and decodes, and that every chunk they\n"
     "reference exists and matches its hash (all are downloaded).  Exits 1\n"
-    "and names each problem otherwise.\n" },
-  { "copy", cmd_copy, 2, 2, OPT_TO | OPT_JOBS, false,
+    "and names each problem otherwise.  Encrypted disks: with the key of\n"
+    "--encryption-key-file, their heads and maps are authenticated and\n"
+    "their chunks opened; without it (or for disks under other keys),\n"
+    "their chunks are only checked to exist and to be sealed.\n" },
+  { "copy", cmd_copy, 2, 2, OPT_TO | OPT_JOBS | OPT_ENCRYPTION_KEY, false,
     "SOURCE[@SNAPSHOT] s3://BUCKET[/PREFIX]/DISK [--to-endpoint URL]\n"
-    "        [--to-region REGION] [--to-profile PROFILE] [--jobs N]",
+    "        [--to-region REGION] [--to-profile PROFILE] [--jobs N]\n"
+    "        [--encryption-key-file FILE]",
     "Copy SOURCE's last committed state (or its snapshot) into disk DISK of\n"
     "another bucket, endpoint or cloud, sending only the chunks the\n"
     "destination lacks, each checked against its address on the way.  The\n"
@@ -131,7 +149,8 @@ static const struct command commands[] = {
     "becomes snapshot DISK@SNAPSHOT of the destination: copy the snapshots,\n"
     "then the disk, to keep them.  Copying SOURCE again updates DISK, unless\n"
     "DISK was written since (refused).  The destination may also be\n"
-    "file:///DIR/BUCKET/DISK (the directory store).\n"
+    "file:///DIR/BUCKET/DISK (the directory store).  An encrypted SOURCE\n"
+    "needs its key: the copy is encrypted under the same key.\n"
     "  --to-endpoint URL     the destination's endpoint (default: the\n"
     "                        source's; aws: AWS)\n"
     "  --to-region REGION    its region (default: the source's, or the\n"
@@ -300,6 +319,7 @@ enum {
   LONG_SSE,
   LONG_SSE_KMS_KEY_ID,
   LONG_STORAGE_CLASS,
+  LONG_ENCRYPTION_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -329,6 +349,7 @@ static const struct option long_options[] = {
   { "to-profile", required_argument, NULL, LONG_TO_PROFILE },
   { "jobs", required_argument, NULL, LONG_JOBS },
   { "history", required_argument, NULL, LONG_HISTORY },
+  { "encryption-key-file", required_argument, NULL, LONG_ENCRYPTION_KEY_FILE },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -363,6 +384,8 @@ opt_name (unsigned bit)
     return "--jobs";
   case OPT_HISTORY:
     return "--history";
+  case OPT_ENCRYPTION_KEY:
+    return "--encryption-key-file";
   default:
     return "?";
   }
@@ -377,6 +400,7 @@ cli_free (struct cli *cli)
     explicit_bzero (cli->secret_key, strlen (cli->secret_key));
     free (cli->secret_key);
   }
+  crypto_free (cli->crypto);
 }
 
 int
@@ -389,7 +413,7 @@ main (int argc, char **argv)
     .jobs = DEFAULT_JOBS,
   };
   const struct command *cmd;
-  const char *secret_file = NULL;
+  const char *secret_file = NULL, *encryption_key_file = NULL;
   unsigned given = 0, bit;
   bool help = false, quiet = false;
   uint64_t size;
@@ -507,6 +531,10 @@ main (int argc, char **argv)
       cli.set_history = true;
       given |= OPT_HISTORY;
       break;
+    case LONG_ENCRYPTION_KEY_FILE:
+      encryption_key_file = optarg;
+      given |= OPT_ENCRYPTION_KEY;
+      break;
     case 'n':
       cli.dry_run = true;
       given |= OPT_DRY_RUN;
@@ -581,9 +609,14 @@ main (int argc, char **argv)
     return EXIT_USAGE;
   }
   if (secret_file) {
-    if (read_secret_file (secret_file, &cli.secret_key) == -1)
+    if (read_secret_file ("secret key", secret_file, &cli.secret_key) == -1)
       return EXIT_USAGE;
     cli.config.secret_key = cli.secret_key;
+  }
+  if (encryption_key_file
+      && read_encryption_key_file (encryption_key_file, &cli.crypto) == -1) {
+    cli_free (&cli);
+    return EXIT_USAGE;
   }
   cli.progress = !quiet && isatty (STDERR_FILENO);
 

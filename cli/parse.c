@@ -132,7 +132,7 @@ parse_snap_name (const char *s)
 }
 
 int
-read_secret_file (const char *file, char **out)
+read_secret_file (const char *what, const char *file, char **out)
 {
   FILE *fp = strcmp (file, "-") == 0 ? stdin : fopen (file, "r");
   char *line = NULL;
@@ -140,7 +140,7 @@ read_secret_file (const char *file, char **out)
   ssize_t n;
 
   if (fp == NULL) {
-    s3cow_log_error ("secret key file %s: %m", file);
+    s3cow_log_error ("%s file %s: %m", what, file);
     return -1;
   }
   n = getline (&line, &size, fp);
@@ -148,16 +148,34 @@ read_secret_file (const char *file, char **out)
     fclose (fp);
   if (n == -1) {
     free (line);
-    s3cow_log_error ("secret key file %s: empty or unreadable", file);
+    s3cow_log_error ("%s file %s: empty or unreadable", what, file);
     return -1;
   }
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
     line[--n] = '\0';
   if (n == 0) {
     free (line);
-    s3cow_log_error ("secret key file %s: the first line is empty", file);
+    s3cow_log_error ("%s file %s: the first line is empty", what, file);
     return -1;
   }
   *out = line;
   return 0;
+}
+
+int
+read_encryption_key_file (const char *file, struct crypto **out)
+{
+  char *line;
+
+  if (read_secret_file ("encryption key", file, &line) == -1)
+    return -1;
+  *out = crypto_new_from_text (line);
+  if (*out == NULL && errno == EINVAL)
+    s3cow_log_error ("encryption key file %s: not a key (one line of 64 hex "
+                     "characters: 256 bits)",
+                     file);
+  else if (*out == NULL)
+    s3cow_log_error ("encryption key file %s: deriving the keys: %m", file);
+  free (line);
+  return *out ? 0 : -1;
 }

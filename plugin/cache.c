@@ -452,7 +452,7 @@ cache_free (struct cache *c)
 
 struct cache_disk *
 cache_attach (struct cache *c, const char *name, struct chunkmap *map,
-              uint32_t chunk_size)
+              uint32_t chunk_size, const struct crypto *crypto)
 {
   struct cache_disk *cd;
 
@@ -469,7 +469,7 @@ cache_attach (struct cache *c, const char *name, struct chunkmap *map,
     free (cd);
     return NULL;
   }
-  cd->chunks = chunks_new (c->store, chunk_size, &c->compression);
+  cd->chunks = chunks_new (c->store, chunk_size, &c->compression, crypto);
   if (cd->chunks == NULL) {
     free (cd->name);
     free (cd);

@@ -20,6 +20,7 @@
 
 #include "chunk_codec.h"
 #include "chunkmap.h"
+#include "crypto.h"
 #include "stats.h"
 #include "store.h"
 
@@ -56,11 +57,14 @@ void cache_free (struct cache *cache);
 
 /* Register a disk whose chunks are chunk_size bytes and whose map is map
  * (the cache calls chunkmap_get and chunkmap_set on it).  name is for log
- * lines.  The cache must hold at least a few chunks of this size: returns
- * NULL after logging if cache-size is too small.
+ * lines.  crypto: the key domain of an encrypted disk (NULL: none; kept
+ * by the caller until cache_detach).  The cache must hold at least a few
+ * chunks of this size: returns NULL after logging if cache-size is too
+ * small.
  */
 struct cache_disk *cache_attach (struct cache *cache, const char *name,
-                                 struct chunkmap *map, uint32_t chunk_size);
+                                 struct chunkmap *map, uint32_t chunk_size,
+                                 const struct crypto *crypto);
 
 /* Drop every cached chunk of the disk.  Dirty chunks still there are lost:
  * they are counted in a log line.  No request of the disk may be running.

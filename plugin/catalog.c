@@ -119,32 +119,26 @@ catalog_label (char *label, const char *disk, const char *snap)
 }
 
 int
-catalog_read_key (struct store *store, const char *key, struct head *head,
-                  char *etag)
-{
-  CLEANUP_FREE void *data = NULL;
-  size_t len;
-  int r;
-
-  r = store_get_alloc (store, key, HEAD_MAX_SIZE, &data, &len, etag);
-  if (r != STORE_OK)
-    return r;
-  return head_decode (key, data, len, head) == 0 ? STORE_OK : STORE_PERMANENT;
-}
-
-int
 catalog_read_head (struct store *store, const char *disk, const char *snap,
                    struct head *head, char *etag, void **raw, size_t *raw_len)
 {
-  CLEANUP_FREE void *data = NULL;
   char key[KEY_MAX_LEN];
-  size_t len;
-  int r;
 
   if (snap && snap[0])
     key_snap (key, disk, snap);
   else
     key_head (key, disk);
+  return catalog_read_key (store, key, head, etag, raw, raw_len);
+}
+
+int
+catalog_read_key (struct store *store, const char *key, struct head *head,
+                  char *etag, void **raw, size_t *raw_len)
+{
+  CLEANUP_FREE void *data = NULL;
+  size_t len;
+  int r;
+
   r = store_get_alloc (store, key, HEAD_MAX_SIZE, &data, &len, etag);
   if (r != STORE_OK)
     return r;
@@ -160,7 +154,7 @@ catalog_read_head (struct store *store, const char *disk, const char *snap,
 
 int
 catalog_read_map (struct store *store, const struct head *head, const char *key,
-                  struct map_entry **entries, size_t *n)
+                  const struct crypto *c, struct map_entry **entries, size_t *n)
 {
   CLEANUP_FREE void *data = NULL;
   uint64_t nchunks = head_nchunks (head);
@@ -170,12 +164,19 @@ catalog_read_map (struct store *store, const struct head *head, const char *key,
 
   *entries = NULL;
   *n = 0;
-  r = store_get_alloc (store, key, map_max_size (nchunks), &data, &len, NULL);
+  r = store_get_alloc (store, key, map_max_size (nchunks, head->encrypted),
+                       &data, &len, NULL);
   if (r != STORE_OK)
     return r;
   if (map_decode (key, data, len, head->chunk_size, nchunks, entries, n, &full)
       == -1)
     return STORE_PERMANENT;
+  if (c && object_check_mac (c, key, data, len) == -1) {
+    free (*entries);
+    *entries = NULL;
+    *n = 0;
+    return STORE_PERMANENT;
+  }
   return STORE_OK;
 }
 
@@ -207,7 +208,8 @@ merge (const struct map_entry *a, size_t na, const struct map_entry *b,
 
 int
 catalog_resolve (struct store *store, const struct head *head,
-                 struct map_entry **entries, size_t *n, char *bad_map)
+                 const struct crypto *c, struct map_entry **entries, size_t *n,
+                 char *bad_map)
 {
   struct map_entry *acc = NULL;
   size_t nacc = 0, i, k;
@@ -221,7 +223,7 @@ catalog_resolve (struct store *store, const struct head *head,
     struct map_entry *merged;
     size_t nnext, nmerged;
 
-    r = catalog_read_map (store, head, head->maps[m], &next, &nnext);
+    r = catalog_read_map (store, head, head->maps[m], c, &next, &nnext);
     if (r != STORE_OK) {
       if (bad_map)
         snprintf (bad_map, KEY_MAX_LEN, "%s", head->maps[m]);

@@ -76,18 +76,20 @@ int catalog_read_head (struct store *store, const char *disk, const char *snap,
                        size_t *raw_len);
 
 /* Read and decode the head object at key (a disk's head, a snapshot or a
- * kept head).  Returns as catalog_read_head.
+ * kept head).  raw, raw_len, etag and the result as catalog_read_head.
  */
 int catalog_read_key (struct store *store, const char *key, struct head *head,
-                      char *etag);
+                      char *etag, void **raw, size_t *raw_len);
 
 /* Read and decode map key, which a head of this size and chunk size names.
- * *entries: a new malloc'd array.  Returns STORE_OK; STORE_NOT_FOUND (not
- * logged); STORE_PERMANENT when it does not decode (logged); or another
- * store status (logged).
+ * With c (the key of an encrypted head; NULL: none) its MAC is checked
+ * too.  *entries: a new malloc'd array.  Returns STORE_OK;
+ * STORE_NOT_FOUND (not logged); STORE_PERMANENT when it does not decode
+ * or authenticate (logged); or another store status (logged).
  */
 int catalog_read_map (struct store *store, const struct head *head,
-                      const char *key, struct map_entry **entries, size_t *n);
+                      const char *key, const struct crypto *c,
+                      struct map_entry **entries, size_t *n);
 
 /* The chunk map a head describes: its maps applied in order onto an
  * all-zero disk, as the plugin does when it opens the disk.  *entries (a new
@@ -96,7 +98,8 @@ int catalog_read_map (struct store *store, const struct head *head,
  * Returns as catalog_read_map.
  */
 int catalog_resolve (struct store *store, const struct head *head,
-                     struct map_entry **entries, size_t *n, char *bad_map);
+                     const struct crypto *c, struct map_entry **entries,
+                     size_t *n, char *bad_map);
 
 /* Does head name map key? */
 bool catalog_head_names_map (const struct head *head, const char *key);

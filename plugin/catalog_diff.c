@@ -2,6 +2,11 @@
  *
  * Memory: the two resolved maps (40 bytes per chunk that is not zero, as
  * catalog_resolve) and the ranges, at most one per changed chunk.
+ *
+ * Encrypted disks need no key: the maps' chunk ids are compared, never
+ * the chunks, and their MACs are not checked.  Ids are keyed, so two
+ * states under different keys (or one encrypted, one not) share no id:
+ * every chunk that is not zero in either differs.
  */
 #include <config.h>
 
@@ -57,7 +62,7 @@ resolve (struct store *store, const struct head *head, const char *label,
 {
   char bad[KEY_MAX_LEN];
 
-  if (catalog_resolve (store, head, entries, n, bad) != STORE_OK) {
+  if (catalog_resolve (store, head, NULL, entries, n, bad) != STORE_OK) {
     s3cow_log_error ("%s: cannot read its map %s", label, bad);
     return -1;
   }

@@ -11,6 +11,11 @@
  * grace relies on (disk.c).  Everything that knows how a chunk becomes an
  * object is in this file.
  *
+ * An encrypted disk's chunks (a struct chunks with a key domain) differ in
+ * two ways: the address is the keyed id (crypto_chunk_id) instead of the
+ * SHA-256, and the object is always a sealed frame (chunk_seal.h), whose
+ * AEAD tag is the read check instead of the hash.
+ *
  * No locks: a struct chunks is read-only once made.
  */
 #include <config.h>
@@ -21,6 +26,7 @@
 #include <string.h>
 
 #include "chunk_codec.h"
+#include "chunk_seal.h"
 #include "chunkmap.h"
 #include "chunks.h"
 #include "cleanup.h"
@@ -32,12 +38,27 @@ struct chunks {
   struct store *store;
   uint32_t chunk_size;
   struct chunk_compression compression; /* how new objects are written */
-  uint8_t zero_hash[HASH_LEN];          /* SHA-256 of a chunk of zeros */
+  const struct crypto *crypto;          /* NULL: not encrypted */
+  uint8_t zero_hash[HASH_LEN];          /* address of a chunk of zeros */
 };
+
+/* The address of chunk_size bytes of data (not mapped to zeros). */
+static void
+address (const struct chunks *ch, const void *data, uint8_t hash[HASH_LEN])
+{
+  if (ch->crypto == NULL)
+    hash_sha256 (data, ch->chunk_size, hash);
+  else if (crypto_chunk_id (ch->crypto, data, ch->chunk_size, hash) == -1) {
+    /* As hash_sha256: a wrong address would name the wrong chunk. */
+    s3cow_log_error ("HMAC-SHA256 failed (OpenSSL out of memory?): aborting");
+    abort ();
+  }
+}
 
 struct chunks *
 chunks_new (struct store *store, uint32_t chunk_size,
-            const struct chunk_compression *compression)
+            const struct chunk_compression *compression,
+            const struct crypto *crypto)
 {
   struct chunks *ch = calloc (1, sizeof *ch);
   uint8_t *zeros = calloc (1, chunk_size);
@@ -51,7 +72,8 @@ chunks_new (struct store *store, uint32_t chunk_size,
   ch->store = store;
   ch->chunk_size = chunk_size;
   ch->compression = *compression;
-  hash_sha256 (zeros, chunk_size, ch->zero_hash);
+  ch->crypto = crypto;
+  address (ch, zeros, ch->zero_hash);
   free (zeros);
   return ch;
 }
@@ -68,7 +90,7 @@ chunks_address (const struct chunks *ch, const void *data,
 {
   memset (hash, 0, HASH_LEN);
   if (data) {
-    hash_sha256 (data, ch->chunk_size, hash);
+    address (ch, data, hash);
     if (memcmp (hash, ch->zero_hash, HASH_LEN) == 0)
       memset (hash, 0, HASH_LEN);
   }
@@ -82,9 +104,11 @@ chunks_address (const struct chunks *ch, const void *data,
 struct chunk_check {
   const uint8_t *hash;
   uint32_t size;
-  void *plain;      /* size bytes: the decoded chunk */
-  const char *why;  /* why the last body was refused */
-  bool checked, ok; /* the last body seen, and its verdict */
+  const struct crypto *crypto; /* an encrypted disk's */
+  void *scratch;               /* encrypted: chunk_object_max_len bytes */
+  void *plain;                 /* size bytes: the decoded chunk */
+  const char *why;             /* why the last body was refused */
+  bool checked, ok;            /* the last body seen, and its verdict */
 };
 
 static bool
@@ -95,6 +119,13 @@ check_chunk (void *opaque, const void *body, size_t len)
 
   cc->checked = true;
   cc->ok = false;
+  if (cc->crypto) {
+    /* The AEAD tag authenticates the plaintext for this id: no hash. */
+    cc->ok = chunk_seal_decode (cc->crypto, cc->hash, body, len, cc->size,
+                                cc->plain, cc->scratch, &cc->why)
+             == 0;
+    return cc->ok;
+  }
   if (chunk_codec_decode (body, len, cc->size, cc->plain, &cc->why) == -1)
     return false;
   hash_sha256 (cc->plain, cc->size, sum);
@@ -109,10 +140,11 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
               const char *name, uint64_t idx)
 {
   char key[KEY_MAX_LEN];
-  struct chunk_check cc
-      = { .hash = hash, .size = ch->chunk_size, .plain = buf };
+  struct chunk_check cc = {
+    .hash = hash, .size = ch->chunk_size, .crypto = ch->crypto, .plain = buf
+  };
   size_t cap = chunk_object_max_len (ch->chunk_size), len;
-  CLEANUP_FREE uint8_t *body = malloc (cap);
+  CLEANUP_FREE uint8_t *body = malloc (ch->crypto ? 2 * cap : cap);
   int r;
 
   if (body == NULL) {
@@ -120,6 +152,7 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
     errno = ENOMEM;
     return -1;
   }
+  cc.scratch = body + cap;
   key_chunk (key, hash);
   r = store_get_checked (ch->store, key, body, cap, &len, check_chunk, &cc);
   if (r == STORE_NOT_FOUND) {
@@ -151,6 +184,28 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
   return -1;
 }
 
+/* chunks_persist of an encrypted disk's chunk. */
+static int
+persist_sealed (struct chunks *ch, const void *data,
+                const uint8_t hash[HASH_LEN], const char *key)
+{
+  size_t cap = chunk_object_max_len (ch->chunk_size), len;
+  CLEANUP_FREE uint8_t *buf = malloc (2 * cap);
+  const char *why;
+
+  if (buf == NULL) {
+    s3cow_log_error ("malloc: %m");
+    return -1;
+  }
+  if (chunk_seal_encode (ch->crypto, hash, &ch->compression, data,
+                         ch->chunk_size, buf, &len, buf + cap, &why)
+      == -1) {
+    s3cow_log_error ("%s: %s", key, why);
+    return -1;
+  }
+  return store_put (ch->store, key, buf, len, NULL, NULL) == STORE_OK ? 1 : -1;
+}
+
 int
 chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
                 uint8_t hash[HASH_LEN])
@@ -165,6 +220,8 @@ chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
   if (hash_is_zero (hash) || (prev && memcmp (hash, prev, HASH_LEN) == 0))
     return 0;
   key_chunk (key, hash);
+  if (ch->crypto)
+    return persist_sealed (ch, data, hash, key);
   if (ch->compression.codec != CHUNK_CODEC_NONE) {
     frame = malloc (chunk_object_max_len (ch->chunk_size));
     if (frame == NULL) {

@@ -6,7 +6,8 @@
  * chunks_persist to store one under its address.  What a chunk object
  * holds (the chunk's bytes, or a frame: chunk_codec.h) is decided here
  * alone, so that an encoding of the object changes this file and not the
- * cache: addresses stay the hash of the chunk's plain bytes.
+ * cache: addresses stay the hash of the chunk's plain bytes (keyed, for
+ * an encrypted disk).
  *
  * An all-zero chunk has the all-zero address and no object.
  *
@@ -20,16 +21,20 @@
 #include <stdint.h>
 
 #include "chunk_codec.h"
+#include "crypto.h"
 #include "names.h"
 #include "store.h"
 
 struct chunks;
 
 /* Chunks of chunk_size bytes in store; new objects are written with
- * compression (copied).  NULL after logging on error.
+ * compression (copied).  With crypto (an encrypted disk's key domain,
+ * kept by the caller; NULL: none) addresses are keyed ids and objects
+ * sealed frames (chunk_seal.h).  NULL after logging on error.
  */
 struct chunks *chunks_new (struct store *store, uint32_t chunk_size,
-                           const struct chunk_compression *compression);
+                           const struct chunk_compression *compression,
+                           const struct crypto *crypto);
 void chunks_free (struct chunks *ch);
 
 /* hash = the address of data (chunk_size bytes; NULL: zeros).  A chunk of

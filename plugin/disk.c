@@ -136,11 +136,12 @@ struct disk {
   char instance[17]; /* random: makes this process's map keys unique */
   bool readonly;
   double commit_interval;
-  double gc_grace, put_time; /* see the top */
-  uint64_t size;             /* never change after open: the I/O paths */
-  uint32_t chunk_size;       /* read these, not head (commit_lock) */
-  struct lease *lease;       /* NULL when read-only */
-  struct workingset *ws;     /* NULL: no hints */
+  double gc_grace, put_time;   /* see the top */
+  uint64_t size;               /* never change after open: the I/O paths */
+  uint32_t chunk_size;         /* read these, not head (commit_lock) */
+  struct lease *lease;         /* NULL when read-only */
+  const struct crypto *crypto; /* the disk's key (NULL: not encrypted) */
+  struct workingset *ws;       /* NULL: no hints */
 
   pthread_mutex_t commit_lock; /* protects the fields below */
   struct volume_head vh;       /* the head: last committed, etag, stray */
@@ -186,8 +187,9 @@ load_maps (struct disk *d)
     bool full;
     int r;
 
-    r = store_get_alloc (d->store, d->vh.head.maps[i], map_max_size (nchunks),
-                         &data, &len, NULL);
+    r = store_get_alloc (d->store, d->vh.head.maps[i],
+                         map_max_size (nchunks, d->vh.head.encrypted), &data,
+                         &len, NULL);
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("%s: map %s named by the head is missing", d->label,
                        d->vh.head.maps[i]);
@@ -195,7 +197,10 @@ load_maps (struct disk *d)
       return -1;
     if (map_decode (d->vh.head.maps[i], data, len, d->vh.head.chunk_size,
                     nchunks, &entries, &n, &full)
-        == -1)
+            == -1
+        || (d->crypto
+            && object_check_mac (d->crypto, d->vh.head.maps[i], data, len)
+                   == -1))
       return -1;
     chunkmap_load (d->map, entries, n);
     if (i == 0)
@@ -230,7 +235,8 @@ read_head (struct disk *d, const struct disk_config *config)
     struct name_ref ref = { .at_time = true, .time = config->time };
 
     snprintf (ref.disk, sizeof ref.disk, "%s", config->name);
-    r = history_read_ref (d->store, &ref, &d->vh.head, d->vh.key);
+    r = history_read_ref (d->store, &ref, true, config->crypto, &d->vh.head,
+                          d->vh.key);
     if (r == STORE_NOT_FOUND)
       s3cow_log_error ("disk %s does not exist", config->name);
     return r == STORE_OK ? 0 : -1;
@@ -242,7 +248,7 @@ read_head (struct disk *d, const struct disk_config *config)
 
     if (volume_create_if_absent (d->store, d->name, config->create_size,
                                  config->create_chunk_size,
-                                 HEAD_HISTORY_DEFAULT, &created)
+                                 HEAD_HISTORY_DEFAULT, config->crypto, &created)
         == -1)
       return -1;
     if (created)
@@ -263,6 +269,13 @@ read_head (struct disk *d, const struct disk_config *config)
   if (r != STORE_OK)
     return -1;
   if (head_decode (d->vh.key, data, len, &d->vh.head) == -1)
+    return -1;
+  /* Before anything of the disk is used: its key, and that the head is
+   * what that key wrote.
+   */
+  if (history_check_head (d->vh.key, d->label, config->crypto, &d->vh.head,
+                          data, len)
+      != STORE_OK)
     return -1;
   if (config->create_size && config->create_size != d->vh.head.size) {
     s3cow_log_error ("disk %s exists with size %" PRIu64
@@ -356,6 +369,8 @@ disk_open (struct store *store, struct cache *cache,
   d->commit_interval = config->commit_interval;
   d->gc_grace = config->gc_grace;
   d->put_time = config->put_time;
+  d->crypto = config->crypto;
+  d->vh.crypto = config->crypto;
   make_instance (d->instance);
   pthread_mutex_init (&d->commit_lock, NULL);
   pthread_mutex_init (&d->thread_lock, NULL);
@@ -397,7 +412,7 @@ disk_open (struct store *store, struct cache *cache,
     goto fail;
   d->size = d->vh.head.size;
   d->chunk_size = d->vh.head.chunk_size;
-  d->cd = cache_attach (cache, d->label, d->map, d->chunk_size);
+  d->cd = cache_attach (cache, d->label, d->map, d->chunk_size, d->crypto);
   if (d->cd == NULL)
     goto fail;
   if (config->prefetch && !config->at_time)
@@ -559,7 +574,8 @@ commit (struct disk *d)
   next.committed = time (NULL);
   key_map (map_key, d->name, next.generation, d->instance);
   if (map_encode (entries, n, full, d->vh.head.chunk_size,
-                  head_nchunks (&d->vh.head), &map_data, &map_len)
+                  head_nchunks (&d->vh.head), d->crypto, map_key, &map_data,
+                  &map_len)
       == -1) {
     s3cow_log_error ("%s: commit: out of memory", d->label);
     goto untake;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "crypto.h"
 #include "store.h"
 
 struct disk_config {
@@ -37,6 +38,10 @@ struct disk_config {
   double lease_duration;      /* seconds (read-write opens take a lease) */
   double lease_wait;          /* seconds to wait for a live lease holder */
   bool prefetch;              /* working-set hints (workingset.h) */
+  /* The key of an encrypted disk (NULL: none).  A disk created here is
+   * encrypted under it.  Kept by the caller until disk_close.
+   */
+  const struct crypto *crypto;
 };
 
 struct disk;

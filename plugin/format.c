@@ -7,11 +7,17 @@
  *        u32 nmaps, u64 generation, u64 created, u64 committed,
  *        u16 parent_len, parent, nmaps x (u16 key_len, key),
  *        [flags bit 0: op_id[16], disk_id[16]],
- *        [flags bit 1: u64 history window seconds], sha256
+ *        [flags bit 1: u64 history window seconds],
+ *        [flags bit 2: key_fingerprint[16], mac[32]], sha256
  * grace: "s3cowGR\0" u32 version, u32 flags(0), u64 seconds, sha256
- * map:   "s3cowMP\0" u32 version, u32 flags (bit 0: full), u32 chunk_size,
- *        u32 reserved(0), u64 nchunks, u64 nentries,
- *        nentries x (u64 idx, hash[32]), sha256
+ * map:   "s3cowMP\0" u32 version, u32 flags (bit 0: full, bit 1: mac),
+ *        u32 chunk_size, u32 reserved(0), u64 nchunks, u64 nentries,
+ *        nentries x (u64 idx, hash[32]), [flags bit 1: mac[32]], sha256
+ *
+ * The MAC of an encrypted head or authenticated map is crypto_object_mac
+ * of every byte before it, under the object's key: it sits right before
+ * the checksum, which covers it too (so that tools without the key still
+ * tell damage from a good object).
  */
 #include <config.h>
 
@@ -28,11 +34,15 @@
 static const char head_magic[8] = "s3cowHD";
 static const char map_magic[8] = "s3cowMP";
 static const char grace_magic[8] = "s3cowGR";
-#define HEAD_FLAG_IDS 1     /* op_id and disk_id follow the map keys */
-#define HEAD_FLAG_HISTORY 2 /* the history window follows (the ids) */
+#define HEAD_FLAG_IDS 1       /* op_id and disk_id follow the map keys */
+#define HEAD_FLAG_HISTORY 2   /* the history window follows (the ids) */
+#define HEAD_FLAG_ENCRYPTED 4 /* key fingerprint and MAC follow (it) */
 #define MAP_HEADER_LEN 40
 #define MAP_ENTRY_LEN (8 + HASH_LEN)
 #define MAP_FLAG_FULL 1
+#define MAP_FLAG_MAC 2
+/* From the end of an authenticated object: MAC, then checksum. */
+#define MAC_TRAILER_LEN (CRYPTO_MAC_LEN + HASH_SHA256_LEN)
 
 /* A bounded little-endian writer and reader. */
 struct writer {
@@ -142,7 +152,24 @@ head_flags (const struct head *head)
     flags |= HEAD_FLAG_IDS;
   if (head->has_history)
     flags |= HEAD_FLAG_HISTORY;
+  if (head->encrypted)
+    flags |= HEAD_FLAG_ENCRYPTED;
   return flags;
+}
+
+/* Write the MAC (under key) and the checksum at the end of data, len bytes
+ * that end with room for both.  0, or -1 (errno).
+ */
+static int
+seal_trailer (const struct crypto *c, const char *key, uint8_t *data,
+              size_t len)
+{
+  if (crypto_object_mac (c, key, data, len - MAC_TRAILER_LEN,
+                         data + len - MAC_TRAILER_LEN)
+      == -1)
+    return -1;
+  hash_sha256 (data, len - HASH_SHA256_LEN, data + len - HASH_SHA256_LEN);
+  return 0;
 }
 
 static bool
@@ -153,14 +180,20 @@ valid_chunk_size (uint64_t chunk_size)
 }
 
 int
-head_encode (const struct head *head, void **data, size_t *len)
+head_encode (const struct head *head, const struct crypto *c, const char *key,
+             void **data, size_t *len)
 {
   size_t parent_len = strlen (head->parent);
   size_t n = 8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 8 + 2 + parent_len;
   struct writer w;
   uint32_t i;
 
-  if (head->nmaps > HEAD_READ_MAX_MAPS) {
+  if (head->nmaps > HEAD_READ_MAX_MAPS
+      || (head->encrypted
+          && (c == NULL
+              || memcmp (crypto_fingerprint (c), head->key_fingerprint,
+                         CRYPTO_FINGERPRINT_LEN)
+                     != 0))) {
     errno = EINVAL;
     return -1;
   }
@@ -170,6 +203,8 @@ head_encode (const struct head *head, void **data, size_t *len)
     n += 2 * HEAD_ID_LEN;
   if (head_flags (head) & HEAD_FLAG_HISTORY)
     n += 8;
+  if (head->encrypted)
+    n += CRYPTO_FINGERPRINT_LEN + CRYPTO_MAC_LEN;
   n += HASH_SHA256_LEN;
 
   *data = malloc (n);
@@ -199,8 +234,17 @@ head_encode (const struct head *head, void **data, size_t *len)
   }
   if (head_flags (head) & HEAD_FLAG_HISTORY)
     put_le (&w, head->history, 8);
-  hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
   *len = n;
+  if (head->encrypted) {
+    put_bytes (&w, head->key_fingerprint, CRYPTO_FINGERPRINT_LEN);
+    if (seal_trailer (c, key, *data, n) == -1) {
+      free (*data);
+      *data = NULL;
+      return -1;
+    }
+    return 0;
+  }
+  hash_sha256 (*data, n - HASH_SHA256_LEN, w.p);
   return 0;
 }
 
@@ -230,7 +274,9 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
   parent_len = get_le (&r, 2);
   if (r.short_read)
     goto truncated;
-  if ((flags & ~(uint32_t)(HEAD_FLAG_IDS | HEAD_FLAG_HISTORY)) != 0) {
+  if ((flags
+       & ~(uint32_t)(HEAD_FLAG_IDS | HEAD_FLAG_HISTORY | HEAD_FLAG_ENCRYPTED))
+      != 0) {
     s3cow_log_error ("%s: head has unknown flags 0x%x", key, flags);
     return -1;
   }
@@ -298,6 +344,13 @@ head_decode (const char *key, const void *data, size_t len, struct head *head)
       return -1;
     }
   }
+  if (flags & HEAD_FLAG_ENCRYPTED) {
+    head->encrypted = true;
+    if (!get_bytes (&r, head->key_fingerprint, CRYPTO_FINGERPRINT_LEN)
+        || (size_t)(r.end - r.p) < CRYPTO_MAC_LEN)
+      goto truncated;
+    r.p += CRYPTO_MAC_LEN; /* object_check_mac's, with the key */
+  }
   if (r.p != r.end) {
     s3cow_log_error ("%s: head has %zu unexpected trailing bytes", key,
                      (size_t)(r.end - r.p));
@@ -310,14 +363,23 @@ truncated:
   return -1;
 }
 
+/* A map's size is MAP_HEADER_LEN + n * MAP_ENTRY_LEN plus either the
+ * checksum or (authenticated) the MAC and the checksum.  The MAC's 32
+ * bytes are not a multiple of MAP_ENTRY_LEN (40), so the size tells which.
+ */
 bool
 map_entries_from_size (uint64_t size, uint64_t *entries)
 {
-  if (size < MAP_HEADER_LEN + HASH_SHA256_LEN
-      || (size - MAP_HEADER_LEN - HASH_SHA256_LEN) % MAP_ENTRY_LEN != 0)
-    return false;
-  *entries = (size - MAP_HEADER_LEN - HASH_SHA256_LEN) / MAP_ENTRY_LEN;
-  return true;
+  static const uint64_t trailers[] = { HASH_SHA256_LEN, MAC_TRAILER_LEN };
+  size_t i;
+
+  for (i = 0; i < sizeof trailers / sizeof trailers[0]; i++)
+    if (size >= MAP_HEADER_LEN + trailers[i]
+        && (size - MAP_HEADER_LEN - trailers[i]) % MAP_ENTRY_LEN == 0) {
+      *entries = (size - MAP_HEADER_LEN - trailers[i]) / MAP_ENTRY_LEN;
+      return true;
+    }
+  return false;
 }
 
 int
@@ -333,7 +395,8 @@ map_peek_full (const char *key, const void *data, size_t len, bool *full)
   r.p += 8;
   version = get_le (&r, 4);
   flags = get_le (&r, 4);
-  if (version != FORMAT_VERSION || (flags & ~MAP_FLAG_FULL) != 0) {
+  if (version != FORMAT_VERSION
+      || (flags & ~(uint32_t)(MAP_FLAG_FULL | MAP_FLAG_MAC)) != 0) {
     s3cow_log_error ("%s: map format version %u, flags 0x%x: not supported",
                      key, version, flags);
     return -1;
@@ -343,16 +406,19 @@ map_peek_full (const char *key, const void *data, size_t len, bool *full)
 }
 
 size_t
-map_max_size (uint64_t nchunks)
+map_max_size (uint64_t nchunks, bool encrypted)
 {
-  return MAP_HEADER_LEN + nchunks * MAP_ENTRY_LEN + HASH_SHA256_LEN;
+  return MAP_HEADER_LEN + nchunks * MAP_ENTRY_LEN
+         + (encrypted ? MAC_TRAILER_LEN : HASH_SHA256_LEN);
 }
 
 int
 map_encode (const struct map_entry *entries, size_t n, bool full,
-            uint32_t chunk_size, uint64_t nchunks, void **data, size_t *len)
+            uint32_t chunk_size, uint64_t nchunks, const struct crypto *c,
+            const char *key, void **data, size_t *len)
 {
-  size_t total = MAP_HEADER_LEN + n * MAP_ENTRY_LEN + HASH_SHA256_LEN;
+  size_t total = MAP_HEADER_LEN + n * MAP_ENTRY_LEN
+                 + (c ? MAC_TRAILER_LEN : HASH_SHA256_LEN);
   struct writer w;
   size_t i;
 
@@ -363,7 +429,7 @@ map_encode (const struct map_entry *entries, size_t n, bool full,
   w.end = w.p + total;
   put_bytes (&w, map_magic, 8);
   put_le (&w, FORMAT_VERSION, 4);
-  put_le (&w, full ? MAP_FLAG_FULL : 0, 4);
+  put_le (&w, (full ? MAP_FLAG_FULL : 0) | (c ? MAP_FLAG_MAC : 0), 4);
   put_le (&w, chunk_size, 4);
   put_le (&w, 0, 4);
   put_le (&w, nchunks, 8);
@@ -372,8 +438,16 @@ map_encode (const struct map_entry *entries, size_t n, bool full,
     put_le (&w, entries[i].idx, 8);
     put_bytes (&w, entries[i].hash, HASH_LEN);
   }
-  hash_sha256 (*data, total - HASH_SHA256_LEN, w.p);
   *len = total;
+  if (c) {
+    if (seal_trailer (c, key, *data, total) == -1) {
+      free (*data);
+      *data = NULL;
+      return -1;
+    }
+    return 0;
+  }
+  hash_sha256 (*data, total - HASH_SHA256_LEN, w.p);
   return 0;
 }
 
@@ -388,7 +462,7 @@ map_decode (const char *key, const void *data, size_t len, uint32_t chunk_size,
 
   *entries = NULL;
   *n = 0;
-  if (len > map_max_size (nchunks)) {
+  if (len > map_max_size (nchunks, true)) {
     s3cow_log_error ("%s: map object too large for this disk (%zu bytes)", key,
                      len);
     return -1;
@@ -404,8 +478,14 @@ map_decode (const char *key, const void *data, size_t len, uint32_t chunk_size,
     s3cow_log_error ("%s: map object is truncated", key);
     return -1;
   }
-  if ((flags & ~MAP_FLAG_FULL) != 0 || map_chunk_size != chunk_size
-      || map_nchunks > nchunks) {
+  if ((flags & MAP_FLAG_MAC) && (size_t)(r.end - r.p) >= CRYPTO_MAC_LEN)
+    r.end -= CRYPTO_MAC_LEN; /* object_check_mac's, with the key */
+  else if (flags & MAP_FLAG_MAC) {
+    s3cow_log_error ("%s: map object is truncated", key);
+    return -1;
+  }
+  if ((flags & ~(MAP_FLAG_FULL | MAP_FLAG_MAC)) != 0
+      || map_chunk_size != chunk_size || map_nchunks > nchunks) {
     s3cow_log_error ("%s: map does not belong to this disk (flags 0x%x, chunk "
                      "size %" PRIu32 ", %" PRIu64 " chunks)",
                      key, flags, map_chunk_size, map_nchunks);
@@ -437,6 +517,56 @@ map_decode (const char *key, const void *data, size_t len, uint32_t chunk_size,
   *entries = e;
   *n = count;
   *full = flags & MAP_FLAG_FULL;
+  return 0;
+}
+
+int
+head_check_key (const char *label, const struct head *head,
+                const struct crypto *c)
+{
+  char want[CRYPTO_FINGERPRINT_HEX_LEN + 1],
+      have[CRYPTO_FINGERPRINT_HEX_LEN + 1];
+
+  if (!head->encrypted && c == NULL)
+    return 0;
+  if (!head->encrypted) {
+    s3cow_log_error ("%s is not encrypted, but an encryption key was given "
+                     "(a disk is encrypted or not from its creation)",
+                     label);
+    return -1;
+  }
+  crypto_fingerprint_hex (head->key_fingerprint, want);
+  if (c == NULL) {
+    s3cow_log_error ("%s is encrypted with the key of fingerprint %s: it "
+                     "cannot be opened without that key",
+                     label, want);
+    return -1;
+  }
+  crypto_fingerprint_hex (crypto_fingerprint (c), have);
+  if (strcmp (want, have) != 0) {
+    s3cow_log_error ("%s is encrypted with the key of fingerprint %s, not "
+                     "with the key given (fingerprint %s)",
+                     label, want, have);
+    return -1;
+  }
+  return 0;
+}
+
+int
+object_check_mac (const struct crypto *c, const char *key, const void *data,
+                  size_t len)
+{
+  const uint8_t *p = data;
+
+  if (len < MAC_TRAILER_LEN
+      || !crypto_object_mac_ok (c, key, p, len - MAC_TRAILER_LEN,
+                                p + len - MAC_TRAILER_LEN)) {
+    s3cow_log_error ("%s: not written with this disk's key under this name "
+                     "(its MAC does not match: changed, moved or replaced "
+                     "in the bucket)",
+                     key);
+    return -1;
+  }
   return 0;
 }
 

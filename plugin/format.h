@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "names.h"
 
 #define FORMAT_VERSION 1
@@ -60,6 +61,12 @@ struct head {
    */
   bool has_history;
   uint64_t history;
+  /* An encrypted disk (flags bit 2): its chunks are sealed and its heads
+   * and maps authenticated under the key whose fingerprint this is
+   * (crypto.h).  Forks and snapshots keep both.
+   */
+  bool encrypted;
+  uint8_t key_fingerprint[CRYPTO_FINGERPRINT_LEN];
   uint64_t size;                     /* bytes */
   uint32_t chunk_size;               /* bytes, power of two */
   uint64_t generation;               /* commits so far */
@@ -78,13 +85,19 @@ struct map_entry {
   uint8_t hash[HASH_LEN];
 };
 
-/* Encode a head into a new malloc'd buffer.  Returns 0, or -1 (ENOMEM, or
- * EINVAL if it lists more than HEAD_READ_MAX_MAPS maps).
+/* Encode a head, to be stored under key, into a new malloc'd buffer.  An
+ * encrypted head is authenticated with c, whose fingerprint must be the
+ * head's (c is not used otherwise; may be NULL).  Returns 0, or -1
+ * (ENOMEM; EINVAL if it lists more than HEAD_READ_MAX_MAPS maps, or is
+ * encrypted and c is not its key).
  */
-int head_encode (const struct head *head, void **data, size_t *len);
+int head_encode (const struct head *head, const struct crypto *c,
+                 const char *key, void **data, size_t *len);
 
 /* Decode and check a head read from key.  Returns 0, or -1 after logging
- * what is wrong (naming key).
+ * what is wrong (naming key).  This checks the structure and the
+ * checksum, not the MAC of an encrypted head, which needs the key:
+ * head_check_key and object_check_mac do.
  */
 int head_decode (const char *key, const void *data, size_t len,
                  struct head *head);
@@ -103,15 +116,17 @@ head_nchunks (const struct head *head)
   return (head->size + head->chunk_size - 1) / head->chunk_size;
 }
 
-/* Encode n map entries (sorted by idx, strictly ascending) into a new
- * malloc'd buffer.  full says the map holds every non-zero chunk (a base).
+/* Encode n map entries (sorted by idx, strictly ascending), to be stored
+ * under key, into a new malloc'd buffer.  full says the map holds every
+ * non-zero chunk (a base).  With c (the disk is encrypted) the map is
+ * authenticated; c NULL: not (key is not used; may be NULL).
  */
 int map_encode (const struct map_entry *entries, size_t n, bool full,
-                uint32_t chunk_size, uint64_t nchunks, void **data,
-                size_t *len);
+                uint32_t chunk_size, uint64_t nchunks, const struct crypto *c,
+                const char *key, void **data, size_t *len);
 
-/* From a map object's size alone: its entry count.  false if the size
- * cannot be a map's.
+/* From a map object's size alone (authenticated or not): its entry
+ * count.  false if the size cannot be a map's.
  */
 bool map_entries_from_size (uint64_t size, uint64_t *entries);
 
@@ -121,16 +136,36 @@ bool map_entries_from_size (uint64_t size, uint64_t *entries);
 #define MAP_PEEK_LEN 16
 int map_peek_full (const char *key, const void *data, size_t len, bool *full);
 
-/* The largest map object a disk of nchunks chunks can have. */
-size_t map_max_size (uint64_t nchunks);
+/* The largest map object a disk of nchunks chunks can have (encrypted:
+ * its maps carry a MAC).
+ */
+size_t map_max_size (uint64_t nchunks, bool encrypted);
 
 /* Decode and check a map read from key, for a disk with this chunk size and
  * chunk count (an entry beyond nchunks is an error).  On success *entries is
- * a new malloc'd array of *n entries pointing nowhere into data.
+ * a new malloc'd array of *n entries pointing nowhere into data.  As for
+ * heads, the MAC of an authenticated map is object_check_mac's to check.
  */
 int map_decode (const char *key, const void *data, size_t len,
                 uint32_t chunk_size, uint64_t nchunks,
                 struct map_entry **entries, size_t *n, bool *full);
+
+/* May a disk whose head is head (read from label) be opened with the key c
+ * (NULL: none given)?  An encrypted disk needs its key; a disk that is
+ * not encrypted takes none.  0, or -1 after logging why, naming the
+ * disk's key by its fingerprint.
+ */
+int head_check_key (const char *label, const struct head *head,
+                    const struct crypto *c);
+
+/* Check the MAC of an encrypted head or authenticated map read from key
+ * (decoded already: a head_decode or map_decode succeeded on data), with
+ * its disk's key.  0, or -1 after logging (naming key): the object was
+ * not written with this key under this key name (changed, moved from
+ * another disk or name, or never authenticated).
+ */
+int object_check_mac (const struct crypto *c, const char *key, const void *data,
+                      size_t len);
 
 /* A lease object (disks/D/lease): who holds the disk's write lock.  Text,
  * so that people can read it:

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "cleanup.h"
 #include "history.h"
 #include "hashset.h"
 #include "log.h"
@@ -71,6 +72,46 @@ find_generation (const struct history_list *l, uint64_t g)
   return -1;
 }
 
+void
+history_mac_key (const char *key, char *mac_key)
+{
+  struct catalog_key k;
+
+  if (catalog_parse_key (key, &k) == CATALOG_HISTORY)
+    key_head (mac_key, k.disk);
+  else
+    snprintf (mac_key, KEY_MAX_LEN, "%s", key);
+}
+
+int
+history_check_head (const char *key, const char *label, const struct crypto *c,
+                    const struct head *head, const void *raw, size_t len)
+{
+  char mac_key[KEY_MAX_LEN];
+
+  if (head_check_key (label, head, c) == -1)
+    return STORE_PERMANENT;
+  if (c == NULL)
+    return STORE_OK;
+  history_mac_key (key, mac_key);
+  return object_check_mac (c, mac_key, raw, len) == 0 ? STORE_OK
+                                                      : STORE_PERMANENT;
+}
+
+int
+history_read_key (struct store *store, const char *key, const char *label,
+                  const struct crypto *c, struct head *head, char *etag)
+{
+  CLEANUP_FREE void *data = NULL;
+  size_t len;
+  int r;
+
+  r = catalog_read_key (store, key, head, etag, &data, &len);
+  if (r != STORE_OK)
+    return r;
+  return history_check_head (key, label, c, head, data, len);
+}
+
 /* DISK@TIME: see history.h.  The candidates are the kept heads and the
  * disk's head; the answer is the one of highest generation committed at
  * or before the time, and the commit after it must be known (kept, or
@@ -78,19 +119,21 @@ find_generation (const struct history_list *l, uint64_t g)
  * the time cannot be told.
  */
 static int
-read_at_time (struct store *store, const struct name_ref *ref,
-              struct head *head, char *key)
+read_at_time (struct store *store, const struct name_ref *ref, bool keyed,
+              const struct crypto *c, struct head *head, char *key)
 {
   char label[NAME_REF_MAX_LEN], when[NAME_TIME_LEN];
+  CLEANUP_FREE void *cur_raw = NULL;
   struct history_list l;
   struct head cur;
   uint64_t best_gen = 0, t = ref->time;
   bool found = false;
+  size_t cur_len;
   ssize_t i;
   int r;
 
   name_ref_label (ref, label);
-  r = catalog_read_head (store, ref->disk, "", &cur, NULL, NULL, NULL);
+  r = catalog_read_head (store, ref->disk, "", &cur, NULL, &cur_raw, &cur_len);
   if (r != STORE_OK)
     return r;
   if (ref->time > (int64_t)time (NULL)) {
@@ -144,11 +187,13 @@ read_at_time (struct store *store, const struct name_ref *ref,
     /* The head's own commit, not kept yet (or history is off). */
     *head = cur;
     key_head (key, ref->disk);
-    r = STORE_OK;
+    r = keyed ? history_check_head (key, label, c, head, cur_raw, cur_len)
+              : STORE_OK;
     goto out;
   }
   snprintf (key, KEY_MAX_LEN, "%s", l.v[i].key);
-  r = catalog_read_key (store, key, head, NULL);
+  r = keyed ? history_read_key (store, key, label, c, head, NULL)
+            : catalog_read_key (store, key, head, NULL, NULL, NULL);
   if (r == STORE_NOT_FOUND) {
     s3cow_log_error ("%s: kept head %s was removed (by gc?) while being "
                      "read",
@@ -172,32 +217,38 @@ out:
 }
 
 int
-history_read_ref (struct store *store, const struct name_ref *ref,
-                  struct head *head, char *key)
+history_read_ref (struct store *store, const struct name_ref *ref, bool keyed,
+                  const struct crypto *c, struct head *head, char *key)
 {
+  char label[NAME_REF_MAX_LEN];
+
   if (ref->at_time)
-    return read_at_time (store, ref, head, key);
+    return read_at_time (store, ref, keyed, c, head, key);
   if (ref->snap[0])
     key_snap (key, ref->disk, ref->snap);
   else
     key_head (key, ref->disk);
-  return catalog_read_key (store, key, head, NULL);
+  if (!keyed)
+    return catalog_read_key (store, key, head, NULL, NULL, NULL);
+  name_ref_label (ref, label);
+  return history_read_key (store, key, label, c, head, NULL);
 }
 
 int
 history_read_ref_logged (struct store *store, const struct name_ref *ref,
-                         struct head *head, char *key)
+                         bool keyed, const struct crypto *c, struct head *head,
+                         char *key)
 {
   const char *what = ref->snap[0] ? "snapshot" : "disk";
   char label[NAME_REF_MAX_LEN];
   int r;
 
   name_ref_label (ref, label);
-  r = history_read_ref (store, ref, head, key);
+  r = history_read_ref (store, ref, keyed, c, head, key);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("%s %s does not exist", what,
                      ref->snap[0] ? label : ref->disk);
-  else if (r != STORE_OK && !ref->at_time)
+  else if (r != STORE_OK && r != STORE_PERMANENT && !ref->at_time)
     s3cow_log_error ("cannot read %s %s", what, label);
   return r == STORE_OK ? 0 : -1;
 }
@@ -331,7 +382,7 @@ history_commits (struct store *store, const char *disk, struct head *cur,
 
     if (l.v[i].generation > cur->generation)
       continue; /* of an earlier disk of the same name */
-    r = catalog_read_key (store, l.v[i].key, &h, NULL);
+    r = catalog_read_key (store, l.v[i].key, &h, NULL, NULL, NULL);
     if (r == STORE_NOT_FOUND)
       continue; /* deleted by gc meanwhile */
     if (r != STORE_OK)

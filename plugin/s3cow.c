@@ -28,6 +28,7 @@
 #include "catalog.h"
 #include "chunk_codec.h"
 #include "cleanup.h"
+#include "crypto.h"
 #include "disk.h"
 #include "duration.h"
 #include "format.h"
@@ -42,6 +43,7 @@
 static struct store_config store_config = { .tls_verify = true };
 static struct store_config_owned store_owned;
 static char *secret_key, *session_token; /* from nbdkit_read_password */
+static struct crypto *crypto;            /* encryption-key= (NULL: none) */
 static const char *export_name;
 static uint64_t create_size;
 static uint32_t chunk_size = 1024 * 1024;
@@ -156,9 +158,28 @@ s3cow_unload (void)
   store_config_free_owned (&store_owned);
   free (secret_key);
   free (session_token);
+  crypto_free (crypto);
   free (cache_dir);
   free (stats_file);
   free (ca_file);
+}
+
+/* encryption-key=: 64 hex characters, in nbdkit's password forms. */
+static int
+set_encryption_key (const char *value)
+{
+  char *text;
+
+  if (nbdkit_read_password (value, &text) == -1)
+    return -1;
+  crypto_free (crypto);
+  crypto = crypto_new_from_text (text);
+  if (crypto == NULL && errno == EINVAL)
+    nbdkit_error ("encryption-key: not a key (64 hex characters: 256 bits)");
+  else if (crypto == NULL)
+    nbdkit_error ("encryption-key: deriving the keys: %m");
+  free (text);
+  return crypto ? 0 : -1;
 }
 
 /* A duration from 0 to a day: seconds, or with a unit (duration.h). */
@@ -264,6 +285,8 @@ s3cow_config (const char *key, const char *value)
     if (nbdkit_read_password (value, &secret_key) == -1)
       return -1;
     store_config.secret_key = secret_key;
+  } else if (strcmp (key, "encryption-key") == 0) {
+    return set_encryption_key (value);
   } else if (strcmp (key, "session-token") == 0) {
     free (session_token);
     if (nbdkit_read_password (value, &session_token) == -1)
@@ -419,6 +442,7 @@ s3cow_config_complete (void)
   "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n"    \
   "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
   "session-token=<TOK>  Session token (password forms).\n"                     \
+  "encryption-key=<KEY> Key of encrypted disks (password forms).\n"            \
   "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
   "sse=AES256|aws:kms   Server-side encryption of the objects written.\n"      \
   "sse-kms-key-id=<ID>  The KMS key of sse=aws:kms.\n"                         \
@@ -464,6 +488,7 @@ disk_config_for (const char *export, bool readonly, struct name_ref *ref,
     .put_time = put_time (),
     .lease_duration = lease_duration,
     .lease_wait = lease_wait,
+    .crypto = crypto,
     .prefetch = prefetch,
   };
   return 0;

@@ -84,11 +84,12 @@ volume_new_id (uint8_t id[HEAD_ID_LEN])
 }
 
 int
-volume_encode_head (struct head *h, void **data, size_t *len)
+volume_encode_head (struct head *h, const struct crypto *c, const char *key,
+                    void **data, size_t *len)
 {
   volume_new_id (h->op_id);
-  if (head_encode (h, data, len) == -1) {
-    s3cow_log_error ("out of memory");
+  if (head_encode (h, c, key, data, len) == -1) {
+    s3cow_log_error ("%s: cannot encode the head: %m", key);
     return -1;
   }
   return 0;
@@ -96,7 +97,8 @@ volume_encode_head (struct head *h, void **data, size_t *len)
 
 int
 volume_create_if_absent (struct store *store, const char *disk, uint64_t size,
-                         uint32_t chunk_size, uint64_t history, bool *created)
+                         uint32_t chunk_size, uint64_t history,
+                         const struct crypto *c, bool *created)
 {
   CLEANUP_FREE void *data = NULL;
   struct head head = { 0 };
@@ -111,9 +113,14 @@ volume_create_if_absent (struct store *store, const char *disk, uint64_t size,
   head.history = history;
   head.created = head.committed = time (NULL);
   volume_new_id (head.disk_id);
-  if (volume_encode_head (&head, &data, &len) == -1)
-    return -1;
+  if (c) {
+    head.encrypted = true;
+    memcpy (head.key_fingerprint, crypto_fingerprint (c),
+            CRYPTO_FINGERPRINT_LEN);
+  }
   key_head (key, disk);
+  if (volume_encode_head (&head, c, key, &data, &len) == -1)
+    return -1;
   r = store_put_conditional (store, key, data, len, NULL, NULL);
   if (r == STORE_PRECONDITION)
     return 0;
@@ -127,11 +134,12 @@ volume_create_if_absent (struct store *store, const char *disk, uint64_t size,
 
 int
 volume_create (struct store *store, const char *disk, uint64_t size,
-               uint32_t chunk_size, uint64_t history)
+               uint32_t chunk_size, uint64_t history, const struct crypto *c)
 {
   bool created;
 
-  if (volume_create_if_absent (store, disk, size, chunk_size, history, &created)
+  if (volume_create_if_absent (store, disk, size, chunk_size, history, c,
+                               &created)
       == -1)
     return -1;
   if (!created) {
@@ -178,9 +186,9 @@ unpublish (struct store *store, const char *key, const char *new_label)
  * commit not kept yet), that head must still name the same maps.
  */
 static int
-publish (struct store *store, const struct name_ref *src, const char *key,
-         const char *fork_name, const char *new_label,
-         const struct volume_fork_options *opts)
+publish (struct store *store, const struct name_ref *src,
+         const struct crypto *c, const char *key, const char *fork_name,
+         const char *new_label, const struct volume_fork_options *opts)
 {
   char src_label[NAME_REF_MAX_LEN], etag[STORE_ETAG_MAX];
   char src_key[KEY_MAX_LEN];
@@ -190,7 +198,7 @@ publish (struct store *store, const struct name_ref *src, const char *key,
   int tries, r;
 
   name_ref_label (src, src_label);
-  if (history_read_ref_logged (store, src, &src_head, src_key) == -1)
+  if (history_read_ref_logged (store, src, true, c, &src_head, src_key) == -1)
     return -1;
   volume_new_id (new_disk_id);
 
@@ -213,7 +221,7 @@ publish (struct store *store, const struct name_ref *src, const char *key,
         obj.history = opts->history;
       }
     }
-    if (volume_encode_head (&obj, &data, &len) == -1)
+    if (volume_encode_head (&obj, c, key, &data, &len) == -1)
       return -1;
     r = store_put_conditional (store, key, data, len, tries ? etag : NULL,
                                etag);
@@ -235,7 +243,7 @@ publish (struct store *store, const struct name_ref *src, const char *key,
     }
 
     /* Still named by the same source now that the new object exists? */
-    r = catalog_read_key (store, src_key, &again, NULL);
+    r = history_read_key (store, src_key, src_label, c, &again, NULL);
     if (r != STORE_OK || !same_disk (&src_head, &again)) {
       /* The source went away (or cannot be read, or is a new disk of the
        * same name): its maps may be collected, and a snapshot must not
@@ -262,43 +270,45 @@ publish (struct store *store, const struct name_ref *src, const char *key,
 
 int
 volume_fork_ref (struct store *store, const struct name_ref *src,
-                 const char *new_disk, const struct volume_fork_options *opts)
+                 const char *new_disk, const struct volume_fork_options *opts,
+                 const struct crypto *c)
 {
   char key[KEY_MAX_LEN];
 
   key_head (key, new_disk);
-  return publish (store, src, key, new_disk, new_disk, opts);
+  return publish (store, src, c, key, new_disk, new_disk, opts);
 }
 
 int
 volume_fork (struct store *store, const char *src_disk, const char *src_snap,
-             const char *new_disk)
+             const char *new_disk, const struct crypto *c)
 {
   struct name_ref src = { 0 };
 
   snprintf (src.disk, sizeof src.disk, "%s", src_disk);
   snprintf (src.snap, sizeof src.snap, "%s", src_snap ? src_snap : "");
-  return volume_fork_ref (store, &src, new_disk, NULL);
+  return volume_fork_ref (store, &src, new_disk, NULL, c);
 }
 
 int
 volume_snapshot_ref (struct store *store, const struct name_ref *src,
-                     const char *snap)
+                     const char *snap, const struct crypto *c)
 {
   char key[KEY_MAX_LEN], label[2 * NAME_MAX_LEN + 2];
 
   key_snap (key, src->disk, snap);
   catalog_label (label, src->disk, snap);
-  return publish (store, src, key, NULL, label, NULL);
+  return publish (store, src, c, key, NULL, label, NULL);
 }
 
 int
-volume_snapshot (struct store *store, const char *disk, const char *snap)
+volume_snapshot (struct store *store, const char *disk, const char *snap,
+                 const struct crypto *c)
 {
   struct name_ref src = { 0 };
 
   snprintf (src.disk, sizeof src.disk, "%s", disk);
-  return volume_snapshot_ref (store, &src, snap);
+  return volume_snapshot_ref (store, &src, snap, c);
 }
 
 /* ---- rm ---- */
@@ -582,8 +592,12 @@ volume_commit_full_map (struct store *store, const char *disk,
                      head_nchunks (&next));
     return -1;
   }
-  if (map_encode (entries, n, true, next.chunk_size, head_nchunks (&next), &map,
-                  map_len)
+  if (next.encrypted) {
+    s3cow_log_error ("disk %s is encrypted", disk);
+    return -1;
+  }
+  if (map_encode (entries, n, true, next.chunk_size, head_nchunks (&next), NULL,
+                  NULL, &map, map_len)
       == -1) {
     s3cow_log_error ("out of memory for the map");
     return -1;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "format.h"
 #include "names.h"
 #include "store.h"
@@ -37,31 +38,38 @@
 void volume_new_id (uint8_t id[HEAD_ID_LEN]);
 
 /* create: a new empty disk (generation 0) with a history window of
- * history seconds (0: off; HEAD_HISTORY_DEFAULT unless told).  "already
- * exists" when it does, even for a create of the same size run at the
- * same moment.
+ * history seconds (0: off; HEAD_HISTORY_DEFAULT unless told), encrypted
+ * under c (NULL: not encrypted).  "already exists" when it does, even for
+ * a create of the same size run at the same moment.
  */
 int volume_create (struct store *store, const char *disk, uint64_t size,
-                   uint32_t chunk_size, uint64_t history);
+                   uint32_t chunk_size, uint64_t history,
+                   const struct crypto *c);
 
 /* create, as the plugin's size= does: a disk that exists already is no
  * error (*created false; the caller checks its size).
  */
 int volume_create_if_absent (struct store *store, const char *disk,
                              uint64_t size, uint32_t chunk_size,
-                             uint64_t history, bool *created);
+                             uint64_t history, const struct crypto *c,
+                             bool *created);
 
 /* fork src_disk[@src_snap] into the new disk new_disk; snapshot disk as
  * disk@snap.  A constant number of requests, whatever the disk's size.
+ * The new head keeps the source's key domain: an encrypted source needs
+ * its key c (its head is checked with it, and the new one authenticated);
+ * one that is not encrypted needs c NULL.
  */
 int volume_fork (struct store *store, const char *src_disk,
-                 const char *src_snap, const char *new_disk);
-int volume_snapshot (struct store *store, const char *disk, const char *snap);
+                 const char *src_snap, const char *new_disk,
+                 const struct crypto *c);
+int volume_snapshot (struct store *store, const char *disk, const char *snap,
+                     const struct crypto *c);
 
 /* The same from any ref (names.h): DISK, DISK@SNAP or DISK@TIME (a
  * snapshot of DISK@SNAP is refused by the caller).  A fork of a time has
  * the disk as its parent.  A fork keeps its source's history window
- * unless opts (may be NULL) sets one.
+ * unless opts (may be NULL) sets one.  c: as above.
  */
 struct volume_fork_options {
   bool set_history;
@@ -69,9 +77,10 @@ struct volume_fork_options {
 };
 int volume_fork_ref (struct store *store, const struct name_ref *src,
                      const char *new_disk,
-                     const struct volume_fork_options *opts);
+                     const struct volume_fork_options *opts,
+                     const struct crypto *c);
 int volume_snapshot_ref (struct store *store, const struct name_ref *src,
-                         const char *snap);
+                         const char *snap, const struct crypto *c);
 
 /* rm disk@snap. */
 int volume_rm_snapshot (struct store *store, const char *disk,
@@ -91,33 +100,39 @@ int volume_unlock (struct store *store, const char *disk, bool force,
 
 /* resize disk to size bytes (a multiple of 512, at most DISK_SIZE_MAX,
  * checked by the caller).  A smaller size is refused unless shrink.  Refused
- * while a server holds the disk's lease.  *old_size gets the size it had
+ * while a server holds the disk's lease.  An encrypted disk needs its key
+ * c (the new head is authenticated with it, a shrink's last chunk sealed);
+ * one that is not encrypted needs c NULL.  *old_size gets the size it had
  * (equal to size: nothing was done).  See volume_resize.c.
  */
 int volume_resize (struct store *store, const char *disk, uint64_t size,
-                   bool shrink, uint64_t *old_size);
+                   bool shrink, const struct crypto *c, uint64_t *old_size);
 
 /* ---- history (volume_history.c) ---- */
 
 /* Write the kept copy of head, a head of disk that is or was its head,
- * under disks/D/history/ (history.h).  0, or -1 after logging.
+ * under disks/D/history/ (history.h).  An encrypted head needs its key c:
+ * the copy's MAC is bound to the disk's head key (history_mac_key).  0,
+ * or -1 after logging.
  */
 int volume_keep_head (struct store *store, const char *disk,
-                      const struct head *head);
+                      const struct head *head, const struct crypto *c);
 
 /* Set disk's history window to seconds (0: off), taking its lease for
- * the moment: refused while a server writes the disk.  0 or -1.
+ * the moment: refused while a server writes the disk.  An encrypted disk
+ * needs its key c (the head is written).  0 or -1.
  */
-int volume_set_history (struct store *store, const char *disk,
-                        uint64_t seconds);
+int volume_set_history (struct store *store, const char *disk, uint64_t seconds,
+                        const struct crypto *c);
 
 /* ---- commits: the head of a disk open read-write ---- */
 
 /* What one writer knows of the head it commits onto. */
 struct volume_head {
-  char key[KEY_MAX_LEN];     /* the head's key */
-  struct head head;          /* the last one read or committed */
-  char etag[STORE_ETAG_MAX]; /* its etag */
+  char key[KEY_MAX_LEN];       /* the head's key */
+  const struct crypto *crypto; /* an encrypted disk's key (else NULL) */
+  struct head head;            /* the last one read or committed */
+  char etag[STORE_ETAG_MAX];   /* its etag */
   /* A head PUT of this writer's (If-Match etag) may land yet: its answer
    * was lost, or it has not arrived.  Then another writer that takes the
    * lease must not trust a release (see disk.c, "Fencing").
@@ -178,10 +193,12 @@ int volume_commit_full_map (struct store *store, const char *disk,
                             const struct map_entry *entries, uint64_t n,
                             size_t *map_len);
 
-/* For the volume_*.c files: encode h with a new op id into *data (logs
- * and returns -1 on ENOMEM); a new unique map key of disk at generation.
+/* For the volume_*.c files: encode h, to be stored under key, with a new
+ * op id into *data (an encrypted head needs its key c; logs and returns
+ * -1); a new unique map key of disk at generation.
  */
-int volume_encode_head (struct head *h, void **data, size_t *len);
+int volume_encode_head (struct head *h, const struct crypto *c, const char *key,
+                        void **data, size_t *len);
 void volume_new_map_key (char *key, const char *disk, uint64_t generation);
 
 /* ---- the gc grace record (gc/grace) ---- */

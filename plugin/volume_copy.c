@@ -73,7 +73,7 @@
 
 int
 volume_copy_source (struct store *store, const char *ref,
-                    struct copy_source *src)
+                    const struct crypto *c, struct copy_source *src)
 {
   struct name_ref r;
   char key[KEY_MAX_LEN];
@@ -88,7 +88,8 @@ volume_copy_source (struct store *store, const char *ref,
   strcpy (src->disk, r.disk);
   strcpy (src->snap, r.snap);
   name_ref_label (&r, src->label);
-  return history_read_ref_logged (store, &r, &src->head, key);
+  src->crypto = c;
+  return history_read_ref_logged (store, &r, true, c, &src->head, key);
 }
 
 /* ---- the chunks to send ---- */
@@ -377,16 +378,17 @@ write_map (struct copy *c, const struct map_entry *entries, size_t n, char *key)
   uint8_t id[HEAD_ID_LEN];
   size_t len, i;
 
-  if (map_encode (entries, n, true, s->chunk_size, head_nchunks (s), &map, &len)
-      == -1) {
-    s3cow_log_error ("out of memory for the map");
-    return -1;
-  }
   volume_new_id (id);
   strcpy (instance, "copy");
   for (i = 0; i < 8; i++)
     sprintf (instance + 4 + 2 * i, "%02x", id[i]);
   key_map (key, c->dst_disk, s->generation, instance);
+  if (map_encode (entries, n, true, s->chunk_size, head_nchunks (s),
+                  c->src->crypto, key, &map, &len)
+      == -1) {
+    s3cow_log_error ("cannot encode the map: %m");
+    return -1;
+  }
   if (store_put (c->dst_store, key, map, len, NULL, NULL) != STORE_OK) {
     s3cow_log_error ("cannot write the map %s at the destination", key);
     return -1;
@@ -407,15 +409,12 @@ write_head (struct copy *c, const char *map_key, const char *etag)
   h.parent[0] = '\0';
   h.nmaps = 1;
   snprintf (h.maps[0], KEY_MAX_LEN, "%s", map_key);
-  volume_new_id (h.op_id);
-  if (head_encode (&h, &data, &len) == -1) {
-    s3cow_log_error ("out of memory");
-    return -1;
-  }
   if (c->src->snap[0])
     key_snap (c->res->key, c->dst_disk, c->src->snap);
   else
     key_head (c->res->key, c->dst_disk);
+  if (volume_encode_head (&h, c->src->crypto, c->res->key, &data, &len) == -1)
+    return -1;
   r = store_put_conditional (c->dst_store, c->res->key, data, len,
                              etag[0] ? etag : NULL, NULL);
   if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND)
@@ -456,7 +455,8 @@ volume_copy (struct store *src_store, const struct copy_source *src,
   copy_dst_label (&c, src->snap, label);
 
   /* 1. */
-  r = catalog_resolve (src_store, &src->head, &entries, &n, bad_map);
+  r = catalog_resolve (src_store, &src->head, src->crypto, &entries, &n,
+                       bad_map);
   if (r != STORE_OK) {
     s3cow_log_error ("%s: cannot read its map %s%s", src->label, bad_map,
                      r == STORE_NOT_FOUND ? " (missing)" : "");
@@ -478,8 +478,10 @@ volume_copy (struct store *src_store, const struct copy_source *src,
     goto out;
   }
   /* The destination's chunks are written as a server would by default. */
-  c.src_chunks = chunks_new (src_store, src->head.chunk_size, &compression);
-  c.dst_chunks = chunks_new (dst_store, src->head.chunk_size, &compression);
+  c.src_chunks
+      = chunks_new (src_store, src->head.chunk_size, &compression, src->crypto);
+  c.dst_chunks
+      = chunks_new (dst_store, src->head.chunk_size, &compression, src->crypto);
   c.work = malloc ((c.nneeds ? c.nneeds : 1) * sizeof *c.work);
   if (c.src_chunks == NULL || c.dst_chunks == NULL || c.work == NULL) {
     s3cow_log_error ("out of memory");

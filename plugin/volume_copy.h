@@ -22,6 +22,12 @@
  * snapshots) with another disk id is refused, and so is a destination
  * head that a server wrote since it was copied (its maps are not the one
  * map a copy writes), or whose lease a server holds.
+ *
+ * An encrypted source is copied with its key: its head, maps and chunks
+ * are checked with it, the chunks written at the destination are sealed
+ * under the same key domain (so their ids stay the same), and the
+ * destination's map and head are authenticated under their own names
+ * there.  The copy is encrypted under the same key, which it needs.
  */
 #ifndef S3COW_VOLUME_COPY_H
 #define S3COW_VOLUME_COPY_H
@@ -29,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "format.h"
 #include "names.h"
 #include "store.h"
@@ -39,14 +46,17 @@ struct copy_source {
   char snap[NAME_MAX_LEN + 1];  /* "": the disk's head */
   char label[NAME_REF_MAX_LEN]; /* DISK, DISK@SNAP or DISK@TIME */
   struct head head;
+  const struct crypto *crypto; /* an encrypted source's key (else NULL) */
 };
 
 /* Read the source ref: "DISK" (its last committed state), "DISK@SNAP" or
- * "DISK@TIME" (history.h).  0, or -1 after logging (a bad name, no such
- * disk or snapshot, a time its history cannot serve).
+ * "DISK@TIME" (history.h), checked against the key c given (NULL: none;
+ * an encrypted source needs its key, one that is not encrypted none),
+ * which src keeps.  0, or -1 after logging (a bad name, no such disk or
+ * snapshot, a time its history cannot serve, the wrong key).
  */
 int volume_copy_source (struct store *store, const char *ref,
-                        struct copy_source *src);
+                        const struct crypto *c, struct copy_source *src);
 
 /* The most worker threads a copy runs. */
 #define COPY_MAX_JOBS 64

@@ -13,6 +13,7 @@
 
 #include "catalog.h"
 #include "cleanup.h"
+#include "history.h"
 #include "log.h"
 #include "volume_copy-internal.h"
 
@@ -41,7 +42,8 @@ rely_on (struct copy *c, const char *snap, const struct head *h)
   struct relied *p, *r;
   size_t n, i;
 
-  if (catalog_resolve (c->dst_store, h, &entries, &n, bad_map) != STORE_OK) {
+  if (catalog_resolve (c->dst_store, h, c->src->crypto, &entries, &n, bad_map)
+      != STORE_OK) {
     s3cow_log_error ("cannot read map %s of the destination", bad_map);
     return -1;
   }
@@ -186,7 +188,7 @@ int
 copy_read_destination (struct copy *c, char *etag, bool *skip_all)
 {
   struct snap_names snaps = { 0 };
-  char label[2 * NAME_MAX_LEN + 2];
+  char label[2 * NAME_MAX_LEN + 2], key[KEY_MAX_LEN];
   struct head h;
   size_t i;
   int r, status = -1;
@@ -204,8 +206,12 @@ copy_read_destination (struct copy *c, char *etag, bool *skip_all)
     char tag[STORE_ETAG_MAX];
 
     copy_dst_label (c, snap, label);
-    r = catalog_read_head (c->dst_store, c->dst_disk, snap, &h, tag, NULL,
-                           NULL);
+    if (snap[0])
+      key_snap (key, c->dst_disk, snap);
+    else
+      key_head (key, c->dst_disk);
+    /* Under the source's key: an earlier copy of it has the same. */
+    r = history_read_key (c->dst_store, key, label, c->src->crypto, &h, tag);
     if (r == STORE_NOT_FOUND)
       continue; /* removed meanwhile */
     if (r != STORE_OK) {

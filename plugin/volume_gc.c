@@ -289,7 +289,7 @@ gc_mark_map (struct gc *gc, const char *label, const struct head *h,
   hashset_key_hash (key, key_hash);
   if (hashset_find (gc->maps, key_hash))
     return 0;
-  r = catalog_read_map (gc->store, h, key, &entries, &n);
+  r = catalog_read_map (gc->store, h, key, NULL, &entries, &n);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("%s names map %s, which is missing: run s3cow fsck, "
                      "and repair or remove %s",

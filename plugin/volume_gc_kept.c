@@ -33,7 +33,7 @@ visit_kept (struct gc *gc, const struct listed_kept *k)
   hashset_key_hash (k->key, key_hash);
   if (hashset_find (gc->keys, key_hash))
     return 0;
-  st = catalog_read_key (gc->store, k->key, &h, NULL);
+  st = catalog_read_key (gc->store, k->key, &h, NULL, NULL, NULL);
   if (st == STORE_NOT_FOUND)
     return 0;
   if (st != STORE_OK) {

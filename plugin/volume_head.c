@@ -103,7 +103,7 @@ volume_head_keep (struct store *store, struct volume_head *vh)
           && memcmp (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN) == 0))
     return 0;
   if (disk_of (vh, disk) == -1
-      || volume_keep_head (store, disk, &vh->head) == -1)
+      || volume_keep_head (store, disk, &vh->head, vh->crypto) == -1)
     return -1;
   vh->kept_set = true;
   memcpy (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN);
@@ -140,8 +140,8 @@ volume_commit_head (struct store *store, struct volume_head *vh,
   if (h.committed < vh->head.committed)
     h.committed = vh->head.committed;
   volume_new_id (h.op_id);
-  if (head_encode (&h, &data, &len) == -1) {
-    s3cow_log_error ("%s: commit: out of memory", vh->key);
+  if (head_encode (&h, vh->crypto, vh->key, &data, &len) == -1) {
+    s3cow_log_error ("%s: commit: cannot encode the head: %m", vh->key);
     return -1;
   }
   r = store_put_conditional (store, vh->key, data, len, vh->etag, etag);

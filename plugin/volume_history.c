@@ -21,6 +21,7 @@
 
 #include "catalog.h"
 #include "cleanup.h"
+#include "history.h"
 #include "lease.h"
 #include "log.h"
 #include "volume.h"
@@ -35,18 +36,24 @@
 
 int
 volume_keep_head (struct store *store, const char *disk,
-                  const struct head *head)
+                  const struct head *head, const struct crypto *c)
 {
   CLEANUP_FREE void *data = NULL;
-  char key[KEY_MAX_LEN];
+  char key[KEY_MAX_LEN], mac_key[KEY_MAX_LEN];
   size_t len;
   int r;
 
-  if (head_encode (head, &data, &len) == -1) {
-    s3cow_log_error ("%s: out of memory", disk);
+  if (head->encrypted && c == NULL) {
+    s3cow_log_error ("%s: the kept head of an encrypted disk needs its key",
+                     disk);
     return -1;
   }
   key_history (key, disk, head->generation, head->committed);
+  history_mac_key (key, mac_key);
+  if (head_encode (head, c, mac_key, &data, &len) == -1) {
+    s3cow_log_error ("%s: cannot encode the kept head: %m", disk);
+    return -1;
+  }
   /* A plain PUT: every writer of this key writes the same head. */
   r = store_put (store, key, data, len, NULL, NULL);
   if (r != STORE_OK) {
@@ -58,22 +65,36 @@ volume_keep_head (struct store *store, const char *disk,
 }
 
 int
-volume_set_history (struct store *store, const char *disk, uint64_t seconds)
+volume_set_history (struct store *store, const char *disk, uint64_t seconds,
+                    const struct crypto *c)
 {
   CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  CLEANUP_FREE void *raw = NULL;
   char instance[2 * HEAD_ID_LEN + 1];
   uint8_t id[HEAD_ID_LEN];
   struct lease *lease;
+  size_t raw_len;
   int tries, r, i;
 
   if (vh == NULL) {
     s3cow_log_error ("calloc: %m");
     return -1;
   }
-  r = catalog_read_head (store, disk, "", &vh->head, NULL, NULL, NULL);
+  key_head (vh->key, disk);
+  vh->crypto = c;
+  r = catalog_read_key (store, vh->key, &vh->head, NULL, &raw, &raw_len);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
+    return -1;
+  if (vh->head.encrypted && c == NULL) {
+    s3cow_log_error ("disk %s is encrypted: changing its history window "
+                     "needs its key (--encryption-key-file)",
+                     disk);
+    return -1;
+  }
+  if (history_check_head (vh->key, disk, c, &vh->head, raw, raw_len)
+      != STORE_OK)
     return -1;
   volume_new_id (id);
   for (i = 0; i < HEAD_ID_LEN; i++)
@@ -94,12 +115,11 @@ volume_set_history (struct store *store, const char *disk, uint64_t seconds)
    * head read now, so that a previous holder's commit cannot land after.
    */
   r = -1;
-  key_head (vh->key, disk);
   for (tries = 0; tries < SET_MAX_TRIES; tries++) {
     struct head next;
     int st;
 
-    st = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
+    st = history_read_key (store, vh->key, disk, c, &vh->head, vh->etag);
     if (st != STORE_OK) {
       s3cow_log_error ("cannot read disk %s", disk);
       break;

@@ -24,6 +24,10 @@
  *
  * The new map and tail chunk are written just before the head that names
  * them, well within any gc grace period.
+ *
+ * An encrypted disk is resized with its key: the new head and map are
+ * authenticated with it, and the new tail chunk is sealed under a keyed
+ * id like any chunk of the disk.  Without it the disk is left alone.
  */
 #include <config.h>
 
@@ -38,6 +42,7 @@
 #include "chunkmap.h"
 #include "chunks.h"
 #include "cleanup.h"
+#include "history.h"
 #include "log.h"
 #include "volume.h"
 
@@ -64,14 +69,14 @@ find_entry (struct map_entry *entries, size_t n, uint64_t idx)
  */
 static int
 zero_tail (struct store *store, const struct head *h, const char *disk,
-           struct map_entry *e, uint32_t end_in_chunk)
+           const struct crypto *c, struct map_entry *e, uint32_t end_in_chunk)
 {
   const struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
   uint8_t hash[HASH_LEN], *buf;
   struct chunks *ch;
   int r = -1;
 
-  ch = chunks_new (store, h->chunk_size, &compression);
+  ch = chunks_new (store, h->chunk_size, &compression, c);
   if (ch == NULL)
     return -1;
   buf = malloc (h->chunk_size);
@@ -106,7 +111,7 @@ out:
  */
 static int
 cut_maps (struct store *store, const struct head *old, struct head *h,
-          const char *disk)
+          const char *disk, const struct crypto *c)
 {
   CLEANUP_FREE struct map_entry *entries = NULL;
   CLEANUP_FREE void *map = NULL;
@@ -117,7 +122,7 @@ cut_maps (struct store *store, const struct head *old, struct head *h,
   size_t n, kept, i, map_len;
   int r;
 
-  r = catalog_resolve (store, old, &entries, &n, bad);
+  r = catalog_resolve (store, old, c, &entries, &n, bad);
   if (r != STORE_OK) {
     s3cow_log_error ("disk %s: cannot read its map %s: nothing was resized",
                      disk, bad);
@@ -126,19 +131,20 @@ cut_maps (struct store *store, const struct head *old, struct head *h,
   for (kept = 0; kept < n && entries[kept].idx < nchunks; kept++)
     ;
   tail = end_in_chunk ? find_entry (entries, kept, nchunks - 1) : NULL;
-  if (tail && zero_tail (store, h, disk, tail, end_in_chunk) == -1)
+  if (tail && zero_tail (store, h, disk, c, tail, end_in_chunk) == -1)
     return -1;
   /* The tail may have become zeros: a full map lists no zero chunk. */
   for (i = n = 0; i < kept; i++)
     if (!hash_is_zero (entries[i].hash))
       entries[n++] = entries[i];
 
-  if (map_encode (entries, n, true, h->chunk_size, nchunks, &map, &map_len)
+  volume_new_map_key (key, disk, h->generation);
+  if (map_encode (entries, n, true, h->chunk_size, nchunks, c, key, &map,
+                  &map_len)
       == -1) {
-    s3cow_log_error ("out of memory for the map");
+    s3cow_log_error ("disk %s: cannot encode its new map: %m", disk);
     return -1;
   }
-  volume_new_map_key (key, disk, h->generation);
   if (store_put (store, key, map, map_len, NULL, NULL) != STORE_OK) {
     s3cow_log_error ("disk %s: cannot write its new map: nothing was resized",
                      disk);
@@ -177,10 +183,12 @@ check_lease (struct store *store, const char *disk)
 
 int
 volume_resize (struct store *store, const char *disk, uint64_t size,
-               bool shrink, uint64_t *old_size)
+               bool shrink, const struct crypto *c, uint64_t *old_size)
 {
   CLEANUP_FREE struct volume_head *vh = calloc (1, sizeof *vh);
+  CLEANUP_FREE void *raw = NULL;
   struct head h;
+  size_t raw_len;
   int r;
 
   if (vh == NULL) {
@@ -188,12 +196,22 @@ volume_resize (struct store *store, const char *disk, uint64_t size,
     return -1;
   }
   key_head (vh->key, disk);
-  r = catalog_read_head (store, disk, "", &vh->head, vh->etag, NULL, NULL);
+  vh->crypto = c;
+  r = catalog_read_head (store, disk, "", &vh->head, vh->etag, &raw, &raw_len);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   else if (r != STORE_OK)
     s3cow_log_error ("cannot read disk %s", disk);
   if (r != STORE_OK)
+    return -1;
+  if (vh->head.encrypted && c == NULL) {
+    s3cow_log_error ("disk %s is encrypted: resizing it needs its key "
+                     "(--encryption-key-file): nothing was resized",
+                     disk);
+    return -1;
+  }
+  if (history_check_head (vh->key, disk, c, &vh->head, raw, raw_len)
+      != STORE_OK)
     return -1;
   *old_size = vh->head.size;
   if (size == vh->head.size)
@@ -212,7 +230,7 @@ volume_resize (struct store *store, const char *disk, uint64_t size,
   h.size = size;
   h.generation++;
   h.committed = time (NULL);
-  if (size < vh->head.size && cut_maps (store, &vh->head, &h, disk) == -1)
+  if (size < vh->head.size && cut_maps (store, &vh->head, &h, disk, c) == -1)
     return -1;
   /* A commit of no data: the head's kept copy (history) comes with it. */
   r = volume_commit_head (store, vh, &h);

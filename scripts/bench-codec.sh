@@ -16,7 +16,9 @@
 # per GiB of chunks to encode and to decode.
 #
 # Environment (all optional):
-#   CODECS        compression= values (default "none lz4 zstd:1 zstd:3")
+#   CODECS        compression= values, each also with +enc: on an
+#                 encrypted disk (default "none lz4 zstd:1 zstd:3", each
+#                 without and with +enc)
 #   IMAGE         the image (default /var/tmp/s3cow-bench-ext4-SIZE.img,
 #                 made once and kept)
 #   IMAGE_SIZE    its size (default 400M)
@@ -41,7 +43,7 @@ build="$(realpath "${BUILD:-$root/build}")"
 plugin="$build/plugin/.libs/nbdkit-s3cow-plugin.so"
 s3cow="$build/cli/s3cow"
 codec_bench="$build/tests/chunk-codec-bench"
-codecs="${CODECS:-none lz4 zstd:1 zstd:3}"
+codecs="${CODECS:-none none+enc lz4 lz4+enc zstd:1 zstd:1+enc zstd:3 zstd:3+enc}"
 image_size="${IMAGE_SIZE:-400M}"
 image="${IMAGE:-/var/tmp/s3cow-bench-ext4-$image_size.img}"
 keep="${KEEP:-0}"
@@ -147,8 +149,15 @@ i=0
 for c in $codecs; do
   i=$((i + 1))
   store_for "$i"
+  # CODEC+enc: the same compression= on an encrypted disk.
+  comp="${c%+enc}"
+  key=()
+  if [ "$comp" != "$c" ]; then
+    [ -s "$work/key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/key"
+    key=(encryption-key=+"$work/key")
+  fi
   echo "==> compression=$c: write" >&2
-  srv_start export=d size="$bytes" compression="$c"
+  srv_start export=d size="$bytes" compression="$comp" "${key[@]}"
   t0=$EPOCHREALTIME
   nbdcopy --flush "$image" "$uri"
   t1=$EPOCHREALTIME
@@ -159,7 +168,7 @@ import json, sys
 print(json.load(sys.stdin)["bytes_stored"])')"
   [ -n "$none_stored" ] || [ "$c" != none ] || none_stored="$stored"
   echo "==> compression=$c: cold read" >&2
-  srv_start export=d compression="$c"
+  srv_start export=d compression="$comp" "${key[@]}"
   t2=$EPOCHREALTIME
   nbdcopy "$uri" null:
   t3=$EPOCHREALTIME

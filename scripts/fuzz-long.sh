@@ -29,7 +29,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(head map lease xml names config params creds chunk)
+[ ${#targets[@]} -gt 0 ] || targets=(head map lease xml names config params creds chunk seal)
 build="${S3COW_BUILD:-$root/build}"
 work="${S3COW_FUZZ_WORK:-$build/tests/fuzz/work}"
 jobs="${S3COW_FUZZ_JOBS:-1}"

@@ -198,7 +198,7 @@ new_cache (double wait_timeout, uint64_t readahead)
 static struct cache_disk *
 attach (struct cache *c)
 {
-  struct cache_disk *cd = cache_attach (c, "d", map, CS);
+  struct cache_disk *cd = cache_attach (c, "d", map, CS, NULL);
 
   if (cd == NULL)
     fail ("cache_attach");

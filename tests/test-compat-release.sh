@@ -3,14 +3,16 @@
 # all raw) keep working: its plugin, built from the git history, writes a
 # disk on the directory store; this build reads it back right, writes
 # compressed chunks into it (overwriting some old ones), reads the mix
-# back right from a cold cache, and s3cow fsck finds it sound.  SKIPs
-# outside a git checkout that has the release.
+# back right from a cold cache, and s3cow fsck finds it sound.  And the
+# other way: the release refuses an encrypted disk (its head's flags 0x7,
+# ids, history window and encryption, are unknown to it) instead of
+# misreading it.  SKIPs outside a git checkout that has the release.
 source "${srcdir:-.}/functions.sh"
 set -euo pipefail
 
 release=f2843bc
 src="${abs_top_srcdir:-$srcdir/..}"
-requires git tar autoreconf make nbdkit s3cow
+requires git tar autoreconf make nbdkit s3cow openssl timeout
 git -C "$src" cat-file -e "$release^{commit}" 2>/dev/null || {
   echo "$0: SKIP: $src is not a git checkout with $release" >&2
   exit 77
@@ -78,4 +80,14 @@ check(want)
 stop_nbdkit || fail "nbdkit exited with status $?"
 s3cow fsck d >"$tmpdir/fsck" || fail "fsck: $(cat "$tmpdir/fsck")"
 cat "$tmpdir/fsck"
+
+# An encrypted disk of this build, opened by the release: refused.
+openssl rand -hex 32 >"$tmpdir/key"
+s3cow create e 1M --chunk-size 64K --encryption-key-file "$tmpdir/key"
+if timeout 60 nbdkit -U - "$old_plugin" "${store[@]}" export=e --run true \
+  2>"$tmpdir/old.log"; then
+  fail "the $release plugin served an encrypted disk"
+fi
+grep -q "head has unknown flags 0x7" "$tmpdir/old.log" ||
+  fail "the $release plugin: $(cat "$tmpdir/old.log")"
 echo "$0: PASS"

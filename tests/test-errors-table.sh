@@ -28,6 +28,10 @@ table="${abs_top_srcdir:-$srcdir/..}/docs/errors.md"
 [ -r "$table" ] || fail "cannot read $table"
 ep="$S3COW_TEST_ENDPOINT"
 printf '%s' "not-the-secret-key" >"$tmpdir/wrong"
+# Encryption keys: the fixture's (bytes 00 01 .. 1f), another (all 11).
+/usr/bin/python3 -c 'print(bytes(range(32)).hex())' >"$tmpdir/key"
+/usr/bin/python3 -c 'print((b"\x11" * 32).hex())' >"$tmpdir/otherkey"
+echo 0123 >"$tmpdir/shortkey"
 printf '%s' "$S3COW_TEST_SECRET_KEY" >"$tmpdir/secret"
 
 # ---- the fixture: disk d with two maps (two commits) and two chunks ----
@@ -37,6 +41,8 @@ fixture ()
 {
   use_store "$1"
   s3cow create d 1M --chunk-size 64K
+  s3cow create ed 1M --chunk-size 64K --encryption-key-file "$tmpdir/key"
+  s3cow create ee 1M --chunk-size 64K --encryption-key-file "$tmpdir/key"
   serve
   nbd_py '
 CS = 65536
@@ -180,6 +186,16 @@ case_gc_grace () {
   refused "${store[@]}" export=d gc-grace=60 retry-time=30 timeout=10
 }
 case_no_disk () { refused "${store[@]}" export=nodisk; }
+case_encryption_key () {
+  refused "${store[@]}" export=d encryption-key=+"$tmpdir/shortkey"
+}
+case_not_encrypted () {
+  refused "${store[@]}" export=d encryption-key=+"$tmpdir/key"
+}
+case_key_missing () { refused "${store[@]}" export=ed; }
+case_key_wrong () {
+  refused "${store[@]}" export=ed encryption-key=+"$tmpdir/otherkey"
+}
 case_other_size () { refused "${store[@]}" export=d size=2M; }
 case_no_snapshot () { refused "${store[@]}" export=d@nosnap; }
 case_time_future () { refused "${store[@]}" export=d@2999-01-01T00:00:00Z; }
@@ -250,6 +266,11 @@ case_head_short () { damaged disks/d/head truncate20; }
 case_head_foreign () { damaged disks/d/head magic; }
 case_head_version () { damaged disks/d/head version; }
 case_head_oversized () { damaged disks/d/head oversized; }
+case_head_mac () {
+  obj_get disks/ed/head "$work/orig"
+  obj_put disks/ee/head "$work/orig"
+  refused "${store[@]}" export=ee encryption-key=+"$tmpdir/key"
+}
 case_map_missing () { missing "$map1"; }
 case_map_corrupt () { damaged "$map1" corrupt; }
 case_map_short () { damaged "$map1" truncate20; }

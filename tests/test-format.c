@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "chunkmap.h"
+#include "crypto.h"
 #include "format.h"
+#include "hash.h"
 #include "names.h"
 
 static int failures;
@@ -132,14 +134,14 @@ test_head_many_maps (void)
   for (i = 0; i < HEAD_MAX_MAPS + 1; i++)
     snprintf (h->maps[i], KEY_MAX_LEN, "disks/web1/maps/%016" PRIx32 "-bb", i);
   h->nmaps = HEAD_MAX_MAPS + 1;
-  CHECK (head_encode (h, (void **)&data, &len) == 0);
+  CHECK (head_encode (h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, d) == 0);
   CHECK_EQ_U64 (d->nmaps, HEAD_MAX_MAPS + 1);
   CHECK (strcmp (d->maps[HEAD_MAX_MAPS], h->maps[HEAD_MAX_MAPS]) == 0);
   free (data);
 
   h->nmaps = HEAD_READ_MAX_MAPS + 1;
-  CHECK (head_encode (h, (void **)&data, &len) == -1);
+  CHECK (head_encode (h, NULL, NULL, (void **)&data, &len) == -1);
   free (h);
   free (d);
 }
@@ -151,7 +153,7 @@ test_head (void)
   uint8_t *data, *copy;
   size_t len, i;
 
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == 0);
   CHECK_EQ_U64 (d.size, h.size);
   CHECK_EQ_U64 (d.chunk_size, h.chunk_size);
@@ -177,12 +179,12 @@ test_head (void)
   /* Invalid contents with a valid checksum. */
   h = sample_head ();
   h.chunk_size = 3 << 20;
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   h = sample_head ();
   strcpy (h.maps[0], "chunks/../../etc");
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
   /* The parent and the map keys are printed by s3cow ls and info: a name
@@ -207,20 +209,20 @@ test_head (void)
     for (i = 0; i < sizeof bad_parents / sizeof *bad_parents; i++) {
       h = sample_head ();
       strcpy (h.parent, bad_parents[i]);
-      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
       CHECK (head_decode ("k", data, len, &d) == -1);
       free (data);
     }
     for (i = 0; i < sizeof bad_maps / sizeof *bad_maps; i++) {
       h = sample_head ();
       strcpy (h.maps[1], bad_maps[i]);
-      CHECK (head_encode (&h, (void **)&data, &len) == 0);
+      CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
       CHECK (head_decode ("k", data, len, &d) == -1);
       free (data);
     }
     h = sample_head ();
     h.parent[0] = '\0';
-    CHECK (head_encode (&h, (void **)&data, &len) == 0);
+    CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
     CHECK (head_decode ("k", data, len, &d) == 0 && d.parent[0] == '\0');
     free (data);
   }
@@ -278,19 +280,19 @@ test_head_history (void)
   uint8_t *data;
   size_t len;
 
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == 0);
   CHECK (!d.has_history && head_history (&d) == HEAD_HISTORY_DEFAULT);
   free (data);
   h.has_history = true;
   h.history = 0;
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (data[12] == 2);
   CHECK (head_decode ("k", data, len, &d) == 0);
   CHECK (d.has_history && head_history (&d) == 0);
   free (data);
   h.history = HEAD_HISTORY_MAX + 1;
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (head_decode ("k", data, len, &d) == -1);
   free (data);
 }
@@ -302,14 +304,14 @@ test_head_ids (void)
   uint8_t *data, *with;
   size_t len, with_len, i;
 
-  CHECK (head_encode (&h, (void **)&data, &len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&data, &len) == 0);
   CHECK (data[12] == 0); /* flags */
   CHECK (head_decode ("k", data, len, &d) == 0);
   for (i = 0; i < HEAD_ID_LEN; i++)
     CHECK (d.op_id[i] == 0 && d.disk_id[i] == 0);
   memset (h.op_id, 0xa5, HEAD_ID_LEN);
   memset (h.disk_id, 0x5a, HEAD_ID_LEN);
-  CHECK (head_encode (&h, (void **)&with, &with_len) == 0);
+  CHECK (head_encode (&h, NULL, NULL, (void **)&with, &with_len) == 0);
   CHECK_EQ_U64 (with_len, len + 2 * HEAD_ID_LEN);
   CHECK (with[12] == 1);
   CHECK (head_decode ("k", with, with_len, &d) == 0);
@@ -350,8 +352,10 @@ test_map (void)
 
   for (i = 0; i < 3; i++)
     memset (in[i].hash, (int)i + 1, HASH_LEN);
-  CHECK (map_encode (in, 3, true, 1 << 20, 100, (void **)&data, &len) == 0);
-  CHECK (len <= map_max_size (100));
+  CHECK (
+      map_encode (in, 3, true, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
+  CHECK (len <= map_max_size (100, false));
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 3);
   CHECK (full);
@@ -366,17 +370,23 @@ test_map (void)
 
   /* Out of order or out of range entries. */
   in[1].idx = 0;
-  CHECK (map_encode (in, 3, false, 1 << 20, 100, (void **)&data, &len) == 0);
+  CHECK (
+      map_encode (in, 3, false, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
   in[1].idx = 5;
   in[2].idx = 100;
-  CHECK (map_encode (in, 3, false, 1 << 20, 101, (void **)&data, &len) == 0);
+  CHECK (
+      map_encode (in, 3, false, 1 << 20, 101, NULL, NULL, (void **)&data, &len)
+      == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == -1);
   free (data);
 
   /* An empty delta. */
-  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, (void **)&data, &len) == 0);
+  CHECK (map_encode (NULL, 0, false, 1 << 20, 100, NULL, NULL, (void **)&data,
+                     &len)
+         == 0);
   CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
   CHECK_EQ_U64 (n, 0);
   CHECK (!full);
@@ -488,9 +498,143 @@ test_lease (void)
   CHECK (lease_decode ("l", buf, len, &out) == -1);
 }
 
+/* Recompute the public checksum of an object, as a writer of the bucket
+ * can: then only the MAC can tell.
+ */
+static void
+fix_checksum (uint8_t *data, size_t len)
+{
+  hash_sha256 (data, len - 32, data + len - 32);
+}
+
+/* An encrypted disk's head and map: they round-trip, decode without the
+ * key, authenticate with it under their own key name only, and every
+ * change (checksum recomputed) fails the MAC.
+ */
+static void
+test_encrypted (void)
+{
+  uint8_t master[CRYPTO_KEY_LEN] = { 7 };
+  struct crypto *c = crypto_new (master), *other;
+  struct head h = sample_head (), d;
+  struct map_entry in[2]
+      = { { .idx = 1, .hash = { 1 } }, { .idx = 5, .hash = { 5 } } };
+  struct map_entry *out;
+  uint8_t *data, *plain;
+  size_t len, plain_len, n, i;
+  bool full;
+
+  master[0] = 8;
+  other = crypto_new (master);
+  if (c == NULL || other == NULL)
+    exit (EXIT_FAILURE);
+
+  /* Heads: no key, another key: not encoded. */
+  h.encrypted = true;
+  memcpy (h.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN);
+  CHECK (head_encode (&h, NULL, "disks/web1/head", (void **)&data, &len) == -1);
+  CHECK (head_encode (&h, other, "disks/web1/head", (void **)&data, &len)
+         == -1);
+  h.encrypted = false;
+  CHECK (head_encode (&h, NULL, NULL, (void **)&plain, &plain_len) == 0);
+  h.encrypted = true;
+  CHECK (head_encode (&h, c, "disks/web1/head", (void **)&data, &len) == 0);
+  CHECK_EQ_U64 (len, plain_len + CRYPTO_FINGERPRINT_LEN + CRYPTO_MAC_LEN);
+  CHECK (head_decode ("disks/web1/head", data, len, &d) == 0);
+  CHECK (d.encrypted);
+  CHECK (
+      memcmp (d.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN)
+      == 0);
+  CHECK (head_check_key ("web1", &d, c) == 0);
+  CHECK (head_check_key ("web1", &d, NULL) == -1);
+  CHECK (head_check_key ("web1", &d, other) == -1);
+  /* Flags bit 2 (4); the history window (bit 1) comes before the
+   * fingerprint, the MAC covers it.
+   */
+  CHECK ((data[12] & 4) != 0);
+  free (data);
+  h.has_history = true;
+  h.history = 3600;
+  CHECK (head_encode (&h, c, "disks/web1/head", (void **)&data, &len) == 0);
+  CHECK ((data[12] & 6) == 6);
+  CHECK (head_decode ("disks/web1/head", data, len, &d) == 0);
+  CHECK (d.encrypted && d.has_history && d.history == 3600);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  memcpy (data + len - 32 - CRYPTO_MAC_LEN - CRYPTO_FINGERPRINT_LEN - 8,
+          "\x01\x02\0\0\0\0\0\0", 8);
+  fix_checksum (data, len);
+  CHECK (head_decode ("disks/web1/head", data, len, &d) == 0);
+  CHECK (d.history == 0x201);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == -1);
+  free (data);
+  h.has_history = false;
+  CHECK (head_encode (&h, c, "disks/web1/head", (void **)&data, &len) == 0);
+  CHECK (head_decode ("disks/web1/head", data, len, &d) == 0);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  CHECK (object_check_mac (c, "disks/web2/head", data, len) == -1);
+  CHECK (object_check_mac (c, "disks/web1/snaps/s", data, len) == -1);
+  CHECK (object_check_mac (other, "disks/web1/head", data, len) == -1);
+  for (i = 0; i < len - 32; i += 7) {
+    data[i] ^= 4;
+    fix_checksum (data, len);
+    CHECK (object_check_mac (c, "disks/web1/head", data, len) == -1);
+    data[i] ^= 4;
+  }
+  fix_checksum (data, len);
+  CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  /* A head that is not encrypted fails an encrypted disk's check. */
+  CHECK (head_decode ("k", plain, plain_len, &d) == 0 && !d.encrypted);
+  CHECK (head_check_key ("web1", &d, c) == -1);
+  CHECK (object_check_mac (c, "disks/web1/head", plain, plain_len) == -1);
+  free (data);
+  free (plain);
+
+  /* Maps. */
+  CHECK (map_encode (in, 2, true, 1 << 20, 100, c, "disks/web1/maps/1-a",
+                     (void **)&data, &len)
+         == 0);
+  CHECK_EQ_U64 (len, 40 + 2 * 40 + 64);
+  CHECK (len <= map_max_size (2, true) && len > map_max_size (2, false));
+  CHECK (map_decode ("disks/web1/maps/1-a", data, len, 1 << 20, 100, &out, &n,
+                     &full)
+         == 0);
+  CHECK (n == 2 && full && out[1].idx == 5 && out[1].hash[0] == 5);
+  free (out);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == 0);
+  CHECK (object_check_mac (c, "disks/web2/maps/1-a", data, len) == -1);
+  /* Its entry count from its size alone, and its kind from its start. */
+  {
+    uint64_t entries = 99;
+
+    CHECK (map_entries_from_size (len, &entries) && entries == 2);
+    CHECK (map_peek_full ("m", data, MAP_PEEK_LEN, &full) == 0 && full);
+    CHECK (map_entries_from_size (40 + 3 * 40 + 32, &entries) && entries == 3);
+    CHECK (map_entries_from_size (40 + 64, &entries) && entries == 0);
+    CHECK (!map_entries_from_size (40 + 40 + 31, &entries));
+  }
+  CHECK (object_check_mac (c, "disks/web1/maps/2-a", data, len) == -1);
+  /* Two entries' addresses swapped. */
+  memcpy (data + 48, in[1].hash, HASH_LEN);
+  memcpy (data + 88, in[0].hash, HASH_LEN);
+  fix_checksum (data, len);
+  CHECK (map_decode ("m", data, len, 1 << 20, 100, &out, &n, &full) == 0);
+  free (out);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == -1);
+  free (data);
+  CHECK (
+      map_encode (in, 2, true, 1 << 20, 100, NULL, NULL, (void **)&data, &len)
+      == 0);
+  CHECK (object_check_mac (c, "disks/web1/maps/1-a", data, len) == -1);
+  free (data);
+
+  crypto_free (c);
+  crypto_free (other);
+}
+
 int
 main (void)
 {
+  test_encrypted ();
   test_names ();
   test_head ();
   test_head_many_maps ();

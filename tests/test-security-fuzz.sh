@@ -15,7 +15,7 @@ set -euo pipefail
 
 fuzzdir="${abs_top_builddir:-..}/tests/fuzz"
 src="${srcdir:-.}/fuzz"
-targets=(head map lease xml names config params creds chunk)
+targets=(head map lease xml names config params creds chunk seal)
 for t in "${targets[@]}"; do
   if [ ! -x "$fuzzdir/fuzz-$t" ]; then
     echo "$0: SKIP: $fuzzdir/fuzz-$t is not built (configure found no" \

@@ -5,7 +5,8 @@
  * rest is the object.  Checked besides memory safety: a refused map logs
  * why; an accepted one has strictly ascending entries below the disk's
  * chunk count, as many as its size says, and re-encodes to the same bytes
- * (when its reserved field is 0, which the decoder does not check).
+ * (when its reserved field is 0, which the decoder does not check, and
+ * it is not authenticated: that needs its disk's key).
  */
 #include <config.h>
 
@@ -52,19 +53,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
   FUZZ_ASSERT (fuzz_log_errors == errors);
   FUZZ_ASSERT (e != NULL);
-  FUZZ_ASSERT (size <= map_max_size (nchunks));
-  FUZZ_ASSERT (size == 40 + n * (8 + HASH_LEN) + 32);
+  FUZZ_ASSERT (size <= map_max_size (nchunks, true));
+  FUZZ_ASSERT (size == 40 + n * (8 + HASH_LEN) + 32
+               || size == 40 + n * (8 + HASH_LEN) + 64);
   for (i = 0; i < n; i++) {
     FUZZ_ASSERT (e[i].idx < nchunks);
     FUZZ_ASSERT (i == 0 || e[i].idx > e[i - 1].idx);
   }
 
-  /* Header: magic 8, version 4, flags 4, chunk size 4, reserved 4 (at 20),
-   * chunk count 8 (at 24), entry count 8.
+  /* Header: magic 8, version 4, flags 4 (at 12; bit 1: a MAC), chunk
+   * size 4, reserved 4 (at 20), chunk count 8 (at 24), entry count 8.
    */
-  if (le64 (data + 16) >> 32 == 0) {
-    FUZZ_ASSERT (map_encode (e, n, full, chunk_size, le64 (data + 24), &again,
-                             &again_len)
+  if (le64 (data + 16) >> 32 == 0 && (le64 (data + 8) >> 32 & 2) == 0) {
+    FUZZ_ASSERT (map_encode (e, n, full, chunk_size, le64 (data + 24), NULL,
+                             NULL, &again, &again_len)
                  == 0);
     FUZZ_ASSERT (again_len == size);
     FUZZ_ASSERT (memcmp (again, data, size) == 0);

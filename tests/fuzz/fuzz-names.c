@@ -104,7 +104,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     memcpy (h.maps[0], key, strlen (key) + 1);
     snprintf (h.parent, sizeof h.parent, "%s", name);
-    FUZZ_ASSERT (head_encode (&h, &obj, &len) == 0);
+    FUZZ_ASSERT (head_encode (&h, NULL, NULL, &obj, &len) == 0);
     FUZZ_ASSERT (head_decode ("disks/fuzz/head", obj, len, &h) == 0);
     free (obj);
   }

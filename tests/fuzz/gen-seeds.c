@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #include "chunk_codec.h"
+#include "chunk_seal.h"
+#include "crypto.h"
 #include "format.h"
 #include "names.h"
 
@@ -89,7 +91,7 @@ heads (void)
   h.chunk_size = 1 << 20;
   h.generation = 0;
   h.created = h.committed = 1700000000;
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "new-disk", data, len);
   free (data);
 
@@ -99,7 +101,7 @@ heads (void)
   key_map (h.maps[0], "web1", 7, "0123456789abcdef");
   key_map (h.maps[1], "web1-test", 40, "fedcba9876543210");
   key_map (h.maps[2], "web1-test", 42, "fedcba9876543210");
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "fork-three-maps", data, len);
   free (data);
 
@@ -108,9 +110,32 @@ heads (void)
   h.chunk_size = CHUNK_SIZE_MAX;
   for (i = 0; i < h.nmaps; i++)
     key_map (h.maps[i], "a-disk-name-of-some-length", i, "0011223344556677");
-  head_encode (&h, &data, &len);
+  head_encode (&h, NULL, NULL, &data, &len);
   put ("head", "max-maps", data, len);
   free (data);
+
+  /* An encrypted disk's head (ids, fingerprint, MAC). */
+  {
+    static const uint8_t master[CRYPTO_KEY_LEN] = { 3 };
+    struct crypto *c = crypto_new (master);
+
+    if (c == NULL)
+      exit (1);
+    h.nmaps = 1;
+    h.size = 1 << 30;
+    h.chunk_size = 1 << 20;
+    memset (h.op_id, 1, sizeof h.op_id);
+    memset (h.disk_id, 2, sizeof h.disk_id);
+    h.has_history = true; /* as every commit writes it */
+    h.history = 86400;
+    h.encrypted = true;
+    memcpy (h.key_fingerprint, crypto_fingerprint (c), CRYPTO_FINGERPRINT_LEN);
+    if (head_encode (&h, c, "disks/fuzz/head", &data, &len) == -1)
+      exit (1);
+    put ("head", "encrypted", data, len);
+    free (data);
+    crypto_free (c);
+  }
 }
 
 static void
@@ -133,13 +158,32 @@ maps (void)
     bool full = i == 0;
     const char *name = i == 0 ? "full" : i == 1 ? "delta" : "empty";
 
-    map_encode (e, n, full, 1 << 20, 16, &data, &len);
+    map_encode (e, n, full, 1 << 20, 16, NULL, NULL, &data, &len);
     b = malloc (len + 3);
     memcpy (b, prefix, 3);
     memcpy (b + 3, data, len);
     put ("map", name, b, len + 3);
     free (b);
     free (data);
+  }
+
+  /* An encrypted disk's map (with a MAC). */
+  {
+    static const uint8_t master[CRYPTO_KEY_LEN] = { 3 };
+    struct crypto *c = crypto_new (master);
+
+    if (c == NULL
+        || map_encode (e, 5, true, 1 << 20, 16, c,
+                       "disks/fuzz/maps/0000000000000001-fuzz", &data, &len)
+               == -1)
+      exit (1);
+    b = malloc (len + 3);
+    memcpy (b, prefix, 3);
+    memcpy (b + 3, data, len);
+    put ("map", "authenticated", b, len + 3);
+    free (b);
+    free (data);
+    crypto_free (c);
   }
 }
 
@@ -310,6 +354,51 @@ chunks (void)
   free (b);
 }
 
+/* fuzz-seal: a chunk id, then the sealed object of a 64 KiB chunk under
+ * the fuzzer's key (00 01 .. 1f), one per codec.
+ */
+static void
+seals (void)
+{
+  static const struct chunk_compression codecs[] = {
+    { .codec = CHUNK_CODEC_NONE },
+    { .codec = CHUNK_CODEC_LZ4 },
+    { .codec = CHUNK_CODEC_ZSTD, .level = 1 },
+  };
+  static const char *names[] = { "none", "lz4", "zstd" };
+  uint32_t cs = 65536;
+  uint8_t master[CRYPTO_KEY_LEN];
+  char *plain = calloc (1, cs);
+  uint8_t *b = malloc (CRYPTO_ID_LEN + chunk_object_max_len (cs));
+  uint8_t *scratch = malloc (chunk_object_max_len (cs));
+  const char *why;
+  struct crypto *c;
+  size_t i, len;
+
+  for (i = 0; i < CRYPTO_KEY_LEN; i++)
+    master[i] = i;
+  c = crypto_new (master);
+  if (c == NULL || plain == NULL || b == NULL || scratch == NULL)
+    exit (1);
+  for (i = 0; i + 40 < cs; i += 40)
+    snprintf (plain + i, 41, "line %08zu of a compressible chunk....\n", i);
+  if (crypto_chunk_id (c, plain, cs, b) == -1)
+    exit (1);
+  for (i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+    if (chunk_seal_encode (c, b, &codecs[i], plain, cs, b + CRYPTO_ID_LEN, &len,
+                           scratch, &why)
+        == -1) {
+      fprintf (stderr, "chunk_seal_encode %s: %s\n", names[i], why);
+      exit (1);
+    }
+    put ("seal", names[i], b, CRYPTO_ID_LEN + len);
+  }
+  crypto_free (c);
+  free (plain);
+  free (b);
+  free (scratch);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -326,5 +415,6 @@ main (int argc, char **argv)
   config ();
   params ();
   chunks ();
+  seals ();
   return 0;
 }
