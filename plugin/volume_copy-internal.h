@@ -90,4 +90,12 @@ int copy_check_relied (struct copy *c);
 
 void copy_free_relied (struct copy *c);
 
+/* The instance of the map a copy of the state src writes: "copy" and 16
+ * hex digits of src's op id, which every write of a head changes, so that
+ * the destination's map names the source state it holds (random when src
+ * has no op id: written before op ids existed).
+ */
+#define COPY_INSTANCE_LEN (4 + 2 * 8)
+void copy_map_instance (const struct head *src, char *instance);
+
 #endif /* S3COW_VOLUME_COPY_INTERNAL_H */

@@ -374,14 +374,10 @@ write_map (struct copy *c, const struct map_entry *entries, size_t n, char *key)
 {
   const struct head *s = &c->src->head;
   CLEANUP_FREE void *map = NULL;
-  char instance[5 + 2 * 8 + 1];
-  uint8_t id[HEAD_ID_LEN];
-  size_t len, i;
+  char instance[COPY_INSTANCE_LEN + 1];
+  size_t len;
 
-  volume_new_id (id);
-  strcpy (instance, "copy");
-  for (i = 0; i < 8; i++)
-    sprintf (instance + 4 + 2 * i, "%02x", id[i]);
+  copy_map_instance (s, instance);
   key_map (key, c->dst_disk, s->generation, instance);
   if (map_encode (entries, n, true, s->chunk_size, head_nchunks (s),
                   c->src->crypto, key, &map, &len)

@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "history.h"
 #include "log.h"
+#include "volume.h"
 #include "volume_copy-internal.h"
 
 /* ---- the destination's disk ---- */
@@ -93,11 +94,37 @@ id_is_zero (const uint8_t id[HEAD_ID_LEN])
   return memcmp (id, zero, HEAD_ID_LEN) == 0;
 }
 
-static bool
-same_state (const struct head *a, const struct head *b)
+void
+copy_map_instance (const struct head *src, char *instance)
 {
-  return a->generation == b->generation && a->committed == b->committed
-         && a->size == b->size;
+  uint8_t id[HEAD_ID_LEN];
+  size_t i;
+
+  if (id_is_zero (src->op_id))
+    volume_new_id (id);
+  else
+    memcpy (id, src->op_id, HEAD_ID_LEN);
+  strcpy (instance, "copy");
+  for (i = 0; i < 8; i++)
+    sprintf (instance + 4 + 2 * i, "%02x", id[i]);
+}
+
+/* Does h, written by a copy, hold the state s (the map it names was
+ * written for s's op id)?  Not generation and commit time: a server that
+ * opens the copy claims its head (a new generation, the same map), and
+ * the source may reach that generation in the same second with other data.
+ */
+static bool
+same_state (const struct head *h, const struct head *s)
+{
+  char instance[COPY_INSTANCE_LEN + 1];
+  const char *name;
+
+  if (id_is_zero (s->op_id) || !written_by_copy (h) || h->size != s->size)
+    return false;
+  copy_map_instance (s, instance);
+  name = strrchr (h->maps[0], '/');
+  return name && strstr (name, instance) != NULL;
 }
 
 /* The destination's label for messages: DISK or DISK@SNAP. */
