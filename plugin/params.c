@@ -171,9 +171,14 @@ params_config (const char *key, const char *value)
     params.store_config.ca_file = params.ca_file;
   } else if (strcmp (key, "tls-verify") == 0)
     return parse_bool (key, value, &params.store_config.tls_verify);
-  else if (strcmp (key, "virtual-host") == 0)
-    return parse_bool (key, value, &params.store_config.virtual_host);
-  else if (strcmp (key, "timeout") == 0)
+  else if (strcmp (key, "virtual-host") == 0) {
+    bool virtual_host;
+
+    if (parse_bool (key, value, &virtual_host) == -1)
+      return -1;
+    params.store_config.addressing
+        = virtual_host ? STORE_ADDRESSING_VIRTUAL : STORE_ADDRESSING_PATH;
+  } else if (strcmp (key, "timeout") == 0)
     return parse_time (key, value, &params.store_config.timeout);
   else if (strcmp (key, "retry-time") == 0)
     return parse_time (key, value, &params.store_config.retry_time);

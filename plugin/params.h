@@ -81,7 +81,8 @@ double params_retry_time (void);
   "storage-class=<CLS>  Storage class of chunks and maps (STANDARD_IA, "       \
   "...).\n"                                                                    \
   "tls-verify=false     Do not verify the server's certificate.\n"             \
-  "virtual-host=true    Use bucket.host URLs.\n"                               \
+  "virtual-host=BOOL    bucket.host (true) or host/bucket (false) URLs\n"      \
+  "                     (default: bucket.host on AWS only).\n"                 \
   "timeout=<TIME>       Timeout of one S3 request (default 30s).\n"            \
   "retry-time=<TIME>    Time budget for retrying one S3 call (default 1m).\n"  \
   "connections=<N>      Parallel S3 connections (default 16).\n"               \
