@@ -105,8 +105,9 @@ static const struct command commands[] = {
     "snapshots, or whose lease is held by a server, is refused unless\n"
     "--force is given; --force also removes its snapshots.  Data is freed by\n"
     "gc later, and only what no other disk or snapshot uses.\n" },
-  { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE,
-    false, "[--grace DURATION] [--dry-run] [--verbose] [--force]",
+  { "gc", cmd_gc, 0, 0,
+    OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE | OPT_JSON, false,
+    "[--grace DURATION] [--dry-run] [--verbose] [--force] [--json]",
     "Delete the kept heads that left their disk's history window, then the\n"
     "chunks and maps that no disk, snapshot or kept head references and that\n"
     "are older than the grace period (default 1h; e.g. 30s, 10m, 2h, 1d).\n"
@@ -115,7 +116,7 @@ static const struct command commands[] = {
     "refuses a shorter one unless --force is given (safe only when no server\n"
     "writes to the bucket).  --dry-run lists what would be deleted;\n"
     "--verbose names what is deleted.\n" },
-  { "fsck", cmd_fsck, 0, 1, 0, false, "[DISK[@SNAPSHOT]]",
+  { "fsck", cmd_fsck, 0, 1, OPT_JSON, false, "[DISK[@SNAPSHOT]] [--json]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"
     "every disk and snapshot, exists and decodes, and that every chunk they\n"
     "reference exists and matches its hash (all are downloaded).  Exits 1\n"
