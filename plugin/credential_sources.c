@@ -12,6 +12,7 @@
  *   SRC_IMDS       PUT /latest/api/token (X-aws-ec2-metadata-token-ttl-
  *                  seconds), GET .../iam/security-credentials/ (the role),
  *                  GET .../iam/security-credentials/ROLE, with the token
+ *                  (without one if the PUT fails and IMDSv1 is allowed)
  *
  * Every HTTP exchange is one libcurl easy request, bounded in time (a
  * connect timeout, a total timeout) and in size (BODY_MAX).  The answers
@@ -41,6 +42,7 @@
 #include "cleanup.h"
 #include "credentials-internal.h"
 #include "credentials.h"
+#include "log.h"
 #include "s3_xml.h"
 
 extern char **environ;
@@ -523,7 +525,10 @@ out:
   return set;
 }
 
-/* c->a the base URL ("http://169.254.169.254"). */
+/* c->a the base URL ("http://169.254.169.254"); c->b non-NULL: IMDSv1 is
+ * allowed, for an instance whose token PUT fails (IMDSv2 answers lost
+ * beyond the hop limit, in a container), and only then.
+ */
 static struct creds_set *
 fetch_imds (struct creds *c, struct body *b, char *errmsg, size_t errmsg_size)
 {
@@ -546,20 +551,27 @@ fetch_imds (struct creds *c, struct body *b, char *errmsg, size_t errmsg_size)
       = http_call ("PUT", url, hdrs, NULL, 1000, 5000, b, errmsg, errmsg_size);
   curl_slist_free_all (hdrs);
   hdrs = NULL;
-  if (status == -1)
+  if (status == -1 && c->b == NULL)
     return NULL;
   if (status != 200 || b->len == 0 || strpbrk (b->data, "\r\n")) {
-    snprintf (errmsg, errmsg_size, "token: HTTP %ld%s", status,
-              status == 200 ? " with a bad token" : "");
-    goto out;
+    if (c->b == NULL) {
+      snprintf (errmsg, errmsg_size, "token: HTTP %ld%s", status,
+                status == 200 ? " with a bad token" : "");
+      goto out;
+    }
+    s3cow_debug (http,
+                 "credentials: no IMDSv2 token (%s): IMDSv1, as "
+                 "AWS_EC2_METADATA_V1_DISABLED=false allows",
+                 status == -1 ? errmsg : "an HTTP error");
+  } else {
+    if (asprintf (&hdr, "X-aws-ec2-metadata-token: %s", b->data) == -1) {
+      hdr = NULL;
+      goto oom;
+    }
+    hdrs = curl_slist_append (NULL, hdr);
+    if (hdrs == NULL)
+      goto oom;
   }
-  if (asprintf (&hdr, "X-aws-ec2-metadata-token: %s", b->data) == -1) {
-    hdr = NULL;
-    goto oom;
-  }
-  hdrs = curl_slist_append (NULL, hdr);
-  if (hdrs == NULL)
-    goto oom;
 
   /* 2. The role. */
   free (url);

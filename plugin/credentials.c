@@ -673,6 +673,11 @@ creds_chain_new (const char *region, struct creds **out)
   {
     const char *dis = env ("AWS_EC2_METADATA_DISABLED");
     const char *base = env ("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    /* IMDSv1 only when asked for: the SDKs fall back to it unless this is
+     * true; s3cow only when it is false.
+     */
+    const char *v1 = env ("AWS_EC2_METADATA_V1_DISABLED");
+    bool v1_allowed = v1 && strcasecmp (v1, "false") == 0;
     size_t n;
 
     if (dis && strcasecmp (dis, "true") == 0)
@@ -682,11 +687,13 @@ creds_chain_new (const char *region, struct creds **out)
     n = strlen (url);
     while (n > 0 && url[n - 1] == '/')
       url[--n] = '\0';
-    if (asprintf (&src, "instance metadata at %s", url) == -1) {
+    if (asprintf (&src, "instance metadata at %s%s", url,
+                  v1_allowed ? " (IMDSv1 allowed)" : "")
+        == -1) {
       src = NULL;
       goto oom;
     }
-    *out = provider (SRC_IMDS, src, url, NULL, NULL);
+    *out = provider (SRC_IMDS, src, url, v1_allowed ? "v1" : NULL, NULL);
     return *out ? 0 : -1;
   }
 

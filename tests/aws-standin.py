@@ -6,6 +6,8 @@ One HTTP server on 127.0.0.1 answers as
       PUT /latest/api/token (X-aws-ec2-metadata-token-ttl-seconds)
       GET /latest/meta-data/iam/security-credentials/[ROLE]
           (X-aws-ec2-metadata-token)
+    or, with --imds-v1-only, as an instance whose token PUT fails (403)
+    and whose GETs need no token (IMDSv1)
   - the ECS / EKS Pod Identity container endpoint:
       GET /container/credentials (Authorization: --container-token)
   - STS AssumeRoleWithWebIdentity: POST /sts/ (form body)
@@ -172,6 +174,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         if self.path != "/latest/api/token":
             return self.answer(404, "not found")
+        if args.imds_v1_only:
+            log("imds token refused (--imds-v1-only)")
+            return self.answer(403, "no IMDSv2 here")
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
         if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
             log("imds token: bad ttl header %r" % ttl)
@@ -193,7 +198,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ok = token in imds_tokens
             if not ok:
                 log("imds GET %s without a valid token (IMDSv1)" % path)
-                return self.answer(401, "IMDSv2 only")
+                if not args.imds_v1_only:
+                    return self.answer(401, "IMDSv2 only")
             if self.failing():
                 return
             if path == prefix:
@@ -269,6 +275,7 @@ def main():
     p.add_argument("--web-token", default="standin-web-identity-token")
     p.add_argument("--role-arn", default="arn:aws:iam::123456789012:role/s3cow")
     p.add_argument("--fail-file")
+    p.add_argument("--imds-v1-only", action="store_true")
     args = p.parse_args()
     if not args.key and not args.rgw_conf:
         sys.exit("aws-standin: give --key or --rgw-conf")
