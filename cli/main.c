@@ -35,8 +35,9 @@ enum {
   OPT_TO = 1 << 7, /* --to-endpoint, --to-region, --to-profile */
   OPT_JOBS = 1 << 8,
   OPT_HISTORY = 1 << 9,
+  OPT_SNAPSHOTS = 1 << 10,
 };
-#define OPT_LAST OPT_HISTORY
+#define OPT_LAST OPT_SNAPSHOTS
 
 struct command {
   const char *name;
@@ -100,11 +101,13 @@ static const struct command commands[] = {
     "referenced, bytes unique (freed if the disk were removed and gc ran)\n"
     "and shared with other disks and snapshots, logical and as stored\n"
     "(compressed), and its lease.\n" },
-  { "rm", cmd_rm, 1, 1, OPT_FORCE, false, "DISK[@SNAPSHOT] [--force]",
+  { "rm", cmd_rm, 1, 1, OPT_FORCE | OPT_SNAPSHOTS, false,
+    "DISK[@SNAPSHOT] [--snapshots] [--force]",
     "Remove a disk (its head, and its lease) or one snapshot.  A disk with\n"
-    "snapshots, or whose lease is held by a server, is refused unless\n"
-    "--force is given; --force also removes its snapshots.  Data is freed by\n"
-    "gc later, and only what no other disk or snapshot uses.\n" },
+    "snapshots is refused unless --snapshots is given (which removes them\n"
+    "too); a disk whose lease a server holds (or that cannot be read) is\n"
+    "refused unless --force is given.  Data is freed by gc later, and only\n"
+    "what no other disk or snapshot uses.\n" },
   { "gc", cmd_gc, 0, 0,
     OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE | OPT_JSON, false,
     "[--grace DURATION] [--dry-run] [--verbose] [--force] [--json]",
@@ -298,6 +301,7 @@ enum {
   LONG_TO_PROFILE,
   LONG_JOBS,
   LONG_HISTORY,
+  LONG_SNAPSHOTS,
   LONG_SSE,
   LONG_SSE_KMS_KEY_ID,
   LONG_STORAGE_CLASS,
@@ -330,6 +334,7 @@ static const struct option long_options[] = {
   { "to-profile", required_argument, NULL, LONG_TO_PROFILE },
   { "jobs", required_argument, NULL, LONG_JOBS },
   { "history", required_argument, NULL, LONG_HISTORY },
+  { "snapshots", no_argument, NULL, LONG_SNAPSHOTS },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -364,6 +369,8 @@ opt_name (unsigned bit)
     return "--jobs";
   case OPT_HISTORY:
     return "--history";
+  case OPT_SNAPSHOTS:
+    return "--snapshots";
   default:
     return "?";
   }
@@ -474,6 +481,10 @@ main (int argc, char **argv)
     case LONG_SHRINK:
       cli.shrink = true;
       given |= OPT_SHRINK;
+      break;
+    case LONG_SNAPSHOTS:
+      cli.snapshots = true;
+      given |= OPT_SNAPSHOTS;
       break;
     case LONG_TO_ENDPOINT:
       cli.to_endpoint = optarg;
