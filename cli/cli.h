@@ -52,8 +52,9 @@ struct cli {
   struct store *store; /* NULL until cli_store */
 
   /* Options of the subcommands (main.c checks which apply where). */
-  bool json;           /* ls, info, diff */
+  bool json;           /* ls, info, diff, log, gc, fsck */
   bool force;          /* rm, unlock, gc */
+  bool snapshots;      /* rm: a disk's snapshots too */
   bool dry_run;        /* gc */
   bool verbose;        /* gc: name every object deleted */
   bool progress;       /* gc, fsck: stderr is a terminal */

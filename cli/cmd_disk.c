@@ -102,7 +102,7 @@ cmd_rm (struct cli *cli, int argc, char **argv)
   if (snap[0])
     r = volume_rm_snapshot (store, disk, snap);
   else
-    r = volume_rm_disk (store, disk, cli->force);
+    r = volume_rm_disk (store, disk, cli->snapshots, cli->force);
   return r == 0 ? EXIT_OK : EXIT_FAIL;
 }
 

@@ -25,8 +25,10 @@
  *   corrupt kept head disks/D/history/<name> (disk D)
  *
  * Problems go to stdout (the decoders' details to stderr), then a summary;
- * the exit status is 1 if there was any problem.  Memory: one set entry per
- * distinct chunk, plus one root's resolved map at a time.
+ * the exit status is 1 if there was any problem.  --json: one object,
+ * written as fsck goes: "problems" (those lines, as strings), then the
+ * counts and "completed" (false when fsck stopped on an error).  Memory: one
+ * set entry per distinct chunk, plus one root's resolved map at a time.
  */
 #include <config.h>
 
@@ -200,10 +202,32 @@ problem (struct fsck *f, const char *fmt, ...)
 
   progress_done (f->cli);
   va_start (ap, fmt);
-  vprintf (fmt, ap);
+  if (f->cli->json) {
+    char line[1024];
+
+    vsnprintf (line, sizeof line, fmt, ap);
+    printf ("%s\n    ", f->problems ? "," : "");
+    json_string (stdout, line);
+  } else {
+    vprintf (fmt, ap);
+    putchar ('\n');
+  }
   va_end (ap);
-  putchar ('\n');
   f->problems++;
+}
+
+/* The end of the --json object. */
+static void
+print_json_counts (const struct fsck *f, bool completed)
+{
+  printf ("%s],\n"
+          "  \"disks_and_snapshots\": %" PRIu64 ",\n"
+          "  \"chunks_checked\": %" PRIu64 ",\n"
+          "  \"bytes_checked\": %" PRIu64 ",\n"
+          "  \"problem_count\": %" PRIu64 ",\n"
+          "  \"completed\": %s\n}\n",
+          f->problems ? "\n  " : "", f->roots_checked, f->chunks_checked,
+          f->bytes_checked, f->problems, completed ? "true" : "false");
 }
 
 static const char *
@@ -471,6 +495,7 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
   struct head h;
   size_t i;
   int status = EXIT_FAIL, r;
+  bool completed = false;
 
   if (argc > 1 && name_parse_ref (argv[1], &ref) == -1)
     return EXIT_USAGE;
@@ -485,6 +510,8 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
     s3cow_log_error ("out of memory");
     return EXIT_FAIL;
   }
+  if (cli->json)
+    printf ("{\n  \"problems\": [");
 
   if (ref.at_time) {
     if (check_time (&f, &ref) == -1)
@@ -529,6 +556,10 @@ cmd_fsck (struct cli *cli, int argc, char **argv)
       goto out;
 summary:
   progress_done (cli);
+  status = f.problems ? EXIT_FAIL : EXIT_OK;
+  completed = true;
+  if (cli->json)
+    goto out;
   printf ("fsck: %" PRIu64 " disks and snapshots, %" PRIu64 " chunks (%" PRIu64
           " bytes) checked: ",
           f.roots_checked, f.chunks_checked, f.bytes_checked);
@@ -536,10 +567,11 @@ summary:
     printf ("%" PRIu64 " problem%s\n", f.problems, f.problems == 1 ? "" : "s");
   else
     printf ("no problems\n");
-  status = f.problems ? EXIT_FAIL : EXIT_OK;
 
 out:
   progress_done (cli);
+  if (cli->json)
+    print_json_counts (&f, completed);
   roots_free (&roots);
   hashset_free (f.checked);
   hashset_free (f.maps);

@@ -1,5 +1,10 @@
 /* s3cow command: gc.  Arguments and output only: the mark and sweep, and
  * why they are safe while servers write, are plugin/volume_gc.c's.
+ *
+ * --json: one object, written as gc goes (a bucket may hold millions of
+ * objects to delete): "dry_run", "objects" (with --dry-run or --verbose:
+ * each object deleted, or that would be, as key, size, modified), then
+ * the counts, and "completed" (false when gc stopped on an error).
  */
 #include <config.h>
 
@@ -17,13 +22,23 @@ gc_progress (void *opaque, const char *line)
   progress (opaque, "%s", line);
 }
 
+/* Objects listed so far in the JSON output. */
+static uint64_t json_objects;
+
 static void
 gc_swept (void *opaque, const char *key, uint64_t size, time_t mtime)
 {
   const struct cli *cli = opaque;
   char t[32];
 
-  if (cli->dry_run) {
+  if (cli->json) {
+    if (!cli->dry_run && !cli->verbose)
+      return;
+    printf ("%s\n    { \"key\": ", json_objects++ ? "," : "");
+    json_string (stdout, key);
+    printf (", \"size\": %" PRIu64 ", \"modified\": \"%s\" }", size,
+            iso_time (mtime, t));
+  } else if (cli->dry_run) {
     progress_done (cli);
     printf ("would delete %s (%" PRIu64 " bytes, modified %s)\n", key, size,
             iso_time (mtime, t));
@@ -31,6 +46,27 @@ gc_swept (void *opaque, const char *key, uint64_t size, time_t mtime)
     progress_done (cli);
     printf ("deleted %s (%" PRIu64 " bytes)\n", key, size);
   }
+}
+
+/* The end of the --json object: the counts of res. */
+static void
+print_json_counts (const struct volume_gc_result *res, bool completed)
+{
+  printf ("%s],\n"
+          "  \"disks_and_snapshots\": %zu,\n"
+          "  \"maps_in_use\": %zu,\n"
+          "  \"chunks_in_use\": %zu,\n"
+          "  \"maps_deleted\": %" PRIu64 ",\n"
+          "  \"chunks_deleted\": %" PRIu64 ",\n"
+          "  \"bytes_deleted\": %" PRIu64 ",\n"
+          "  \"kept_heads_in_use\": %" PRIu64 ",\n"
+          "  \"kept_heads_deleted\": %" PRIu64 ",\n"
+          "  \"young_chunks\": %" PRIu64 ",\n"
+          "  \"completed\": %s\n}\n",
+          json_objects ? "\n  " : "", res->roots, res->maps_in_use,
+          res->chunks_in_use, res->maps_deleted, res->chunks_deleted,
+          res->bytes_deleted, res->kept_heads, res->kept_deleted, res->young,
+          completed ? "true" : "false");
 }
 
 int
@@ -45,8 +81,13 @@ cmd_gc (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
+  if (cli->json)
+    printf ("{\n  \"dry_run\": %s,\n  \"objects\": [",
+            cli->dry_run ? "true" : "false");
   r = volume_gc (store, cli->grace, cli->force, cli->dry_run, &ops, &res);
   progress_done (cli);
+  if (cli->json)
+    print_json_counts (&res, r == 0);
   if (r == -1) {
     if (res.sweeping && !cli->dry_run)
       s3cow_log_error ("gc stopped: what it deleted before was unreferenced");
@@ -54,6 +95,8 @@ cmd_gc (struct cli *cli, int argc, char **argv)
       s3cow_log_error ("gc stopped: nothing was deleted");
     return EXIT_FAIL;
   }
+  if (cli->json)
+    return EXIT_OK;
   printf ("gc: %zu disks and snapshots use %zu maps and %zu chunks; %s %" PRIu64
           " maps and %" PRIu64 " chunks (%" PRIu64 " bytes)",
           res.roots, res.maps_in_use, res.chunks_in_use,

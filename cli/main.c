@@ -36,8 +36,9 @@ enum {
   OPT_JOBS = 1 << 8,
   OPT_HISTORY = 1 << 9,
   OPT_ENCRYPTION_KEY = 1 << 10,
+  OPT_SNAPSHOTS = 1 << 11,
 };
-#define OPT_LAST OPT_ENCRYPTION_KEY
+#define OPT_LAST OPT_SNAPSHOTS
 
 struct command {
   const char *name;
@@ -113,13 +114,16 @@ static const struct command commands[] = {
     "referenced, bytes unique (freed if the disk were removed and gc ran)\n"
     "and shared with other disks and snapshots, logical and as stored\n"
     "(compressed), and its lease.\n" },
-  { "rm", cmd_rm, 1, 1, OPT_FORCE, false, "DISK[@SNAPSHOT] [--force]",
+  { "rm", cmd_rm, 1, 1, OPT_FORCE | OPT_SNAPSHOTS, false,
+    "DISK[@SNAPSHOT] [--snapshots] [--force]",
     "Remove a disk (its head, and its lease) or one snapshot.  A disk with\n"
-    "snapshots, or whose lease is held by a server, is refused unless\n"
-    "--force is given; --force also removes its snapshots.  Data is freed by\n"
-    "gc later, and only what no other disk or snapshot uses.\n" },
-  { "gc", cmd_gc, 0, 0, OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE,
-    false, "[--grace DURATION] [--dry-run] [--verbose] [--force]",
+    "snapshots is refused unless --snapshots is given (which removes them\n"
+    "too); a disk whose lease a server holds (or that cannot be read) is\n"
+    "refused unless --force is given.  Data is freed by gc later, and only\n"
+    "what no other disk or snapshot uses.\n" },
+  { "gc", cmd_gc, 0, 0,
+    OPT_GRACE | OPT_DRY_RUN | OPT_VERBOSE | OPT_FORCE | OPT_JSON, false,
+    "[--grace DURATION] [--dry-run] [--verbose] [--force] [--json]",
     "Delete the kept heads that left their disk's history window, then the\n"
     "chunks and maps that no disk, snapshot or kept head references and that\n"
     "are older than the grace period (default 1h; e.g. 30s, 10m, 2h, 1d).\n"
@@ -128,8 +132,8 @@ static const struct command commands[] = {
     "refuses a shorter one unless --force is given (safe only when no server\n"
     "writes to the bucket).  --dry-run lists what would be deleted;\n"
     "--verbose names what is deleted.\n" },
-  { "fsck", cmd_fsck, 0, 1, OPT_ENCRYPTION_KEY, false,
-    "[DISK[@SNAPSHOT]] [--encryption-key-file FILE]",
+  { "fsck", cmd_fsck, 0, 1, OPT_ENCRYPTION_KEY | OPT_JSON, false,
+    "[DISK[@SNAPSHOT|@TIME]] [--encryption-key-file FILE] [--json]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"
     "every disk and snapshot, exists and decodes, and that every chunk they\n"
     "reference exists and matches its hash (all are downloaded).  Exits 1\n"
@@ -316,6 +320,7 @@ enum {
   LONG_TO_PROFILE,
   LONG_JOBS,
   LONG_HISTORY,
+  LONG_SNAPSHOTS,
   LONG_SSE,
   LONG_SSE_KMS_KEY_ID,
   LONG_STORAGE_CLASS,
@@ -350,6 +355,7 @@ static const struct option long_options[] = {
   { "jobs", required_argument, NULL, LONG_JOBS },
   { "history", required_argument, NULL, LONG_HISTORY },
   { "encryption-key-file", required_argument, NULL, LONG_ENCRYPTION_KEY_FILE },
+  { "snapshots", no_argument, NULL, LONG_SNAPSHOTS },
   { "dry-run", no_argument, NULL, 'n' },
   { "force", no_argument, NULL, 'f' },
   { "verbose", no_argument, NULL, 'v' },
@@ -386,6 +392,8 @@ opt_name (unsigned bit)
     return "--history";
   case OPT_ENCRYPTION_KEY:
     return "--encryption-key-file";
+  case OPT_SNAPSHOTS:
+    return "--snapshots";
   default:
     return "?";
   }
@@ -497,6 +505,10 @@ main (int argc, char **argv)
     case LONG_SHRINK:
       cli.shrink = true;
       given |= OPT_SHRINK;
+      break;
+    case LONG_SNAPSHOTS:
+      cli.snapshots = true;
+      given |= OPT_SNAPSHOTS;
       break;
     case LONG_TO_ENDPOINT:
       cli.to_endpoint = optarg;

@@ -12,6 +12,9 @@
  *   SRC_IMDS       PUT /latest/api/token (X-aws-ec2-metadata-token-ttl-
  *                  seconds), GET .../iam/security-credentials/ (the role),
  *                  GET .../iam/security-credentials/ROLE, with the token
+ *                  (without one if the PUT fails and IMDSv1 is allowed)
+ *   SRC_ASSUME_ROLE  POST AssumeRole to STS, signed (SigV4) with the source
+ *                  profile's credentials
  *
  * Every HTTP exchange is one libcurl easy request, bounded in time (a
  * connect timeout, a total timeout) and in size (BODY_MAX).  The answers
@@ -41,7 +44,9 @@
 #include "cleanup.h"
 #include "credentials-internal.h"
 #include "credentials.h"
+#include "log.h"
 #include "s3_xml.h"
+#include "sigv4.h"
 
 extern char **environ;
 
@@ -328,6 +333,30 @@ read_token_file (const char *file, char *errmsg, size_t errmsg_size)
 
 /* --- Sources ------------------------------------------------------------ */
 
+/* POST form to STS at url; its answer's credentials, or NULL with errmsg. */
+static struct creds_set *
+post_sts (const char *url, struct curl_slist *hdrs, const char *form,
+          struct body *b, char *errmsg, size_t errmsg_size)
+{
+  struct creds_set *set = NULL;
+  long status;
+
+  status = http_call ("POST", url, hdrs, form, 5000, 15000, b, errmsg,
+                      errmsg_size);
+  if (status == -1)
+    return NULL;
+  if (creds_parse_sts (b->data, b->len, &set, errmsg, errmsg_size) == -1) {
+    if (status != 200) {
+      char why[200];
+
+      snprintf (why, sizeof why, "%s", errmsg);
+      snprintf (errmsg, errmsg_size, "HTTP %ld: %s", status, why);
+    }
+    return NULL;
+  }
+  return set;
+}
+
 /* c->a role ARN, c->b token file, c->c STS endpoint. */
 static struct creds_set *
 fetch_web_identity (struct creds *c, struct body *b, char *errmsg,
@@ -338,7 +367,6 @@ fetch_web_identity (struct creds *c, struct body *b, char *errmsg,
   char *form = NULL, *name = NULL;
   struct curl_slist *hdrs = NULL;
   struct creds_set *set = NULL;
-  long status;
 
   if (h == NULL) {
     snprintf (errmsg, errmsg_size, "out of memory");
@@ -363,19 +391,7 @@ fetch_web_identity (struct creds *c, struct body *b, char *errmsg,
     goto out;
   }
   hdrs = curl_slist_append (NULL, "Accept: application/xml");
-  status = http_call ("POST", c->c, hdrs, form, 5000, 15000, b, errmsg,
-                      errmsg_size);
-  if (status == -1)
-    goto out;
-  if (creds_parse_sts (b->data, b->len, &set, errmsg, errmsg_size) == -1) {
-    if (status != 200) {
-      char why[200];
-
-      snprintf (why, sizeof why, "%s", errmsg);
-      snprintf (errmsg, errmsg_size, "HTTP %ld: %s", status, why);
-    }
-    set = NULL;
-  }
+  set = post_sts (c->c, hdrs, form, b, errmsg, errmsg_size);
 
 out:
   curl_slist_free_all (hdrs);
@@ -523,7 +539,10 @@ out:
   return set;
 }
 
-/* c->a the base URL ("http://169.254.169.254"). */
+/* c->a the base URL ("http://169.254.169.254"); c->b non-NULL: IMDSv1 is
+ * allowed, for an instance whose token PUT fails (IMDSv2 answers lost
+ * beyond the hop limit, in a container), and only then.
+ */
 static struct creds_set *
 fetch_imds (struct creds *c, struct body *b, char *errmsg, size_t errmsg_size)
 {
@@ -546,20 +565,27 @@ fetch_imds (struct creds *c, struct body *b, char *errmsg, size_t errmsg_size)
       = http_call ("PUT", url, hdrs, NULL, 1000, 5000, b, errmsg, errmsg_size);
   curl_slist_free_all (hdrs);
   hdrs = NULL;
-  if (status == -1)
+  if (status == -1 && c->b == NULL)
     return NULL;
   if (status != 200 || b->len == 0 || strpbrk (b->data, "\r\n")) {
-    snprintf (errmsg, errmsg_size, "token: HTTP %ld%s", status,
-              status == 200 ? " with a bad token" : "");
-    goto out;
+    if (c->b == NULL) {
+      snprintf (errmsg, errmsg_size, "token: HTTP %ld%s", status,
+                status == 200 ? " with a bad token" : "");
+      goto out;
+    }
+    s3cow_debug (http,
+                 "credentials: no IMDSv2 token (%s): IMDSv1, as "
+                 "AWS_EC2_METADATA_V1_DISABLED=false allows",
+                 status == -1 ? errmsg : "an HTTP error");
+  } else {
+    if (asprintf (&hdr, "X-aws-ec2-metadata-token: %s", b->data) == -1) {
+      hdr = NULL;
+      goto oom;
+    }
+    hdrs = curl_slist_append (NULL, hdr);
+    if (hdrs == NULL)
+      goto oom;
   }
-  if (asprintf (&hdr, "X-aws-ec2-metadata-token: %s", b->data) == -1) {
-    hdr = NULL;
-    goto oom;
-  }
-  hdrs = curl_slist_append (NULL, hdr);
-  if (hdrs == NULL)
-    goto oom;
 
   /* 2. The role. */
   free (url);
@@ -618,6 +644,114 @@ out:
   return set;
 }
 
+/* c->a role ARN, c->b STS endpoint, c->c the region to sign for,
+ * c->inner the source profile's credentials, which sign the request.
+ */
+static struct creds_set *
+fetch_assume_role (struct creds *c, struct body *b, char *errmsg,
+                   size_t errmsg_size)
+{
+  CURL *h = curl_easy_init ();
+  struct creds_set *inner = NULL, *set = NULL;
+  char *e_arn = NULL, *e_name = NULL, *form = NULL, *auth = NULL;
+  char *host = NULL, *hdr = NULL;
+  const char *name
+      = env ("AWS_ROLE_SESSION_NAME") ? env ("AWS_ROLE_SESSION_NAME") : "s3cow";
+  const char *start, *path;
+  char amz_date[17], payload[65];
+  struct sigv4_header sh[5];
+  size_t n = 0;
+  struct curl_slist *hdrs = NULL;
+
+  if (h == NULL) {
+    snprintf (errmsg, errmsg_size, "out of memory");
+    goto out;
+  }
+  if (creds_get (c->inner, &inner, errmsg, errmsg_size) == -1)
+    goto out;
+  /* The Host header and the path, from "http[s]://HOST[:PORT][/PATH]". */
+  start = strstr (c->b, "://");
+  start = start ? start + 3 : c->b;
+  path = strchr (start, '/');
+  host = path ? strndup (start, path - start) : strdup (start);
+  e_arn = curl_easy_escape (h, c->a, 0);
+  e_name = curl_easy_escape (h, name, 0);
+  if (host == NULL || e_arn == NULL || e_name == NULL
+      || asprintf (&form,
+                   "Action=AssumeRole&Version=2011-06-15&RoleArn=%s"
+                   "&RoleSessionName=%s",
+                   e_arn, e_name)
+             == -1) {
+    form = NULL;
+    snprintf (errmsg, errmsg_size, "out of memory");
+    goto out;
+  }
+  if (sigv4_format_date (time (NULL), amz_date) == -1
+      || sigv4_sha256_hex (form, strlen (form), payload) == -1) {
+    snprintf (errmsg, errmsg_size, "cannot sign the STS request");
+    goto out;
+  }
+  sh[n++] = (struct sigv4_header){ "Host", host };
+  sh[n++] = (struct sigv4_header){ "Content-Type",
+                                   "application/x-www-form-urlencoded" };
+  sh[n++] = (struct sigv4_header){ "x-amz-date", amz_date };
+  if (inner->session_token)
+    sh[n++]
+        = (struct sigv4_header){ "x-amz-security-token", inner->session_token };
+  auth = sigv4_authorization (
+      &(struct sigv4_signer){ .access_key = inner->access_key,
+                              .secret_key = inner->secret_key,
+                              .region = c->c,
+                              .service = "sts",
+                              .amz_date = amz_date },
+      &(struct sigv4_request){ .method = "POST",
+                               .path = path ? path : "/",
+                               .headers = sh,
+                               .n_headers = n,
+                               .payload_sha256 = payload });
+  if (auth == NULL) {
+    snprintf (errmsg, errmsg_size, "cannot sign the STS request");
+    goto out;
+  }
+  hdrs = curl_slist_append (NULL, "Accept: application/xml");
+  for (size_t i = 1; i < n && hdrs; i++) { /* Host: curl sends it */
+    free_secret (hdr);
+    hdr = NULL;
+    if (asprintf (&hdr, "%s: %s", sh[i].name, sh[i].value) == -1) {
+      hdr = NULL;
+      break;
+    }
+    hdrs = curl_slist_append (hdrs, hdr);
+  }
+  free_secret (hdr);
+  hdr = NULL;
+  if (hdrs == NULL || asprintf (&hdr, "Authorization: %s", auth) == -1
+      || (hdrs = curl_slist_append (hdrs, hdr)) == NULL) {
+    snprintf (errmsg, errmsg_size, "out of memory");
+    goto out;
+  }
+  set = post_sts (c->b, hdrs, form, b, errmsg, errmsg_size);
+
+out:
+  if (hdrs) {
+    struct curl_slist *l;
+
+    for (l = hdrs; l; l = l->next)
+      explicit_bzero (l->data, strlen (l->data));
+    curl_slist_free_all (hdrs);
+  }
+  free_secret (hdr);
+  free_secret (auth);
+  free (host);
+  curl_free (e_arn);
+  curl_free (e_name);
+  free (form);
+  creds_set_unref (inner);
+  if (h)
+    curl_easy_cleanup (h);
+  return set;
+}
+
 struct creds_set *
 creds_fetch (struct creds *c, char *errmsg, size_t errmsg_size)
 {
@@ -642,6 +776,9 @@ creds_fetch (struct creds *c, char *errmsg, size_t errmsg_size)
     break;
   case SRC_IMDS:
     set = fetch_imds (c, b, errmsg, errmsg_size);
+    break;
+  case SRC_ASSUME_ROLE:
+    set = fetch_assume_role (c, b, errmsg, errmsg_size);
     break;
   case SRC_STATIC:
     snprintf (errmsg, errmsg_size, "fixed keys cannot be renewed");

@@ -34,6 +34,7 @@ enum source {
   SRC_PROCESS,
   SRC_CONTAINER,
   SRC_IMDS,
+  SRC_ASSUME_ROLE,
 };
 
 struct creds {
@@ -41,6 +42,7 @@ struct creds {
   enum source kind;
   char *source;    /* for messages: "instance metadata at http://...", ... */
   char *a, *b, *c; /* per source: see its fetch_* (credential_sources.c) */
+  struct creds *inner; /* SRC_ASSUME_ROLE: the source profile's keys */
 
   pthread_mutex_t lock; /* guards the fields below */
   pthread_cond_t done;  /* a renewal ended */

@@ -157,6 +157,7 @@ creds_unref (struct creds *c)
   free (c->a);
   free_secret (c->b);
   free_secret (c->c);
+  creds_unref (c->inner);
   free (c);
 }
 
@@ -337,13 +338,15 @@ creds_rejected (struct creds *c, const struct creds_set *used)
 /* --- The chain ---------------------------------------------------------- */
 
 /* The profile's values we read. */
-enum { K_AK, K_SK, K_TOKEN, K_PROCESS, K_REGION, K_N };
+enum { K_AK, K_SK, K_TOKEN, K_PROCESS, K_REGION, K_ROLE, K_SOURCE, K_N };
 static const char *const profile_keys[K_N] = {
   "aws_access_key_id",
   "aws_secret_access_key",
   "aws_session_token",
   "credential_process",
   "region",
+  "role_arn",
+  "source_profile",
 };
 
 static char *
@@ -453,14 +456,16 @@ free_profile (char *v[K_N])
   }
 }
 
-/* Read the profile from both files.  Returns 1 found, 0 not, -1. */
+/* Read profile *name (NULL: AWS_PROFILE, else "default") from both files.
+ * Returns 1 found, 0 not, -1.
+ */
 static int
 load_profile (char *v[K_N], const char **name)
 {
   const char *cfile = env ("AWS_SHARED_CREDENTIALS_FILE");
   const char *ofile = env ("AWS_CONFIG_FILE");
   const char *home = env ("HOME");
-  const char *profile = env ("AWS_PROFILE");
+  const char *profile = *name ? *name : env ("AWS_PROFILE");
   CLEANUP_FREE char *dc = NULL;
   CLEANUP_FREE char *dof = NULL;
   int r1 = 0, r2 = 0;
@@ -486,7 +491,7 @@ int
 creds_profile_value (const char *key, char **value)
 {
   char *v[K_N] = { NULL };
-  const char *name;
+  const char *name = NULL;
   int k, r;
 
   *value = NULL;
@@ -548,11 +553,127 @@ provider (enum source kind, const char *source, const char *a, const char *b,
   return c;
 }
 
+/* The STS endpoint of region (NULL: us-east-1), malloc'd; NULL if out of
+ * memory.
+ */
+static char *
+regional_sts (const char *region)
+{
+  char *url;
+
+  if (asprintf (&url, "https://sts.%s.amazonaws.com/",
+                region ? region : "us-east-1")
+      == -1)
+    return NULL;
+  return url;
+}
+
+/* A provider of profile name's keys or credential_process (v: its
+ * values).  Returns 1 made, 0 when the profile has neither, -1 after
+ * logging.
+ */
+static int
+profile_provider (const char *name, char *v[K_N], struct creds **out)
+{
+  CLEANUP_FREE char *src = NULL;
+
+  if (v[K_AK] || v[K_SK]) {
+    if (v[K_AK] == NULL || v[K_SK] == NULL) {
+      s3cow_log_error ("profile %s lacks %s", name,
+                       v[K_AK] ? "aws_secret_access_key" : "aws_access_key_id");
+      return -1;
+    }
+    if (asprintf (&src, "profile %s", name) == -1) {
+      src = NULL;
+      goto oom;
+    }
+    *out = creds_new_static (src, v[K_AK], v[K_SK], v[K_TOKEN]);
+    return *out ? 1 : -1;
+  }
+  if (v[K_PROCESS]) {
+    if (asprintf (&src, "credential_process of profile %s", name) == -1) {
+      src = NULL;
+      goto oom;
+    }
+    *out = provider (SRC_PROCESS, src, v[K_PROCESS], NULL, NULL);
+    return *out ? 1 : -1;
+  }
+  return 0;
+
+oom:
+  s3cow_log_error ("out of memory");
+  return -1;
+}
+
+/* A provider of profile name's role_arn: STS AssumeRole, signed with the
+ * credentials of its source_profile (keys or credential_process, not a
+ * role itself).  Returns 0, or -1 after logging.
+ */
+static int
+assume_role_provider (const char *name, char *v[K_N], const char *region,
+                      struct creds **out)
+{
+  char *sv[K_N] = { NULL };
+  const char *source = v[K_SOURCE];
+  const char *sts = env ("AWS_ENDPOINT_URL_STS");
+  CLEANUP_FREE char *url = NULL;
+  CLEANUP_FREE char *src = NULL;
+  struct creds *inner = NULL;
+  int r;
+
+  if (source == NULL) {
+    s3cow_log_error ("profile %s: role_arn without source_profile "
+                     "(credential_source is not supported)",
+                     name);
+    return -1;
+  }
+  r = load_profile (sv, &source);
+  if (r == 0)
+    s3cow_log_error ("profile %s: its source_profile %s does not exist", name,
+                     source);
+  else if (r == 1 && sv[K_ROLE]) {
+    s3cow_log_error ("profile %s: its source_profile %s has a role_arn too: "
+                     "chains of roles are not supported",
+                     name, source);
+    r = -1;
+  } else if (r == 1) {
+    r = profile_provider (source, sv, &inner);
+    if (r == 0)
+      s3cow_log_error ("profile %s: its source_profile %s has no credentials "
+                       "(aws_access_key_id or credential_process)",
+                       name, source);
+  }
+  free_profile (sv);
+  if (r != 1)
+    return -1;
+  if (sts == NULL && (sts = url = regional_sts (region)) == NULL)
+    goto oom;
+  if (asprintf (&src, "role %s of profile %s (source profile %s, STS %s)",
+                v[K_ROLE], name, source, sts)
+      == -1) {
+    src = NULL;
+    goto oom;
+  }
+  *out = provider (SRC_ASSUME_ROLE, src, v[K_ROLE], sts,
+                   region ? region : "us-east-1");
+  if (*out == NULL) {
+    creds_unref (inner);
+    return -1;
+  }
+  (*out)->inner = inner;
+  return 0;
+
+oom:
+  creds_unref (inner);
+  s3cow_log_error ("out of memory");
+  return -1;
+}
+
 int
 creds_chain_new (const char *region, struct creds **out)
 {
   char *v[K_N] = { NULL };
-  const char *name;
+  const char *name = NULL;
   CLEANUP_FREE char *src = NULL;
   CLEANUP_FREE char *url = NULL;
   int r;
@@ -571,15 +692,8 @@ creds_chain_new (const char *region, struct creds **out)
                                             : "AWS_ROLE_ARN");
       return -1;
     }
-    if (sts == NULL) {
-      if (asprintf (&url, "https://sts.%s.amazonaws.com/",
-                    region ? region : "us-east-1")
-          == -1) {
-        url = NULL;
-        goto oom;
-      }
-      sts = url;
-    }
+    if (sts == NULL && (sts = url = regional_sts (region)) == NULL)
+      goto oom;
     if (asprintf (&src, "web identity (role %s, STS %s)", env ("AWS_ROLE_ARN"),
                   sts)
         == -1) {
@@ -601,31 +715,15 @@ creds_chain_new (const char *region, struct creds **out)
                      name);
     return -1;
   }
-  if (v[K_AK] || v[K_SK]) {
-    if (v[K_AK] == NULL || v[K_SK] == NULL) {
-      s3cow_log_error ("profile %s lacks %s", name,
-                       v[K_AK] ? "aws_secret_access_key" : "aws_access_key_id");
-      free_profile (v);
-      return -1;
-    }
-    if (asprintf (&src, "profile %s", name) == -1) {
-      src = NULL;
-      free_profile (v);
-      goto oom;
-    }
-    *out = creds_new_static (src, v[K_AK], v[K_SK], v[K_TOKEN]);
+  if (v[K_ROLE]) {
+    r = assume_role_provider (name, v, region, out);
     free_profile (v);
-    return *out ? 0 : -1;
+    return r;
   }
-  if (v[K_PROCESS]) {
-    if (asprintf (&src, "credential_process of profile %s", name) == -1) {
-      src = NULL;
-      free_profile (v);
-      goto oom;
-    }
-    *out = provider (SRC_PROCESS, src, v[K_PROCESS], NULL, NULL);
+  r = profile_provider (name, v, out);
+  if (r != 0) {
     free_profile (v);
-    return *out ? 0 : -1;
+    return r == 1 ? 0 : -1;
   }
   free_profile (v);
   if (env ("AWS_PROFILE")) {
@@ -673,6 +771,11 @@ creds_chain_new (const char *region, struct creds **out)
   {
     const char *dis = env ("AWS_EC2_METADATA_DISABLED");
     const char *base = env ("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    /* IMDSv1 only when asked for: the SDKs fall back to it unless this is
+     * true; s3cow only when it is false.
+     */
+    const char *v1 = env ("AWS_EC2_METADATA_V1_DISABLED");
+    bool v1_allowed = v1 && strcasecmp (v1, "false") == 0;
     size_t n;
 
     if (dis && strcasecmp (dis, "true") == 0)
@@ -682,11 +785,13 @@ creds_chain_new (const char *region, struct creds **out)
     n = strlen (url);
     while (n > 0 && url[n - 1] == '/')
       url[--n] = '\0';
-    if (asprintf (&src, "instance metadata at %s", url) == -1) {
+    if (asprintf (&src, "instance metadata at %s%s", url,
+                  v1_allowed ? " (IMDSv1 allowed)" : "")
+        == -1) {
       src = NULL;
       goto oom;
     }
-    *out = provider (SRC_IMDS, src, url, NULL, NULL);
+    *out = provider (SRC_IMDS, src, url, v1_allowed ? "v1" : NULL, NULL);
     return *out ? 0 : -1;
   }
 

@@ -1,4 +1,5 @@
-/* s3cow: nbdkit plugin glue: parameters, the open disks, the callbacks.
+/* s3cow: nbdkit plugin glue: the open disks, the callbacks (the
+ * parameters are in params.c).
  *
  * Disks are opened by the first connection that asks for them (only then
  * do we know whether the server is read-only: nbdkit -r opens take no
@@ -28,56 +29,15 @@
 #include "catalog.h"
 #include "chunk_codec.h"
 #include "cleanup.h"
-#include "crypto.h"
 #include "disk.h"
-#include "duration.h"
 #include "format.h"
 #include "log.h"
 #include "names.h"
 #include "open_failures.h"
+#include "params.h"
 #include "stats.h"
 #include "store.h"
 #include "timedwait.h"
-
-/* Parameters. */
-static struct store_config store_config = { .tls_verify = true };
-static struct store_config_owned store_owned;
-static char *secret_key, *session_token; /* from nbdkit_read_password */
-static struct crypto *crypto;            /* encryption-key= (NULL: none) */
-static const char *export_name;
-static uint64_t create_size;
-static uint32_t chunk_size = 1024 * 1024;
-static uint64_t cache_size = 256 * 1024 * 1024;
-static unsigned upload_threads = 8;
-static uint64_t readahead = 64 * 1024 * 1024;
-static unsigned readahead_threads = 4;
-static bool prefetch = true;
-static char *cache_dir;                               /* NULL: no disk tier */
-static uint64_t cache_dir_size = UINT64_C (10) << 30; /* 10G */
-static double commit_interval = 5;
-static double gc_grace = 3600;
-static double lease_duration = 30;
-static double lease_wait = 0;
-static char *stats_file;
-static char *ca_file;
-static struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
-
-/* File parameters are made absolute at once: nbdkit without -f changes
- * directory to / when it forks into the background, after .config.
- */
-static int
-set_path (const char *key, const char *value, char **path)
-{
-  char *abs = nbdkit_absolute_path (value);
-
-  if (abs == NULL) {
-    nbdkit_error ("%s=%s: cannot make it an absolute path", key, value);
-    return -1;
-  }
-  free (*path);
-  *path = abs;
-  return 0;
-}
 
 static struct store *store;
 static struct cache *cache;
@@ -117,7 +77,7 @@ write_stats (void)
   struct stats_gauges gauges;
 
   cache_gauges (cache, &gauges);
-  stats_write (stats_file, &gauges);
+  stats_write (params.stats_file, &gauges);
 }
 
 /* Write the stats file every second. */
@@ -151,320 +111,12 @@ s3cow_unload (void)
     disk_close (od->disk);
     free (od);
   }
-  if (stats_file && cache)
+  if (params.stats_file && cache)
     write_stats ();
   cache_free (cache);
   store_close (store);
-  store_config_free_owned (&store_owned);
-  free (secret_key);
-  free (session_token);
-  crypto_free (crypto);
-  free (cache_dir);
-  free (stats_file);
-  free (ca_file);
+  params_free ();
 }
-
-/* encryption-key=: 64 hex characters, in nbdkit's password forms. */
-static int
-set_encryption_key (const char *value)
-{
-  char *text;
-
-  if (nbdkit_read_password (value, &text) == -1)
-    return -1;
-  crypto_free (crypto);
-  crypto = crypto_new_from_text (text);
-  if (crypto == NULL && errno == EINVAL)
-    nbdkit_error ("encryption-key: not a key (64 hex characters: 256 bits)");
-  else if (crypto == NULL)
-    nbdkit_error ("encryption-key: deriving the keys: %m");
-  free (text);
-  return crypto ? 0 : -1;
-}
-
-/* A duration from 0 to a day: seconds, or with a unit (duration.h). */
-static int
-parse_time (const char *key, const char *value, double *out)
-{
-  if (duration_parse (value, out) == -1 || *out > 86400) {
-    nbdkit_error ("%s=%s: expected a duration from 0 to 1d: seconds, or a "
-                  "number with ms, s, m, h or d (500ms, 30s, 2m)",
-                  key, value);
-    return -1;
-  }
-  return 0;
-}
-
-static int
-parse_bool (const char *key, const char *value, bool *out)
-{
-  int r = nbdkit_parse_bool (value);
-
-  if (r == -1)
-    return -1;
-  *out = r;
-  return 0;
-}
-
-static int
-s3cow_config (const char *key, const char *value)
-{
-  int64_t size;
-
-  if (strcmp (key, "bucket") == 0)
-    store_config.bucket = value;
-  else if (strcmp (key, "export") == 0)
-    export_name = value;
-  else if (strcmp (key, "size") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    if (size <= 0 || size % 512 != 0 || (uint64_t)size > DISK_SIZE_MAX) {
-      nbdkit_error ("size=%s: must be a positive multiple of 512 bytes, at "
-                    "most 1P",
-                    value);
-      return -1;
-    }
-    create_size = size;
-  } else if (strcmp (key, "chunk-size") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    if (size < CHUNK_SIZE_MIN || size > CHUNK_SIZE_MAX
-        || (size & (size - 1)) != 0) {
-      nbdkit_error ("chunk-size=%s: must be a power of two from 64K to 64M",
-                    value);
-      return -1;
-    }
-    chunk_size = size;
-  } else if (strcmp (key, "cache-size") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    if (size <= 0) {
-      nbdkit_error ("cache-size=%s: must be positive", value);
-      return -1;
-    }
-    cache_size = size;
-  } else if (strcmp (key, "cache-dir") == 0) {
-    if (value[0] == '\0') {
-      nbdkit_error ("cache-dir=: must name a directory");
-      return -1;
-    }
-    return set_path (key, value, &cache_dir);
-  } else if (strcmp (key, "cache-dir-size") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    if (size < CHUNK_SIZE_MAX) {
-      nbdkit_error ("cache-dir-size=%s: must be at least 64M", value);
-      return -1;
-    }
-    cache_dir_size = size;
-  } else if (strcmp (key, "read-ahead") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
-      return -1;
-    readahead = size;
-  } else if (strcmp (key, "endpoint") == 0)
-    store_config.endpoint = value;
-  else if (strcmp (key, "region") == 0)
-    store_config.region = value;
-  else if (strcmp (key, "sse") == 0)
-    store_config.sse = value;
-  else if (strcmp (key, "sse-kms-key-id") == 0)
-    store_config.sse_kms_key_id = value;
-  else if (strcmp (key, "storage-class") == 0)
-    store_config.storage_class = value;
-  else if (strcmp (key, "prefix") == 0)
-    store_config.prefix = value;
-  else if (strcmp (key, "access-key") == 0)
-    store_config.access_key = value;
-  else if (strcmp (key, "secret-key") == 0) {
-    free (secret_key);
-    if (nbdkit_read_password (value, &secret_key) == -1)
-      return -1;
-    store_config.secret_key = secret_key;
-  } else if (strcmp (key, "encryption-key") == 0) {
-    return set_encryption_key (value);
-  } else if (strcmp (key, "session-token") == 0) {
-    free (session_token);
-    if (nbdkit_read_password (value, &session_token) == -1)
-      return -1;
-    store_config.session_token = session_token;
-  } else if (strcmp (key, "ca-file") == 0) {
-    if (set_path (key, value, &ca_file) == -1)
-      return -1;
-    store_config.ca_file = ca_file;
-  } else if (strcmp (key, "tls-verify") == 0)
-    return parse_bool (key, value, &store_config.tls_verify);
-  else if (strcmp (key, "virtual-host") == 0)
-    return parse_bool (key, value, &store_config.virtual_host);
-  else if (strcmp (key, "prefetch") == 0)
-    return parse_bool (key, value, &prefetch);
-  else if (strcmp (key, "timeout") == 0)
-    return parse_time (key, value, &store_config.timeout);
-  else if (strcmp (key, "retry-time") == 0)
-    return parse_time (key, value, &store_config.retry_time);
-  else if (strcmp (key, "commit-interval") == 0)
-    return parse_time (key, value, &commit_interval);
-  else if (strcmp (key, "gc-grace") == 0)
-    return parse_time (key, value, &gc_grace);
-  else if (strcmp (key, "lease") == 0) {
-    if (parse_time (key, value, &lease_duration) == -1)
-      return -1;
-    if (lease_duration < 3 || lease_duration > 3600) {
-      nbdkit_error ("lease=%s: must be from 3 to 3600 seconds", value);
-      return -1;
-    }
-  } else if (strcmp (key, "lease-wait") == 0)
-    return parse_time (key, value, &lease_wait);
-  else if (strcmp (key, "compression") == 0) {
-    const char *why;
-
-    if (chunk_compression_parse (value, &compression, &why) == -1) {
-      nbdkit_error ("compression=%s: %s", value, why);
-      return -1;
-    }
-  } else if (strcmp (key, "stats") == 0)
-    return set_path (key, value, &stats_file);
-  else if (strcmp (key, "connections") == 0
-           || strcmp (key, "upload-threads") == 0
-           || strcmp (key, "read-ahead-threads") == 0) {
-    unsigned n;
-    if (nbdkit_parse_unsigned (key, value, &n) == -1)
-      return -1;
-    if (n == 0 || n > 256) {
-      nbdkit_error ("%s=%s: must be from 1 to 256", key, value);
-      return -1;
-    }
-    if (key[0] == 'c')
-      store_config.connections = n;
-    else if (key[0] == 'u')
-      upload_threads = n;
-    else
-      readahead_threads = n;
-  } else {
-    nbdkit_error ("unknown parameter '%s' (see nbdkit-s3cow-plugin(1))", key);
-    return -1;
-  }
-  return 0;
-}
-
-/* The cache must hold 32 chunks: every request thread and uploader may pin
- * one at a time.
- */
-static int
-check_cache_size (uint32_t disk_chunk_size)
-{
-  if (cache_size < (uint64_t)disk_chunk_size * 32) {
-    nbdkit_error ("cache-size must hold at least 32 chunks (%" PRIu64
-                  " bytes for chunk size %" PRIu32 ")",
-                  (uint64_t)disk_chunk_size * 32, disk_chunk_size);
-    return -1;
-  }
-  return 0;
-}
-
-static double
-effective_retry_time (void)
-{
-  return store_config.retry_time ? store_config.retry_time : 60;
-}
-
-static double
-effective_timeout (void)
-{
-  return store_config.timeout ? store_config.timeout : 30;
-}
-
-/* The longest one store PUT may take, retries included. */
-static double
-put_time (void)
-{
-  return effective_retry_time () + effective_timeout ();
-}
-
-static int
-s3cow_config_complete (void)
-{
-  struct name_ref ref;
-
-  /* As the s3cow command: the parameters, then the environment. */
-  if (store_config.bucket == NULL)
-    store_config.bucket = getenv ("S3COW_BUCKET");
-  if (store_config.endpoint == NULL)
-    store_config.endpoint = getenv ("S3COW_ENDPOINT");
-  if (store_config.prefix == NULL)
-    store_config.prefix = getenv ("S3COW_PREFIX");
-  if (store_config.bucket == NULL || store_config.bucket[0] == '\0') {
-    nbdkit_error ("bucket= is required (or S3COW_BUCKET)");
-    return -1;
-  }
-  if (export_name && name_parse_ref (export_name, &ref) == -1)
-    return -1;
-  if (export_name && (ref.snap[0] || ref.at_time) && create_size) {
-    nbdkit_error ("size= cannot create a %s (export=%s)",
-                  ref.at_time ? "disk at a past time" : "snapshot",
-                  export_name);
-    return -1;
-  }
-  if (create_size && check_cache_size (chunk_size) == -1)
-    return -1;
-  /* See "gc-grace" in disk.c: what a commit needs after uploading its
-   * chunks again.
-   */
-  if (gc_grace < 2 * (put_time () + 2)) {
-    nbdkit_error ("gc-grace=%g is too short for retry-time=%g and "
-                  "timeout=%g: it must be at least 2 * (retry-time + "
-                  "timeout + 2) = %g seconds",
-                  gc_grace, effective_retry_time (), effective_timeout (),
-                  2 * (put_time () + 2));
-    return -1;
-  }
-  return 0;
-}
-
-#define s3cow_config_help                                                      \
-  "bucket=<BUCKET>      (required) The S3 bucket.\n"                           \
-  "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT or\n"           \
-  "                     DISK@YYYY-MM-DDTHH:MM:SSZ, read-only).\n"              \
-  "size=<SIZE>          Create the disk with this size if it does not "        \
-  "exist.\n"                                                                   \
-  "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n"    \
-  "cache-size=<SIZE>    Memory for chunk data (default 256M).\n"               \
-  "cache-dir=<DIR>      Also keep clean chunks in files here (disk tier).\n"   \
-  "cache-dir-size=<SIZE>  Bytes of files in cache-dir at most (default "       \
-  "10G).\n"                                                                    \
-  "endpoint=<URL>       S3 endpoint, or file:///DIR (default: AWS).\n"         \
-  "region=<REGION>      Region (default: AWS_REGION or us-east-1).\n"          \
-  "prefix=<PREFIX>      Key prefix inside the bucket.\n"                       \
-  "access-key=<KEY>     Access key (default: AWS_ACCESS_KEY_ID, ~/.aws).\n"    \
-  "secret-key=<SECRET>  Secret key (password forms: -, +FILE, -FD).\n"         \
-  "session-token=<TOK>  Session token (password forms).\n"                     \
-  "encryption-key=<KEY> Key of encrypted disks (password forms).\n"            \
-  "ca-file=<FILE>       CA certificates for HTTPS.\n"                          \
-  "sse=AES256|aws:kms   Server-side encryption of the objects written.\n"      \
-  "sse-kms-key-id=<ID>  The KMS key of sse=aws:kms.\n"                         \
-  "storage-class=<CLS>  Storage class of chunks and maps (STANDARD_IA, "       \
-  "...).\n"                                                                    \
-  "tls-verify=false     Do not verify the server's certificate.\n"             \
-  "virtual-host=true    Use bucket.host URLs.\n"                               \
-  "timeout=<TIME>       Timeout of one S3 request (default 30s).\n"            \
-  "retry-time=<TIME>    Time budget for retrying one S3 call (default 1m).\n"  \
-  "connections=<N>      Parallel S3 connections (default 16).\n"               \
-  "upload-threads=<N>   Background upload threads (default 8).\n"              \
-  "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
-  "off).\n"                                                                    \
-  "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
-  "prefetch=on|off      Learn and prefetch working sets (default on).\n"       \
-  "commit-interval=<T>  Time between background commits (default 5s).\n"       \
-  "gc-grace=<TIME>      The shortest --grace of s3cow gc (default 1h).\n"      \
-  "lease=<TIME>         Lease duration of a read-write open (default 30s).\n"  \
-  "lease-wait=<TIME>    Wait this long for a live lease holder (default 0).\n" \
-  "compression=<C>      New chunks: zstd[:LEVEL], lz4 or none (default "       \
-  "zstd:1).\n"                                                                 \
-  "stats=<FILE>         Write counters here every second (Prometheus text)."
 
 /* The disk configuration for an export name (ref receives its parts,
  * which config points into).  0, or -1 after logging a bad name.
@@ -481,15 +133,15 @@ disk_config_for (const char *export, bool readonly, struct name_ref *ref,
     .at_time = ref->at_time,
     .time = ref->time,
     .readonly = readonly || ref->at_time,
-    .create_size = ref->snap[0] || ref->at_time ? 0 : create_size,
-    .create_chunk_size = chunk_size,
-    .commit_interval = commit_interval,
-    .gc_grace = gc_grace,
-    .put_time = put_time (),
-    .lease_duration = lease_duration,
-    .lease_wait = lease_wait,
-    .crypto = crypto,
-    .prefetch = prefetch,
+    .create_size = ref->snap[0] || ref->at_time ? 0 : params.create_size,
+    .create_chunk_size = params.chunk_size,
+    .commit_interval = params.commit_interval,
+    .gc_grace = params.gc_grace,
+    .put_time = params_put_time (),
+    .lease_duration = params.lease_duration,
+    .lease_wait = params.lease_wait,
+    .crypto = params.crypto,
+    .prefetch = params.prefetch,
   };
   return 0;
 }
@@ -554,7 +206,7 @@ again:
   }
   od->disk = disk;
   od->state = OPEN;
-  od->refs = export_name ? 2 : 1; /* export=: open until unload */
+  od->refs = params.export_name ? 2 : 1; /* export=: open until unload */
   return od;
 }
 
@@ -578,33 +230,32 @@ put_disk (struct open_disk *od)
 static int
 s3cow_get_ready (void)
 {
-  if (store_config_resolve (&store_config, &store_owned) == -1)
+  if (store_config_resolve (&params.store_config, &params.store_owned) == -1)
     return -1;
-  store = store_open (&store_config);
+  store = store_open (&params.store_config);
   if (store == NULL || store_check (store) != STORE_OK)
     return -1;
   cache = cache_new (
-      &(struct cache_config){ .size = cache_size,
-                              .upload_threads = upload_threads,
-                              .readahead = readahead,
-                              .readahead_threads = readahead_threads,
-                              .prefetch = prefetch ? cache_size / 2 : 0,
-                              .tier_dir = cache_dir,
-                              .tier_size = cache_dir_size,
-                              .compression = compression,
-                              .wait_timeout = store_config.retry_time
-                                                  ? store_config.retry_time
-                                                  : 60 },
+      &(struct cache_config){ .size = params.cache_size,
+                              .upload_threads = params.upload_threads,
+                              .readahead = params.readahead,
+                              .readahead_threads = params.readahead_threads,
+                              .prefetch
+                              = params.prefetch ? params.cache_size / 2 : 0,
+                              .tier_dir = params.cache_dir,
+                              .tier_size = params.cache_dir_size,
+                              .compression = params.compression,
+                              .wait_timeout = params_retry_time () },
       store);
   if (cache == NULL)
     return -1;
-  if (export_name) {
+  if (params.export_name) {
     struct name_ref ref;
     struct disk_config config;
     uint32_t disk_chunk_size;
-    if (disk_config_for (export_name, false, &ref, &config) == -1
+    if (disk_config_for (params.export_name, false, &ref, &config) == -1
         || disk_check (store, &config, &disk_chunk_size) == -1
-        || check_cache_size (disk_chunk_size) == -1)
+        || params_check_cache_size (disk_chunk_size) == -1)
       return -1;
   }
   return 0;
@@ -617,7 +268,7 @@ s3cow_after_fork (void)
 
   if (cache_start (cache) == -1)
     return -1;
-  if (stats_file) {
+  if (params.stats_file) {
     err = cond_init_monotonic (&stats_cond);
     if (err == 0)
       err = pthread_create (&stats_thread, NULL, stats_writer, NULL);
@@ -644,10 +295,10 @@ add_export (void *opaque, const struct catalog_key *key,
 static int
 s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 {
-  if (export_name) {
-    CLEANUP_FREE char *why = open_failure_describe (export_name);
+  if (params.export_name) {
+    CLEANUP_FREE char *why = open_failure_describe (params.export_name);
 
-    return nbdkit_add_export (exports, export_name, why);
+    return nbdkit_add_export (exports, params.export_name, why);
   }
   if (catalog_list (store, NULL, CATALOG_MASK (CATALOG_HEAD), add_export,
                     exports)
@@ -659,7 +310,7 @@ s3cow_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 static const char *
 s3cow_default_export (int readonly, int is_tls)
 {
-  return export_name ? export_name : "";
+  return params.export_name ? params.export_name : "";
 }
 
 static void *
@@ -668,15 +319,16 @@ s3cow_open (int readonly)
   const char *export = nbdkit_export_name ();
   struct handle *h;
 
-  if (export_name && export && export[0] && strcmp (export, export_name)) {
+  if (params.export_name && export && export[0]
+      && strcmp (export, params.export_name)) {
     char shown[2 * NAME_MAX_LEN + 2];
     name_printable (export, shown, sizeof shown);
-    nbdkit_error ("this server serves only disk %s, not %s", export_name,
+    nbdkit_error ("this server serves only disk %s, not %s", params.export_name,
                   shown);
     return NULL;
   }
-  if (export_name)
-    export = export_name;
+  if (params.export_name)
+    export = params.export_name;
   else if (export == NULL || export[0] == '\0') {
     nbdkit_error ("no disk named: ask for an export name (the disk), or "
                   "start the server with export=DISK");
@@ -724,7 +376,7 @@ s3cow_export_description (void *handle)
 
   return nbdkit_printf_intern (
       "s3cow disk %s in bucket %s, chunk size %" PRIu32,
-      ((struct handle *)handle)->od->export, store_config.bucket,
+      ((struct handle *)handle)->od->export, params.store_config.bucket,
       disk_chunk_size (d));
 }
 
@@ -838,9 +490,9 @@ static struct nbdkit_plugin plugin = {
   .longname = "s3cow: copy-on-write disks on S3",
   .version = PACKAGE_VERSION,
   .unload = s3cow_unload,
-  .config = s3cow_config,
-  .config_complete = s3cow_config_complete,
-  .config_help = s3cow_config_help,
+  .config = params_config,
+  .config_complete = params_config_complete,
+  .config_help = PARAMS_HELP,
   .magic_config_key = "bucket",
   .get_ready = s3cow_get_ready,
   .after_fork = s3cow_after_fork,

@@ -43,6 +43,18 @@ enum store_status {
 /* Room for any etag, NUL included.  Etags are returned without quotes. */
 #define STORE_ETAG_MAX 130
 
+/* How S3 requests name the bucket. */
+enum store_addressing {
+  /* Virtual-hosted style on AWS's own endpoints (none given, or a host
+   * under amazonaws.com) for a bucket name that is a host name label;
+   * path style on any other endpoint, and for bucket names with dots or
+   * capitals (AWS's wildcard certificate covers one label only).
+   */
+  STORE_ADDRESSING_AUTO,
+  STORE_ADDRESSING_PATH,    /* host/bucket/key */
+  STORE_ADDRESSING_VIRTUAL, /* bucket.host/key */
+};
+
 struct store_config {
   /* NULL: AWS (https://s3.REGION.amazonaws.com).  "file:///path": the
    * directory store.  Otherwise "http://host[:port]" or "https://...". */
@@ -68,7 +80,7 @@ struct store_config {
    * anonymous): a 403 then says so and what was tried.
    */
   bool credentials_tried;
-  bool virtual_host;    /* bucket.host/key instead of host/bucket/key */
+  enum store_addressing addressing;
   bool tls_verify;      /* default true; false only when asked */
   const char *ca_file;  /* NULL: the system's CA bundle */
   double timeout;       /* seconds for one request; 0: default 30 */

@@ -40,8 +40,9 @@ struct s3_store {
    * profile region): store_s3_check may replace it with the bucket's.
    */
   bool region_guessed;
-  bool endpoint_given; /* false: the AWS endpoint of the region */
-  bool virtual_host;
+  bool endpoint_given;              /* false: the AWS endpoint of the region */
+  enum store_addressing addressing; /* as configured */
+  bool virtual_host;                /* what addressing chose */
   /* Requests are anonymous because no credentials were found: what was
    * tried, for a 403 to say (NULL: signed, or anonymous on purpose).
    */

@@ -194,9 +194,39 @@ open_credentials (struct s3_store *s, const struct store_config *config)
   return -1;
 }
 
+/* Is host (n bytes) one of AWS's S3 endpoints? */
+static bool
+is_aws_host (const char *host, size_t n)
+{
+  static const char *const suffixes[]
+      = { ".amazonaws.com", ".amazonaws.com.cn" };
+  size_t i, len;
+
+  for (i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    len = strlen (suffixes[i]);
+    if (n > len && strncasecmp (host + n - len, suffixes[i], len) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Can bucket be one label of a host name: 3 to 63 of a-z 0-9 -, not
+ * starting or ending with '-'?
+ */
+static bool
+is_host_label (const char *bucket)
+{
+  size_t n = strlen (bucket);
+
+  if (n < 3 || n > 63 || bucket[0] == '-' || bucket[n - 1] == '-')
+    return false;
+  return strspn (bucket, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 /* Make s->host and s->base_url from s->endpoint (the AWS endpoint of
- * s->region when none was given), s->bucket and s->virtual_host.  *https
- * tells the scheme.  Returns 0, or -1 after logging.
+ * s->region when none was given), s->bucket and s->addressing, which
+ * sets s->virtual_host.  *https tells the scheme.  Returns 0, or -1 after
+ * logging.
  */
 static int
 set_addresses (struct s3_store *s, bool *https)
@@ -214,6 +244,10 @@ set_addresses (struct s3_store *s, bool *https)
   if (parse_endpoint (s->endpoint, https, &host, &host_len, &port, &port_len)
       == -1)
     return -1;
+  if (s->addressing == STORE_ADDRESSING_AUTO)
+    s->virtual_host = is_aws_host (host, host_len) && is_host_label (s->bucket);
+  else
+    s->virtual_host = s->addressing == STORE_ADDRESSING_VIRTUAL;
   if (s->virtual_host && is_ip_literal (host, host_len)) {
     s3cow_log_error ("endpoint %s: virtual-hosted style needs a host name, "
                      "not an IP address",
@@ -337,14 +371,15 @@ store_s3_open (const struct store_config *config)
   }
   for (i = 0; config->bucket[i]; i++)
     if (config->bucket[i] == '/' || (unsigned char)config->bucket[i] < 0x20
-        || (config->virtual_host
+        || (config->addressing == STORE_ADDRESSING_VIRTUAL
             && strchr ("abcdefghijklmnopqrstuvwxyz0123456789.-",
                        config->bucket[i])
                    == NULL)) {
-      s3cow_log_error (
-          "bucket \"%s\": not a valid bucket name%s", config->bucket,
-          config->virtual_host ? " for virtual-hosted style (a-z 0-9 . -)"
-                               : "");
+      s3cow_log_error ("bucket \"%s\": not a valid bucket name%s",
+                       config->bucket,
+                       config->addressing == STORE_ADDRESSING_VIRTUAL
+                           ? " for virtual-hosted style (a-z 0-9 . -)"
+                           : "");
       return NULL;
     }
   if (i > 255) {
@@ -375,7 +410,7 @@ store_s3_open (const struct store_config *config)
   s->base.ops = &store_s3_ops;
 
   s->endpoint_given = !empty (config->endpoint);
-  s->virtual_host = config->virtual_host;
+  s->addressing = config->addressing;
   s->region_guessed = config->region_guessed || empty (config->region);
   s->bucket = strdup (config->bucket);
   s->region = strdup (region);
@@ -385,7 +420,7 @@ store_s3_open (const struct store_config *config)
     goto oom;
   if (set_addresses (s, &https) == -1 || set_put_options (s, config) == -1)
     goto fail;
-  if (config->virtual_host)
+  if (s->virtual_host)
     s->bucket_path = strdup ("");
   else if (asprintf (&s->bucket_path, "/%s", config->bucket) == -1)
     s->bucket_path = NULL;
@@ -432,7 +467,7 @@ store_s3_open (const struct store_config *config)
                "s3 store: %s, bucket %s, prefix \"%s\", region %s, "
                "%s style, %s, encryption %s, storage class %s",
                s->endpoint, s->bucket, s->prefix, s->region,
-               config->virtual_host ? "virtual-hosted" : "path",
+               s->virtual_host ? "virtual-hosted" : "path",
                s->creds ? "signed" : "anonymous",
                s->sse ? s->sse : "the bucket's default",
                s->storage_class ? s->storage_class : "the bucket's default");

@@ -406,7 +406,8 @@ delete_history (struct store *store, const char *disk)
 }
 
 int
-volume_rm_disk (struct store *store, const char *disk, bool force)
+volume_rm_disk (struct store *store, const char *disk, bool with_snapshots,
+                bool force)
 {
   CLEANUP_FREE char *lease = NULL;
   struct names snaps = { 0 };
@@ -426,7 +427,9 @@ volume_rm_disk (struct store *store, const char *disk, bool force)
     return -1;
   }
 
-  /* 2. Its snapshots and its lease: refused unless --force. */
+  /* 2. Its snapshots (refused unless --snapshots) and its lease (unless
+   * --force).
+   */
   if (list_snaps (store, disk, &snaps) == -1)
     goto out;
   r = catalog_lease_view (store, disk, &lease, &held);
@@ -438,9 +441,9 @@ volume_rm_disk (struct store *store, const char *disk, bool force)
                      disk);
     goto out;
   }
-  if (!force && snaps.n > 0) {
+  if (!with_snapshots && snaps.n > 0) {
     s3cow_log_error ("disk %s has %zu snapshot%s (%s%s): remove %s first, or "
-                     "give --force to remove %s too",
+                     "give --snapshots to remove %s too",
                      disk, snaps.n, snaps.n == 1 ? "" : "s", snaps.v[0],
                      snaps.n > 1 ? ", ..." : "", snaps.n == 1 ? "it" : "them",
                      snaps.n == 1 ? "it" : "them");

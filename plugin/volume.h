@@ -86,10 +86,12 @@ int volume_snapshot_ref (struct store *store, const struct name_ref *src,
 int volume_rm_snapshot (struct store *store, const char *disk,
                         const char *snap);
 
-/* rm disk: its snapshots, head and lease.  Without force it is refused
- * when the disk has snapshots or a server holds its lease.
+/* rm disk: its snapshots, head and lease.  Without with_snapshots it is
+ * refused when the disk has snapshots; without force when a server holds
+ * its lease, or the lease cannot be read.
  */
-int volume_rm_disk (struct store *store, const char *disk, bool force);
+int volume_rm_disk (struct store *store, const char *disk, bool with_snapshots,
+                    bool force);
 
 /* unlock disk: delete its lease.  Returns 0 with *what set to "no lease"
  * (nothing done), "held", "released" or "unreadable" (the lease broken),

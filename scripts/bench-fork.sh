@@ -167,7 +167,7 @@ printf ' S3 time: median of the summed times of its S3 requests)\n'
 # data too (gc with no grace: nobody else writes there), and the bucket.
 for d in 1G-empty 1G-sparse 1G-dense 1T-sparse 1T-dense; do
   for ((i = 0; i < runs; i++)); do "$s3cow" rm "$p$d-f$i"; done
-  "$s3cow" rm --force "$p$d"
+  "$s3cow" rm --snapshots --force "$p$d"
 done
 if [ "$fresh" = 1 ]; then
   "$s3cow" -q gc --force --grace 0s >/dev/null

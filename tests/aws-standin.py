@@ -6,9 +6,13 @@ One HTTP server on 127.0.0.1 answers as
       PUT /latest/api/token (X-aws-ec2-metadata-token-ttl-seconds)
       GET /latest/meta-data/iam/security-credentials/[ROLE]
           (X-aws-ec2-metadata-token)
+    or, with --imds-v1-only, as an instance whose token PUT fails (403)
+    and whose GETs need no token (IMDSv1)
   - the ECS / EKS Pod Identity container endpoint:
       GET /container/credentials (Authorization: --container-token)
   - STS AssumeRoleWithWebIdentity: POST /sts/ (form body)
+  - STS AssumeRole: POST /sts/ (form body), whose SigV4 signature it checks
+    with --source-key (the key of a profile's source_profile)
 
 The keys it hands out are either one fixed key (--key AK:SK, for tests of
 which source is used) or keys it makes on the test's Ceph RGW with
@@ -25,6 +29,8 @@ are never logged.
 """
 
 import argparse
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -172,6 +178,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         if self.path != "/latest/api/token":
             return self.answer(404, "not found")
+        if args.imds_v1_only:
+            log("imds token refused (--imds-v1-only)")
+            return self.answer(403, "no IMDSv2 here")
         ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
         if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
             log("imds token: bad ttl header %r" % ttl)
@@ -193,7 +202,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ok = token in imds_tokens
             if not ok:
                 log("imds GET %s without a valid token (IMDSv1)" % path)
-                return self.answer(401, "IMDSv2 only")
+                if not args.imds_v1_only:
+                    return self.answer(401, "IMDSv2 only")
             if self.failing():
                 return
             if path == prefix:
@@ -222,6 +232,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.path.startswith("/sts"):
             return self.answer(404, "not found")
         form = urllib.parse.parse_qs(body)
+        if form.get("Action") == ["AssumeRole"]:
+            return self.assume_role(form, body)
         if (form.get("Action") != ["AssumeRoleWithWebIdentity"]
                 or form.get("RoleArn") != [args.role_arn]
                 or form.get("WebIdentityToken") != [args.web_token]):
@@ -254,6 +266,63 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                       iso(expires)),
             "text/xml")
 
+    def signature_ok(self, body):
+        """Check the request's SigV4 signature with --source-key."""
+        if not args.source_key:
+            return False
+        access, secret = args.source_key.split(":", 1)
+        auth = self.headers.get("Authorization", "")
+        try:
+            algo, rest = auth.split(" ", 1)
+            fields = dict(f.strip().split("=", 1) for f in rest.split(","))
+            ak, day, region, service, _ = fields["Credential"].split("/")
+            signed = fields["SignedHeaders"].split(";")
+        except (ValueError, KeyError):
+            return False
+        if algo != "AWS4-HMAC-SHA256" or ak != access or service != "sts":
+            return False
+        canon = "\n".join([
+            "POST", urllib.parse.urlsplit(self.path).path, "",
+            "".join("%s:%s\n" % (h, " ".join(self.headers.get(h, "").split()))
+                    for h in signed),
+            ";".join(signed), hashlib.sha256(body.encode()).hexdigest()])
+        amz_date = self.headers.get("x-amz-date", "")
+        scope = "%s/%s/%s/aws4_request" % (day, region, service)
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                             hashlib.sha256(canon.encode()).hexdigest()])
+        key = ("AWS4" + secret).encode()
+        for part in (day, region, service, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(want, fields.get("Signature", ""))
+
+    def assume_role(self, form, body):
+        if form.get("RoleArn") != [args.role_arn] or not self.signature_ok(
+                body):
+            log("sts assume-role: refused (role %s)" % form.get("RoleArn"))
+            return self.answer(
+                403,
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                "<Code>SignatureDoesNotMatch</Code><Message>refused"
+                "</Message></Error></ErrorResponse>", "text/xml")
+        cur = current()
+        if cur is None:
+            return self.answer(503, "no key yet")
+        access, secret, expires = cur
+        log("serve sts-assume-role %s session %s" % (
+            access, form.get("RoleSessionName", [""])[0]))
+        self.answer(
+            200,
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/'
+            '2011-06-15/"><AssumeRoleResult><Credentials>'
+            "<AccessKeyId>%s</AccessKeyId>"
+            "<SecretAccessKey>%s</SecretAccessKey>"
+            "<SessionToken>standin-token-assume-role</SessionToken>"
+            "<Expiration>%s</Expiration></Credentials>"
+            "</AssumeRoleResult></AssumeRoleResponse>" % (access, secret,
+                                                          iso(expires)),
+            "text/xml")
+
 
 def main():
     global args
@@ -269,6 +338,8 @@ def main():
     p.add_argument("--web-token", default="standin-web-identity-token")
     p.add_argument("--role-arn", default="arn:aws:iam::123456789012:role/s3cow")
     p.add_argument("--fail-file")
+    p.add_argument("--imds-v1-only", action="store_true")
+    p.add_argument("--source-key", help="ACCESS:SECRET that signs AssumeRole")
     args = p.parse_args()
     if not args.key and not args.rgw_conf:
         sys.exit("aws-standin: give --key or --rgw-conf")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# rm --force racing snapshot leaves no snapshot behind:
-#  - rm oz2 --force, whose DELETE of oz2@s1 is held by faultproxy.py
+# rm --snapshots racing snapshot leaves no snapshot behind:
+#  - rm oz2 --snapshots, whose DELETE of oz2@s1 is held by faultproxy.py
 #    (slow: forwarded, the answer held past the client's timeout, then
 #    retried), while s3cow snapshot oz2 late runs and succeeds: rm must
 #    remove late too (it lists the snapshots again once the head is gone);
@@ -33,15 +33,15 @@ s3cow create oz2 1M --chunk-size 64K
 s3cow snapshot oz2 s1
 proxy_ctl set slow=1 max_in_a_row=1 slow_seconds=8 \
   "match=^DELETE /$bucket/disks/oz2/snaps/s1\$"
-s3cow --endpoint "$proxy_endpoint" --timeout 5 rm oz2 --force \
+s3cow --endpoint "$proxy_endpoint" --timeout 5 rm oz2 --snapshots \
   >"$tmpdir/rm.out" 2>&1 &
 rm_pid=$!
 wait_log "slow: DELETE /$bucket/disks/oz2/snaps/s1" 1
 s3cow snapshot oz2 late
-wait "$rm_pid" || { cat "$tmpdir/rm.out"; fail "rm oz2 --force failed"; }
+wait "$rm_pid" || { cat "$tmpdir/rm.out"; fail "rm oz2 --snapshots failed"; }
 proxy_ctl clear
 left="$(obj_list disks/oz2/)"
-[ -z "$left" ] || fail "rm oz2 --force left: $left"
+[ -z "$left" ] || fail "rm oz2 --snapshots left: $left"
 s3cow create oz2 1M
 s3cow ls oz2 >"$tmpdir/ls"
 if grep -q late "$tmpdir/ls"; then
@@ -58,7 +58,7 @@ snap_pid=$!
 # The first read is held too (and retried); the second is the one after
 # the snapshot's PUT.
 wait_log "slow: GET /$bucket/disks/oz3/head" 2
-s3cow rm oz3 --force
+s3cow rm oz3 --snapshots
 s3cow create oz3 1M --chunk-size 64K
 status=0
 wait "$snap_pid" || status=$?

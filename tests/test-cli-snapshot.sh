@@ -93,9 +93,9 @@ grep -q '^s1 ' "$tmpdir/ls" && grep -q '^s2 ' "$tmpdir/ls" || {
 s3cow rm d@s2
 [ "$(s3cow ls d --json | grep -c '"name"')" = 1 ] ||
   fail "rm d@s2 did not remove just that snapshot"
-s3cow rm --force d
+s3cow rm --snapshots d
 s3cow ls --json >"$tmpdir/ls.json"
-grep -q '"name": "d"' "$tmpdir/ls.json" && fail "rm --force d left d"
+grep -q '"name": "d"' "$tmpdir/ls.json" && fail "rm --snapshots d left d"
 s3cow ls d 2>/dev/null && fail "ls of a removed disk succeeded"
 # f was forked from d@s1, which is gone: it still reads (its maps are d's).
 serve

@@ -4,7 +4,8 @@
  * Input: byte 0 picks (mod 2)
  *   0  store_s3_open: the rest is endpoint, bucket, prefix, region, access
  *      key, secret key, session token and a flags byte (bit 0 virtual-host,
- *      bit 1 tls-verify), separated by NUL bytes.  The endpoint parser, the
+ *      bit 1 tls-verify, bit 2 the automatic choice of addressing when bit
+ *      0 is clear), separated by NUL bytes.  The endpoint parser, the
  *      bucket, region and key checks run; nothing is sent (no request is
  *      made by store_s3_open).
  *   1  store_config_resolve with the rest as the shared credentials file
@@ -118,7 +119,9 @@ fuzz_open (const uint8_t *p, const uint8_t *end)
   c.access_key = f[4];
   c.secret_key = f[5];
   c.session_token = f[6];
-  c.virtual_host = flags & 1;
+  c.addressing = flags & 1   ? STORE_ADDRESSING_VIRTUAL
+                 : flags & 4 ? STORE_ADDRESSING_AUTO
+                             : STORE_ADDRESSING_PATH;
   c.tls_verify = flags & 2;
   if (c.endpoint && strncmp (c.endpoint, "file:", 5) == 0)
     c.endpoint = NULL; /* the directory store touches the filesystem */

@@ -1,15 +1,15 @@
-/* s3cow fuzzing: the plugin's parameter parsing (s3cow_config and
- * s3cow_config_complete in plugin/s3cow.c), outside nbdkit.
+/* s3cow fuzzing: the plugin's parameter parsing (params_config and
+ * params_config_complete in plugin/params.c), outside nbdkit.
  *
- * plugin/s3cow.c is compiled into this file, so that its static functions
+ * plugin/params.c is compiled into this file, so that its static functions
  * and parameters can be reached and reset; the nbdkit functions it calls
  * are replaced by small equivalents below (nbdkit_parse_size as nbdkit
  * 1.32 parses sizes; passwords only in their literal form: no terminal,
  * file or descriptor is read).
  *
  * Input: lines of KEY=VALUE (a line without '=' is a value for bucket=,
- * nbdkit's magic key), given to s3cow_config in order, as nbdkit does
- * (stopping at the first error); then s3cow_config_complete.  Values of
+ * nbdkit's magic key), given to params_config in order, as nbdkit does
+ * (stopping at the first error); then params_config_complete.  Values of
  * secret-key= and session-token= get a marker in front.  Checked
  * besides memory safety: an error is reported (nbdkit_error) for every
  * refusal, a literal secret-key= or session-token= value is never in an
@@ -18,7 +18,7 @@
  * compression and its level), with durations that are finite and at most
  * 1e9 seconds.
  */
-#include "s3cow.c"
+#include "params.c"
 
 #include <ctype.h>
 #include <limits.h>
@@ -40,7 +40,7 @@ errors_now (void)
   return nbdkit_errors + fuzz_log_errors;
 }
 
-/* ---- nbdkit's functions, as far as s3cow.c uses them ---- */
+/* ---- nbdkit's functions, as far as params.c uses them ---- */
 
 static void
 check_message (const char *fmt, va_list ap)
@@ -224,55 +224,13 @@ nbdkit_absolute_path (const char *path)
   return r;
 }
 
-/* Called only by callbacks that are not fuzzed here. */
-int
-nbdkit_add_export (struct nbdkit_exports *e, const char *n, const char *d)
-{
-  abort ();
-}
-const char *
-nbdkit_export_name (void)
-{
-  abort ();
-}
-void
-nbdkit_set_error (int err)
-{
-  abort ();
-}
-const char *
-nbdkit_printf_intern (const char *fmt, ...)
-{
-  abort ();
-}
-int
-nbdkit_add_extent (struct nbdkit_extents *e, uint64_t o, uint64_t l, uint32_t t)
-{
-  abort ();
-}
-
 /* ---- The target ---- */
 
 static void
 reset (void)
 {
-  store_config = (struct store_config){ .tls_verify = true };
-  free (secret_key);
-  free (session_token);
-  secret_key = session_token = NULL;
-  export_name = NULL;
-  create_size = 0;
-  chunk_size = 1024 * 1024;
-  cache_size = 256 * 1024 * 1024;
-  upload_threads = 8;
-  commit_interval = 5;
-  lease_duration = 30;
-  lease_wait = 0;
-  compression = CHUNK_COMPRESSION_DEFAULT;
-  free (stats_file);
-  free (cache_dir);
-  free (ca_file);
-  stats_file = cache_dir = ca_file = NULL;
+  params_free ();
+  params = (struct params)PARAMS_DEFAULTS;
 }
 
 static bool
@@ -325,48 +283,52 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (asprintf (&m, "%s%s", SECRET_MARK, value) == -1)
         abort ();
       errors = errors_now ();
-      r = s3cow_config (key, m);
+      r = params_config (key, m);
       free (m);
     } else {
       errors = errors_now ();
-      r = s3cow_config (key, value);
+      r = params_config (key, value);
     }
     FUZZ_ASSERT (r == 0 || errors_now () > errors);
   }
   if (r == 0) {
     errors = errors_now ();
-    r = s3cow_config_complete ();
+    r = params_config_complete ();
     FUZZ_ASSERT (r == 0 || errors_now () > errors);
   }
   if (r == 0) {
-    FUZZ_ASSERT (store_config.bucket != NULL);
-    FUZZ_ASSERT (chunk_size >= CHUNK_SIZE_MIN && chunk_size <= CHUNK_SIZE_MAX);
-    FUZZ_ASSERT ((chunk_size & (chunk_size - 1)) == 0);
+    FUZZ_ASSERT (params.store_config.bucket != NULL);
+    FUZZ_ASSERT (params.chunk_size >= CHUNK_SIZE_MIN
+                 && params.chunk_size <= CHUNK_SIZE_MAX);
+    FUZZ_ASSERT ((params.chunk_size & (params.chunk_size - 1)) == 0);
     /* (The cache is checked against an existing disk's own chunk size
      * when it is opened.)
      */
-    FUZZ_ASSERT (!create_size || cache_size >= (uint64_t)chunk_size * 32);
-    FUZZ_ASSERT (create_size % 512 == 0 && create_size <= DISK_SIZE_MAX);
+    FUZZ_ASSERT (!params.create_size
+                 || params.cache_size >= (uint64_t)params.chunk_size * 32);
+    FUZZ_ASSERT (params.create_size % 512 == 0
+                 && params.create_size <= DISK_SIZE_MAX);
     /* Seconds: finite, and small enough that now + value fits a time_t
      * and value * 1000 a long (bug "param-nonfinite": strtod takes nan,
      * inf and 1e300, which then made the lease unusable, the commit thread
      * spin, or a cast overflow).
      */
-    FUZZ_ASSERT (lease_duration >= 3 && lease_duration <= 3600);
-    FUZZ_ASSERT (seconds_ok (lease_wait) && seconds_ok (commit_interval));
-    FUZZ_ASSERT (seconds_ok (store_config.timeout));
-    FUZZ_ASSERT (seconds_ok (store_config.retry_time));
-    FUZZ_ASSERT (store_config.connections <= 256);
-    FUZZ_ASSERT (upload_threads >= 1 && upload_threads <= 256);
-    FUZZ_ASSERT (compression.codec <= CHUNK_CODEC_ZSTD);
-    FUZZ_ASSERT (compression.codec != CHUNK_CODEC_ZSTD
-                 || (compression.level >= 1
-                     && compression.level <= CHUNK_ZSTD_MAX_LEVEL));
-    if (export_name) {
+    FUZZ_ASSERT (params.lease_duration >= 3 && params.lease_duration <= 3600);
+    FUZZ_ASSERT (seconds_ok (params.lease_wait)
+                 && seconds_ok (params.commit_interval));
+    FUZZ_ASSERT (seconds_ok (params.store_config.timeout));
+    FUZZ_ASSERT (seconds_ok (params.store_config.retry_time));
+    FUZZ_ASSERT (params.store_config.connections <= 256);
+    FUZZ_ASSERT (params.upload_threads >= 1 && params.upload_threads <= 256);
+    FUZZ_ASSERT (params.compression.codec <= CHUNK_CODEC_ZSTD);
+    FUZZ_ASSERT (params.compression.codec != CHUNK_CODEC_ZSTD
+                 || (params.compression.level >= 1
+                     && params.compression.level <= CHUNK_ZSTD_MAX_LEVEL));
+    if (params.export_name) {
       char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
 
-      FUZZ_ASSERT (name_parse_export (export_name, disk, snap) == 0);
-      FUZZ_ASSERT (!(snap[0] && create_size));
+      FUZZ_ASSERT (name_parse_export (params.export_name, disk, snap) == 0);
+      FUZZ_ASSERT (!(snap[0] && params.create_size));
     }
   }
   fuzz_log_forbidden[0] = fuzz_log_forbidden[1] = NULL;
