@@ -5,11 +5,16 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "log.h"
 
 const char *
 human_size (uint64_t bytes, char *buf)
@@ -78,6 +83,54 @@ json_string (FILE *fp, const char *s)
       fputc (*p, fp);
   }
   fputc ('"', fp);
+}
+
+int
+print_json_result (enum json_field type, ...)
+{
+  json_object *obj = json_object_new_object ();
+  json_object *v;
+  const char *key, *s;
+  va_list ap;
+  int r = -1;
+
+  va_start (ap, type);
+  for (; obj && type != JSON_END; type = va_arg (ap, enum json_field)) {
+    key = va_arg (ap, const char *);
+    v = NULL;
+    switch (type) {
+    case JSON_STR:
+      s = va_arg (ap, const char *);
+      if (s == NULL)
+        continue;
+      v = json_object_new_string (s);
+      break;
+    case JSON_U64:
+      v = json_object_new_uint64 (va_arg (ap, uint64_t));
+      break;
+    case JSON_BOOL:
+      v = json_object_new_boolean (va_arg (ap, int));
+      break;
+    default:
+      abort ();
+    }
+    if (v == NULL || json_object_object_add (obj, key, v) != 0) {
+      json_object_put (v);
+      goto out;
+    }
+  }
+  if (obj == NULL)
+    goto out;
+  printf ("%s\n", json_object_to_json_string_ext (
+                      obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                               | JSON_C_TO_STRING_NOSLASHESCAPE));
+  r = 0;
+out:
+  va_end (ap);
+  json_object_put (obj);
+  if (r == -1)
+    s3cow_log_error ("out of memory writing the JSON output");
+  return r;
 }
 
 static double
