@@ -200,6 +200,13 @@ const char *human_window (uint64_t seconds, char *buf);
 /* s as a JSON string, quotes included. */
 void json_string (FILE *fp, const char *s);
 
+/* A lease as catalog_lease_view gives it (text, held), as JSON: null when
+ * text is NULL, else {"held", "text"} and, when the text decodes, its
+ * fields (host, pid, instance, export, taken, renewed, expires,
+ * duration_seconds).
+ */
+void json_lease (FILE *fp, const char *text, bool held);
+
 /* The one JSON object a command prints with --json: fields given as
  * (type, key, value) triples ended by JSON_END, e.g.
  *   print_json_result (JSON_STR, "disk", disk, JSON_U64, "size", size,

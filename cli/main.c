@@ -107,8 +107,9 @@ static const struct command commands[] = {
     "different keys (or of an encrypted disk and one that is not) always\n"
     "differ.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
-    "List the disks with size, chunk size, bytes used and stored, parent and\n"
-    "last commit time; with DISK, list its snapshots.\n" },
+    "List the disks with size, chunk size, bytes used and stored, last\n"
+    "commit time, whether a server holds the disk's lease (LOCK) and parent;\n"
+    "with DISK, list its snapshots.\n" },
   { "info", cmd_info, 1, 1, OPT_JSON, false, "DISK[@SNAPSHOT] [--json]",
     "Show a disk's size, chunk size, parent chain, maps, snapshots, chunks\n"
     "referenced, bytes unique (freed if the disk were removed and gc ran)\n"
