@@ -52,7 +52,7 @@ struct cli {
   struct store *store; /* NULL until cli_store */
 
   /* Options of the subcommands (main.c checks which apply where). */
-  bool json;           /* ls, info, diff, log, gc, fsck */
+  bool json;           /* every command but debug-fill */
   bool force;          /* rm, unlock, gc */
   bool snapshots;      /* rm: a disk's snapshots too */
   bool dry_run;        /* gc */
@@ -199,6 +199,24 @@ const char *human_window (uint64_t seconds, char *buf);
 
 /* s as a JSON string, quotes included. */
 void json_string (FILE *fp, const char *s);
+
+/* A lease as catalog_lease_view gives it (text, held), as JSON: null when
+ * text is NULL, else {"held", "text"} and, when the text decodes, its
+ * fields (host, pid, instance, export, taken, renewed, expires,
+ * duration_seconds).
+ */
+void json_lease (FILE *fp, const char *text, bool held);
+
+/* The one JSON object a command prints with --json: fields given as
+ * (type, key, value) triples ended by JSON_END, e.g.
+ *   print_json_result (JSON_STR, "disk", disk, JSON_U64, "size", size,
+ *                      JSON_BOOL, "created", true, JSON_END);
+ * JSON_U64 takes a uint64_t (cast narrower ones), JSON_BOOL an int, and
+ * JSON_STR a string, or NULL to leave the field out.  0, or -1 after
+ * printing (out of memory).
+ */
+enum json_field { JSON_END, JSON_STR, JSON_U64, JSON_BOOL };
+int print_json_result (enum json_field type, ...);
 
 /* A progress line on stderr, rewritten in place at most 10 times a second,
  * only when cli->progress.  progress_done clears it.

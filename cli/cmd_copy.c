@@ -231,6 +231,17 @@ cmd_copy (struct cli *cli, int argc, char **argv)
       s3cow_log_error ("copy of %s to %s failed", src.label, argv[2]);
     goto out;
   }
+  if (cli->json) {
+    if (print_json_result (JSON_STR, "source", src.label, JSON_STR,
+                           "destination", argv[2], JSON_STR, "key", res.key,
+                           JSON_BOOL, "up_to_date", res.up_to_date, JSON_U64,
+                           "chunks", res.chunks, JSON_U64, "present",
+                           res.present, JSON_U64, "sent", res.sent, JSON_U64,
+                           "bytes_sent", res.bytes_sent, JSON_END)
+        == 0)
+      status = EXIT_OK;
+    goto out;
+  }
   if (res.up_to_date)
     printf ("%s: up to date (%s holds %s's state already)\n", argv[2], res.key,
             src.label);

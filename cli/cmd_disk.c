@@ -21,7 +21,7 @@ cmd_create (struct cli *cli, int argc, char **argv)
 {
   char disk[NAME_MAX_LEN + 1], snap[NAME_MAX_LEN + 1];
   struct store *store;
-  uint64_t size;
+  uint64_t size, history;
 
   if (parse_disk_name (argv[1], false, disk, snap) == -1
       || parse_disk_size (argv[2], &size) == -1)
@@ -29,12 +29,19 @@ cmd_create (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_create (store, disk, size, cli->chunk_size,
-                        cli->set_history ? cli->history : HEAD_HISTORY_DEFAULT,
-                        cli->crypto)
-                 == 0
-             ? EXIT_OK
-             : EXIT_FAIL;
+  history = cli->set_history ? cli->history : HEAD_HISTORY_DEFAULT;
+  if (volume_create (store, disk, size, cli->chunk_size, history, cli->crypto)
+      == -1)
+    return EXIT_FAIL;
+  if (cli->json
+      && print_json_result (JSON_STR, "disk", disk, JSON_BOOL, "created", 1,
+                            JSON_U64, "size", size, JSON_U64, "chunk_size",
+                            (uint64_t)cli->chunk_size, JSON_U64,
+                            "history_seconds", history, JSON_BOOL, "encrypted",
+                            cli->crypto != NULL, JSON_END)
+             == -1)
+    return EXIT_FAIL;
+  return EXIT_OK;
 }
 
 int
@@ -52,9 +59,14 @@ cmd_fork (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_fork_ref (store, &src, target, &opts, cli->crypto) == 0
-             ? EXIT_OK
-             : EXIT_FAIL;
+  if (volume_fork_ref (store, &src, target, &opts, cli->crypto) == -1)
+    return EXIT_FAIL;
+  if (cli->json
+      && print_json_result (JSON_STR, "disk", target, JSON_BOOL, "created", 1,
+                            JSON_STR, "source", argv[1], JSON_END)
+             == -1)
+    return EXIT_FAIL;
+  return EXIT_OK;
 }
 
 int
@@ -74,9 +86,15 @@ cmd_snapshot (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  return volume_snapshot_ref (store, &src, argv[2], cli->crypto) == 0
-             ? EXIT_OK
-             : EXIT_FAIL;
+  if (volume_snapshot_ref (store, &src, argv[2], cli->crypto) == -1)
+    return EXIT_FAIL;
+  if (cli->json
+      && print_json_result (JSON_STR, "disk", src.disk, JSON_STR, "snapshot",
+                            argv[2], JSON_BOOL, "created", 1, JSON_STR,
+                            "source", argv[1], JSON_END)
+             == -1)
+    return EXIT_FAIL;
+  return EXIT_OK;
 }
 
 int
@@ -103,7 +121,16 @@ cmd_rm (struct cli *cli, int argc, char **argv)
     r = volume_rm_snapshot (store, disk, snap);
   else
     r = volume_rm_disk (store, disk, cli->snapshots, cli->force);
-  return r == 0 ? EXIT_OK : EXIT_FAIL;
+  if (r == -1)
+    return EXIT_FAIL;
+  if (cli->json
+      && print_json_result (JSON_STR, "disk", disk, JSON_STR, "snapshot",
+                            snap[0] ? snap : NULL, JSON_BOOL, "removed", 1,
+                            JSON_BOOL, "snapshots_removed",
+                            !snap[0] && cli->snapshots, JSON_END)
+             == -1)
+    return EXIT_FAIL;
+  return EXIT_OK;
 }
 
 int
@@ -120,6 +147,12 @@ cmd_unlock (struct cli *cli, int argc, char **argv)
     return EXIT_FAIL;
   if (volume_unlock (store, disk, cli->force, &what) == -1)
     return EXIT_FAIL;
+  if (cli->json)
+    return print_json_result (JSON_STR, "disk", disk, JSON_BOOL, "lease_broken",
+                              what[0] != 'n', JSON_STR, "lease", what, JSON_END)
+                   == 0
+               ? EXIT_OK
+               : EXIT_FAIL;
   if (what[0] == 'n') /* "no lease" */
     printf ("disk %s has no lease: nothing to unlock\n", disk);
   else
@@ -150,6 +183,13 @@ cmd_resize (struct cli *cli, int argc, char **argv)
   if (volume_resize (store, disk, size, cli->shrink, cli->crypto, &old_size)
       == -1)
     return EXIT_FAIL;
+  if (cli->json)
+    return print_json_result (JSON_STR, "disk", disk, JSON_BOOL, "resized",
+                              old_size != size, JSON_U64, "old_size", old_size,
+                              JSON_U64, "size", size, JSON_END)
+                   == 0
+               ? EXIT_OK
+               : EXIT_FAIL;
   if (old_size == size)
     printf ("disk %s is %s (%" PRIu64 " bytes) already: nothing to do\n", disk,
             human_size (size, a), size);

@@ -116,15 +116,30 @@ cmd_history (struct cli *cli, int argc, char **argv)
   store = cli_store (cli);
   if (store == NULL)
     return EXIT_FAIL;
-  if (argc > 2)
-    return volume_set_history (store, disk, seconds, cli->crypto) == 0
-               ? EXIT_OK
-               : EXIT_FAIL;
+  if (argc > 2) {
+    if (volume_set_history (store, disk, seconds, cli->crypto) == -1)
+      return EXIT_FAIL;
+    if (cli->json)
+      return print_json_result (JSON_STR, "disk", disk, JSON_U64,
+                                "history_seconds", seconds, JSON_BOOL, "set", 1,
+                                JSON_END)
+                     == 0
+                 ? EXIT_OK
+                 : EXIT_FAIL;
+    return EXIT_OK;
+  }
   r = catalog_read_head (store, disk, "", &cur, NULL, NULL, NULL);
   if (r == STORE_NOT_FOUND)
     s3cow_log_error ("disk %s does not exist", disk);
   if (r != STORE_OK)
     return EXIT_FAIL;
+  if (cli->json)
+    return print_json_result (JSON_STR, "disk", disk, JSON_U64,
+                              "history_seconds", head_history (&cur), JSON_BOOL,
+                              "set", 0, JSON_END)
+                   == 0
+               ? EXIT_OK
+               : EXIT_FAIL;
   printf ("%s\n", human_window (head_history (&cur), w));
   return EXIT_OK;
 }

@@ -344,32 +344,7 @@ print_json (const struct info *info)
           info->distinct * cs, info->stored_unique + info->stored_shared,
           info->stored_unique, info->stored_shared, info->missing);
   printf (",\n  \"lease\": ");
-  if (info->lease) {
-    CLEANUP_FREE char *object = NULL;
-    struct lease_info li;
-    char t1[32], t2[32], t3[32];
-
-    printf ("{\"held\": %s, \"text\": ", info->lease_held ? "true" : "false");
-    json_string (stdout, info->lease);
-    /* The fields, when the lease decodes (times on the holder's clock);
-     * the view lost the object's final newline.
-     */
-    if (asprintf (&object, "%s\n", info->lease) != -1
-        && lease_decode ("lease", object, strlen (object), &li) == 0) {
-      printf (", \"host\": ");
-      json_string (stdout, li.host);
-      printf (", \"pid\": %" PRIu64 ", \"instance\": ", li.pid);
-      json_string (stdout, li.instance);
-      printf (", \"export\": ");
-      json_string (stdout, li.export);
-      printf (", \"taken\": \"%s\", \"renewed\": \"%s\", "
-              "\"expires\": \"%s\", \"duration_seconds\": %" PRIu32,
-              iso_time (li.taken, t1), iso_time (li.renewed, t2),
-              iso_time (li.renewed + li.duration, t3), li.duration);
-    }
-    printf ("}");
-  } else
-    printf ("null");
+  json_lease (stdout, info->lease, info->lease_held);
   printf ("\n}\n");
 }
 

@@ -1,8 +1,9 @@
 /* s3cow command: ls (disks, or one disk's snapshots), as a table or JSON.
  *
- * One listing of disks/ (streamed) finds the names; then one GET per head.
- * A head that cannot be read is reported on stderr, shown as "?" and makes
- * the exit status 1; the others are still listed.
+ * One listing of disks/ (streamed) finds the names; then one GET per head,
+ * and for disks one GET of the lease (whether a server holds it: the LOCK
+ * column).  A head or lease that cannot be read is reported on stderr,
+ * shown as "?" and makes the exit status 1; the others are still listed.
  *
  * Bytes used and stored: each row's chunk map is resolved (its maps read)
  * into its distinct chunks; used is their number times the chunk size,
@@ -32,7 +33,19 @@ struct row {
   bool sized;            /* used and stored are known */
   uint64_t used, stored; /* bytes of its distinct chunks, and of
                           * their objects */
+  bool lease_read;       /* disks: the lease was read (or is absent) */
+  char *lease;           /* its text (NULL: none) */
+  bool lease_held;
 };
+
+/* "held", "-" (no lease, or released) or "?" (unreadable). */
+static const char *
+lock_column (const struct row *row)
+{
+  if (!row->lease_read)
+    return "?";
+  return row->lease && row->lease_held ? "held" : "-";
+}
 
 /* The bytes used and stored by row's chunks.  0, or -1 after printing. */
 static int
@@ -117,7 +130,19 @@ print_json (const char *disk, const struct row *rows, size_t n)
       printf (", \"key_fingerprint\": \"%s\"", fp);
     }
     printf (", \"created\": \"%s\"", iso_time (h->created, t));
-    printf (", \"committed\": \"%s\"}", iso_time (h->committed, t));
+    printf (", \"committed\": \"%s\"", iso_time (h->committed, t));
+    if (!disk) {
+      /* null: the lease could not be read. */
+      printf (", \"locked\": %s, \"lease\": ",
+              !rows[i].lease_read                   ? "null"
+              : rows[i].lease && rows[i].lease_held ? "true"
+                                                    : "false");
+      if (rows[i].lease_read)
+        json_lease (stdout, rows[i].lease, rows[i].lease_held);
+      else
+        printf ("null");
+    }
+    printf ("}");
   }
   printf ("%s]\n", n ? "\n" : "");
 }
@@ -134,13 +159,13 @@ print_table (const char *disk, const struct row *rows, size_t n)
       w = strlen (rows[i].name);
   printf ("%-*s %8s %6s %8s %8s %-20s %s\n", w, disk ? "SNAPSHOT" : "NAME",
           "SIZE", "CHUNK", "USED", "STORED", "COMMITTED",
-          disk ? "GENERATION" : "PARENT");
+          disk ? "GENERATION" : "LOCK PARENT");
   for (i = 0; i < n; i++) {
     const struct head *h = &rows[i].head;
 
     if (!rows[i].ok) {
-      printf ("%-*s %8s %6s %8s %8s %-20s %s\n", w, rows[i].name, "?", "?", "?",
-              "?", "?", "?");
+      printf ("%-*s %8s %6s %8s %8s %-20s %s%s\n", w, rows[i].name, "?", "?",
+              "?", "?", "?", disk ? "" : "?    ", "?");
       continue;
     }
     printf ("%-*s %8s %6s %8s %8s %-20s ", w, rows[i].name,
@@ -151,7 +176,8 @@ print_table (const char *disk, const struct row *rows, size_t n)
     if (disk)
       printf ("%" PRIu64 "\n", h->generation);
     else
-      printf ("%s\n", h->parent[0] ? h->parent : "-");
+      printf ("%-4s %s\n", lock_column (&rows[i]),
+              h->parent[0] ? h->parent : "-");
   }
 }
 
@@ -206,6 +232,13 @@ cmd_ls (struct cli *cli, int argc, char **argv)
       rows[i].name[0] = '\0';
     else if (r != STORE_OK)
       status = EXIT_FAIL;
+    if (argc > 1 || r == STORE_NOT_FOUND)
+      continue;
+    r = catalog_lease_view (store, root->disk, &rows[i].lease,
+                            &rows[i].lease_held);
+    rows[i].lease_read = r == STORE_OK || r == STORE_NOT_FOUND;
+    if (!rows[i].lease_read)
+      status = EXIT_FAIL;
   }
   if (list.n > 0 && chunk_sizes_list (store, &sizes) != STORE_OK)
     status = EXIT_FAIL;
@@ -219,6 +252,8 @@ cmd_ls (struct cli *cli, int argc, char **argv)
     for (i = 0; i < list.n; i++)
       if (rows[i].name[0])
         rows[k++] = rows[i];
+      else
+        free (rows[i].lease);
     list.n = k;
   }
   if (cli->json)
@@ -228,6 +263,8 @@ cmd_ls (struct cli *cli, int argc, char **argv)
 
 out:
   chunk_sizes_free (&sizes);
+  for (i = 0; rows && i < list.n; i++)
+    free (rows[i].lease);
   free (rows);
   roots_free (&list);
   return status;

@@ -52,18 +52,18 @@ struct command {
 
 static const struct command commands[] = {
   { "create", cmd_create, 2, 2,
-    OPT_CHUNK_SIZE | OPT_HISTORY | OPT_ENCRYPTION_KEY, false,
+    OPT_CHUNK_SIZE | OPT_HISTORY | OPT_ENCRYPTION_KEY | OPT_JSON, false,
     "DISK SIZE [--chunk-size SIZE] [--history DURATION]\n"
-    "        [--encryption-key-file FILE]",
+    "        [--encryption-key-file FILE] [--json]",
     "Create an empty disk of SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  --chunk-size: a power of two from 64K to 64M (default 1M).\n"
     "--history: how long each commit stays readable as DISK@TIME (default\n"
     "24h; e.g. 30m, 7d; 0: off).  --encryption-key-file: encrypt the disk\n"
     "under the key in FILE (64 hex characters; - for stdin).  Fails if the\n"
     "disk exists.\n" },
-  { "fork", cmd_fork, 2, 2, OPT_HISTORY | OPT_ENCRYPTION_KEY, false,
+  { "fork", cmd_fork, 2, 2, OPT_HISTORY | OPT_ENCRYPTION_KEY | OPT_JSON, false,
     "SOURCE[@SNAPSHOT|@TIME] NEWDISK [--history DURATION]\n"
-    "        [--encryption-key-file FILE]",
+    "        [--encryption-key-file FILE] [--json]",
     "Create NEWDISK as a copy-on-write fork of SOURCE's last committed state\n"
     "(or of one of its snapshots, or of its state at TIME, ISO 8601 UTC:\n"
     "YYYY-MM-DDTHH:MM:SSZ).  Costs a constant number of requests whatever\n"
@@ -71,8 +71,8 @@ static const struct command commands[] = {
     "maps.  Writes to either disk are invisible to the other.  NEWDISK keeps\n"
     "SOURCE's history window unless --history is given.  The fork of an\n"
     "encrypted disk is encrypted under the same key, which it needs.\n" },
-  { "snapshot", cmd_snapshot, 2, 2, OPT_ENCRYPTION_KEY, false,
-    "DISK[@TIME] SNAPSHOT [--encryption-key-file FILE]",
+  { "snapshot", cmd_snapshot, 2, 2, OPT_ENCRYPTION_KEY | OPT_JSON, false,
+    "DISK[@TIME] SNAPSHOT [--encryption-key-file FILE] [--json]",
     "Record DISK's last committed state (or its state at TIME) as the\n"
     "immutable, read-only snapshot DISK@SNAPSHOT (serve it with nbdkit\n"
     "s3cow export=DISK@SNAPSHOT).  A snapshot of an encrypted disk needs its\n"
@@ -81,14 +81,14 @@ static const struct command commands[] = {
     "List the commits of DISK that its history window keeps: commit time,\n"
     "generation and chunks changed (from the sizes of the maps; no chunk is\n"
     "read, and no key is needed).  Each can be served as DISK@TIME.\n" },
-  { "history", cmd_history, 1, 2, OPT_ENCRYPTION_KEY, false,
-    "DISK [DURATION] [--encryption-key-file FILE]",
+  { "history", cmd_history, 1, 2, OPT_ENCRYPTION_KEY | OPT_JSON, false,
+    "DISK [DURATION] [--encryption-key-file FILE] [--json]",
     "Show DISK's history window, or set it to DURATION (e.g. 30m, 24h, 7d;\n"
     "0: off).  Setting it takes the disk's lease for a moment: refused while\n"
     "a server writes the disk.  A shorter window frees the older commits at\n"
     "the next gc.  Setting the window of an encrypted disk needs its key.\n" },
-  { "resize", cmd_resize, 2, 2, OPT_SHRINK | OPT_ENCRYPTION_KEY, false,
-    "DISK SIZE [--shrink] [--encryption-key-file FILE]",
+  { "resize", cmd_resize, 2, 2, OPT_SHRINK | OPT_ENCRYPTION_KEY | OPT_JSON,
+    false, "DISK SIZE [--shrink] [--encryption-key-file FILE] [--json]",
     "Change the size of DISK to SIZE bytes (a multiple of 512; K, M, G, T, P\n"
     "suffixes).  A smaller size is refused unless --shrink is given: the data\n"
     "past the new end is dropped (shrink the filesystem and partitions\n"
@@ -107,15 +107,16 @@ static const struct command commands[] = {
     "different keys (or of an encrypted disk and one that is not) always\n"
     "differ.\n" },
   { "ls", cmd_ls, 0, 1, OPT_JSON, false, "[DISK] [--json]",
-    "List the disks with size, chunk size, bytes used and stored, parent and\n"
-    "last commit time; with DISK, list its snapshots.\n" },
+    "List the disks with size, chunk size, bytes used and stored, last\n"
+    "commit time, whether a server holds the disk's lease (LOCK) and parent;\n"
+    "with DISK, list its snapshots.\n" },
   { "info", cmd_info, 1, 1, OPT_JSON, false, "DISK[@SNAPSHOT] [--json]",
     "Show a disk's size, chunk size, parent chain, maps, snapshots, chunks\n"
     "referenced, bytes unique (freed if the disk were removed and gc ran)\n"
     "and shared with other disks and snapshots, logical and as stored\n"
     "(compressed), and its lease.\n" },
-  { "rm", cmd_rm, 1, 1, OPT_FORCE | OPT_SNAPSHOTS, false,
-    "DISK[@SNAPSHOT] [--snapshots] [--force]",
+  { "rm", cmd_rm, 1, 1, OPT_FORCE | OPT_SNAPSHOTS | OPT_JSON, false,
+    "DISK[@SNAPSHOT] [--snapshots] [--force] [--json]",
     "Remove a disk (its head, and its lease) or one snapshot.  A disk with\n"
     "snapshots is refused unless --snapshots is given (which removes them\n"
     "too); a disk whose lease a server holds (or that cannot be read) is\n"
@@ -141,10 +142,11 @@ static const struct command commands[] = {
     "--encryption-key-file, their heads and maps are authenticated and\n"
     "their chunks opened; without it (or for disks under other keys),\n"
     "their chunks are only checked to exist and to be sealed.\n" },
-  { "copy", cmd_copy, 2, 2, OPT_TO | OPT_JOBS | OPT_ENCRYPTION_KEY, false,
+  { "copy", cmd_copy, 2, 2, OPT_TO | OPT_JOBS | OPT_ENCRYPTION_KEY | OPT_JSON,
+    false,
     "SOURCE[@SNAPSHOT] s3://BUCKET[/PREFIX]/DISK [--to-endpoint URL]\n"
     "        [--to-region REGION] [--to-profile PROFILE] [--jobs N]\n"
-    "        [--encryption-key-file FILE]",
+    "        [--encryption-key-file FILE] [--json]",
     "Copy SOURCE's last committed state (or its snapshot) into disk DISK of\n"
     "another bucket, endpoint or cloud, sending only the chunks the\n"
     "destination lacks, each checked against its address on the way.  The\n"
@@ -162,7 +164,8 @@ static const struct command commands[] = {
     "  --to-profile PROFILE  its credentials and region from this profile of\n"
     "                        ~/.aws (default: the source's credentials)\n"
     "  --jobs N              chunks copied at once (default 8, at most 64)\n" },
-  { "unlock", cmd_unlock, 1, 1, OPT_FORCE, false, "DISK --force",
+  { "unlock", cmd_unlock, 1, 1, OPT_FORCE | OPT_JSON, false,
+    "DISK --force [--json]",
     "Break a disk's lease lock by hand (delete it), after making sure that\n"
     "no server is writing the disk any more.  Refused without --force.\n" },
   { "debug-fill", cmd_debug_fill, 2, 2, 0, true, "DISK N",

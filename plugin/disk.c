@@ -262,8 +262,10 @@ read_head (struct disk *d, const struct disk_config *config)
     if (config->snap[0])
       s3cow_log_error ("snapshot %s does not exist", d->label);
     else
-      s3cow_log_error ("disk %s does not exist (give size= to create it)",
-                       d->label);
+      s3cow_log_error ("disk %s does not exist (%s)", d->label,
+                       config->exact_size
+                           ? "give size= to create it"
+                           : "a server with new-disk-size= creates it");
     return -1;
   }
   if (r != STORE_OK)
@@ -277,7 +279,8 @@ read_head (struct disk *d, const struct disk_config *config)
                           data, len)
       != STORE_OK)
     return -1;
-  if (config->create_size && config->create_size != d->vh.head.size) {
+  if (config->exact_size && config->create_size
+      && config->create_size != d->vh.head.size) {
     s3cow_log_error ("disk %s exists with size %" PRIu64
                      ", not the size=%" PRIu64
                      " given (resize it with s3cow resize)",

@@ -30,6 +30,10 @@ struct disk_config {
   int64_t time;               /* unix seconds */
   bool readonly;              /* a snapshot is always read-only */
   uint64_t create_size;       /* create if missing with this size; 0: don't */
+  bool exact_size;            /* the server serves this disk only (export=):
+                               * an existing disk must have create_size, if
+                               * given, and a missing one is created by
+                               * size=, not new-disk-size= */
   uint32_t create_chunk_size; /* chunk size for a new disk */
   double commit_interval;     /* seconds between background commits */
   double gc_grace;            /* the shortest grace s3cow gc runs with */

@@ -102,6 +102,26 @@ set_encryption_key (const char *value)
   return params.crypto ? 0 : -1;
 }
 
+/* A disk size parameter (size=, new-disk-size=): a positive multiple of
+ * 512, at most DISK_SIZE_MAX.  0, or -1 after nbdkit_error.
+ */
+static int
+parse_disk_size (const char *key, const char *value, uint64_t *out)
+{
+  int64_t size = nbdkit_parse_size (value);
+
+  if (size == -1)
+    return -1;
+  if (size <= 0 || size % 512 != 0 || (uint64_t)size > DISK_SIZE_MAX) {
+    nbdkit_error ("%s=%s: must be a positive multiple of 512 bytes, at "
+                  "most 1P",
+                  key, value);
+    return -1;
+  }
+  *out = size;
+  return 0;
+}
+
 int
 params_config (const char *key, const char *value)
 {
@@ -112,16 +132,11 @@ params_config (const char *key, const char *value)
   else if (strcmp (key, "export") == 0)
     params.export_name = value;
   else if (strcmp (key, "size") == 0) {
-    size = nbdkit_parse_size (value);
-    if (size == -1)
+    if (parse_disk_size (key, value, &params.create_size) == -1)
       return -1;
-    if (size <= 0 || size % 512 != 0 || (uint64_t)size > DISK_SIZE_MAX) {
-      nbdkit_error ("size=%s: must be a positive multiple of 512 bytes, at "
-                    "most 1P",
-                    value);
+  } else if (strcmp (key, "new-disk-size") == 0) {
+    if (parse_disk_size (key, value, &params.new_disk_size) == -1)
       return -1;
-    }
-    params.create_size = size;
   } else if (strcmp (key, "chunk-size") == 0) {
     size = nbdkit_parse_size (value);
     if (size == -1)
@@ -312,7 +327,21 @@ params_config_complete (void)
                   params.export_name);
     return -1;
   }
-  if (params.create_size && params_check_cache_size (params.chunk_size) == -1)
+  /* size= is one disk's exact size; new-disk-size= lets any client name
+   * a new disk, so that a mistyped name creates nothing without it.
+   */
+  if (params.create_size && params.export_name == NULL) {
+    nbdkit_error ("size= needs export= (it is the size of that disk): "
+                  "new-disk-size= creates the disks that clients name");
+    return -1;
+  }
+  if (params.new_disk_size && params.export_name) {
+    nbdkit_error ("new-disk-size= is for a server without export=: with "
+                  "export=, size= creates the disk");
+    return -1;
+  }
+  if ((params.create_size || params.new_disk_size)
+      && params_check_cache_size (params.chunk_size) == -1)
     return -1;
   /* See "gc-grace" in disk.c: what a commit needs after uploading its
    * chunks again.

@@ -19,7 +19,8 @@ struct params {
   char *secret_key, *session_token; /* from nbdkit_read_password */
   struct crypto *crypto;            /* encryption-key= (NULL: none) */
   const char *export_name;
-  uint64_t create_size;
+  uint64_t create_size;   /* size=: export='s disk (0: none) */
+  uint64_t new_disk_size; /* new-disk-size=: any name, without export= */
   uint32_t chunk_size;
   uint64_t cache_size;
   unsigned upload_threads;
@@ -65,8 +66,11 @@ double params_retry_time (void);
   "bucket=<BUCKET>      (required) The S3 bucket.\n"                           \
   "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT or\n"           \
   "                     DISK@YYYY-MM-DDTHH:MM:SSZ, read-only).\n"              \
-  "size=<SIZE>          Create the disk with this size if it does not "        \
-  "exist.\n"                                                                   \
+  "size=<SIZE>          With export=: create the disk with this size if "      \
+  "it\n"                                                                       \
+  "                     does not exist (it must have this size if it does).\n" \
+  "new-disk-size=<SIZE> Without export=: create an unknown disk a client\n"    \
+  "                     names with this size (default: refuse it).\n"          \
   "chunk-size=<SIZE>    Chunk size of a new disk (64K..64M, default 1M).\n"    \
   "cache-size=<SIZE>    Memory for chunk data (default 256M).\n"               \
   "cache-dir=<DIR>      Also keep clean chunks in files here (disk tier).\n"   \

@@ -133,7 +133,10 @@ disk_config_for (const char *export, bool readonly, struct name_ref *ref,
     .at_time = ref->at_time,
     .time = ref->time,
     .readonly = readonly || ref->at_time,
-    .create_size = ref->snap[0] || ref->at_time ? 0 : params.create_size,
+    .create_size = ref->snap[0] || ref->at_time ? 0
+                   : params.export_name         ? params.create_size
+                                                : params.new_disk_size,
+    .exact_size = params.export_name != NULL,
     .create_chunk_size = params.chunk_size,
     .commit_interval = params.commit_interval,
     .gc_grace = params.gc_grace,

@@ -61,7 +61,7 @@ expect 2 "disk name too long" s3cow create "$(printf 'n%.0s' {1..97})" 1M
 expect 2 "a snapshot is not allowed here" s3cow fork d x@y
 expect 2 "invalid snapshot name" s3cow snapshot d ../x
 expect 2 "is not a duration" s3cow gc --grace 5x
-expect 2 "does not take --json" s3cow create x 1M --json
+expect 2 "does not take --dry-run" s3cow create x 1M --dry-run
 expect 2 "does not take --force" s3cow fork d x --force
 expect 2 "needs --secret-key-file" s3cow --access-key AK ls
 expect 2 "a secret is never given on the command line" s3cow ls --secret-key abc

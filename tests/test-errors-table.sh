@@ -174,6 +174,10 @@ case_export_long () {
   refused "${store[@]}" export="$(printf 'n%.0s' $(seq 97))"
 }
 case_snapshot_size () { refused "${store[@]}" export=d@s1 size=1M; }
+case_size_no_export () { refused "${store[@]}" size=1M; }
+case_new_disk_size_export () {
+  refused "${store[@]}" export=d new-disk-size=1M
+}
 case_export_time () { refused "${store[@]}" export=d@2026-12-07T25:00:00Z; }
 case_time_size () {
   refused "${store[@]}" export=d@2026-12-07T15:00:00Z size=1M

@@ -94,7 +94,8 @@ expect_refused ()
     fail "$2: the client's error does not say \"no export named '$3'\""
 }
 expect_refused c "missing disk c" c
-expect_log "disk c does not exist (give size= to create it)" "missing disk c"
+expect_log "disk c does not exist (a server with new-disk-size= creates it)" \
+  "missing disk c"
 expect_refused '..%2Fx' "export name ../x" ../x
 expect_log "invalid disk name '../x'" "export name ../x"
 expect_refused '' "no export name" ''

@@ -4,8 +4,8 @@
 #
 # The bucket has two tenants: prefix t1/ (the servers under test) and
 # prefix t2/ (a victim disk that must stay untouched and unread).
-#  - a server with prefix=t1/, size= (so that any name it accepts would be
-#    created) and no export=: clients ask for ../x, a/b, .., a/../../b,
+#  - a server with prefix=t1/, new-disk-size= (so that any name it accepts
+#    would be created) and no export=: clients ask for ../x, a/b, .., a/../../b,
 #    %2e%2e, a 200-character name, a@b@c, a@ (empty snapshot), names with
 #    a space, a newline, a backslash, '?', '#', non-ASCII, ...  Every one is
 #    refused, the log says "invalid disk name" or "too long" for each, and
@@ -114,11 +114,12 @@ PYEOF
 )"
 }
 
-# 1. No export=: the client's name picks the disk; size= would create it.
+# 1. No export=: the client's name picks the disk; new-disk-size= would
+# create it.
 before="$(objects)"
 log="$tmpdir/noexport.log"
 NBDKIT_OPTS="-v -D s3cow.http=1" start_nbdkit "$sock" "${creds[@]}" \
-  prefix=t1/ size=1M 2>"$log"
+  prefix=t1/ new-disk-size=1M 2>"$log"
 try_names >"$tmpdir/client.out" 2>&1 ||
   fail "a hostile export name was served: $(grep SERVED "$tmpdir/client.out")"
 after="$(objects)"

@@ -308,6 +308,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                  || params.cache_size >= (uint64_t)params.chunk_size * 32);
     FUZZ_ASSERT (params.create_size % 512 == 0
                  && params.create_size <= DISK_SIZE_MAX);
+    FUZZ_ASSERT (!params.new_disk_size
+                 || params.cache_size >= (uint64_t)params.chunk_size * 32);
+    FUZZ_ASSERT (params.new_disk_size % 512 == 0
+                 && params.new_disk_size <= DISK_SIZE_MAX);
+    /* size= is export='s; new-disk-size= any name's, without export=. */
+    FUZZ_ASSERT (!params.create_size || params.export_name);
+    FUZZ_ASSERT (!params.new_disk_size || !params.export_name);
     /* Seconds: finite, and small enough that now + value fits a time_t
      * and value * 1000 a long (bug "param-nonfinite": strtod takes nan,
      * inf and 1e300, which then made the lease unusable, the commit thread
