@@ -338,13 +338,24 @@ creds_rejected (struct creds *c, const struct creds_set *used)
 /* --- The chain ---------------------------------------------------------- */
 
 /* The profile's values we read. */
-enum { K_AK, K_SK, K_TOKEN, K_PROCESS, K_REGION, K_ROLE, K_SOURCE, K_N };
+enum {
+  K_AK,
+  K_SK,
+  K_TOKEN,
+  K_PROCESS,
+  K_REGION,
+  K_ENDPOINT,
+  K_ROLE,
+  K_SOURCE,
+  K_N
+};
 static const char *const profile_keys[K_N] = {
   "aws_access_key_id",
   "aws_secret_access_key",
   "aws_session_token",
   "credential_process",
   "region",
+  "endpoint_url",
   "role_arn",
   "source_profile",
 };

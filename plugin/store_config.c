@@ -129,8 +129,16 @@ store_config_resolve (struct store_config *config,
 {
   memset (owned, 0, sizeof *owned);
 
-  if (config->endpoint == NULL && env ("AWS_ENDPOINT_URL")) {
-    if (set_owned (&owned->endpoint, env ("AWS_ENDPOINT_URL")) == -1)
+  /* As the AWS SDKs: the S3 one, the global one, then the profile's. */
+  if (config->endpoint == NULL) {
+    const char *e = env ("AWS_ENDPOINT_URL_S3");
+
+    if (e == NULL)
+      e = env ("AWS_ENDPOINT_URL");
+    if (e && set_owned (&owned->endpoint, e) == -1)
+      goto fail;
+    if (e == NULL
+        && creds_profile_value ("endpoint_url", &owned->endpoint) == -1)
       goto fail;
     config->endpoint = owned->endpoint;
   }
