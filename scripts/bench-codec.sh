@@ -99,6 +99,7 @@ store_for ()
   if [ -n "${S3COW_TEST_ENDPOINT:-}" ]; then
     curl -fsS -X PUT --aws-sigv4 "aws:amz:${S3COW_TEST_REGION:-us-east-1}:s3" \
       --user "$S3COW_TEST_ACCESS_KEY:$S3COW_TEST_SECRET_KEY" \
+      -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
       "$S3COW_TEST_ENDPOINT/$b" >/dev/null || die "cannot create bucket $b"
     printf '%s' "$S3COW_TEST_SECRET_KEY" >"$work/secret"
     store=(bucket="$b" endpoint="$S3COW_TEST_ENDPOINT"
