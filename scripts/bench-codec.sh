@@ -11,7 +11,8 @@
 # image and against compression=none (s3cow info's bytes_stored), seq
 # write (`nbdcopy --flush IMAGE URI`) and cold read (`nbdcopy URI null:`,
 # a fresh server) in MiB/s, and the server's CPU seconds per GiB of the
-# image for each.  Table 2, the codec alone (tests/chunk-codec-bench, one
+# image for each; every disk is read back by another fresh server
+# (untimed) and compared with the image.  Table 2, the codec alone (tests/chunk-codec-bench, one
 # thread, 1M chunks, zero chunks skipped): the ratio, and the CPU seconds
 # per GiB of chunks to encode and to decode.
 #
@@ -116,6 +117,24 @@ store_for ()
   fi
 }
 
+# drop_store CODEC-INDEX: delete that codec's bucket and have the RGW
+# free its objects now, untimed (a memstore RGW fills up otherwise).
+drop_store ()
+{
+  local b="bench-codec-$$-$1"
+  if [ -n "${S3COW_TEST_ENDPOINT:-}" ]; then
+    timeout 600 /usr/bin/python3 "$root/scripts/bench-s3.py" \
+      bucket-delete "$b" >/dev/null || die "cannot delete bucket $b"
+    if [ -n "${S3COW_TEST_RGW_CONF:-}" ]; then
+      timeout 600 radosgw-admin -c "$S3COW_TEST_RGW_CONF" -n client.admin \
+        gc process --include-all >/dev/null 2>&1 ||
+        echo "bench-codec: radosgw-admin gc process failed" >&2
+    fi
+  else
+    rm -rf "$work/store/$b"
+  fi
+}
+
 # srv_start ARG...: nbdkit with the plugin on $work/sock.
 srv_start ()
 {
@@ -175,6 +194,12 @@ print(json.load(sys.stdin)["bytes_stored"])')"
   t3=$EPOCHREALTIME
   rticks="$(lib_cpu_ticks "$srv_pid")"
   srv_stop
+  echo "==> compression=$c: check what a cold server reads back" >&2
+  srv_start export=d compression="$comp" "${key[@]}"
+  nbdcopy "$uri" - | cmp -s - "$image" ||
+    die "compression=$c: the disk read back differs from the image"
+  srv_stop
+  drop_store "$i"
   rows+=("$c $stored $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') $(awk -v a="$t2" -v b="$t3" 'BEGIN { print b - a }') $wticks $rticks")
 done
 

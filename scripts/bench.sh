@@ -699,6 +699,8 @@ seq_copy ()
   s1="$(lib_cpu_ticks $(srv_pid_list))"
   r1="$(lib_cpu_ticks "${rgw_pids[@]}")"
   c1="$(rgw_counters)"
+  # Before the check below, which reads the disk again through the server.
+  [ "${sys#s3cow}" != "$sys" ] && q1="$(s3cow_requests)"
   record "$sys" "cpuc_$metric" "$run" "$(cpu_per_gib $((s1 - s0 + k1 - k0)))"
   record "$sys" "cpur_$metric" "$run" "$(cpu_per_gib $((r1 - r0)))"
   local rate
@@ -725,7 +727,6 @@ seq_copy ()
         'BEGIN { printf "%.0f", n / g }')"
   done
   if [ "${sys#s3cow}" != "$sys" ]; then
-    q1="$(s3cow_requests)"
     record "$sys" "stats_req_$metric" "$run" \
       "$(awk -v n=$((q1 - q0)) -v g="$gib" 'BEGIN { printf "%.0f", n / g }')"
   fi
