@@ -15,7 +15,7 @@
  *   cmd_diff.c    diff
  *   cmd_ls.c      ls
  *   cmd_info.c    info
- *   cmd_gc.c      gc
+ *   cmd_gc.c      gc, grace
  *   cmd_fsck.c    fsck
  *   cmd_copy.c    copy
  *   cmd_history.c log, history
@@ -53,7 +53,7 @@ struct cli {
 
   /* Options of the subcommands (main.c checks which apply where). */
   bool json;           /* every command but debug-fill */
-  bool force;          /* rm, unlock, gc */
+  bool force;          /* rm, unlock, gc, grace */
   bool snapshots;      /* rm: a disk's snapshots too */
   bool dry_run;        /* gc */
   bool verbose;        /* gc: name every object deleted */
@@ -88,6 +88,7 @@ int cmd_diff (struct cli *cli, int argc, char **argv);
 int cmd_ls (struct cli *cli, int argc, char **argv);
 int cmd_info (struct cli *cli, int argc, char **argv);
 int cmd_gc (struct cli *cli, int argc, char **argv);
+int cmd_grace (struct cli *cli, int argc, char **argv);
 int cmd_fsck (struct cli *cli, int argc, char **argv);
 int cmd_copy (struct cli *cli, int argc, char **argv);
 int cmd_log (struct cli *cli, int argc, char **argv);

@@ -367,7 +367,7 @@ check_kept (struct fsck *f, const char *disk)
     /* With the key, a kept head is authenticated as a head of its disk. */
     if (r == STORE_OK && (c = key_for (f, &h)) != NULL) {
       history_mac_key (l.v[i].key, mac_key);
-      if (object_check_mac (c, mac_key, raw, raw_len) == -1)
+      if (object_check_mac_bound (c, l.v[i].key, mac_key, raw, raw_len) == -1)
         r = STORE_PERMANENT;
     }
     if (r != STORE_OK) {

@@ -1,5 +1,7 @@
-/* s3cow command: gc.  Arguments and output only: the mark and sweep, and
- * why they are safe while servers write, are plugin/volume_gc.c's.
+/* s3cow command: gc, and grace (show or set the bucket's gc grace
+ * record).  Arguments and output only: the mark and sweep, and why they
+ * are safe while servers write, are plugin/volume_gc.c's; the grace
+ * record is plugin/volume.c's.
  *
  * --json: one object, written as gc goes (a bucket may hold millions of
  * objects to delete): "dry_run", "objects" (with --dry-run or --verbose:
@@ -9,6 +11,7 @@
 #include <config.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -110,5 +113,67 @@ cmd_gc (struct cli *cli, int argc, char **argv)
     printf ("; %" PRIu64 " unused chunks are younger than the grace period",
             res.young);
   printf ("\n");
+  return EXIT_OK;
+}
+
+/* A grace as s3cow grace shows it: human_window's, but 0 is "0s". */
+static const char *
+human_grace (uint64_t seconds, char *buf)
+{
+  if (seconds == 0) {
+    snprintf (buf, 32, "0s");
+    return buf;
+  }
+  return human_window (seconds, buf);
+}
+
+int
+cmd_grace (struct cli *cli, int argc, char **argv)
+{
+  char a[32], b[32];
+  struct store *store;
+  uint64_t old, want;
+  double seconds = 0;
+  bool recorded;
+
+  if (argc > 1) {
+    if (parse_duration ("grace", argv[1], &seconds) == -1)
+      return EXIT_USAGE;
+    if (seconds > (double)HEAD_HISTORY_MAX) {
+      s3cow_log_error ("grace %s is too long (at most 3650d)", argv[1]);
+      return EXIT_USAGE;
+    }
+  }
+  store = cli_store (cli);
+  if (store == NULL)
+    return EXIT_FAIL;
+  if (argc == 1) {
+    if (volume_read_grace (store, &old, &recorded) == -1)
+      return EXIT_FAIL;
+    if (cli->json)
+      return print_json_result (JSON_U64, "grace_seconds", old, JSON_BOOL,
+                                "recorded", recorded, JSON_BOOL, "set", 0,
+                                JSON_END)
+                     == 0
+                 ? EXIT_OK
+                 : EXIT_FAIL;
+    printf ("%s (%s)\n", human_grace (old, a),
+            recorded ? "recorded in gc/grace"
+                     : "the default: no server recorded one");
+    return EXIT_OK;
+  }
+  want = (uint64_t)ceil (seconds);
+  if (volume_set_grace (store, seconds, cli->force, &old, &recorded) == -1)
+    return EXIT_FAIL;
+  if (cli->json)
+    return print_json_result (JSON_U64, "grace_seconds", want, JSON_U64,
+                              "old_grace_seconds", old, JSON_BOOL,
+                              "old_recorded", recorded, JSON_BOOL, "set", 1,
+                              JSON_END)
+                   == 0
+               ? EXIT_OK
+               : EXIT_FAIL;
+  printf ("gc grace: %s (was %s%s)\n", human_grace (want, a),
+          human_grace (old, b), recorded ? "" : ", the default");
   return EXIT_OK;
 }

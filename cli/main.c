@@ -131,8 +131,15 @@ static const struct command commands[] = {
     "The grace period must be at least every server's gc-grace=: servers\n"
     "record the longest in the bucket (gc/grace; 1h when none did), and gc\n"
     "refuses a shorter one unless --force is given (safe only when no server\n"
-    "writes to the bucket).  --dry-run lists what would be deleted;\n"
-    "--verbose names what is deleted.\n" },
+    "writes to the bucket; or lower the record with s3cow grace).  --dry-run\n"
+    "lists what would be deleted; --verbose names what is deleted.\n" },
+  { "grace", cmd_grace, 0, 1, OPT_FORCE | OPT_JSON, false,
+    "[DURATION] [--force] [--json]",
+    "Show the gc grace that the servers of the bucket rely on (gc/grace,\n"
+    "the longest gc-grace= any server recorded; 1h when none did), or set\n"
+    "it to DURATION (e.g. 10m, 2h).  Lowering it needs --force: do so only\n"
+    "once no server with a longer gc-grace= writes to the bucket any more\n"
+    "(a server that opens a disk afterwards raises it again).\n" },
   { "fsck", cmd_fsck, 0, 1, OPT_ENCRYPTION_KEY | OPT_JSON, false,
     "[DISK[@SNAPSHOT|@TIME]] [--encryption-key-file FILE] [--json]",
     "Check that every map referenced by the disk (and its snapshots), or by\n"

@@ -553,21 +553,33 @@ head_check_key (const char *label, const struct head *head,
 }
 
 int
-object_check_mac (const struct crypto *c, const char *key, const void *data,
-                  size_t len)
+object_check_mac_bound (const struct crypto *c, const char *key,
+                        const char *mac_key, const void *data, size_t len)
 {
   const uint8_t *p = data;
 
-  if (len < MAC_TRAILER_LEN
-      || !crypto_object_mac_ok (c, key, p, len - MAC_TRAILER_LEN,
-                                p + len - MAC_TRAILER_LEN)) {
+  if (len >= MAC_TRAILER_LEN
+      && crypto_object_mac_ok (c, mac_key, p, len - MAC_TRAILER_LEN,
+                               p + len - MAC_TRAILER_LEN))
+    return 0;
+  if (strcmp (key, mac_key) == 0)
     s3cow_log_error ("%s: not written with this disk's key under this name "
                      "(its MAC does not match: changed, moved or replaced "
                      "in the bucket)",
                      key);
-    return -1;
-  }
-  return 0;
+  else
+    s3cow_log_error ("%s: not written with this disk's key as a copy of %s "
+                     "(its MAC does not match: changed, moved or replaced "
+                     "in the bucket)",
+                     key, mac_key);
+  return -1;
+}
+
+int
+object_check_mac (const struct crypto *c, const char *key, const void *data,
+                  size_t len)
+{
+  return object_check_mac_bound (c, key, key, data, len);
 }
 
 size_t

@@ -167,6 +167,14 @@ int head_check_key (const char *label, const struct head *head,
 int object_check_mac (const struct crypto *c, const char *key, const void *data,
                       size_t len);
 
+/* object_check_mac for an object read from key whose MAC is bound to
+ * another name, mac_key: a kept head's, to its disk's head (history.h,
+ * history_mac_key).  The message names key, the object read, as not
+ * being a copy of mac_key.
+ */
+int object_check_mac_bound (const struct crypto *c, const char *key,
+                            const char *mac_key, const void *data, size_t len);
+
 /* A lease object (disks/D/lease): who holds the disk's write lock.  Text,
  * so that people can read it:
  *

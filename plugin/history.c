@@ -94,8 +94,9 @@ history_check_head (const char *key, const char *label, const struct crypto *c,
   if (c == NULL)
     return STORE_OK;
   history_mac_key (key, mac_key);
-  return object_check_mac (c, mac_key, raw, len) == 0 ? STORE_OK
-                                                      : STORE_PERMANENT;
+  return object_check_mac_bound (c, key, mac_key, raw, len) == 0
+             ? STORE_OK
+             : STORE_PERMANENT;
 }
 
 int

@@ -702,3 +702,60 @@ volume_read_grace (struct store *store, uint64_t *seconds, bool *recorded)
     *seconds = VOLUME_DEFAULT_GRACE;
   return 0;
 }
+
+int
+volume_set_grace (struct store *store, double seconds, bool force,
+                  uint64_t *old, bool *recorded)
+{
+  uint64_t want = (uint64_t)ceil (seconds);
+  CLEANUP_FREE void *data = NULL;
+  char etag[STORE_ETAG_MAX];
+  size_t len;
+  int r;
+
+  if (get_grace (store, old, etag) == -1)
+    return -1;
+  *recorded = etag[0] != '\0';
+  if (!*recorded)
+    *old = VOLUME_DEFAULT_GRACE;
+  if (want >= *old)
+    return volume_record_grace (store, seconds);
+  if (!force) {
+    s3cow_log_error ("the gc grace is %" PRIu64 "s (%s): lowering it to "
+                     "%" PRIu64 "s needs --force, and is safe only once no "
+                     "server with a longer gc-grace= writes to the bucket (a "
+                     "server records its gc-grace= when it opens a disk: one "
+                     "that opens a disk later raises it again)",
+                     *old,
+                     *recorded ? "recorded in " KEY_GC_GRACE
+                               : "the default: no server recorded one",
+                     want);
+    return -1;
+  }
+  if (grace_encode (want, &data, &len) == -1) {
+    s3cow_log_error ("out of memory");
+    return -1;
+  }
+  /* Never over a record raised meanwhile: that server is running.  The
+   * record holds only the number, so bytes equal to ours are as good as
+   * our own write (an attempt whose answer was lost).
+   */
+  r = store_put_conditional (store, KEY_GC_GRACE, data, len,
+                             *recorded ? etag : NULL, NULL);
+  if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
+    s3cow_log_error ("%s changed while it was being lowered (a server opened "
+                     "a disk and recorded its gc-grace=?): it was not "
+                     "lowered",
+                     KEY_GC_GRACE);
+    return -1;
+  }
+  if (r != STORE_OK) {
+    s3cow_log_error ("cannot write %s, the gc grace record: it may or may "
+                     "not be lowered (s3cow grace shows it)",
+                     KEY_GC_GRACE);
+    return -1;
+  }
+  s3cow_debug (commit, "%s: lowered from %" PRIu64 " s to %" PRIu64 " s",
+               KEY_GC_GRACE, *old, want);
+  return 0;
+}

@@ -216,6 +216,17 @@ int volume_record_grace (struct store *store, double seconds);
  */
 int volume_read_grace (struct store *store, uint64_t *seconds, bool *recorded);
 
+/* Set the bucket's grace record to seconds (rounded up), up or down: for
+ * s3cow grace, once the servers that used a longer gc-grace= are gone.
+ * Raising it is volume_record_grace.  Lowering it (below the record, or
+ * below VOLUME_DEFAULT_GRACE when there is none) is refused unless force,
+ * and if the record changes meanwhile (a server raised it).  *old and
+ * *recorded get the grace before, as volume_read_grace gives them.  0, or
+ * -1 after logging.
+ */
+int volume_set_grace (struct store *store, double seconds, bool force,
+                      uint64_t *old, bool *recorded);
+
 /* ---- gc ---- */
 
 struct volume_gc_ops {

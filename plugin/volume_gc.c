@@ -537,9 +537,11 @@ check_grace (struct gc *gc, double grace, bool force, bool dry_run)
                    "could delete chunks that a server uploaded but has not "
                    "committed yet, and a later flush would then lose data.  "
                    "Use --grace %" PRIu64 "s or longer; or, when no server "
-                   "writes to the bucket, --force",
+                   "writes to the bucket, --force; or, once no server with "
+                   "that long a gc-grace= runs, lower the record with s3cow "
+                   "grace",
                    grace, need,
-                   recorded ? "recorded in " KEY_GC_GRACE " by the servers"
+                   recorded ? "recorded in " KEY_GC_GRACE
                             : "the default: no server recorded one",
                    need);
   return -1;

@@ -3,7 +3,8 @@
 test-errors-table.sh.  Binary objects (head, map): corrupt (one bit
 flipped in the middle), truncate20, truncatehalf, version (format version
 2 with a valid checksum), oversized (70000 zero bytes appended), magic
-(the magic replaced).  Leases (text): lease-corrupt (pid changed, checksum
+(the magic replaced), mac (an encrypted head's MAC changed, valid
+checksum).  Leases (text): lease-corrupt (pid changed, checksum
 kept), lease-version (version 2, valid checksum), lease-truncate,
 lease-oversized, and magic.  Chunks: corrupt, truncatehalf,
 chunk-oversized (4096 bytes appended)."""
@@ -21,6 +22,9 @@ elif mode == "truncatehalf":
     d = d[:len(d) // 2]
 elif mode == "version":
     d[8:12] = struct.pack("<I", 2)
+    d[-32:] = hashlib.sha256(bytes(d[:-32])).digest()
+elif mode == "mac":
+    d[-33] ^= 1  # the MAC's last byte, right before the checksum
     d[-32:] = hashlib.sha256(bytes(d[:-32])).digest()
 elif mode == "oversized":
     d += bytes(70000)

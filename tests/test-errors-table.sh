@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# docs/errors.md lists every bad parameter and every malformed stored
-# object with the exact message a user sees.  This test provokes each row
-# (function case_ID below, one per row ID) and checks that the row's
-# message, placeholders filled in, is in what the user saw (nbdkit's
-# stderr, or s3cow fsck's output): the table and the code cannot drift
-# apart.  Every row must have a case and every case a row.  No case may
-# crash the server (exit status from a signal) or make it serve a disk
-# with a bad head or map.  Oversized objects are refused by their size
-# before they are read (no large allocation: the "larger than" rows).
+# docs/errors.md lists every bad parameter, every refusal for want of the
+# encryption key, and every malformed stored object with the exact message
+# a user sees.  This test provokes each row (function case_ID below, one
+# per row ID) and checks that the row's message, placeholders filled in,
+# is in what the user saw (nbdkit's stderr, or the s3cow command's
+# output): the table and the code cannot drift apart.  Every row must
+# have a case and every case a row.  No case may crash the server (exit
+# status from a signal) or make it serve a disk with a bad head or map.
+# Oversized objects are refused by their size before they are read (no
+# large allocation: the "larger than" rows).
 # The fixture is on the directory store, and again on the S3 test server
 # for the rows about S3's answers (the keys, and the sizes, which the S3
 # store checks before it reads a body: their messages name s3:// URLs).
@@ -43,6 +44,13 @@ fixture ()
   s3cow create d 1M --chunk-size 64K
   s3cow create ed 1M --chunk-size 64K --encryption-key-file "$tmpdir/key"
   s3cow create ee 1M --chunk-size 64K --encryption-key-file "$tmpdir/key"
+  # A commit of no data: ed keeps two heads, its creation's and this one.
+  s3cow history ed 2d --encryption-key-file "$tmpdir/key" >/dev/null
+  attime=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  kept=$(obj_list disks/ed/history/ | awk '{
+    n = split($1, p, "/"); g = substr(p[n], 1, index(p[n], "-") - 1) + 0
+    if (g >= max) { max = g; k = $1 } } END { print k }')
+  [ -n "$kept" ] || fail "the fixture has no kept head of ed"
   serve
   nbd_py '
 CS = 65536
@@ -54,7 +62,8 @@ w("d", CS, pattern("x1", CS))
   map2=$(obj_list disks/d/maps/ | awk 'NR == 2 { print $1 }')
   [ -n "$map2" ] || fail "the fixture has no second map"
   {
-    declare -p store_kind bucket store map1 map2 | sed 's/^declare /declare -g /'
+    declare -p store_kind bucket store map1 map2 attime kept |
+      sed 's/^declare /declare -g /'
     export -p | grep -E ' (S3COW_ENDPOINT|S3COW_BUCKET|AWS_[A-Z_]*)='
   } >"$tmpdir/$1.vars"
 }
@@ -101,6 +110,14 @@ print(\"READ chunk 1\")
 " "$uri"' || status=$?
   [ "$status" -lt 128 ] || echo "UNEXPECTED: nbdkit exit status $status"
   s3cow fsck d || true
+}
+
+# cli_refused COMMAND...: an s3cow command must fail (exit 1).
+cli_refused ()
+{
+  local status=0
+  timeout 90 "$@" </dev/null || status=$?
+  [ "$status" = 1 ] || echo "UNEXPECTED: exit status $status"
 }
 
 # A case's own scratch files (orig, bad) are in $work.
@@ -200,6 +217,24 @@ case_key_missing () { refused "${store[@]}" export=ed; }
 case_key_wrong () {
   refused "${store[@]}" export=ed encryption-key=+"$tmpdir/otherkey"
 }
+# ---- commands and the encryption key ----
+case_key_file () {
+  local status=0
+  s3cow resize ed 2M --encryption-key-file "$tmpdir/shortkey" || status=$?
+  [ "$status" = 2 ] || echo "UNEXPECTED: exit status $status"
+}
+case_resize_key_missing () { cli_refused s3cow resize ed 2M; }
+case_resize_key_wrong () {
+  cli_refused s3cow resize ed 2M --encryption-key-file "$tmpdir/otherkey"
+}
+case_history_key_missing () { cli_refused s3cow history ed 3d; }
+case_history_key_wrong () {
+  cli_refused s3cow history ed 3d --encryption-key-file "$tmpdir/otherkey"
+}
+case_time_key_missing () { cli_refused s3cow fork "ed@$attime" f; }
+case_time_key_wrong () {
+  cli_refused s3cow fork "ed@$attime" f --encryption-key-file "$tmpdir/otherkey"
+}
 case_other_size () { refused "${store[@]}" export=d size=2M; }
 case_no_snapshot () { refused "${store[@]}" export=d@nosnap; }
 case_time_future () { refused "${store[@]}" export=d@2999-01-01T00:00:00Z; }
@@ -274,6 +309,17 @@ case_head_mac () {
   obj_get disks/ed/head "$work/orig"
   obj_put disks/ee/head "$work/orig"
   refused "${store[@]}" export=ee encryption-key=+"$tmpdir/key"
+}
+case_kept_mac () {
+  obj_get "$kept" "$work/orig"
+  /usr/bin/python3 "$srcdir/mutate-object.py" mac "$work/orig" "$work/bad" ||
+    fail "mutate-object.py mac"
+  obj_put "$kept" "$work/bad"
+  refused "${store[@]}" export="ed@$attime" encryption-key=+"$tmpdir/key"
+  cli_refused s3cow fork "ed@$attime" f --encryption-key-file "$tmpdir/key"
+  # Its report only: the row above is the plugin's and fork's message.
+  s3cow fsck ed --encryption-key-file "$tmpdir/key" 2>/dev/null || true
+  obj_put "$kept" "$work/orig"
 }
 case_map_missing () { missing "$map1"; }
 case_map_corrupt () { damaged "$map1" corrupt; }
@@ -388,6 +434,8 @@ while IFS=$'\t' read -r id message; do
   want="${want//<map1>/$map1}"
   want="${want//<map2>/$map2}"
   want="${want//<hash>/$hash0}"
+  want="${want//<time>/$attime}"
+  want="${want//<kept>/$kept}"
   want="${want//<key>/$(shown_key "$S3COW_TEST_ACCESS_KEY")}"
   if ! grep -qF -- "$want" "$tmpdir/out"; then
     failures+=("row $id: the output does not hold \"$want\"; it is:

@@ -582,6 +582,13 @@ test_encrypted (void)
   }
   fix_checksum (data, len);
   CHECK (object_check_mac (c, "disks/web1/head", data, len) == 0);
+  /* A kept copy read from elsewhere is checked as a copy of the head. */
+  CHECK (object_check_mac_bound (c, "disks/web1/history/1-2", "disks/web1/head",
+                                 data, len)
+         == 0);
+  CHECK (object_check_mac_bound (c, "disks/web1/history/1-2", "disks/web2/head",
+                                 data, len)
+         == -1);
   /* A head that is not encrypted fails an encrypted disk's check. */
   CHECK (head_decode ("k", plain, plain_len, &d) == 0 && !d.encrypted);
   CHECK (head_check_key ("web1", &d, c) == -1);
