@@ -374,6 +374,7 @@ disk_open (struct store *store, struct cache *cache,
   d->put_time = config->put_time;
   d->crypto = config->crypto;
   d->vh.crypto = config->crypto;
+  d->vh.keep_in_background = true;
   make_instance (d->instance);
   pthread_mutex_init (&d->commit_lock, NULL);
   pthread_mutex_init (&d->thread_lock, NULL);
@@ -429,6 +430,7 @@ disk_open (struct store *store, struct cache *cache,
   return d;
 
 fail:
+  (void)volume_head_keep_wait (&d->vh);
   /* A claim that may still land: let the lease expire, so that the next
    * holder claims the head too ("Fencing" at the top).
    */
@@ -571,6 +573,11 @@ commit (struct disk *d)
     }
   }
 
+  /* The kept copy of the head this commit replaces (history.h), when a
+   * first commit needs it: under way while the map is written.
+   */
+  volume_head_keep_start (d->store, &d->vh);
+
   /* 1. The map object: a new key, written once. */
   next = d->vh.head;
   next.generation++;
@@ -587,11 +594,17 @@ commit (struct disk *d)
   if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
     goto untake;
 
-  /* The kept copy of the head this commit replaces (history.h), now:
-   * the check of age below must come just before the head PUT.
+  /* That kept copy must exist before the head is replaced: wait for it
+   * (written again if it failed), now: the check of age below must come
+   * just before the head PUT.
    */
-  if (volume_head_keep (d->store, &d->vh) == -1)
+  if (volume_head_keep (d->store, &d->vh) == -1) {
+    s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the "
+                     "history needs the kept copy of generation %" PRIu64
+                     " first; the next flush retries",
+                     d->label, next.generation, d->vh.head.generation);
     goto untake;
+  }
 
   /* 2. The head, compare-and-swap, if we still hold the lease, and if
    * gc cannot have taken what it names before it lands (see the top).
@@ -729,6 +742,10 @@ disk_close (struct disk *d)
                        "successful flush are lost",
                        d->label);
   }
+  /* The kept copy of the last commit (history): a failure is logged, and
+   * the next writer writes it before it replaces the head.
+   */
+  (void)volume_head_keep_wait (&d->vh);
   /* Released only when no head PUT of ours can land any more: see
    * "Fencing" at the top.  Else the lease expires.
    */

@@ -70,8 +70,9 @@ struct disk *disk_open (struct store *store, struct cache *cache,
 /* Start the background commit thread (after nbdkit forks).  0 or -1. */
 int disk_start (struct disk *disk);
 
-/* Flush and commit what is dirty, stop the threads, release the lease
- * (or, if the last head PUT may still land, let it expire), free
+/* Flush and commit what is dirty, stop the threads, wait for the kept
+ * copy of the last commit (history; a failure is logged), release the
+ * lease (or, if the last head PUT may still land, let it expire), free
  * everything.
  * Returns 0, or -1 if the final commit failed (logged: data lost).
  */

@@ -8,6 +8,11 @@
  * the key, so one listing of disks/D/history/ answers "which commit was
  * the last at or before TIME" without reading the objects.
  *
+ * The copy is written once the head landed (by a server in the
+ * background, off the flush path), and always before that head is
+ * replaced (volume_head.c): the disk's head may have no kept copy yet,
+ * every head it replaced within the window has one.
+ *
  * Times.  committed is the clock of the server that committed, in whole
  * seconds, but never earlier than the commit before it (volume_head.c):
  * the commit times of a disk never go backwards, also across a takeover

@@ -129,6 +129,8 @@ int volume_set_history (struct store *store, const char *disk, uint64_t seconds,
 
 /* ---- commits: the head of a disk open read-write ---- */
 
+struct volume_keep_job; /* volume_head.c */
+
 /* What one writer knows of the head it commits onto. */
 struct volume_head {
   char key[KEY_MAX_LEN];       /* the head's key */
@@ -152,6 +154,12 @@ struct volume_head {
    */
   bool kept_set;
   uint8_t kept_op_id[HEAD_ID_LEN];
+  /* A server sets this: the kept copy of a head it committed is written
+   * in the background (volume_head_keep_start), off the flush path.
+   * Else (commands) volume_commit_head writes it before it returns.
+   */
+  bool keep_in_background;
+  struct volume_keep_job *keeping; /* the copy under way, or NULL */
 };
 
 /* Outcomes of the two calls below, besides 0 and -1 (a failure, logged or
@@ -169,21 +177,38 @@ int volume_head_settle (struct store *store, struct volume_head *vh);
  * is set; and the history window, when next has none: format.h) replaces
  * vh->head if the head is still vh->etag.  History: the kept copy of
  * vh->head is written first (volume_head_keep), that of next once it
- * landed (or, if that fails, before the next commit).  0: next is
- * vh->head now.  VOLUME_CHANGED: someone else's head is in place.  -1:
- * not committed; when it is not known whether the PUT landed, vh->pending
- * holds it (settle before the next commit).  Nothing may be pending.
+ * landed: before this returns, or with keep_in_background started then
+ * and left running (if it fails, it is written before the next commit).
+ * 0: next is vh->head now.  VOLUME_CHANGED: someone else's head is in
+ * place.  -1: not committed; when it is not known whether the PUT
+ * landed, vh->pending holds it (settle before the next commit).  Nothing
+ * may be pending.
  */
 int volume_commit_head (struct store *store, struct volume_head *vh,
                         const struct head *next);
 
 /* Write the kept copy of vh->head unless it was written (or its window
- * is 0).  volume_commit_head does it before it replaces the head; a
- * caller that must send the head PUT right after a check of time (a
- * commit: disk.c, "gc-grace") calls this before that check.  0, or -1
- * after logging.
+ * is 0), after waiting for the one under way in the background, if any.
+ * volume_commit_head does it before it replaces the head; a caller that
+ * must send the head PUT right after a check of time (a commit: disk.c,
+ * "gc-grace") calls this before that check.  0, or -1 after logging.
  */
 int volume_head_keep (struct store *store, struct volume_head *vh);
+
+/* Start writing the kept copy of vh->head in the background, from a
+ * thread of its own, unless it was written, is under way, or its window
+ * is 0; first wait for a copy of another head still under way (one at a
+ * time).  volume_head_keep and volume_head_keep_wait wait for it.  When
+ * no thread can be started, nothing is: volume_head_keep writes it.
+ */
+void volume_head_keep_start (struct store *store, struct volume_head *vh);
+
+/* Wait for the kept copy under way in the background, if any (before vh
+ * is freed: a server's close).  0, or -1 when it failed (logged: the
+ * copy is written before that head is replaced, by this writer's next
+ * commit or by the next writer's first).
+ */
+int volume_head_keep_wait (struct volume_head *vh);
 
 /* Forget vh's pending PUT (free its bytes). */
 void volume_head_clear (struct volume_head *vh);

@@ -84,11 +84,15 @@
  *  What remains is the round trip between step 4's HEAD and its DELETE.
  *
  * Kept heads.  A kept head is a copy of a head that was its disk's head
- * (a commit writes it just after its head landed, and every commit or
- * claim writes the kept copy of the head it replaces before replacing
- * it: volume_head.c), so:
- *  (d) a kept head is written only while the head it copies is its disk's
- *      head, names what that head names, and never changes afterwards.
+ * (a commit writes it once its head landed, a server in the background,
+ * and every commit or claim makes sure that the kept copy of the head it
+ * replaces exists before replacing it, waiting for that background write
+ * or writing the copy itself: volume_head.c), so:
+ *  (d) a kept head is first written while the head it copies is its
+ *      disk's head (after that head landed, before it is replaced), names
+ *      what that head names, and never changes afterwards: a later write
+ *      of its key (a slow writer's copy of the same head) writes that
+ *      same head again.
  *  A kept head created before F passed its key was listed in F, and read
  *  (in F or earlier: once is enough, by (d)) unless step 1 put it beyond
  *  its window, and then step 1b deleted it.  One created after F passed

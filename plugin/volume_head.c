@@ -15,7 +15,19 @@
  * exist, also when the writer that committed it stopped before keeping
  * it; so the first commit of a writer (or a claim) writes that copy, and
  * every commit writes the copy of the head it wrote once it landed: one
- * more small PUT per commit, none while the window is 0.
+ * more small PUT per commit, none while the window is 0.  A server
+ * (keep_in_background) writes the copy of the head it committed off the
+ * flush path, from a thread of its own started once the head landed, one
+ * at a time: whatever replaces that head next waits for it first (its
+ * next commit, volume_head_keep; another writer writes the copy itself,
+ * as the first commit of a writer does), and close waits for it too.  A
+ * copy that failed in the background is logged and written again, on
+ * the flush path, before the head is replaced; if that fails too, the
+ * commit fails.  A server that dies before its copy landed leaves it to
+ * the next writer, the same way.  The first commit of a server's session
+ * starts the copy of the head it replaces while it writes its map
+ * (disk.c), so that a flush waits for three PUTs in a row at most: a
+ * chunk, the map, the head.
  *
  * Commit times never go backwards: a commit is stamped no earlier than
  * the head it replaces, so that DISK@TIME stays one commit (history.h)
@@ -23,7 +35,10 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +66,8 @@ changed (struct volume_head *vh, const char *etag)
   return VOLUME_CHANGED;
 }
 
+static void keep_landed (struct store *store, struct volume_head *vh);
+
 int
 volume_head_settle (struct store *store, struct volume_head *vh)
 {
@@ -67,7 +84,7 @@ volume_head_settle (struct store *store, struct volume_head *vh)
     vh->head = vh->pending_head;
     strcpy (vh->etag, etag);
     vh->stray = false;
-    (void)volume_head_keep (store, vh);
+    keep_landed (store, vh);
   } else if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {
     r = changed (vh, etag);
     volume_head_clear (vh);
@@ -93,14 +110,116 @@ disk_of (const struct volume_head *vh, char *disk)
   return 0;
 }
 
+/* Does vh->head still need its kept copy? */
+static bool
+keep_needed (const struct volume_head *vh)
+{
+  return head_history (&vh->head) != 0
+         && !(vh->kept_set
+              && memcmp (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN) == 0);
+}
+
+/* A kept copy written by a thread of its own (volume_head_keep_start). */
+struct volume_keep_job {
+  pthread_t thread;
+  struct store *store;
+  const struct crypto *crypto;
+  char disk[NAME_MAX_LEN + 1];
+  struct head head;
+  int r; /* volume_keep_head's; read once the thread is joined */
+};
+
+static void *
+keep_thread (void *arg)
+{
+  struct volume_keep_job *job = arg;
+
+  job->r = volume_keep_head (job->store, job->disk, &job->head, job->crypto);
+  if (job->r == 0)
+    s3cow_debug (commit, "%s: generation %" PRIu64 " kept (history)", job->disk,
+                 job->head.generation);
+  return NULL;
+}
+
+int
+volume_head_keep_wait (struct volume_head *vh)
+{
+  struct volume_keep_job *job = vh->keeping;
+  int err, r;
+
+  if (job == NULL)
+    return 0;
+  vh->keeping = NULL;
+  err = pthread_join (job->thread, NULL);
+  r = err == 0 ? job->r : -1;
+  if (err != 0) {
+    errno = err;
+    s3cow_log_error ("%s: pthread_join: %m", vh->key);
+  }
+  if (r == 0) {
+    vh->kept_set = true;
+    memcpy (vh->kept_op_id, job->head.op_id, HEAD_ID_LEN);
+  } else
+    s3cow_log_error ("%s: the kept copy of generation %" PRIu64 " (history) "
+                     "was not written; it is written again before that head "
+                     "is replaced",
+                     vh->key, job->head.generation);
+  free (job);
+  return r;
+}
+
+void
+volume_head_keep_start (struct store *store, struct volume_head *vh)
+{
+  struct volume_keep_job *job;
+  int err;
+
+  if (vh->keeping
+      && memcmp (vh->keeping->head.op_id, vh->head.op_id, HEAD_ID_LEN) == 0)
+    return; /* under way */
+  /* One at a time; a failure is logged, and volume_head_keep writes the
+   * copy that vh->head still needs.
+   */
+  (void)volume_head_keep_wait (vh);
+  if (!keep_needed (vh))
+    return;
+  job = malloc (sizeof *job);
+  if (job == NULL) {
+    s3cow_debug (commit,
+                 "%s: malloc: %m: the kept copy waits for the next "
+                 "commit",
+                 vh->key);
+    return;
+  }
+  if (disk_of (vh, job->disk) == -1) {
+    free (job);
+    return;
+  }
+  job->store = store;
+  job->crypto = vh->crypto;
+  job->head = vh->head;
+  job->r = -1;
+  err = pthread_create (&job->thread, NULL, keep_thread, job);
+  if (err != 0) {
+    errno = err;
+    s3cow_debug (commit,
+                 "%s: pthread_create: %m: the kept copy waits for "
+                 "the next commit",
+                 vh->key);
+    free (job);
+    return;
+  }
+  vh->keeping = job;
+}
+
 int
 volume_head_keep (struct store *store, struct volume_head *vh)
 {
   char disk[NAME_MAX_LEN + 1];
 
-  if (head_history (&vh->head) == 0
-      || (vh->kept_set
-          && memcmp (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN) == 0))
+  /* Its failure is logged: the copy is written again just below. */
+  (void)volume_head_keep_wait (vh);
+  if (!keep_needed (vh))
     return 0;
   if (disk_of (vh, disk) == -1
       || volume_keep_head (store, disk, &vh->head, vh->crypto) == -1)
@@ -108,6 +227,19 @@ volume_head_keep (struct store *store, struct volume_head *vh)
   vh->kept_set = true;
   memcpy (vh->kept_op_id, vh->head.op_id, HEAD_ID_LEN);
   return 0;
+}
+
+/* vh->head is a head of ours that landed just now: its kept copy, in the
+ * background for a server, else now.  A failure is logged; the copy is
+ * written again before the head is replaced.
+ */
+static void
+keep_landed (struct store *store, struct volume_head *vh)
+{
+  if (vh->keep_in_background)
+    volume_head_keep_start (store, vh);
+  else
+    (void)volume_head_keep (store, vh);
 }
 
 int
@@ -150,8 +282,7 @@ volume_commit_head (struct store *store, struct volume_head *vh,
     vh->head = h;
     strcpy (vh->etag, etag);
     vh->stray = false;
-    /* A failure is logged; the next commit writes it first. */
-    (void)volume_head_keep (store, vh);
+    keep_landed (store, vh);
     return 0;
   }
   if (r == STORE_PRECONDITION || r == STORE_NOT_FOUND) {

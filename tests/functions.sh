@@ -52,6 +52,8 @@
 #   sha256_of FILE              hex SHA-256 (a chunk's key is chunks/<it>)
 #   wait_for SECONDS 'SHELL'    poll until SHELL succeeds (fail after it)
 #   wait_released DISK          until no server holds DISK's lease
+#   is_kept DISK GENERATION     does DISK's history hold that commit's kept
+#                               head (disks/DISK/history/GEN-TIME)?
 #   last_commit_time DISK       the TIME of DISK's last commit (DISK@TIME),
 #                               once the next commit will be stamped later
 #   is_running PID              is PID running (not a zombie)?
@@ -388,6 +390,15 @@ print(c["committed"])
 while time.time() < c["committed_unix"] + 1.5:
     time.sleep(0.05)
 '
+}
+
+# is_kept DISK GENERATION
+# Does DISK's history hold the kept head of that generation?
+is_kept ()
+{
+  local list
+  list="$(obj_list "disks/$1/history/")"
+  grep -q "^disks/$1/history/$(printf '%016x' "$2")-" <<<"$list"
 }
 
 # wait_released DISK

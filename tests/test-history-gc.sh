@@ -28,6 +28,9 @@ for i in range(33):
 h.shutdown()
 print("d@" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)))
 ')" || fail "writing the commits"
+# The kept copy of the last commit is written after its flush returned;
+# closing the disk waits for it, before the lease is released.
+wait_released d
 first_chunk="chunks/$(nbd_py 'sys.stdout.write(hashlib.sha256(pattern("c0", 65536)).hexdigest())')"
 last_chunk="chunks/$(nbd_py 'sys.stdout.write(hashlib.sha256(pattern("c32", 65536)).hexdigest())')"
 kept () { obj_list disks/d/history/ | wc -l; }

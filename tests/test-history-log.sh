@@ -13,6 +13,9 @@ nbd_py '
 w("d", 0, pattern("one", 65536))
 w("d", 65536, pattern("three", 3 * 65536))
 '
+# The kept copy of the last commit is written after its flush returned;
+# closing the disk waits for it, before the lease is released.
+wait_released d
 s3cow log d >"$tmpdir/log.txt" || fail "s3cow log failed"
 cat "$tmpdir/log.txt"
 grep -q "^disk d: history window 1h$" "$tmpdir/log.txt" ||
