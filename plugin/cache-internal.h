@@ -2,7 +2,7 @@
  *
  *   cache.c       the core: entries, hash table, LRU and dirty lists, pins,
  *                 load, read, write, attach and detach
- *   pool.c        chunk buffers and the memory budget
+ *   pool.c        chunk buffers, the memory budget, the filler thread
  *   readahead.c   sequential streams and the read-ahead threads
  *   writeback.c   upload threads, flush, and uploading again (refresh)
  *   tier.c        offers of clean chunks to the disk tier (cache-dir=)
@@ -148,6 +148,7 @@ struct cache_disk {
 struct free_buffer {
   uint8_t *p;
   uint32_t size;
+  bool touched; /* its pages are mapped: no page fault on first use */
 };
 
 struct cache {
@@ -164,10 +165,15 @@ struct cache {
   uint64_t seq;             /* (L) */
   struct entry **buckets;   /* (L) */
   size_t nbuckets;
-  struct list lru;                /* (L) clean, unpinned, with data */
-  struct cache_disk *disks;       /* (L) */
-  struct free_buffer *pool;       /* (L) unused buffers, counted in used */
-  size_t npool, pool_cap;         /* (L) buffers on the pool, and room */
+  struct list lru;          /* (L) clean, unpinned, with data */
+  struct cache_disk *disks; /* (L) */
+  struct free_buffer *pool; /* (L) unused buffers, counted in used */
+  size_t npool, pool_cap;   /* (L) buffers on the pool, and room */
+  uint64_t pool_touched;    /* (L) bytes of touched pooled buffers */
+  uint32_t fill_size;       /* (L) the buffer size last asked for */
+  pthread_cond_t fill_work; /* (L) a buffer was taken, or stop */
+  bool fill_started;
+  pthread_t fill_thread;
   uint64_t ra_max;                /* read-ahead bytes at most; 0: none */
   uint64_t ra_bytes;              /* (L) chunks queued, loading, or loaded
                                    * by read-ahead and not read yet */
@@ -255,6 +261,7 @@ int entry_load (struct entry *e, uint8_t *hash);
 
 uint8_t *pool_take (struct cache *c, uint32_t size);
 void pool_put (struct cache *c, uint8_t *p, uint32_t size);
+void *pool_fill_thread (void *cache);
 bool pool_shrink (struct cache *c);
 uint8_t *pool_reserve (struct cache *c, uint32_t size);
 void pool_unreserve (struct cache *c, uint8_t *p, uint32_t size);

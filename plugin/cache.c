@@ -75,7 +75,7 @@ cache_check_all (struct cache *c)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
   const struct cache_disk *cd;
   const struct entry *e;
-  uint64_t dirty_bytes = 0, lru = 0, buffers = 0;
+  uint64_t dirty_bytes = 0, lru = 0, buffers = 0, touched = 0;
   size_t b;
 
   for (cd = c->disks; cd; cd = cd->next) {
@@ -102,8 +102,12 @@ cache_check_all (struct cache *c)
         buffers += e->disk->chunk_size;
     }
   assert (lru == 0);
-  for (b = 0; b < c->npool; b++)
+  for (b = 0; b < c->npool; b++) {
     buffers += c->pool[b].size;
+    if (c->pool[b].touched)
+      touched += c->pool[b].size;
+  }
+  assert (touched == c->pool_touched);
   assert (buffers <= c->used && c->used <= c->limit);
 #else
   (void)c;
@@ -358,6 +362,7 @@ cache_new (const struct cache_config *config, struct store *store)
   pthread_mutex_init (&c->lock, NULL);
   pthread_cond_init (&c->ra_work, NULL);
   pthread_cond_init (&c->tier_work, NULL);
+  pthread_cond_init (&c->fill_work, NULL);
   return c;
 
 fail_cond:
@@ -395,6 +400,15 @@ cache_start (struct cache *c)
       return -1;
     }
   }
+  if (!c->fill_started) {
+    err = pthread_create (&c->fill_thread, NULL, pool_fill_thread, c);
+    if (err != 0) {
+      errno = err;
+      s3cow_log_error ("cannot start the pool's filler thread: %m");
+      return -1;
+    }
+    c->fill_started = true;
+  }
   if (c->tier && !c->tier_started) {
     err = pthread_create (&c->tier_thread, NULL, tier_thread, c);
     if (err != 0) {
@@ -421,6 +435,7 @@ cache_free (struct cache *c)
   pthread_cond_broadcast (&c->ra_work);
   pthread_cond_broadcast (&c->tier_work);
   pthread_cond_broadcast (&c->changed); /* read-ahead waiting on the tier */
+  pthread_cond_broadcast (&c->fill_work);
   pthread_mutex_unlock (&c->lock);
   for (i = 0; i < c->started; i++)
     pthread_join (c->threads[i], NULL);
@@ -428,6 +443,8 @@ cache_free (struct cache *c)
     pthread_join (c->ra_threads[i], NULL);
   if (c->tier_started)
     pthread_join (c->tier_thread, NULL);
+  if (c->fill_started)
+    pthread_join (c->fill_thread, NULL);
   pthread_mutex_lock (&c->lock);
   tier_drop (c, NULL);
   pthread_mutex_unlock (&c->lock);
@@ -440,6 +457,7 @@ cache_free (struct cache *c)
   pthread_cond_destroy (&c->work);
   pthread_cond_destroy (&c->ra_work);
   pthread_cond_destroy (&c->tier_work);
+  pthread_cond_destroy (&c->fill_work);
   pthread_mutex_destroy (&c->lock);
   disktier_close (c->tier);
   free (c->buckets);

@@ -75,8 +75,28 @@ map_huge (size_t len)
   return a;
 }
 
+static void
+pool_add (struct cache *c, uint8_t *p, uint32_t size, bool touched)
+{
+  assert (c->npool < c->pool_cap);
+  c->pool[c->npool].p = p;
+  c->pool[c->npool].size = size;
+  c->pool[c->npool].touched = touched;
+  c->npool++;
+  if (touched)
+    c->pool_touched += size;
+}
+
+static void
+pool_remove (struct cache *c, size_t i)
+{
+  if (c->pool[i].touched)
+    c->pool_touched -= c->pool[i].size;
+  c->pool[i] = c->pool[--c->npool];
+}
+
 /* A buffer of size bytes, counted in c->used: a pooled one if there is one
- * of that size (usually touched already: no page faults, no zeroing by the
+ * of that size (a touched one first: no page faults, no zeroing by the
  * kernel; looked for from the most recently pooled), else a new mapping if
  * the budget has room.  NULL otherwise, without waiting.  Its content is
  * undefined.
@@ -91,13 +111,17 @@ pool_take (struct cache *c, uint32_t size)
 {
   uint8_t *p;
   size_t i, len, off;
+  int pass;
 
-  for (i = c->npool; i-- > 0;)
-    if (c->pool[i].size == size) {
-      p = c->pool[i].p;
-      c->pool[i] = c->pool[--c->npool];
-      return p;
-    }
+  c->fill_size = size;
+  pthread_cond_signal (&c->fill_work);
+  for (pass = 0; pass < 2; pass++)
+    for (i = c->npool; i-- > 0;)
+      if (c->pool[i].size == size && (pass == 1 || c->pool[i].touched)) {
+        p = c->pool[i].p;
+        pool_remove (c, i);
+        return p;
+      }
   if (c->used + size > c->limit)
     return NULL;
   len = size < HUGE_SIZE ? HUGE_SIZE : size; /* sizes are powers of 2 */
@@ -113,7 +137,7 @@ pool_take (struct cache *c, uint32_t size)
     c->used += size;
   }
   for (off = size; off < len; off += size)
-    pool_put (c, p + off, size);
+    pool_add (c, p + off, size, false);
   return p;
 }
 
@@ -123,12 +147,8 @@ pool_take (struct cache *c, uint32_t size)
 void
 pool_put (struct cache *c, uint8_t *p, uint32_t size)
 {
-  if (p == NULL)
-    return;
-  assert (c->npool < c->pool_cap);
-  c->pool[c->npool].p = p;
-  c->pool[c->npool].size = size;
-  c->npool++;
+  if (p != NULL)
+    pool_add (c, p, size, true);
 }
 
 /* Unmap one pooled buffer (of a size nobody asks for).  False if none. */
@@ -139,9 +159,10 @@ pool_shrink (struct cache *c)
 
   if (c->npool == 0)
     return false;
-  f = &c->pool[--c->npool];
+  f = &c->pool[c->npool - 1];
   c->used -= f->size;
   munmap (f->p, f->size);
+  pool_remove (c, c->npool - 1);
   return true;
 }
 
@@ -189,4 +210,71 @@ pool_unreserve (struct cache *c, uint8_t *p, uint32_t size)
 {
   pool_put (c, p, size);
   pthread_cond_broadcast (&c->changed);
+}
+
+/* ---- the filler thread ---- */
+
+/* Touched bytes the filler keeps on the pool, at most. */
+#define FILL_AHEAD ((uint64_t)16 * 1024 * 1024)
+
+/* Fault in len bytes at p: the kernel maps and zeroes every page now. */
+static void
+touch_pages (uint8_t *p, size_t len)
+{
+  size_t off;
+
+#ifdef MADV_POPULATE_WRITE
+  if (madvise (p, len, MADV_POPULATE_WRITE) == 0)
+    return;
+#endif
+  for (off = 0; off < len; off += 4096)
+    ((volatile uint8_t *)p)[off] = 0;
+}
+
+/* The pool's filler.  The first touch of a new buffer is a page fault in
+ * which the kernel zeroes the page (see map_huge): paid by whichever
+ * thread first writes the buffer, a read waiting for its chunk among
+ * them.  While the budget has room, this thread keeps up to FILL_AHEAD
+ * bytes (an eighth of cache-size at most) of touched buffers of the size
+ * last asked for on the pool, which pool_take gives out first; so a
+ * cache filling up takes memory the kernel has zeroed already, and RSS
+ * runs at most that far ahead of use.  What it maps is counted in
+ * cache->used before it is mapped, so the budget holds meanwhile.
+ */
+void *
+pool_fill_thread (void *cache)
+{
+  struct cache *c = cache;
+  uint64_t ahead = c->limit / 8 < FILL_AHEAD ? c->limit / 8 : FILL_AHEAD;
+  uint32_t size;
+  size_t len, off;
+  uint8_t *p;
+
+  pthread_mutex_lock (&c->lock);
+  while (!c->stop) {
+    size = c->fill_size;
+    len = size < HUGE_SIZE ? HUGE_SIZE : size;
+    if (size == 0 || c->pool_touched >= ahead || c->used + len > c->limit
+        || c->npool + len / size > c->pool_cap) {
+      pthread_cond_wait (&c->fill_work, &c->lock);
+      continue;
+    }
+    c->used += len;
+    pthread_mutex_unlock (&c->lock);
+    p = map_huge (len);
+    if (p)
+      touch_pages (p, len);
+    pthread_mutex_lock (&c->lock);
+    if (p == NULL) {
+      c->used -= len;
+      s3cow_debug (cache, "pool filler: cannot map %zu bytes: %m", len);
+      pthread_cond_wait (&c->fill_work, &c->lock);
+      continue;
+    }
+    for (off = 0; off < len; off += size)
+      pool_add (c, p + off, size, true);
+    pthread_cond_broadcast (&c->changed);
+  }
+  pthread_mutex_unlock (&c->lock);
+  return NULL;
 }

@@ -2,10 +2,10 @@
  * nbdkit: reads and writes in memory, flush and write-back, eviction and
  * loading again, zero chunks, refresh, and the error paths (a chunk
  * missing from the bucket or corrupt there, uploads failing, the
- * write-back buffer full while uploads fail).  After each step the whole
- * cache is checked against its invariants (cache_check_all), and every
- * state change asserts its own (entry_check): the test is built without
- * NDEBUG.
+ * write-back buffer full while uploads fail), and the pool's filler.
+ * After each step the whole cache is checked against its invariants
+ * (cache_check_all), and every state change asserts its own
+ * (entry_check): the test is built without NDEBUG.
  *
  * The store is wrapped so that PUTs can be made to fail and are counted.
  */
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@
 #define CS ((uint32_t)CHUNK_SIZE_MIN) /* chunk size */
 #define CACHE_CHUNKS 40               /* cache-size, in chunks */
 #define NCHUNKS 128                   /* chunks of the disk */
+#define FILL_CACHE_CHUNKS 512         /* the filler's test: 32 MiB */
 
 /* A store that passes every call to inner, counting PUTs, and failing
  * them while fail_puts is set.
@@ -524,6 +526,62 @@ test_readahead (struct cache *c, struct cache_disk *cd)
   cache_check_all (c);
 }
 
+/* The pool's filler: after the first buffer is taken, touched buffers
+ * (every page resident) wait on the pool, within the budget.
+ */
+static void
+test_filler (void)
+{
+  struct cache_config config = {
+    .size = (uint64_t)FILL_CACHE_CHUNKS * CS,
+    .upload_threads = 1,
+    .wait_timeout = 1.0,
+  };
+  struct cache *c = cache_new (&config, store);
+  struct cache_disk *cd;
+  uint64_t touched = 0;
+  unsigned char vec[CS / 4096];
+  size_t b, k;
+  int i;
+
+  step = "filler";
+  if (c == NULL || cache_start (c) == -1)
+    fail ("cache_new or cache_start");
+  cd = attach (c);
+  write_chunk (cd, 0, 9);
+  for (i = 0; i < 500 && touched < config.size / 8; i++) {
+    if (i > 0)
+      usleep (10000);
+    pthread_mutex_lock (&c->lock);
+    touched = c->pool_touched;
+    pthread_mutex_unlock (&c->lock);
+  }
+  if (touched < config.size / 8)
+    fail ("%" PRIu64 " bytes of touched buffers on the pool, not %" PRIu64,
+          touched, config.size / 8);
+  pthread_mutex_lock (&c->lock);
+  for (b = 0; b < c->npool; b++) {
+    if (!c->pool[b].touched)
+      continue;
+    if (mincore (c->pool[b].p, CS, vec) == -1)
+      fail ("mincore: %m");
+    for (k = 0; k < sizeof vec; k++)
+      if (!(vec[k] & 1))
+        fail ("a touched pooled buffer has a page not resident");
+  }
+  pthread_mutex_unlock (&c->lock);
+  cache_check_all (c);
+  /* Writes of many chunks: the budget holds with the filler running. */
+  for (k = 0; k < NCHUNKS; k++)
+    write_chunk (cd, k, 9);
+  flush (cd);
+  for (k = 0; k < NCHUNKS; k++)
+    check_chunk (cd, k);
+  cache_check_all (c);
+  cache_detach (cd);
+  cache_free (c);
+}
+
 int
 main (void)
 {
@@ -571,6 +629,8 @@ main (void)
   test_buffer_full (c, cd);
   cache_detach (cd);
   cache_free (c);
+
+  test_filler ();
 
   c = new_cache (1.0, (uint64_t)8 * CS);
   cd = attach (c);
