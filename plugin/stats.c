@@ -69,6 +69,8 @@ static const struct {
   = { "s3cow_commit_microseconds_total", "Time spent in commits." },
   [STAT_COMMITS_FULL] = { "s3cow_commits_full_total",
                           "Commits that wrote a full map (compaction)." },
+  [STAT_HISTORY_KEEPS]
+  = { "s3cow_history_keeps_total", "Kept copies of heads written (history)." },
   [STAT_TIER_HITS] = { "s3cow_tier_hits_total",
                        "Chunk loads served by the disk tier (cache-dir=)." },
   [STAT_TIER_MISSES]

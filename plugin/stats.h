@@ -38,6 +38,7 @@ enum stat_counter {
   STAT_COMMITS,
   STAT_COMMIT_MICROSECONDS, /* total time spent in commits */
   STAT_COMMITS_FULL,        /* commits that wrote a full map */
+  STAT_HISTORY_KEEPS,       /* kept copies of heads written (PUTs) */
   STAT_TIER_HITS,           /* chunk loads served by cache-dir= */
   STAT_TIER_MISSES,         /* cache-dir= lookups that found nothing */
   STAT_TIER_READ_BYTES,

@@ -24,6 +24,7 @@
 #include "history.h"
 #include "lease.h"
 #include "log.h"
+#include "stats.h"
 #include "volume.h"
 
 /* Tries of the window's head write against a head that changed after we
@@ -56,6 +57,7 @@ volume_keep_head (struct store *store, const char *disk,
   }
   /* A plain PUT: every writer of this key writes the same head. */
   r = store_put (store, key, data, len, NULL, NULL);
+  stats_inc (STAT_HISTORY_KEEPS);
   if (r != STORE_OK) {
     s3cow_log_error ("%s: cannot keep the head of generation %" PRIu64 " (%s)",
                      disk, head->generation, key);

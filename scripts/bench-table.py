@@ -192,7 +192,7 @@ def main():
     extra = []
     fr, fm = med("s3cow", "flush_req"), med("s3cow", "flush_ms")
     if fr is not None:
-        extra.append(("flush after one 4k write: S3 requests, ms ↓",
+        extra.append(("flush after one 4k write: S3 requests but kept heads, ms ↓",
                       f"{fr:.0f} req, {fm:.1f} ms"))
     for k, label in (("1G-dense", "fork of a 1 GiB disk (all chunks used)"),
                      ("1T-dense", "fork of a 1 TiB disk (all chunks used)"),
