@@ -91,7 +91,7 @@ int cache_flush (struct cache_disk *cd);
  * oldest was uploaded at monotonic time uploaded), from memory when the
  * cache holds them, else by reading them from the store (checked against
  * their hash), so that their modification time in the bucket is now: see
- * "gc-grace" in disk.c.  Returns 0, or -1 (logged, naming the chunk) if
+ * "gc-grace" in disk_commit.c.  Returns 0, or -1 (logged, naming the chunk) if
  * one cannot be read or uploaded.  Takes and drops the cache's locks;
  * does network I/O.
  */

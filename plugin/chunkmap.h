@@ -39,7 +39,7 @@ bool chunkmap_is_zero (struct chunkmap *map, uint64_t idx);
  * since is when its upload began (monotonic seconds): the map keeps the
  * oldest such time among the changed entries (chunkmap_oldest), so that a
  * commit can tell how long ago the chunks it names were uploaded (see
- * "gc-grace" in disk.c).
+ * "gc-grace" in disk_commit.c).
  */
 void chunkmap_set (struct chunkmap *map, uint64_t idx,
                    const uint8_t hash[HASH_LEN], double since);

@@ -8,8 +8,8 @@
  * different compression= is one object: whichever PUT lands last stays,
  * and readers decode whatever is there.  The PUT stays unconditional even
  * when the object may exist: it refreshes the object's mtime, which gc's
- * grace relies on (disk.c).  Everything that knows how a chunk becomes an
- * object is in this file.
+ * grace relies on (disk_commit.c).  Everything that knows how a chunk
+ * becomes an object is in this file.
  *
  * An encrypted disk's chunks (a struct chunks with a key domain) differ in
  * two ways: the address is the keyed id (crypto_chunk_id) instead of the

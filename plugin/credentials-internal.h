@@ -1,7 +1,10 @@
-/* s3cow: the credentials' private header, shared by their two files:
+/* s3cow: the credentials' private header, shared by their three files:
  *
  *   credentials.c         credential sets, providers and their renewal,
- *                         and the chain (profiles, creds_chain_new)
+ *                         and the chain (creds_chain_new: which source,
+ *                         from the environment and the profile)
+ *   credential_profile.c  the AWS shared config and credentials files:
+ *                         a profile's keys read (creds_profile_load)
  *   credential_sources.c  where a new set comes from: the parsers of the
  *                         sources' answers, a bounded HTTP exchange, and a
  *                         fetch function per source
@@ -57,7 +60,7 @@ struct creds {
   char last_error[256];
 };
 
-/* Small helpers of both files. */
+/* Small helpers of all three files. */
 
 static inline bool
 empty (const char *s)
@@ -81,6 +84,33 @@ free_secret (char *s)
     free (s);
   }
 }
+
+/* The keys of a profile s3cow reads: v[K_...] below, the values (NULL:
+ * not set), secrets among them (free with creds_profile_free).
+ */
+enum profile_key {
+  K_AK,
+  K_SK,
+  K_TOKEN,
+  K_PROCESS,
+  K_REGION,
+  K_ENDPOINT,
+  K_ROLE,
+  K_SOURCE,
+  K_N
+};
+
+/* Read profile *name (NULL: AWS_PROFILE, else "default") from both files
+ * into v (all NULL before); *name is then the profile read.  Returns 1
+ * found, 0 not (v all NULL), -1 after logging (v freed).  In
+ * credential_profile.c.
+ */
+int creds_profile_load (char *v[K_N], const char **name);
+
+/* Free v's values (secrets wiped) and set them NULL.  In
+ * credential_profile.c.
+ */
+void creds_profile_free (char *v[K_N]);
 
 /* A new set with copies of the strings (token may be NULL or "").
  * Returns it, or NULL with errmsg (a key missing, a character that cannot

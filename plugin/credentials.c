@@ -3,8 +3,9 @@
  * Credential sets (creds_set_new, creds_set_unref), providers (struct
  * creds) and their renewal (renew, in a background thread or in the
  * caller of creds_get), and the chain that picks a source from the
- * environment and the profile files (creds_chain_new).  Where a new set
- * comes from, and how it is fetched, is credential_sources.c.
+ * environment and the profile (creds_chain_new).  The profile files are
+ * read in credential_profile.c; where a new set comes from, and how it is
+ * fetched, is credential_sources.c.
  *
  * Locking: creds.lock guards cur, refresh_at, retry_at, fails, refreshing,
  * have_thread, thread, last_error.  It is never held across a fetch:
@@ -337,189 +338,6 @@ creds_rejected (struct creds *c, const struct creds_set *used)
 
 /* --- The chain ---------------------------------------------------------- */
 
-/* The profile's values we read. */
-enum {
-  K_AK,
-  K_SK,
-  K_TOKEN,
-  K_PROCESS,
-  K_REGION,
-  K_ENDPOINT,
-  K_ROLE,
-  K_SOURCE,
-  K_N
-};
-static const char *const profile_keys[K_N] = {
-  "aws_access_key_id",
-  "aws_secret_access_key",
-  "aws_session_token",
-  "credential_process",
-  "region",
-  "endpoint_url",
-  "role_arn",
-  "source_profile",
-};
-
-static char *
-trim (char *s)
-{
-  size_t n;
-
-  while (*s == ' ' || *s == '\t')
-    s++;
-  n = strlen (s);
-  while (n > 0 && strchr (" \t\r\n", s[n - 1]))
-    s[--n] = '\0';
-  return s;
-}
-
-/* Read the profile's keys from an INI file into v[] (values already set
- * are kept: the credentials file is read first and wins).  config: the
- * config file, whose sections are "[profile NAME]" (but "[default]").
- * Returns 1 if the profile is there, 0 if not (or no file), -1 after
- * logging.
- */
-static int
-read_profile (const char *file, bool file_explicit, bool config,
-              const char *profile, char *v[K_N])
-{
-  FILE *fp = fopen (file, "re");
-  char *line = NULL;
-  size_t size = 0;
-  bool in = false, found = false;
-  unsigned lineno = 0;
-  int ret = -1, k;
-
-  if (fp == NULL) {
-    if (errno == ENOENT && !file_explicit)
-      return 0;
-    s3cow_log_error ("%s: %m", file);
-    return -1;
-  }
-  while (getline (&line, &size, fp) != -1) {
-    char *l = trim (line), *eq, *key;
-
-    lineno++;
-    if (l[0] == '\0' || l[0] == '#' || l[0] == ';')
-      continue;
-    if (l[0] == '[') {
-      char *end = strchr (l, ']'), *name;
-
-      if (end == NULL) {
-        s3cow_log_error ("%s:%u: a section without ']'", file, lineno);
-        goto out;
-      }
-      *end = '\0';
-      name = trim (l + 1);
-      if (strncmp (name, "profile ", 8) == 0)
-        name = trim (name + 8);
-      else if (config && strcmp (name, "default") != 0)
-        name = NULL; /* "[NAME]" in the config file is not a profile */
-      in = name && strcmp (name, profile) == 0;
-      found |= in;
-      continue;
-    }
-    if (!in)
-      continue;
-    eq = strchr (l, '=');
-    if (eq == NULL) {
-      if (l[0] == ' ' || l[0] == '\t' || line[0] == ' ' || line[0] == '\t')
-        continue; /* a nested value (s3 = ...) */
-      /* Do not echo the line: it may hold a secret. */
-      s3cow_log_error ("%s:%u: not \"key = value\"", file, lineno);
-      goto out;
-    }
-    *eq = '\0';
-    key = trim (l);
-    for (k = 0; k < K_N; k++)
-      if (strcasecmp (key, profile_keys[k]) == 0 && v[k] == NULL) {
-        const char *val = trim (eq + 1);
-
-        if (val[0] && (v[k] = strdup (val)) == NULL) {
-          s3cow_log_error ("strdup: %m");
-          goto out;
-        }
-      }
-  }
-  if (ferror (fp)) {
-    s3cow_log_error ("%s: read: %m", file);
-    goto out;
-  }
-  ret = found;
-
-out:
-  if (line) {
-    explicit_bzero (line, size);
-    free (line);
-  }
-  fclose (fp);
-  return ret;
-}
-
-static void
-free_profile (char *v[K_N])
-{
-  int k;
-
-  for (k = 0; k < K_N; k++) {
-    free_secret (v[k]);
-    v[k] = NULL;
-  }
-}
-
-/* Read profile *name (NULL: AWS_PROFILE, else "default") from both files.
- * Returns 1 found, 0 not, -1.
- */
-static int
-load_profile (char *v[K_N], const char **name)
-{
-  const char *cfile = env ("AWS_SHARED_CREDENTIALS_FILE");
-  const char *ofile = env ("AWS_CONFIG_FILE");
-  const char *home = env ("HOME");
-  const char *profile = *name ? *name : env ("AWS_PROFILE");
-  CLEANUP_FREE char *dc = NULL;
-  CLEANUP_FREE char *dof = NULL;
-  int r1 = 0, r2 = 0;
-
-  *name = profile ? profile : "default";
-  if (cfile == NULL && home
-      && asprintf (&dc, "%s/.aws/credentials", home) == -1)
-    dc = NULL;
-  if (ofile == NULL && home && asprintf (&dof, "%s/.aws/config", home) == -1)
-    dof = NULL;
-  if (cfile || dc)
-    r1 = read_profile (cfile ? cfile : dc, cfile != NULL, false, *name, v);
-  if (r1 >= 0 && (ofile || dof))
-    r2 = read_profile (ofile ? ofile : dof, ofile != NULL, true, *name, v);
-  if (r1 < 0 || r2 < 0) {
-    free_profile (v);
-    return -1;
-  }
-  return r1 || r2;
-}
-
-int
-creds_profile_value (const char *key, char **value)
-{
-  char *v[K_N] = { NULL };
-  const char *name = NULL;
-  int k, r;
-
-  *value = NULL;
-  for (k = 0; k < K_N; k++)
-    if (strcmp (profile_keys[k], key) == 0)
-      break;
-  if (k == K_N)
-    return 0;
-  r = load_profile (v, &name);
-  if (r <= 0)
-    return r;
-  *value = v[k];
-  v[k] = NULL;
-  free_profile (v);
-  return *value != NULL;
-}
-
 /* Is url's host one the container endpoint may be on over plain HTTP? */
 static bool
 container_host_ok (const char *url)
@@ -638,7 +456,7 @@ assume_role_provider (const char *name, char *v[K_N], const char *region,
                      name);
     return -1;
   }
-  r = load_profile (sv, &source);
+  r = creds_profile_load (sv, &source);
   if (r == 0)
     s3cow_log_error ("profile %s: its source_profile %s does not exist", name,
                      source);
@@ -654,7 +472,7 @@ assume_role_provider (const char *name, char *v[K_N], const char *region,
                        "(aws_access_key_id or credential_process)",
                        name, source);
   }
-  free_profile (sv);
+  creds_profile_free (sv);
   if (r != 1)
     return -1;
   if (sts == NULL && (sts = url = regional_sts (region)) == NULL)
@@ -717,7 +535,7 @@ creds_chain_new (const char *region, struct creds **out)
   }
 
   /* 4. The profile. */
-  r = load_profile (v, &name);
+  r = creds_profile_load (v, &name);
   if (r < 0)
     return -1;
   if (r == 0 && env ("AWS_PROFILE")) {
@@ -728,15 +546,15 @@ creds_chain_new (const char *region, struct creds **out)
   }
   if (v[K_ROLE]) {
     r = assume_role_provider (name, v, region, out);
-    free_profile (v);
+    creds_profile_free (v);
     return r;
   }
   r = profile_provider (name, v, out);
   if (r != 0) {
-    free_profile (v);
+    creds_profile_free (v);
     return r == 1 ? 0 : -1;
   }
-  free_profile (v);
+  creds_profile_free (v);
   if (env ("AWS_PROFILE")) {
     s3cow_log_error ("profile %s (AWS_PROFILE) has no credentials "
                      "(aws_access_key_id or credential_process)",

@@ -1,15 +1,7 @@
-/* s3cow: one disk (see disk.h).
- *
- * The head names the disk's map objects, applied in order onto an all-zero
- * disk.  A commit appends one delta map to the list; when the deltas grow
- * large (in count or in entries) it writes one full map instead, and the
- * list becomes just that map.  So a commit never writes a head of more
- * than MAX_DELTAS maps, whatever its chunks' ages (below), and never more
- * than HEAD_MAX_MAPS (checked before the map key is added).  A head over
- * that limit from an older s3cow still opens (format.h), and its next
- * commit is a full map.  Maps are immutable and their keys unique
- * (generation plus a random instance id), so a writer that lost the head
- * can never overwrite a map that the new owner's head names.
+/* s3cow: one disk (see disk.h, disk-internal.h): open and close, the
+ * lease and fencing, and the reads and writes of the connections.
+ * Commits (disk_flush: what to commit and when, the map and head writes,
+ * the gc-grace guard, the commit thread) are disk_commit.c's.
  *
  * Fencing: who may commit, and when an open writes the head.  Only the
  * lease holder commits, and each commit is a compare-and-swap (If-Match)
@@ -41,57 +33,11 @@
  * lease (lost, expired by its own clock, or fenced): another writer may
  * have changed the disk since, and what this server holds (committed
  * data replaced since, writes never committed) is no longer the disk.
- *
- * Uncommitted chunks and gc ("gc-grace").  s3cow gc deletes unreferenced
- * chunks whose modification time (mtime) in the bucket is older than its
- * grace period G.  A chunk this server uploaded but has not committed yet
- * is unreferenced, so its upload must never be more than G old when a
- * head naming it lands, however long commits fail.  The chunk map keeps
- * the oldest upload start among the changed entries (chunkmap_oldest),
- * taken before the PUT, so never later than the object's mtime, and:
- *
- *   1. a commit that finds it older than G/4 uploads the changed chunks
- *      again first (cache_refresh: from memory, else read back and
- *      checked), so their mtime is recent (a full map names the others
- *      too, but the last head names those already);
- *   2. just before the head PUT is sent (at t_s), a commit whose oldest
- *      chunk (or its map, uploaded just before) is older than
- *      G - put_time - GC_MARGIN gives up (EIO); the next one uploads
- *      again (1);
- *   3. the commit thread commits at least every G/8 while chunks older
- *      than G/4 wait, even when commit-interval=0 or the chunk uploads of
- *      a flush fail, so that (1) runs in time.
- *
- * Why this is enough: the head PUT (and every retry of it) lands by
- * t_l <= t_s + put_time (s3_http.c: no attempt starts later than
- * retry-time after the call began, waiting for a connection included).
- * Each chunk the new head names that the last one did not has mtime
- * m >= t_s - (G - put_time - GC_MARGIN), so
- * m > t_l - G + GC_MARGIN.  A gc run that read its clock T0 <= t_l + 1
- * (S3 mtimes are whole seconds: 1 s of truncation) has cutoff T0 - G
- * < m - 1: the chunk is no candidate there (neither in its listing nor in
- * its HEAD before the DELETE).  A gc run with T0 > t_l marks from roots it
- * reads after T0, when the head naming the chunk is in place (or a later
- * one, which names what it needs).  Ages are measured on this machine's
- * monotonic clock against the store's clock: only durations are compared,
- * never clocks.  config_complete checks that G >= 2 (put_time + 2), so
- * that (2) leaves at least G/2 after a refresh.  What is not covered: a
- * server that cannot reach the store at all for longer than G while gc
- * can, and whose cache has since dropped those chunks (see s3cow(1)).
- *
- * What a commit writes, and how a lost answer is settled, is volume.h's
- * (volume_commit_head); what to commit and when is decided here.
- *
- * Locking: commit_lock serialises commits and protects vh (the head, its
- * etag, a head PUT whose answer was lost) and the map entry counts;
- * fenced is read without it (atomically).  The cache and chunk map have
- * their own locks.
  */
 #include <config.h>
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -103,60 +49,15 @@
 
 #include "chunkmap.h"
 #include "cleanup.h"
-#include "disk.h"
+#include "disk-internal.h"
 #include "format.h"
 #include "history.h"
 #include "lease.h"
 #include "log.h"
 #include "names.h"
-#include "stats.h"
 #include "timedwait.h"
 #include "volume.h"
 #include "workingset.h"
-
-/* Compact into a full map when a commit would list more maps than this, or
- * when the deltas hold more entries than half the base plus this slack.
- */
-#define MAX_DELTAS 32
-#define DELTA_SLACK 4096
-_Static_assert(MAX_DELTAS < HEAD_MAX_MAPS, "a head must hold MAX_DELTAS");
-
-/* Seconds kept between the age a commit allows its chunks and gc-grace:
- * whole-second mtimes, and rounding.
- */
-#define GC_MARGIN 2
-
-struct disk {
-  struct store *store;
-  struct cache *cache;
-  struct cache_disk *cd;
-  struct chunkmap *map;
-  char name[NAME_MAX_LEN + 1];
-  char label[2 * NAME_MAX_LEN + 2]; /* "disk" or "disk@snap" for logs */
-  char instance[17]; /* random: makes this process's map keys unique */
-  bool readonly;
-  double commit_interval;
-  double gc_grace, put_time;   /* see the top */
-  uint64_t size;               /* never change after open: the I/O paths */
-  uint32_t chunk_size;         /* read these, not head (commit_lock) */
-  struct lease *lease;         /* NULL when read-only */
-  const struct crypto *crypto; /* the disk's key (NULL: not encrypted) */
-  struct workingset *ws;       /* NULL: no hints */
-
-  pthread_mutex_t commit_lock; /* protects the fields below */
-  struct volume_head vh;       /* the head: last committed, etag, stray */
-  uint64_t base_entries;       /* entries in vh.head.maps[0] */
-  uint64_t delta_entries;      /* entries in vh.head.maps[1..] */
-  atomic_bool fenced;          /* another writer owns the head: write no more */
-  atomic_bool expired;         /* the lease is expired (logged once) */
-
-  pthread_mutex_t thread_lock; /* protects stop, and wakes the thread */
-  pthread_cond_t thread_cond;
-  bool stop;
-  bool started;        /* disk_start ran */
-  bool thread_started; /* the commit thread runs */
-  pthread_t thread;
-};
 
 static void
 make_instance (char *instance)
@@ -465,8 +366,8 @@ disk_readonly (const struct disk *d)
   return d->readonly;
 }
 
-static void
-fence (struct disk *d, const char *why)
+void
+disk_fence (struct disk *d, const char *why)
 {
   if (!atomic_exchange (&d->fenced, true))
     s3cow_log_error ("%s: %s: another writer owns this disk now; this server "
@@ -479,13 +380,13 @@ fence (struct disk *d, const char *why)
  * now?  If not: false, errno EIO, and a log line when the state starts.
  * A read-only open holds no lease and always may.
  */
-static bool
-owns_disk (struct disk *d)
+bool
+disk_owned (struct disk *d)
 {
   if (d->lease) {
     switch (lease_state (d->lease)) {
     case LEASE_LOST:
-      fence (d, "lease lost");
+      disk_fence (d, "lease lost");
       break;
     case LEASE_EXPIRED:
       if (!atomic_exchange (&d->expired, true))
@@ -507,201 +408,6 @@ owns_disk (struct disk *d)
   return true;
 }
 
-/* Write the map entries changed since the last commit, then CAS the head.
- * The dirty chunks they name are already durable (cache_flush).
- */
-static int
-commit (struct disk *d)
-{
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->commit_lock);
-  CLEANUP_FREE struct map_entry *entries = NULL;
-  CLEANUP_FREE void *map_data = NULL;
-  size_t n, map_len;
-  char map_key[KEY_MAX_LEN];
-  struct head next;
-  uint64_t changed;
-  bool full;
-  double start, oldest = 0, map_start, age;
-  int r;
-
-  if (!owns_disk (d))
-    goto eio;
-  /* The last head PUT lost its answer: did it land? */
-  r = volume_head_settle (d->store, &d->vh);
-  if (r == VOLUME_CHANGED)
-    fence (d, "the head changed under us");
-  if (r != 0)
-    goto eio;
-  changed = chunkmap_changed (d->map);
-  if (changed == 0)
-    return 0;
-  start = monotonic_now ();
-  full = d->vh.head.nmaps + 1 > MAX_DELTAS
-         || d->delta_entries + changed > d->base_entries / 2 + DELTA_SLACK;
-  if (chunkmap_take (d->map, false, &entries, &n, &oldest) == -1) {
-    s3cow_log_error ("%s: commit: out of memory", d->label);
-    goto eio;
-  }
-
-  /* 0. Changed chunks uploaded long ago (commits failed meanwhile, or
-   * none was asked for): upload them again, so that gc cannot take them
-   * before the head names them (see the top).  The unchanged ones are
-   * named by the last head already.
-   */
-  if (oldest && monotonic_now () - oldest > d->gc_grace / 4) {
-    double now = monotonic_now ();
-
-    s3cow_log_error ("%s: chunks uploaded %.0f s ago are not committed yet "
-                     "(gc-grace=%g): uploading them again",
-                     d->label, now - oldest, d->gc_grace);
-    if (cache_refresh (d->cd, entries, n, oldest) == -1)
-      goto untake;
-    oldest = now;
-  }
-
-  /* A full map names every chunk: mark the changed ones again, with their
-   * upload time (refreshed or not), and take them all.  If the commit
-   * fails, untake marks every entry of the full map changed.
-   */
-  if (full) {
-    chunkmap_untake (d->map, entries, n, oldest);
-    free (entries);
-    entries = NULL;
-    if (chunkmap_take (d->map, true, &entries, &n, &oldest) == -1) {
-      s3cow_log_error ("%s: commit: out of memory", d->label);
-      goto eio; /* the marks stay */
-    }
-  }
-
-  /* The kept copy of the head this commit replaces (history.h), when a
-   * first commit needs it: under way while the map is written.
-   */
-  volume_head_keep_start (d->store, &d->vh);
-
-  /* 1. The map object: a new key, written once. */
-  next = d->vh.head;
-  next.generation++;
-  next.committed = time (NULL);
-  key_map (map_key, d->name, next.generation, d->instance);
-  if (map_encode (entries, n, full, d->vh.head.chunk_size,
-                  head_nchunks (&d->vh.head), d->crypto, map_key, &map_data,
-                  &map_len)
-      == -1) {
-    s3cow_log_error ("%s: commit: out of memory", d->label);
-    goto untake;
-  }
-  map_start = monotonic_now ();
-  if (store_put (d->store, map_key, map_data, map_len, NULL, NULL) != STORE_OK)
-    goto untake;
-
-  /* That kept copy must exist before the head is replaced: wait for it
-   * (written again if it failed), now: the check of age below must come
-   * just before the head PUT.
-   */
-  if (volume_head_keep (d->store, &d->vh) == -1) {
-    s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the "
-                     "history needs the kept copy of generation %" PRIu64
-                     " first; the next flush retries",
-                     d->label, next.generation, d->vh.head.generation);
-    goto untake;
-  }
-
-  /* 2. The head, compare-and-swap, if we still hold the lease, and if
-   * gc cannot have taken what it names before it lands (see the top).
-   */
-  if (!owns_disk (d))
-    goto untake;
-  age = monotonic_now () - (oldest ? fmin (oldest, map_start) : map_start);
-  if (age > d->gc_grace - d->put_time - GC_MARGIN) {
-    s3cow_log_error ("%s: commit of generation %" PRIu64 " given up: what it "
-                     "names was uploaded %.0f s ago, too close to gc-grace="
-                     "%g; the next commit uploads it again",
-                     d->label, next.generation, age, d->gc_grace);
-    goto untake;
-  }
-  if (full)
-    next.nmaps = 0;
-  /* Never reached (a full map comes first), but never written past. */
-  if (next.nmaps >= HEAD_MAX_MAPS) {
-    s3cow_log_error ("%s: commit of generation %" PRIu64 " refused: the "
-                     "head would list more than %d maps",
-                     d->label, next.generation, HEAD_MAX_MAPS);
-    goto untake;
-  }
-  strcpy (next.maps[next.nmaps++], map_key);
-  r = volume_commit_head (d->store, &d->vh, &next);
-  if (r == VOLUME_CHANGED)
-    fence (d, "the head changed under us");
-  else if (r != 0)
-    s3cow_log_error ("%s: commit of generation %" PRIu64 " failed: the last "
-                     "commit stays in force; the next flush retries",
-                     d->label, next.generation);
-  if (r != 0)
-    goto untake;
-
-  stats_inc (STAT_COMMITS);
-  stats_add (STAT_COMMIT_MICROSECONDS, (monotonic_now () - start) * 1e6);
-  if (full) {
-    stats_inc (STAT_COMMITS_FULL);
-    d->base_entries = n;
-    d->delta_entries = 0;
-  } else
-    d->delta_entries += n;
-  s3cow_debug (commit, "%s: committed generation %" PRIu64 ": %zu %s entries",
-               d->label, d->vh.head.generation, n, full ? "full" : "delta");
-  return 0;
-
-untake:
-  chunkmap_untake (d->map, entries, n, oldest);
-eio:
-  errno = EIO;
-  return -1;
-}
-
-int
-disk_flush (struct disk *d)
-{
-  stats_inc (STAT_FLUSHES);
-  if (!owns_disk (d))
-    return -1;
-  if (cache_flush (d->cd) == -1)
-    return -1;
-  return commit (d);
-}
-
-static void *
-commit_thread (void *arg)
-{
-  struct disk *d = arg;
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&d->thread_lock);
-
-  /* At least every gc-grace/8: see the top, (3). */
-  double period = d->gc_grace / 8;
-
-  if (d->commit_interval > 0 && d->commit_interval < period)
-    period = d->commit_interval;
-  while (!d->stop) {
-    double oldest;
-
-    cond_wait_seconds (&d->thread_cond, &d->thread_lock, period);
-    if (d->stop || atomic_load (&d->fenced))
-      continue;
-    pthread_mutex_unlock (&d->thread_lock);
-    if (d->commit_interval > 0
-        && (cache_dirty_chunks (d->cd) > 0 || chunkmap_changed (d->map) > 0))
-      disk_flush (d); /* failures are logged; the next try retries */
-    /* Chunks uploaded long ago and still not committed (their flush
-     * failed, or commit-interval=0): commit them, uploading them again
-     * first, before gc may take them (see the top).
-     */
-    oldest = chunkmap_oldest (d->map);
-    if (oldest && monotonic_now () - oldest > d->gc_grace / 4 && owns_disk (d))
-      commit (d);
-    pthread_mutex_lock (&d->thread_lock);
-  }
-  return NULL;
-}
-
 int
 disk_start (struct disk *d)
 {
@@ -711,8 +417,8 @@ disk_start (struct disk *d)
   if (d->readonly || d->started)
     return 0;
   d->started = true;
-  /* Even with commit-interval=0: see the top, (3). */
-  err = pthread_create (&d->thread, NULL, commit_thread, d);
+  /* Even with commit-interval=0: see "gc-grace" in disk_commit.c, (3). */
+  err = pthread_create (&d->thread, NULL, disk_commit_thread, d);
   if (err != 0) {
     errno = err;
     s3cow_log_error ("%s: cannot start the commit thread: %m", d->label);
@@ -770,7 +476,7 @@ disk_close (struct disk *d)
 int
 disk_may_read (struct disk *d)
 {
-  return owns_disk (d) ? 0 : -1;
+  return disk_owned (d) ? 0 : -1;
 }
 
 int
@@ -779,7 +485,7 @@ disk_pread (struct disk *d, void *buf, uint32_t count, uint64_t offset)
   const uint32_t cs = d->chunk_size;
   uint8_t *p = buf;
 
-  if (!owns_disk (d))
+  if (!disk_owned (d))
     return -1;
   if (count > 0)
     workingset_note (d->ws, offset / cs, (offset + count - 1) / cs);
@@ -801,7 +507,7 @@ write_or_zero (struct disk *d, const uint8_t *p, uint32_t count,
 {
   const uint32_t cs = d->chunk_size;
 
-  if (!owns_disk (d))
+  if (!disk_owned (d))
     return -1;
   while (count > 0) {
     uint32_t off = offset % cs, len = count < cs - off ? count : cs - off;

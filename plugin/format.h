@@ -19,10 +19,11 @@
 
 #define FORMAT_VERSION 1
 /* A commit never writes a head listing more than HEAD_MAX_MAPS maps: it
- * compacts well before (disk.c).  Decoders take up to HEAD_READ_MAX_MAPS,
- * so that a head over the writers' limit (written by an older s3cow) still
- * opens, compacts on its next commit, and does not stop gc, fsck or info
- * for the rest of the bucket.  struct head holds that many.
+ * compacts well before (disk_commit.c).  Decoders take up to
+ * HEAD_READ_MAX_MAPS, so that a head over the writers' limit (written by
+ * an older s3cow) still opens, compacts on its next commit, and does not
+ * stop gc, fsck or info for the rest of the bucket.  struct head holds
+ * that many.
  */
 #define HEAD_MAX_MAPS 64
 #define HEAD_READ_MAX_MAPS 128

@@ -343,7 +343,7 @@ params_config_complete (void)
   if ((params.create_size || params.new_disk_size)
       && params_check_cache_size (params.chunk_size) == -1)
     return -1;
-  /* See "gc-grace" in disk.c: what a commit needs after uploading its
+  /* See "gc-grace" in disk_commit.c: what a commit needs after uploading its
    * chunks again.
    */
   if (params.gc_grace < 2 * (params_put_time () + 2)) {

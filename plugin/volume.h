@@ -190,7 +190,7 @@ int volume_commit_head (struct store *store, struct volume_head *vh,
 /* Write the kept copy of vh->head unless it was written (or its window
  * is 0), after waiting for the one under way in the background, if any.
  * volume_commit_head does it before it replaces the head; a caller that
- * must send the head PUT right after a check of time (a commit: disk.c,
+ * must send the head PUT right after a check of time (a commit: disk_commit.c,
  * "gc-grace") calls this before that check.  0, or -1 after logging.
  */
 int volume_head_keep (struct store *store, struct volume_head *vh);

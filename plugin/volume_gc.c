@@ -50,9 +50,10 @@
  *      it replaces did not name (directly, or through its maps): a server
  *      uploads a chunk again whenever a chunk index takes a new hash and
  *      uploads again what it could not commit within its gc-grace, which
- *      is at most our grace (step 0; plugin/disk.c, "gc-grace", shows that
- *      every object a new head names anew has mtime > t_landed - gc-grace),
- *      and a map is written just before the head that names it.
+ *      is at most our grace (step 0; plugin/disk_commit.c, "gc-grace",
+ *      shows that every object a new head names anew has mtime >
+ *      t_landed - gc-grace), and a map is written just before the head
+ *      that names it.
  *  (b) A fork or snapshot names an old object only if its source (the same
  *      incarnation) named it both when the command read the source before
  *      writing and when it read it again after writing (volume.c).  It

@@ -5,7 +5,7 @@
  * id (volume_commit_head, which also keeps the old head's copy for the
  * history window).  A server that opened the disk meanwhile
  * and commits first makes the resize fail; a resize that lands first
- * fences that server's commits (disk.c: its head CAS fails).  Either way
+ * fences that server's commits (disk_commit.c: its head CAS fails).  Either way
  * one of them fails and nothing is half done.  Before that, a held lease
  * refuses the resize: a server serves the size it read at open, and a
  * client that saw one size must reconnect to see another.

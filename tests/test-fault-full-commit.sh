@@ -4,7 +4,7 @@
 # lists only the non-zero chunks; a chunk zeroed since the last commit is
 # in it by its absence.  When that commit fails, its entries are marked
 # changed again for the next commit; if that next one is a delta (it is
-# when chunks must be uploaded again first, see "gc-grace" in disk.c),
+# when chunks must be uploaded again first, see "gc-grace" in disk_commit.c),
 # the zeroed chunk must be in it too, else the disk keeps the old data:
 #  - a server (export=d; gc-grace=10, retry-time=1, timeout=2,
 #    commit-interval=0) commits 32 deltas (chunk 1 written and flushed 32
