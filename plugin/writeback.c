@@ -161,7 +161,11 @@ writeback_thread (void *arg)
     pthread_rwlock_rdlock (&e->rw);
     version = e->version;
     if (copy) {
-      memcpy (copy, e->data, cs);
+      /* Zeroed whole since it was picked: no buffer, the chunk is zeros. */
+      if (e->data)
+        memcpy (copy, e->data, cs);
+      else
+        memset (copy, 0, cs);
       pthread_rwlock_unlock (&e->rw);
       r = upload (e->disk, e->idx, copy, scratch, hash);
     } else
