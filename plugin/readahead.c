@@ -152,7 +152,8 @@ readahead_thread (void *arg)
       data = NULL;
     }
     if (data == NULL || (e = entry_create (cd, it.idx, data)) == NULL) {
-      pool_unreserve (c, scratch, cd->scratch_size);
+      if (scratch)
+        pool_unreserve (c, scratch, cd->scratch_size);
       /* cancelled, present, zeros, or no room */
       if (it.prefetch) {
         c->pf_bytes -= cs;
