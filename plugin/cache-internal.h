@@ -131,6 +131,7 @@ struct cache_disk {
   struct chunkmap *map;
   struct chunks *chunks; /* its chunks in the store */
   uint32_t chunk_size;
+  uint32_t scratch_size;   /* a buffer for chunks_fetch or chunks_persist */
   struct cache_disk *next; /* (L) cache->disks */
   struct list dirty;       /* (L) sorted by dirty_seq */
   uint64_t ndirty;         /* (L) */
@@ -254,8 +255,10 @@ struct entry *entry_create (struct cache_disk *cd, uint64_t idx, uint8_t *data);
 void entry_destroy (struct entry *e);
 void entry_pin (struct entry *e);
 void entry_unpin (struct entry *e);
-/* Entry lock held exclusively, cache->lock NOT held. */
-int entry_load (struct entry *e, uint8_t *hash);
+/* Entry lock held exclusively, cache->lock NOT held; scratch: the disk's
+ * scratch_size bytes, reserved by the caller.
+ */
+int entry_load (struct entry *e, uint8_t *hash, uint8_t *scratch);
 
 /* ---- buffers (pool.c); cache->lock held ---- */
 
@@ -263,6 +266,9 @@ uint8_t *pool_take (struct cache *c, uint32_t size);
 void pool_put (struct cache *c, uint8_t *p, uint32_t size);
 void *pool_fill_thread (void *cache);
 bool pool_shrink (struct cache *c);
+uint8_t *pool_take_evicting (struct cache *c, uint32_t size);
+int pool_reserve_pair (struct cache *c, uint32_t size1, uint8_t **p1,
+                       uint32_t size2, uint8_t **p2);
 uint8_t *pool_reserve (struct cache *c, uint32_t size);
 void pool_unreserve (struct cache *c, uint8_t *p, uint32_t size);
 

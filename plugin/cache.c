@@ -15,7 +15,8 @@
  * exclusive lock, loads the chunk first only for a partial write of a
  * chunk not in memory, and makes the entry DIRTY.  Buffers are reserved
  * (pool_reserve, which may wait) before any entry lock is taken, so no
- * thread waits for memory while holding an entry lock.
+ * thread waits for memory while holding an entry lock: a thread that may
+ * load a chunk reserves the scratch of chunks_fetch with its buffer.
  *
  * Locking: cache->lock protects the (L) fields of cache-internal.h; each
  * entry's rw lock protects its bytes.  Every function here but the load
@@ -271,13 +272,13 @@ entry_create (struct cache_disk *cd, uint64_t idx, uint8_t *data)
 /* ---- loading: entry lock held, cache->lock NOT held ---- */
 
 /* Fill e->data (exclusive lock held, LOADING) with the chunk from the disk
- * tier, else from the store through chunks_fetch, checked against its
- * address.  hash receives the chunk's address.  Returns 1 if the data came
- * from the store (to be offered to the tier), 0 if from the tier or
+ * tier, else from the store through chunks_fetch (with scratch), checked
+ * against its address.  hash receives the chunk's address.  Returns 1 if the
+ * data came from the store (to be offered to the tier), 0 if from the tier or
  * zeros, -1 (errno EIO, logged) on error.
  */
 int
-entry_load (struct entry *e, uint8_t *hash)
+entry_load (struct entry *e, uint8_t *hash, uint8_t *scratch)
 {
   struct cache_disk *cd = e->disk;
 
@@ -293,7 +294,9 @@ entry_load (struct entry *e, uint8_t *hash)
     return 0;
   }
   stats_inc (STAT_CACHE_MISSES);
-  if (chunks_fetch (cd->chunks, hash, e->data, cd->name, e->idx) == -1) {
+  assert (scratch != NULL); /* reserved unless the map said zeros */
+  if (chunks_fetch (cd->chunks, hash, e->data, scratch, cd->name, e->idx)
+      == -1) {
     errno = EIO;
     return -1;
   }
@@ -496,6 +499,12 @@ cache_attach (struct cache *c, const char *name, struct chunkmap *map,
   cd->cache = c;
   cd->map = map;
   cd->chunk_size = chunk_size;
+  /* A whole number of pages (pool.c): the scratch of an unencrypted disk
+   * is a chunk, of an encrypted one a little over two.
+   */
+  cd->scratch_size
+      = (chunks_scratch_len (cd->chunks) + (size_t)CHUNK_SIZE_MIN - 1)
+        / CHUNK_SIZE_MIN * (size_t)CHUNK_SIZE_MIN;
 
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
   cd->next = c->disks;
@@ -564,9 +573,10 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
 {
   struct cache *c = cd->cache;
   struct entry *e;
-  uint8_t *data, self_hash[HASH_LEN];
+  uint8_t *data, *scratch = NULL, self_hash[HASH_LEN];
   uint64_t self_version = 0;
   bool locked = false, self = false;
+  int r;
 
   pthread_mutex_lock (&c->lock);
   e = entry_lookup (cd, idx);
@@ -578,15 +588,19 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
       memset (buf, 0, len);
       return 0;
     }
-    if ((data = pool_reserve (c, cd->chunk_size)) == NULL) {
+    if (pool_reserve_pair (c, cd->chunk_size, &data, cd->scratch_size, &scratch)
+        == -1) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
     /* reserve may have waited, and another thread created it meanwhile. */
     e = entry_lookup (cd, idx);
-    if (e)
+    if (e) {
       pool_unreserve (c, data, cd->chunk_size);
-    else if ((e = entry_create (cd, idx, data)) == NULL) {
+      pool_unreserve (c, scratch, cd->scratch_size);
+      scratch = NULL;
+    } else if ((e = entry_create (cd, idx, data)) == NULL) {
+      pool_unreserve (c, scratch, cd->scratch_size);
       pthread_mutex_unlock (&c->lock);
       return -1;
     } else
@@ -603,24 +617,32 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
       pthread_rwlock_rdlock (&e->rw);
     if (entry_loaded (e))
       break;
-    /* Not loaded: load it ourselves, exclusively. */
+    /* Not loaded: load it ourselves, exclusively, with scratch reserved
+     * before taking the lock.
+     */
     if (!locked) {
       pthread_rwlock_unlock (&e->rw);
+      if (scratch == NULL) {
+        pthread_mutex_lock (&c->lock);
+        scratch = pool_reserve (c, cd->scratch_size);
+        pthread_mutex_unlock (&c->lock);
+        if (scratch == NULL)
+          goto fail;
+      }
       pthread_rwlock_wrlock (&e->rw);
     }
     locked = false;
     if (!entry_loaded (e)) {
       uint8_t hash[HASH_LEN];
-      int r = entry_load (e, hash);
-      if (r == -1) {
+      if ((r = entry_load (e, hash, scratch)) == -1) {
         pthread_rwlock_unlock (&e->rw);
-        ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
-        entry_unpin (e);
-        return -1;
+        goto fail;
       }
       pthread_mutex_lock (&c->lock);
       entry_set_state (e, ENTRY_CLEAN);
       entry_check (e);
+      pool_put (c, scratch, cd->scratch_size);
+      scratch = NULL;
       if (r == 1 && tier_offer (e, hash, TIER_QUEUE)) {
         self = true;
         memcpy (self_hash, hash, HASH_LEN);
@@ -641,10 +663,19 @@ cache_read (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
   if (self && e->data && e->version == self_version)
     disktier_put (c->tier, self_hash, e->data, cd->chunk_size);
   pthread_rwlock_unlock (&e->rw);
+  r = 0;
 
-  ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+out:
+  pthread_mutex_lock (&c->lock);
+  if (scratch)
+    pool_unreserve (c, scratch, cd->scratch_size);
   entry_unpin (e);
-  return 0;
+  pthread_mutex_unlock (&c->lock);
+  return r;
+
+fail:
+  r = -1;
+  goto out;
 }
 
 int
@@ -654,8 +685,10 @@ cache_write (struct cache_disk *cd, uint64_t idx, uint32_t off, uint32_t len,
   struct cache *c = cd->cache;
   const bool whole = off == 0 && len == cd->chunk_size;
   const bool zero_whole = whole && buf == NULL;
-  bool must_reserve = false, created;
-  uint8_t *spare = NULL; /* a buffer from reserve, not yet used */
+  bool want_spare, want_scratch;
+  bool must_reserve = false, must_scratch = false, created;
+  uint8_t *spare = NULL;   /* a buffer from reserve, not yet used */
+  uint8_t *scratch = NULL; /* for a load (chunks_fetch) */
   struct entry *e;
 
 again:
@@ -670,11 +703,21 @@ again:
     return -1;
   }
   e = entry_lookup (cd, idx); /* waiting dropped the lock */
-  /* Reserve a buffer if this write may need one that the entry lacks. */
-  if (!zero_whole
-      && (must_reserve || e == NULL
-          || (e->state != ENTRY_LOADING && e->data == NULL))) {
-    if ((spare = pool_reserve (c, cd->chunk_size)) == NULL) {
+  /* Reserve a buffer if this write may need one that the entry lacks, and
+   * scratch if it may load the chunk from the store (a partial write of a
+   * chunk not in memory, nor zeros): both at once.
+   */
+  want_spare = !zero_whole
+               && (must_reserve || e == NULL
+                   || (e->state != ENTRY_LOADING && e->data == NULL));
+  want_scratch = !whole
+                 && (must_scratch
+                     || ((e == NULL || e->state == ENTRY_LOADING)
+                         && !chunkmap_is_zero (cd->map, idx)));
+  if (want_spare || want_scratch) {
+    if (pool_reserve_pair (c, want_spare ? cd->chunk_size : 0, &spare,
+                           want_scratch ? cd->scratch_size : 0, &scratch)
+        == -1) {
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
@@ -688,6 +731,8 @@ again:
     e = entry_create (cd, idx, spare);
     spare = NULL;
     if (e == NULL) {
+      if (scratch)
+        pool_unreserve (c, scratch, cd->scratch_size);
       pthread_mutex_unlock (&c->lock);
       return -1;
     }
@@ -706,6 +751,8 @@ again:
       /* It lost its buffer after we looked: start again with one. */
       pthread_rwlock_unlock (&e->rw);
       ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+      pool_unreserve (c, scratch, cd->scratch_size);
+      scratch = NULL;
       entry_unpin (e);
       must_reserve = true;
       goto again;
@@ -717,7 +764,18 @@ again:
     pthread_mutex_unlock (&c->lock);
   } else if (!entry_loaded (e) && !whole) {
     uint8_t hash[HASH_LEN];
-    if (entry_load (e, hash) == -1) /* about to change: not for the tier */
+    if (scratch == NULL && !chunkmap_is_zero (cd->map, idx)) {
+      /* It went from memory after we looked: start again with scratch. */
+      pthread_rwlock_unlock (&e->rw);
+      ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
+      pool_unreserve (c, spare, cd->chunk_size);
+      spare = NULL;
+      entry_unpin (e);
+      must_scratch = true;
+      goto again;
+    }
+    /* About to change: not for the tier. */
+    if (entry_load (e, hash, scratch) == -1)
       goto fail;
   }
 
@@ -754,6 +812,8 @@ again:
   e->version++;
   if (spare)
     pool_unreserve (c, spare, cd->chunk_size);
+  if (scratch)
+    pool_unreserve (c, scratch, cd->scratch_size);
   if (writeback_whole (e) || c->dirty_bytes >= c->writeback_start)
     pthread_cond_signal (&c->work);
   pthread_rwlock_unlock (&e->rw);
@@ -766,6 +826,8 @@ fail:
   pthread_mutex_lock (&c->lock);
   if (spare)
     pool_unreserve (c, spare, cd->chunk_size);
+  if (scratch)
+    pool_unreserve (c, scratch, cd->scratch_size);
   entry_unpin (e);
   pthread_mutex_unlock (&c->lock);
   return -1;

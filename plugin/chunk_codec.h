@@ -92,12 +92,12 @@ chunk_object_max_len (uint32_t chunk_size)
   return (size_t)chunk_size + CHUNK_FRAME_HEADER_LEN + CHUNK_FRAME_MAX_OVERHEAD;
 }
 
-/* Encode plain (chunk_size bytes) with c into out (room for
- * chunk_object_max_len bytes).  Returns 1 with *out_len the length of
- * a frame written to out; 0 when the chunk is to be stored raw (plain as
- * it is: codec none, or the frame would be over CHUNK_FRAME_MAX_PERCENT of
- * the chunk); -1 with *why a static message when the compressor failed
- * (out of memory).
+/* Encode plain (chunk_size bytes) with c into out (room for chunk_size
+ * bytes: a frame is at most CHUNK_FRAME_MAX_PERCENT percent of it).
+ * Returns 1 with *out_len the length of a frame written to out; 0 when
+ * the chunk is to be stored raw (plain as it is: codec none, or the frame
+ * would be over CHUNK_FRAME_MAX_PERCENT of the chunk); -1 with *why a
+ * static message when the compressor failed (out of memory).
  */
 int chunk_codec_encode (const struct chunk_compression *c, const void *plain,
                         uint32_t chunk_size, void *out, size_t *out_len,

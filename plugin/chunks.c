@@ -29,7 +29,6 @@
 #include "chunk_seal.h"
 #include "chunkmap.h"
 #include "chunks.h"
-#include "cleanup.h"
 #include "hash.h"
 #include "log.h"
 #include "stats.h"
@@ -96,39 +95,68 @@ chunks_address (const struct chunks *ch, const void *data,
   }
 }
 
+size_t
+chunks_scratch_len (const struct chunks *ch)
+{
+  /* Encrypted: the sealed object, and chunk_seal's scratch. */
+  if (ch->crypto)
+    return 2 * chunk_object_max_len (ch->chunk_size);
+  /* Else a frame: decoded into it, or encoded (at most
+   * CHUNK_FRAME_MAX_PERCENT of the chunk).
+   */
+  return ch->chunk_size;
+}
+
 /* The check of a chunk object for store_get_checked: the body is decoded
- * into the caller's buffer and the plain bytes hashed, once per body,
- * while the store can still retry it.  A body that does not decode is
- * damaged like one whose hash is wrong.
+ * and the plain bytes hashed, once per body, while the store can still
+ * retry it.  A body that does not decode is damaged like one whose hash
+ * is wrong.
+ *
+ * An unencrypted disk's object is received into the caller's buffer
+ * itself: no valid one is longer than the chunk (a frame is kept only
+ * when it shrinks the chunk), so a longer one fails there as too large.
+ * A raw object (data that does not compress) is then the chunk, hashed
+ * where it is: no copy, no scratch.  A frame is decoded into scratch,
+ * and copied into the buffer once checked.  An encrypted disk's object
+ * (a sealed frame, longer than the chunk when it does not compress) is
+ * received into scratch and opened into the caller's buffer.
  */
 struct chunk_check {
   const uint8_t *hash;
   uint32_t size;
   const struct crypto *crypto; /* an encrypted disk's */
-  void *scratch;               /* encrypted: chunk_object_max_len bytes */
-  void *plain;                 /* size bytes: the decoded chunk */
+  uint8_t *scratch;            /* chunks_scratch_len bytes */
+  void *plain;                 /* size bytes: the caller's buffer */
   const char *why;             /* why the last body was refused */
   bool checked, ok;            /* the last body seen, and its verdict */
+  bool decoded;                /* its plain bytes are in scratch */
 };
 
 static bool
 check_chunk (void *opaque, const void *body, size_t len)
 {
   struct chunk_check *cc = opaque;
+  const void *plain = body; /* raw: the body is in cc->plain already */
   uint8_t sum[HASH_LEN];
 
   cc->checked = true;
   cc->ok = false;
+  cc->decoded = false;
   if (cc->crypto) {
     /* The AEAD tag authenticates the plaintext for this id: no hash. */
-    cc->ok = chunk_seal_decode (cc->crypto, cc->hash, body, len, cc->size,
-                                cc->plain, cc->scratch, &cc->why)
+    cc->ok = chunk_seal_decode (
+                 cc->crypto, cc->hash, body, len, cc->size, cc->plain,
+                 cc->scratch + chunk_object_max_len (cc->size), &cc->why)
              == 0;
     return cc->ok;
   }
-  if (chunk_codec_decode (body, len, cc->size, cc->plain, &cc->why) == -1)
-    return false;
-  hash_sha256 (cc->plain, cc->size, sum);
+  if (!chunk_object_is_raw (len, cc->size)) {
+    if (chunk_codec_decode (body, len, cc->size, cc->scratch, &cc->why) == -1)
+      return false;
+    plain = cc->scratch;
+    cc->decoded = true;
+  }
+  hash_sha256 (plain, cc->size, sum);
   cc->ok = memcmp (sum, cc->hash, HASH_LEN) == 0;
   if (!cc->ok)
     cc->why = "content does not match its address";
@@ -137,22 +165,20 @@ check_chunk (void *opaque, const void *body, size_t len)
 
 int
 chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
-              const char *name, uint64_t idx)
+              void *scratch, const char *name, uint64_t idx)
 {
   char key[KEY_MAX_LEN];
-  struct chunk_check cc = {
-    .hash = hash, .size = ch->chunk_size, .crypto = ch->crypto, .plain = buf
-  };
-  size_t cap = chunk_object_max_len (ch->chunk_size), len;
-  CLEANUP_FREE uint8_t *body = malloc (ch->crypto ? 2 * cap : cap);
+  struct chunk_check cc = { .hash = hash,
+                            .size = ch->chunk_size,
+                            .crypto = ch->crypto,
+                            .scratch = scratch,
+                            .plain = buf };
+  void *body = ch->crypto ? scratch : buf;
+  size_t cap
+      = ch->crypto ? chunk_object_max_len (ch->chunk_size) : ch->chunk_size,
+      len;
   int r;
 
-  if (body == NULL) {
-    s3cow_log_error ("malloc: %m");
-    errno = ENOMEM;
-    return -1;
-  }
-  cc.scratch = body + cap;
   key_chunk (key, hash);
   r = store_get_checked (ch->store, key, body, cap, &len, check_chunk, &cc);
   if (r == STORE_NOT_FOUND) {
@@ -171,8 +197,11 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
    */
   if (!cc.checked)
     check_chunk (&cc, body, len);
-  if (cc.ok)
+  if (cc.ok) {
+    if (cc.decoded)
+      memcpy (buf, scratch, ch->chunk_size);
     return 0;
+  }
   if (name) {
     stats_inc (STAT_CHUNK_CORRUPT);
     s3cow_log_error ("%s: chunk %" PRIu64 ": %s is corrupt (%zu bytes, "
@@ -184,34 +213,31 @@ chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
   return -1;
 }
 
-/* chunks_persist of an encrypted disk's chunk. */
+/* chunks_persist of an encrypted disk's chunk: the object is sealed into
+ * scratch, through the rest of it.
+ */
 static int
 persist_sealed (struct chunks *ch, const void *data,
-                const uint8_t hash[HASH_LEN], const char *key)
+                const uint8_t hash[HASH_LEN], const char *key, uint8_t *scratch)
 {
   size_t cap = chunk_object_max_len (ch->chunk_size), len;
-  CLEANUP_FREE uint8_t *buf = malloc (2 * cap);
   const char *why;
 
-  if (buf == NULL) {
-    s3cow_log_error ("malloc: %m");
-    return -1;
-  }
   if (chunk_seal_encode (ch->crypto, hash, &ch->compression, data,
-                         ch->chunk_size, buf, &len, buf + cap, &why)
+                         ch->chunk_size, scratch, &len, scratch + cap, &why)
       == -1) {
     s3cow_log_error ("%s: %s", key, why);
     return -1;
   }
-  return store_put (ch->store, key, buf, len, NULL, NULL) == STORE_OK ? 1 : -1;
+  return store_put (ch->store, key, scratch, len, NULL, NULL) == STORE_OK ? 1
+                                                                          : -1;
 }
 
 int
 chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
-                uint8_t hash[HASH_LEN])
+                uint8_t hash[HASH_LEN], void *scratch)
 {
   char key[KEY_MAX_LEN], hex[HASH_HEX_LEN + 1];
-  CLEANUP_FREE uint8_t *frame = NULL;
   const char *why;
   size_t len;
   int r;
@@ -221,21 +247,16 @@ chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
     return 0;
   key_chunk (key, hash);
   if (ch->crypto)
-    return persist_sealed (ch, data, hash, key);
+    return persist_sealed (ch, data, hash, key, scratch);
   if (ch->compression.codec != CHUNK_CODEC_NONE) {
-    frame = malloc (chunk_object_max_len (ch->chunk_size));
-    if (frame == NULL) {
-      s3cow_log_error ("malloc: %m");
-      return -1;
-    }
-    r = chunk_codec_encode (&ch->compression, data, ch->chunk_size, frame, &len,
-                            &why);
+    r = chunk_codec_encode (&ch->compression, data, ch->chunk_size, scratch,
+                            &len, &why);
     if (r == -1) {
       s3cow_log_error ("%s: %s", key, why);
       return -1;
     }
     if (r == 1) {
-      if (store_put (ch->store, key, frame, len, NULL, NULL) != STORE_OK)
+      if (store_put (ch->store, key, scratch, len, NULL, NULL) != STORE_OK)
         return -1;
       stats_add (STAT_CHUNK_UPLOAD_PLAIN_BYTES, ch->chunk_size);
       stats_add (STAT_CHUNK_UPLOAD_STORED_BYTES, len);

@@ -18,6 +18,7 @@
 #define S3COW_CHUNKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chunk_codec.h"
@@ -43,9 +44,19 @@ void chunks_free (struct chunks *ch);
 void chunks_address (const struct chunks *ch, const void *data,
                      uint8_t hash[HASH_LEN]);
 
+/* The bytes of scratch memory that chunks_fetch and chunks_persist need:
+ * chunk_size for an unencrypted disk, more for an encrypted one.  The
+ * caller provides it, so that it can count it with its other buffers
+ * (the cache takes it from its memory budget).
+ */
+size_t chunks_scratch_len (const struct chunks *ch);
+
 /* Read the chunk whose address is hash (not all zeros) into buf
  * (chunk_size bytes), decoded whatever its encoding and checked against
- * the address.  The check (decode, then hash) runs inside
+ * the address, through scratch (chunks_scratch_len bytes, not overlapping
+ * buf; its content is undefined after).  A raw object of an unencrypted
+ * disk is read straight into buf, checked there: buf's content is
+ * undefined if this fails.  The check (decode, then hash) runs inside
  * store_get_checked, so the body is hashed once and a body that fails it
  * is read again like any transient failure, for up to retry-time: damage
  * on the way costs a retry, not an error.  The same wrong content twice is
@@ -57,16 +68,17 @@ void chunks_address (const struct chunks *ch, const void *data,
  * counted in STAT_CHUNK_CORRUPT); with NULL the caller logs.
  */
 int chunks_fetch (struct chunks *ch, const uint8_t hash[HASH_LEN], void *buf,
-                  const char *name, uint64_t idx);
+                  void *scratch, const char *name, uint64_t idx);
 
 /* Store data (chunk_size bytes; NULL: zeros) under its address, written
  * to hash, encoded with the compression given to chunks_new (raw when it
- * does not shrink).  Nothing is stored when the address is all zeros or equal
+ * does not shrink), through scratch (chunks_scratch_len bytes, not
+ * overlapping data).  Nothing is stored when the address is all zeros or equal
  * to prev (the address the chunk had; NULL: none).  Returns 1 if the object was
  * stored, 0 if nothing was to be stored, -1 if the store failed (it logged
  * why).  The caller keeps data unchanged meanwhile.
  */
 int chunks_persist (struct chunks *ch, const void *data, const uint8_t *prev,
-                    uint8_t hash[HASH_LEN]);
+                    uint8_t hash[HASH_LEN], void *scratch);
 
 #endif /* S3COW_CHUNKS_H */

@@ -7,15 +7,19 @@
  * reads or writes a buffer's bytes (see the locking rule for buffers).
  *
  * Memory.  cache->used counts every chunk buffer: those of entries, those
- * reserved by a thread and not yet given to an entry, upload copies, and
- * the pool of free buffers; it never exceeds cache->limit.  Freed buffers
- * go to the pool and are reused as they are: mapping a fresh buffer per
- * chunk costs a page fault per 4 KiB and the kernel's zeroing on every
- * load, a large share of a cold read's CPU.  A thread
+ * reserved by a thread and not yet given to an entry, upload copies, the
+ * scratch of the chunk codec (chunks_fetch and chunks_persist: as much as
+ * a chunk again, or more on an encrypted disk, for every load and upload
+ * running), and the pool of free buffers; it never exceeds cache->limit.
+ * Freed buffers go to the pool and are reused as they are: mapping a fresh
+ * buffer per chunk costs a page fault per 4 KiB and the kernel's zeroing
+ * on every load, a large share of a cold read's CPU.  A thread
  * reserves a buffer (from the pool, else a new one while under the limit,
  * else evicting clean chunks, else waiting for uploads to clean some)
  * before it takes an entry lock, so no thread waits for memory while
- * holding an entry lock.
+ * holding an entry lock; and it reserves the buffers it needs together
+ * (a chunk and its scratch), so that no thread waits for memory while
+ * holding some: threads each holding one could wait for each other.
  *
  * Locking rule for buffers: nothing writes or reads a chunk buffer's bytes
  * while holding cache->lock.  The first touch of a fresh mapping is a page
@@ -47,8 +51,8 @@
  * CHUNK_SIZE_MIN slots always suffice (pool_cap).
  */
 
-/* Map len bytes (a multiple of HUGE_SIZE) aligned to HUGE_SIZE and ask for
- * transparent huge pages, or NULL.  The first touch of a fresh buffer is a
+/* Map len bytes (a multiple of the page size) aligned to HUGE_SIZE and ask
+ * for transparent huge pages, or NULL.  The first touch of a fresh buffer is a
  * page fault and the kernel's zeroing per page: with 4 KiB pages that
  * costs more CPU than the rest of the upload path (hash, copies, sockets)
  * together, with 2 MiB pages a third of that (docs/benchmarks.md).  Each
@@ -104,7 +108,8 @@ pool_remove (struct cache *c, size_t i)
  * New buffers come HUGE_SIZE at a time when the budget has room (see
  * map_huge): one is returned and the others of the same huge page go to
  * the pool untouched; whoever takes one of them first touches it outside
- * cache->lock.
+ * cache->lock.  A size that does not divide HUGE_SIZE (scratch of an
+ * encrypted disk, a multiple of CHUNK_SIZE_MIN) is mapped alone.
  */
 uint8_t *
 pool_take (struct cache *c, uint32_t size)
@@ -124,7 +129,7 @@ pool_take (struct cache *c, uint32_t size)
       }
   if (c->used + size > c->limit)
     return NULL;
-  len = size < HUGE_SIZE ? HUGE_SIZE : size; /* sizes are powers of 2 */
+  len = size < HUGE_SIZE && HUGE_SIZE % size == 0 ? HUGE_SIZE : size;
   p = NULL;
   if (c->used + len <= c->limit && (p = map_huge (len)) != NULL)
     c->used += len;
@@ -166,42 +171,85 @@ pool_shrink (struct cache *c)
   return true;
 }
 
-/* A buffer of size bytes (see pool_take), evicting clean chunks, else
- * waiting for uploads to clean some.  Fails (EIO, logged) only after
- * waiting wait_timeout while uploads fail.
+/* A buffer of size bytes (see pool_take), without waiting: after
+ * making room if needed, by unmapping pooled buffers of other sizes and
+ * evicting clean chunks.  NULL with errno EAGAIN when the rest of the
+ * budget is in use (dirty or pinned chunks, other threads' buffers), or
+ * ENOMEM when mapping failed.
  */
 uint8_t *
-pool_reserve (struct cache *c, uint32_t size)
+pool_take_evicting (struct cache *c, uint32_t size)
 {
-  double start = monotonic_now ();
   uint8_t *p;
 
   while ((p = pool_take (c, size)) == NULL) {
     if (c->used + size <= c->limit) {
-      s3cow_log_error ("out of memory for a %" PRIu32 "-byte chunk: %m", size);
       errno = ENOMEM;
       return NULL;
     }
     if (pool_shrink (c))
       continue;
-    if (c->lru.head) {
-      s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
-                   c->lru.head->idx);
-      stats_inc (STAT_CACHE_EVICTIONS);
-      entry_destroy (c->lru.head);
-      continue;
+    if (c->lru.head == NULL) {
+      errno = EAGAIN;
+      return NULL;
+    }
+    s3cow_debug (cache, "evict %s chunk %" PRIu64, c->lru.head->disk->name,
+                 c->lru.head->idx);
+    stats_inc (STAT_CACHE_EVICTIONS);
+    entry_destroy (c->lru.head);
+  }
+  return p;
+}
+
+/* Buffers of size1 and size2 bytes, both or neither (a size of 0: that
+ * pointer is set to NULL), as pool_take_evicting, else waiting for
+ * uploads to clean some.  Fails (logged) if mapping failed (ENOMEM), or
+ * (EIO) after waiting wait_timeout while uploads fail.
+ */
+int
+pool_reserve_pair (struct cache *c, uint32_t size1, uint8_t **p1,
+                   uint32_t size2, uint8_t **p2)
+{
+  double start = monotonic_now ();
+
+  for (;;) {
+    uint32_t size = size1; /* the one that failed */
+    int err;
+
+    *p1 = *p2 = NULL;
+    if (size1 == 0 || (*p1 = pool_take_evicting (c, size1)) != NULL) {
+      if (size2 == 0 || (*p2 = pool_take_evicting (c, size2)) != NULL)
+        return 0;
+      /* Not kept while waiting for the other. */
+      err = errno;
+      size = size2;
+      pool_unreserve (c, *p1, size1);
+      *p1 = NULL;
+      errno = err;
+    }
+    if (errno == ENOMEM) {
+      s3cow_log_error ("out of memory for a %" PRIu32 "-byte buffer: %m", size);
+      return -1;
     }
     if (c->failing && monotonic_now () - start > c->wait_timeout) {
       s3cow_log_error ("cache full of dirty chunks that cannot be uploaded "
                        "(waited %.0f s): failing the request",
                        monotonic_now () - start);
       errno = EIO;
-      return NULL;
+      return -1;
     }
     pthread_cond_broadcast (&c->work);
     cond_wait_seconds (&c->changed, &c->lock, 1.0);
   }
-  return p;
+}
+
+/* A buffer of size bytes: pool_reserve_pair of one. */
+uint8_t *
+pool_reserve (struct cache *c, uint32_t size)
+{
+  uint8_t *p, *none;
+
+  return pool_reserve_pair (c, size, &p, 0, &none) == 0 ? p : NULL;
 }
 
 /* Give back a buffer that reserve gave and nothing took. */
@@ -253,8 +301,12 @@ pool_fill_thread (void *cache)
   pthread_mutex_lock (&c->lock);
   while (!c->stop) {
     size = c->fill_size;
-    len = size < HUGE_SIZE ? HUGE_SIZE : size;
-    if (size == 0 || c->pool_touched >= ahead || c->used + len > c->limit
+    if (size == 0) {
+      pthread_cond_wait (&c->fill_work, &c->lock);
+      continue;
+    }
+    len = size < HUGE_SIZE && HUGE_SIZE % size == 0 ? HUGE_SIZE : size;
+    if (c->pool_touched >= ahead || c->used + len > c->limit
         || c->npool + len / size > c->pool_cap) {
       pthread_cond_wait (&c->fill_work, &c->lock);
       continue;

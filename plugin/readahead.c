@@ -130,7 +130,7 @@ readahead_thread (void *arg)
     struct ra_item it;
     struct cache_disk *cd;
     struct entry *e;
-    uint8_t *data;
+    uint8_t *data, *scratch;
     uint32_t cs;
 
     if (c->ra_len == 0) {
@@ -142,18 +142,18 @@ readahead_thread (void *arg)
     c->ra_len--;
     cd = it.cd;
     cs = cd->chunk_size;
-    data = NULL;
+    data = scratch = NULL;
     if ((it.prefetch || cd->streams[it.slot].gen == it.gen)
         && entry_lookup (cd, it.idx) == NULL
-        && !chunkmap_is_zero (cd->map, it.idx)) {
-      data = pool_take (c, cs);
-      if (data == NULL && c->lru.head) {
-        stats_inc (STAT_CACHE_EVICTIONS);
-        entry_destroy (c->lru.head);
-        data = pool_take (c, cs);
-      }
+        && !chunkmap_is_zero (cd->map, it.idx)
+        && (data = pool_take_evicting (c, cs)) != NULL
+        && (scratch = pool_take_evicting (c, cd->scratch_size)) == NULL) {
+      pool_unreserve (c, data, cs);
+      data = NULL;
     }
     if (data == NULL || (e = entry_create (cd, it.idx, data)) == NULL) {
+      if (scratch)
+        pool_unreserve (c, scratch, cd->scratch_size);
       /* cancelled, present, zeros, or no room */
       if (it.prefetch) {
         c->pf_bytes -= cs;
@@ -174,10 +174,11 @@ readahead_thread (void *arg)
     pthread_mutex_unlock (&c->lock);
 
     uint8_t hash[HASH_LEN];
-    int r = entry_load (e, hash); /* exclusive lock held since create */
+    int r = entry_load (e, hash, scratch); /* exclusive since create */
     bool self = false;
 
     pthread_mutex_lock (&c->lock);
+    pool_put (c, scratch, cd->scratch_size);
     if (r >= 0) {
       entry_set_state (e, ENTRY_CLEAN);
       entry_check (e);

@@ -194,17 +194,18 @@ check_one (struct copy *c, struct need *need)
 }
 
 static void
-send_one (struct copy *c, struct need *need, void *buf)
+send_one (struct copy *c, struct need *need, void *buf, void *scratch)
 {
   uint8_t got[HASH_LEN];
   int64_t start = time (NULL);
 
-  if (chunks_fetch (c->src_chunks, need->hash, buf, c->src->label, need->idx)
+  if (chunks_fetch (c->src_chunks, need->hash, buf, scratch, c->src->label,
+                    need->idx)
       == -1) {
     atomic_store (&c->failed, true); /* logged, naming the chunk */
     return;
   }
-  if (chunks_persist (c->dst_chunks, buf, NULL, got) == -1) {
+  if (chunks_persist (c->dst_chunks, buf, NULL, got, scratch) == -1) {
     atomic_store (&c->failed, true);
     return;
   }
@@ -217,14 +218,20 @@ static void *
 worker (void *arg)
 {
   struct copy *c = arg;
-  void *buf = NULL;
-  size_t i;
+  void *buf = NULL, *scratch = NULL;
+  size_t i, scratch_len;
 
   if (c->phase == PHASE_SEND) {
+    scratch_len = chunks_scratch_len (c->src_chunks);
+    if (scratch_len < chunks_scratch_len (c->dst_chunks))
+      scratch_len = chunks_scratch_len (c->dst_chunks);
     buf = malloc (c->src->head.chunk_size);
-    if (buf == NULL) {
+    scratch = malloc (scratch_len);
+    if (buf == NULL || scratch == NULL) {
       s3cow_log_error ("out of memory for a chunk buffer");
       atomic_store (&c->failed, true);
+      free (buf);
+      free (scratch);
       return NULL;
     }
   }
@@ -233,12 +240,13 @@ worker (void *arg)
     struct need *need = &c->needs[c->work[i]];
 
     if (c->phase == PHASE_SEND)
-      send_one (c, need, buf);
+      send_one (c, need, buf, scratch);
     else
       check_one (c, need);
     atomic_fetch_add (&c->done, 1);
   }
   free (buf);
+  free (scratch);
   return NULL;
 }
 

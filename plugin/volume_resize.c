@@ -72,7 +72,7 @@ zero_tail (struct store *store, const struct head *h, const char *disk,
            const struct crypto *c, struct map_entry *e, uint32_t end_in_chunk)
 {
   const struct chunk_compression compression = CHUNK_COMPRESSION_DEFAULT;
-  uint8_t hash[HASH_LEN], *buf;
+  uint8_t hash[HASH_LEN], *buf = NULL, *scratch = NULL;
   struct chunks *ch;
   int r = -1;
 
@@ -80,18 +80,19 @@ zero_tail (struct store *store, const struct head *h, const char *disk,
   if (ch == NULL)
     return -1;
   buf = malloc (h->chunk_size);
-  if (buf == NULL) {
+  scratch = malloc (chunks_scratch_len (ch));
+  if (buf == NULL || scratch == NULL) {
     s3cow_log_error ("malloc: %m");
     goto out;
   }
-  if (chunks_fetch (ch, e->hash, buf, disk, e->idx) == -1) {
+  if (chunks_fetch (ch, e->hash, buf, scratch, disk, e->idx) == -1) {
     s3cow_log_error ("disk %s: cannot read chunk %" PRIu64 ", which the new "
                      "end cuts: nothing was resized",
                      disk, e->idx);
     goto out;
   }
   memset (buf + end_in_chunk, 0, h->chunk_size - end_in_chunk);
-  if (chunks_persist (ch, buf, e->hash, hash) == -1) {
+  if (chunks_persist (ch, buf, e->hash, hash, scratch) == -1) {
     s3cow_log_error ("disk %s: cannot write chunk %" PRIu64 ": nothing was "
                      "resized",
                      disk, e->idx);
@@ -102,6 +103,7 @@ zero_tail (struct store *store, const struct head *h, const char *disk,
 
 out:
   free (buf);
+  free (scratch);
   chunks_free (ch);
   return r;
 }

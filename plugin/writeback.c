@@ -39,19 +39,38 @@
 #include "stats.h"
 #include "timedwait.h"
 
-/* Upload data (NULL: zeros), the content of chunk idx, and record it in the
- * map; hash receives its address (zeros: all zero).  The caller keeps data
- * unchanged meanwhile.
+/* Upload data (NULL: zeros), the content of chunk idx, through scratch
+ * (the disk's scratch_size bytes, or NULL: see below), and record it in
+ * the map; hash receives its address (zeros: all zero).  The caller keeps
+ * data unchanged meanwhile.
  */
 static int
-upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data, uint8_t *hash)
+upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data,
+        uint8_t *scratch, uint8_t *hash)
 {
   uint8_t old[HASH_LEN];
   const double since = monotonic_now (); /* no later than the object's mtime */
+  uint8_t *own_scratch = NULL;
   int r;
 
+  /* The budget had no room for scratch without waiting (pool.c), and
+   * waiting for memory here could wait forever: only uploads make dirty
+   * chunks free.  It has none only while every chunk in it is dirty or in
+   * use, for as long as uploads take: a buffer of the upload's own, out
+   * of it, one per upload thread at most.
+   */
+  if (data && scratch == NULL) {
+    own_scratch = malloc (cd->scratch_size);
+    scratch = own_scratch;
+  }
   chunkmap_get (cd->map, idx, old);
-  r = chunks_persist (cd->chunks, data, old, hash);
+  if (data && scratch == NULL) {
+    s3cow_log_error ("%s: chunk %" PRIu64 ": out of memory for its upload",
+                     cd->name, idx);
+    r = -1;
+  } else
+    r = chunks_persist (cd->chunks, data, old, hash, scratch);
+  free (own_scratch);
   if (r == -1) {
     stats_inc (STAT_CHUNK_UPLOADS);
     stats_inc (STAT_CHUNK_UPLOAD_FAILURES);
@@ -106,9 +125,9 @@ writeback_thread (void *arg)
   while (!c->stop) {
     double t = monotonic_now (), wake = t + 1.0;
     struct entry *e = pick (c, t, &wake);
-    uint8_t *copy, hash[HASH_LEN];
+    uint8_t *copy, *scratch, hash[HASH_LEN];
     uint64_t version, copy_seq;
-    uint32_t cs;
+    uint32_t cs, ss;
     bool self = false;
     int r;
 
@@ -117,6 +136,7 @@ writeback_thread (void *arg)
       continue;
     }
     cs = e->disk->chunk_size;
+    ss = e->disk->scratch_size;
     entry_set_state (e, ENTRY_UPLOADING);
     entry_pin (e);
     entry_check (e);
@@ -128,6 +148,10 @@ writeback_thread (void *arg)
     copy = NULL;
     if (e->data && !writeback_whole (e))
       copy = pool_take (c, cs);
+    /* The scratch of chunks_persist, if the budget has room for it
+     * without waiting (else see upload).
+     */
+    scratch = e->data ? pool_take_evicting (c, ss) : NULL;
     /* The upload holds every write made before this moment: a flush that
      * began before it needs no more of this chunk (see below).
      */
@@ -137,15 +161,21 @@ writeback_thread (void *arg)
     pthread_rwlock_rdlock (&e->rw);
     version = e->version;
     if (copy) {
-      memcpy (copy, e->data, cs);
+      /* Zeroed whole since it was picked: no buffer, the chunk is zeros. */
+      if (e->data)
+        memcpy (copy, e->data, cs);
+      else
+        memset (copy, 0, cs);
       pthread_rwlock_unlock (&e->rw);
-      r = upload (e->disk, e->idx, copy, hash);
+      r = upload (e->disk, e->idx, copy, scratch, hash);
     } else
-      r = upload (e->disk, e->idx, e->data, hash);
+      r = upload (e->disk, e->idx, e->data, scratch, hash);
     pthread_mutex_lock (&c->lock);
     entry_set_state (e, ENTRY_DIRTY); /* until known to be clean */
     if (copy)
       pool_unreserve (c, copy, cs);
+    if (scratch)
+      pool_unreserve (c, scratch, ss);
     if (r == 0 && e->version != version) {
       /* Written during the upload: still dirty, and wanted at once, but
        * only with writes made after copy_seq, so dirty since then for
@@ -272,21 +302,26 @@ int
 cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
                double uploaded)
 {
-  uint8_t *buf = malloc (cd->chunk_size);
-  uint8_t hash[HASH_LEN];
+  struct cache *c = cd->cache;
+  uint8_t *buf, *scratch, hash[HASH_LEN];
   char key[KEY_MAX_LEN];
   size_t i, count = 0;
   int status = -1;
 
-  if (buf == NULL) {
-    s3cow_log_error ("%s: out of memory", cd->name);
+  /* From the budget, as a load's (no lock is held: this may wait). */
+  pthread_mutex_lock (&c->lock);
+  status
+      = pool_reserve_pair (c, cd->chunk_size, &buf, cd->scratch_size, &scratch);
+  pthread_mutex_unlock (&c->lock);
+  if (status == -1)
     return -1;
-  }
+  status = -1;
   for (i = 0; i < n; i++) {
     if (hash_is_zero (entries[i].hash))
       continue;
     if (!copy_cached (cd, entries[i].idx, entries[i].hash, buf)
-        && chunks_fetch (cd->chunks, entries[i].hash, buf, NULL, 0) == -1) {
+        && chunks_fetch (cd->chunks, entries[i].hash, buf, scratch, NULL, 0)
+               == -1) {
       /* Checked as a load is: damage on the way is retried. */
       bool gone = errno == ENOENT;
 
@@ -299,7 +334,7 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
           gone ? "gone from the bucket (deleted by s3cow gc?)" : "unreadable");
       goto out;
     }
-    if (chunks_persist (cd->chunks, buf, NULL, hash) == -1)
+    if (chunks_persist (cd->chunks, buf, NULL, hash, scratch) == -1)
       goto out;
     count++;
   }
@@ -310,6 +345,9 @@ cache_refresh (struct cache_disk *cd, const struct map_entry *entries, size_t n,
   status = 0;
 
 out:
-  free (buf);
+  pthread_mutex_lock (&c->lock);
+  pool_unreserve (c, buf, cd->chunk_size);
+  pool_unreserve (c, scratch, cd->scratch_size);
+  pthread_mutex_unlock (&c->lock);
   return status;
 }

@@ -8,6 +8,9 @@
  * (entry_check): the test is built without NDEBUG.
  *
  * The store is wrapped so that PUTs can be made to fail and are counted.
+ * The program is linked with --wrap=malloc and --wrap=calloc
+ * (Makefile.am): allocations of a chunk or more are counted, to show that
+ * the buffers of loads and uploads come from the cache's budget.
  */
 #include <config.h>
 
@@ -27,6 +30,7 @@
 #include "cache.h"
 #include "chunkmap.h"
 #include "chunks.h"
+#include "crypto.h"
 #include "format.h"
 #include "hash.h"
 #include "log.h"
@@ -49,6 +53,30 @@ struct wrap {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* protects: */
 static bool fail_puts;
 static unsigned nputs;
+static struct cache *watched; /* GETs check its memory, and are slow */
+
+/* Allocations of a chunk or more, by any code of the program (atomic). */
+static unsigned big_allocs;
+void *__real_malloc (size_t size);
+void *__real_calloc (size_t n, size_t size);
+void *__wrap_malloc (size_t size);
+void *__wrap_calloc (size_t n, size_t size);
+
+void *
+__wrap_malloc (size_t size)
+{
+  if (size >= CS)
+    __atomic_add_fetch (&big_allocs, 1, __ATOMIC_RELAXED);
+  return __real_malloc (size);
+}
+
+void *
+__wrap_calloc (size_t n, size_t size)
+{
+  if (size && n >= (CS + size - 1) / size)
+    __atomic_add_fetch (&big_allocs, 1, __ATOMIC_RELAXED);
+  return __real_calloc (n, size);
+}
 
 static void
 w_close (struct store *s)
@@ -62,7 +90,24 @@ w_get (struct store *s, const char *key, uint64_t offset, size_t count,
        store_check_fn check, void *check_opaque)
 {
   struct store *in = ((struct wrap *)s)->inner;
+  struct cache *c;
 
+  pthread_mutex_lock (&lock);
+  c = watched;
+  pthread_mutex_unlock (&lock);
+  if (c && strncmp (key, "chunks/", 7) == 0) {
+    /* Loads and uploads overlap: every buffer counted, within the limit. */
+    pthread_mutex_lock (&c->lock);
+    if (c->used > c->limit) {
+      fprintf (stderr,
+               "test-cache: FAIL: %" PRIu64 " bytes of buffers, "
+               "over the cache's %" PRIu64 "\n",
+               c->used, c->limit);
+      exit (EXIT_FAILURE);
+    }
+    pthread_mutex_unlock (&c->lock);
+    usleep (1000);
+  }
   return in->ops->get (in, key, offset, count, whole, buf, cap, len, etag,
                        check, check_opaque);
 }
@@ -582,6 +627,147 @@ test_filler (void)
   cache_free (c);
 }
 
+/* The chunk codec's memory is the cache's: many threads load chunks of
+ * an unencrypted and an encrypted disk, compressed or not, on a small
+ * cache, and no buffer of a chunk or more comes from the heap (scratch
+ * included): the cache's memory stays within its limit, whatever the
+ * number of threads.  Writes, uploads and loads for partial writes run
+ * too, checked against the limit (uploads may take scratch of their own
+ * while the cache is full: writeback.c).
+ */
+#define MEM_THREADS 16
+static uint8_t want2[NCHUNKS][CS]; /* the encrypted disk's chunks */
+struct worker {
+  pthread_t thread;
+  struct cache_disk *cd[2];
+  unsigned k;
+  bool write;
+  const char *error;
+};
+
+static void *
+mem_worker (void *arg)
+{
+  struct worker *w = arg;
+  uint8_t buf[CS];
+  uint64_t idx;
+  int d;
+
+  for (idx = w->k; idx < NCHUNKS; idx += MEM_THREADS)
+    for (d = 0; d < 2; d++) {
+      uint8_t (*chunks)[CS] = d ? want2 : want;
+      if (w->write) {
+        /* A partial write: the chunk is loaded first if not in memory. */
+        if (cache_write (w->cd[d], idx, 0, CS / 2, chunks[idx]) == -1
+            || cache_write (w->cd[d], idx, CS / 2, CS / 2, chunks[idx] + CS / 2)
+                   == -1)
+          w->error = "write failed";
+      } else if (cache_read (w->cd[d], idx, 0, CS, buf) == -1)
+        w->error = "read failed";
+      else if (memcmp (buf, chunks[idx], CS) != 0)
+        w->error = "a chunk does not read as written";
+    }
+  return NULL;
+}
+
+static void
+run_workers (struct cache_disk *plain, struct cache_disk *sealed, bool write)
+{
+  struct worker w[MEM_THREADS];
+  unsigned k;
+
+  for (k = 0; k < MEM_THREADS; k++) {
+    w[k] = (struct worker){
+      .cd = { plain, sealed }, .k = k, .write = write, .error = NULL
+    };
+    if (pthread_create (&w[k].thread, NULL, mem_worker, &w[k]) != 0)
+      fail ("pthread_create");
+  }
+  for (k = 0; k < MEM_THREADS; k++) {
+    pthread_join (w[k].thread, NULL);
+    if (w[k].error)
+      fail ("thread %u: %s", k, w[k].error);
+  }
+}
+
+static void
+test_codec_memory (void)
+{
+  static const uint8_t master[CRYPTO_KEY_LEN] = { 42 };
+  struct cache_config config = {
+    .size = (uint64_t)CACHE_CHUNKS * CS,
+    .upload_threads = 4,
+    .wait_timeout = 10,
+    .readahead = (uint64_t)8 * CS,
+    .readahead_threads = 2,
+    .compression = CHUNK_COMPRESSION_DEFAULT,
+  };
+  struct chunkmap *map1 = chunkmap_new (NCHUNKS),
+                  *map2 = chunkmap_new (NCHUNKS);
+  struct crypto *crypto = crypto_new (master);
+  struct cache_disk *plain, *sealed;
+  struct map_entry entries[4];
+  uint64_t idx, x = 88172645463325252u;
+  struct cache *c;
+  uint32_t i;
+
+  step = "codec memory";
+  if (map1 == NULL || map2 == NULL || crypto == NULL)
+    fail ("chunkmap_new or crypto_new");
+  /* Even chunks compress (frames), odd ones do not (raw). */
+  for (idx = 0; idx < NCHUNKS; idx++) {
+    pattern (want[idx], idx, 6);
+    for (i = 0; idx % 2 && i < CS; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      want[idx][i] = (uint8_t)x;
+    }
+    memcpy (want2[idx], want[idx], CS);
+  }
+
+  c = cache_new (&config, store);
+  if (c == NULL || cache_start (c) == -1)
+    fail ("cache_new or cache_start");
+  plain = cache_attach (c, "plain", map1, CS, NULL);
+  sealed = cache_attach (c, "sealed", map2, CS, crypto);
+  if (plain == NULL || sealed == NULL)
+    fail ("cache_attach");
+  pthread_mutex_lock (&lock);
+  watched = c;
+  pthread_mutex_unlock (&lock);
+
+  run_workers (plain, sealed, true); /* uploads (write-back) */
+  flush (plain);
+  flush (sealed);
+  run_workers (plain, sealed, true); /* loads of partial writes */
+  flush (plain);
+  flush (sealed);
+  cache_check_all (c);
+
+  __atomic_store_n (&big_allocs, 0, __ATOMIC_RELAXED);
+  run_workers (plain, sealed, false); /* loads, evicting */
+  for (i = 0; i < 4; i++) {
+    entries[i].idx = i;
+    chunkmap_get (map2, i, entries[i].hash);
+  }
+  if (cache_refresh (sealed, entries, 4, monotonic_now ()) == -1)
+    fail ("refresh: %m");
+  cache_check_all (c);
+  if (__atomic_load_n (&big_allocs, __ATOMIC_RELAXED) != 0)
+    fail ("%u buffers of a chunk or more were allocated out of the cache's "
+          "budget",
+          __atomic_load_n (&big_allocs, __ATOMIC_RELAXED));
+
+  pthread_mutex_lock (&lock);
+  watched = NULL;
+  pthread_mutex_unlock (&lock);
+  cache_detach (plain);
+  cache_detach (sealed);
+  cache_free (c);
+  crypto_free (crypto);
+  chunkmap_free (map1);
+  chunkmap_free (map2);
+}
+
 int
 main (void)
 {
@@ -641,6 +827,8 @@ main (void)
   cache_check_all (c);
   cache_detach (cd);
   cache_free (c);
+
+  test_codec_memory ();
 
   chunkmap_free (map);
   store_close (store);
