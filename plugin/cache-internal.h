@@ -158,8 +158,7 @@ struct cache {
   pthread_mutex_t lock;     /* protects the (L) fields */
   pthread_cond_t changed;   /* (L) an entry was loaded, cleaned, unpinned
                              * or freed, or an upload failed */
-  pthread_cond_t work;      /* (L) something may be ready to upload, or
-                             * the upload target grew */
+  pthread_cond_t work;      /* (L) something may be ready to upload */
   uint64_t limit;           /* cache-size */
   uint64_t used;            /* (L) buffers + reservations, <= limit */
   uint64_t dirty_bytes;     /* (L) chunk bytes of dirty entries */
@@ -180,8 +179,7 @@ struct cache {
                                    * by prefetch and not read yet */
   struct ra_item *raq;            /* (L) ring of ra_cap items */
   size_t ra_cap, ra_head, ra_len; /* (L) */
-  pthread_cond_t ra_work;         /* (L) the ring is not empty, the
-                                   * target grew, or stop */
+  pthread_cond_t ra_work;         /* (L) the ring is not empty, or stop */
   struct inflight ra_ctl;         /* (L) read-ahead loads to keep in flight */
   unsigned ra_running, ra_peak;   /* (L) loads from the store running, and
                                    * the most at once so far */
@@ -199,6 +197,10 @@ struct cache {
   bool stop;    /* (L) threads must exit */
   double wait_timeout;
   struct chunk_compression compression; /* of new chunk objects */
+  pthread_cond_t slot;                  /* (L) a target grew, or stop: for
+                                         * threads past their target (not
+                                         * woken by every new piece of
+                                         * work) */
   struct inflight up_ctl;               /* (L) uploads to keep in flight */
   unsigned up_running, up_peak;         /* (L) uploads running, and the
                                          * most at once so far */

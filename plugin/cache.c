@@ -367,6 +367,7 @@ cache_new (const struct cache_config *config, struct store *store)
   pthread_mutex_init (&c->lock, NULL);
   pthread_cond_init (&c->ra_work, NULL);
   pthread_cond_init (&c->tier_work, NULL);
+  pthread_cond_init (&c->slot, NULL);
   return c;
 
 fail_cond:
@@ -395,6 +396,7 @@ cache_free (struct cache *c)
   pthread_cond_broadcast (&c->work);
   pthread_cond_broadcast (&c->ra_work);
   pthread_cond_broadcast (&c->tier_work);
+  pthread_cond_broadcast (&c->slot);
   pthread_cond_broadcast (&c->changed); /* read-ahead waiting on the tier */
   pthread_mutex_unlock (&c->lock);
   for (i = 0; i < c->started; i++)
@@ -415,6 +417,7 @@ cache_free (struct cache *c)
   pthread_cond_destroy (&c->work);
   pthread_cond_destroy (&c->ra_work);
   pthread_cond_destroy (&c->tier_work);
+  pthread_cond_destroy (&c->slot);
   pthread_mutex_destroy (&c->lock);
   disktier_close (c->tier);
   free (c->buckets);

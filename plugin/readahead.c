@@ -139,7 +139,11 @@ readahead_thread (void *arg)
     uint32_t cs;
 
     /* The target reached (workers.c): wait for a slot. */
-    if (c->ra_len == 0 || c->ra_running >= c->ra_ctl.target) {
+    if (c->ra_running >= c->ra_ctl.target) {
+      pthread_cond_wait (&c->slot, &c->lock);
+      continue;
+    }
+    if (c->ra_len == 0) {
       pthread_cond_wait (&c->ra_work, &c->lock);
       continue;
     }

@@ -60,8 +60,7 @@ workers_grow (struct cache *c)
                  "read-ahead threads for now",
                  c->started, c->ra_started);
   }
-  pthread_cond_broadcast (&c->work);
-  pthread_cond_broadcast (&c->ra_work);
+  pthread_cond_broadcast (&c->slot);
 }
 
 /* Feed ctl one request, and follow a new target. */

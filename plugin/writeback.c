@@ -119,7 +119,7 @@ writeback_thread (void *arg)
 
     /* The target reached (workers.c): wait for a slot. */
     if (c->up_running >= c->up_ctl.target) {
-      pthread_cond_wait (&c->work, &c->lock);
+      pthread_cond_wait (&c->slot, &c->lock);
       continue;
     }
     e = pick (c, t, &wake);
