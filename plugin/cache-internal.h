@@ -5,6 +5,8 @@
  *   pool.c        chunk buffers, the memory budget, the filler thread
  *   readahead.c   sequential streams and the read-ahead threads
  *   writeback.c   upload threads, flush, and uploading again (refresh)
+ *   workers.c     starting those threads, as many as their in-flight
+ *                 controllers (inflight.h) ask for
  *   tier.c        offers of clean chunks to the disk tier (cache-dir=)
  *
  * and, below them, chunks.c (content addressing: the only way to the
@@ -59,6 +61,7 @@
 
 #include "cache.h"
 #include "chunks.h"
+#include "inflight.h"
 #include "names.h"
 
 enum entry_state {
@@ -184,9 +187,13 @@ struct cache {
   struct ra_item *raq;            /* (L) ring of ra_cap items */
   size_t ra_cap, ra_head, ra_len; /* (L) */
   pthread_cond_t ra_work;         /* (L) the ring is not empty, or stop */
-  unsigned ra_nthreads, ra_started;
-  pthread_t *ra_threads;
-  struct disktier *tier;              /* NULL: no cache-dir= */
+  struct inflight ra_ctl;         /* (L) read-ahead loads to keep in flight */
+  unsigned ra_running, ra_peak;   /* (L) loads from the store running, and
+                                   * the most at once so far */
+  unsigned ra_nthreads;           /* read-ahead threads at most */
+  unsigned ra_started;            /* (L) threads started so far */
+  pthread_t *ra_threads;          /* (L) ra_nthreads of them */
+  struct disktier *tier;          /* NULL: no cache-dir= */
   struct tier_item tierq[TIER_QUEUE]; /* (L) ring */
   unsigned tier_head, tier_len;       /* (L) */
   uint64_t tier_bytes, tier_max;      /* (L) bytes queued, and at most */
@@ -197,8 +204,16 @@ struct cache {
   bool stop;    /* (L) threads must exit */
   double wait_timeout;
   struct chunk_compression compression; /* of new chunk objects */
-  unsigned nthreads, started;
-  pthread_t *threads;
+  pthread_cond_t slot;                  /* (L) a target grew, or stop: for
+                                         * threads past their target (not
+                                         * woken by every new piece of
+                                         * work) */
+  struct inflight up_ctl;               /* (L) uploads to keep in flight */
+  unsigned up_running, up_peak;         /* (L) uploads running, and the
+                                         * most at once so far */
+  unsigned nthreads;                    /* upload threads at most */
+  unsigned started;                     /* (L) started so far */
+  pthread_t *threads;                   /* (L) nthreads of them */
 };
 
 /* ---- entries (cache.c); cache->lock held unless said otherwise ---- */
@@ -284,6 +299,26 @@ void prefetch_feed (struct cache_disk *cd);
 bool writeback_whole (const struct entry *e);
 void *writeback_thread (void *arg);
 int writeback_wait_for_room (struct cache *c);
+
+/* ---- threads (workers.c); cache->lock held ---- */
+
+/* Start threads until each kind has as many as its controller's target
+ * (never past its maximum), unless the cache is stopping, and wake those
+ * waiting for a slot.  A thread that cannot be started is logged (debug)
+ * and tried again at the next change; the others keep working.
+ */
+void workers_grow (struct cache *c);
+
+/* A read-ahead load or upload of bytes ended after seconds with work
+ * waiting (backlog) or not: feed the controller, and follow it.
+ */
+void workers_readahead_done (struct cache *c, double seconds, uint64_t bytes,
+                             bool backlog);
+void workers_upload_done (struct cache *c, double seconds, uint64_t bytes,
+                          bool backlog);
+
+/* The controllers' targets, latencies and the peaks, for stats=. */
+void workers_gauges (struct cache *c, struct stats_gauges *g);
 
 /* ---- disk tier (tier.c); cache->lock held ---- */
 

@@ -330,16 +330,25 @@ cache_new (const struct cache_config *config, struct store *store)
   c->writeback_start = c->dirty_max / 4 * 3;
   c->wait_timeout = config->wait_timeout;
   c->compression = config->compression;
-  c->nthreads = config->upload_threads ? config->upload_threads : 1;
+  /* Threads: from the least, as many as their controllers ask for
+   * (workers.c).
+   */
+  inflight_init (&c->up_ctl,
+                 config->upload_threads ? config->upload_threads : 1,
+                 config->upload_threads_max);
+  c->nthreads = c->up_ctl.max;
   c->ra_max = config->readahead;
   if (c->ra_max > config->size / 4)
     c->ra_max = config->size / 4;
   c->pf_max = config->prefetch;
   if (c->pf_max > config->size / 2)
     c->pf_max = config->size / 2;
-  c->ra_nthreads = config->readahead_threads;
-  if (c->ra_max == 0 && c->pf_max == 0)
-    c->ra_nthreads = 0;
+  if (config->readahead_threads > 0 && (c->ra_max > 0 || c->pf_max > 0))
+    inflight_init (&c->ra_ctl, config->readahead_threads,
+                   config->readahead_threads_max);
+  else
+    inflight_init (&c->ra_ctl, 0, 0); /* no thread */
+  c->ra_nthreads = c->ra_ctl.max;
   c->ra_cap = (c->ra_max + c->pf_max) / (uint64_t)CHUNK_SIZE_MIN + 1;
   c->nbuckets = 1024;
   while (c->nbuckets < config->size / CHUNK_SIZE_MIN * 2)
@@ -366,6 +375,7 @@ cache_new (const struct cache_config *config, struct store *store)
   pthread_cond_init (&c->ra_work, NULL);
   pthread_cond_init (&c->tier_work, NULL);
   pthread_cond_init (&c->fill_work, NULL);
+  pthread_cond_init (&c->slot, NULL);
   return c;
 
 fail_cond:
@@ -381,49 +391,6 @@ fail:
   return NULL;
 }
 
-int
-cache_start (struct cache *c)
-{
-  int err;
-
-  for (; c->started < c->nthreads; c->started++) {
-    err = pthread_create (&c->threads[c->started], NULL, writeback_thread, c);
-    if (err != 0) {
-      errno = err;
-      s3cow_log_error ("cannot start upload thread: %m");
-      return -1;
-    }
-  }
-  for (; c->ra_started < c->ra_nthreads; c->ra_started++) {
-    err = pthread_create (&c->ra_threads[c->ra_started], NULL, readahead_thread,
-                          c);
-    if (err != 0) {
-      errno = err;
-      s3cow_log_error ("cannot start read-ahead thread: %m");
-      return -1;
-    }
-  }
-  if (!c->fill_started) {
-    err = pthread_create (&c->fill_thread, NULL, pool_fill_thread, c);
-    if (err != 0) {
-      errno = err;
-      s3cow_log_error ("cannot start the pool's filler thread: %m");
-      return -1;
-    }
-    c->fill_started = true;
-  }
-  if (c->tier && !c->tier_started) {
-    err = pthread_create (&c->tier_thread, NULL, tier_thread, c);
-    if (err != 0) {
-      errno = err;
-      s3cow_log_error ("cannot start the cache-dir thread: %m");
-      return -1;
-    }
-    c->tier_started = true;
-  }
-  return 0;
-}
-
 void
 cache_free (struct cache *c)
 {
@@ -437,6 +404,7 @@ cache_free (struct cache *c)
   pthread_cond_broadcast (&c->work);
   pthread_cond_broadcast (&c->ra_work);
   pthread_cond_broadcast (&c->tier_work);
+  pthread_cond_broadcast (&c->slot);
   pthread_cond_broadcast (&c->changed); /* read-ahead waiting on the tier */
   pthread_cond_broadcast (&c->fill_work);
   pthread_mutex_unlock (&c->lock);
@@ -461,6 +429,7 @@ cache_free (struct cache *c)
   pthread_cond_destroy (&c->ra_work);
   pthread_cond_destroy (&c->tier_work);
   pthread_cond_destroy (&c->fill_work);
+  pthread_cond_destroy (&c->slot);
   pthread_mutex_destroy (&c->lock);
   disktier_close (c->tier);
   free (c->buckets);
@@ -866,6 +835,7 @@ cache_gauges (struct cache *c, struct stats_gauges *g)
   g->tier_bytes = g->tier_limit = 0;
   if (c->tier)
     disktier_gauges (c->tier, &g->tier_bytes, &g->tier_limit);
+  workers_gauges (c, g);
 }
 
 uint64_t

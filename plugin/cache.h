@@ -28,17 +28,24 @@ struct cache;
 struct cache_disk;
 
 struct cache_config {
-  uint64_t size;              /* bytes of chunk data in memory, at most */
-  unsigned upload_threads;    /* background uploaders */
-  double wait_timeout;        /* seconds a writer waits for buffer space
-                               * while uploads are failing, before EIO */
-  uint64_t readahead;         /* bytes read ahead of sequential readers,
-                               * at most (capped at size / 4); 0: none */
-  unsigned readahead_threads; /* threads loading them (and prefetch) */
-  uint64_t prefetch;          /* bytes prefetched ahead of reads, at most
-                               * (capped at size / 2); 0: no prefetch */
-  const char *tier_dir;       /* cache-dir=: local disk tier; NULL: none */
-  uint64_t tier_size;         /* cache-dir-size: bytes of files, at most */
+  uint64_t size;                  /* bytes of chunk data in memory, at most */
+  unsigned upload_threads;        /* uploads in flight, at least (and at
+                                   * first) */
+  unsigned upload_threads_max;    /* at most: between the two, they follow
+                                   * the store's latency and throughput
+                                   * (inflight.h); not above the least:
+                                   * fixed */
+  double wait_timeout;            /* seconds a writer waits for buffer space
+                                   * while uploads are failing, before EIO */
+  uint64_t readahead;             /* bytes read ahead of sequential readers,
+                                   * at most (capped at size / 4); 0: none */
+  unsigned readahead_threads;     /* loads of them (and prefetch) in flight,
+                                   * at least (and at first); 0: none */
+  unsigned readahead_threads_max; /* at most, as upload_threads_max */
+  uint64_t prefetch;              /* bytes prefetched ahead of reads, at most
+                                   * (capped at size / 2); 0: no prefetch */
+  const char *tier_dir;           /* cache-dir=: local disk tier; NULL: none */
+  uint64_t tier_size;             /* cache-dir-size: bytes of files, at most */
   struct chunk_compression compression; /* how new chunk objects are
                                          * written */
 };
@@ -49,7 +56,10 @@ struct cache_config {
 struct cache *cache_new (const struct cache_config *config,
                          struct store *store);
 
-/* Start the upload threads (call after nbdkit forks).  0 or -1 (logged). */
+/* Start the upload and read-ahead threads (call after nbdkit forks): as
+ * many as the least of each; more start later as they are needed.  0 or
+ * -1 (logged).
+ */
 int cache_start (struct cache *cache);
 
 /* Stop the threads and free everything.  Detach every disk first. */
@@ -115,7 +125,9 @@ bool cache_is_zero (struct cache_disk *cd, uint64_t idx);
  */
 bool cache_is_local (struct cache_disk *cd, uint64_t idx);
 
-/* Memory and dirty bytes now, for stats=. */
+/* Memory and dirty bytes now, and the requests kept in flight, for
+ * stats=.
+ */
 void cache_gauges (struct cache *cache, struct stats_gauges *gauges);
 
 /* Dirty chunks of the disk now. */

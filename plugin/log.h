@@ -16,6 +16,7 @@ extern int s3cow_debug_http;   /* every S3 request: method, key, status, time */
 extern int s3cow_debug_cache;  /* loads, evictions, write-back */
 extern int s3cow_debug_commit; /* flush and commit steps */
 extern int s3cow_debug_lease;  /* lease acquire / renew / release */
+extern int s3cow_debug_inflight; /* requests kept in flight, as they change */
 
 void s3cow_log_error (const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2)));

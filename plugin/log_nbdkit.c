@@ -14,6 +14,7 @@ NBDKIT_DLL_PUBLIC int s3cow_debug_http;
 NBDKIT_DLL_PUBLIC int s3cow_debug_cache;
 NBDKIT_DLL_PUBLIC int s3cow_debug_commit;
 NBDKIT_DLL_PUBLIC int s3cow_debug_lease;
+NBDKIT_DLL_PUBLIC int s3cow_debug_inflight;
 
 /* See log.h: per thread, so that connections opening at once each keep
  * their own.

@@ -10,6 +10,7 @@ int s3cow_debug_http;
 int s3cow_debug_cache;
 int s3cow_debug_commit;
 int s3cow_debug_lease;
+int s3cow_debug_inflight;
 
 /* Set by the program (argv[0]); prefixes every line. */
 const char *s3cow_log_program = "s3cow";

@@ -28,9 +28,7 @@
     .store_config = { .tls_verify = true },                                    \
     .chunk_size = 1024 * 1024,                                                 \
     .cache_size = 256 * 1024 * 1024,                                           \
-    .upload_threads = 8,                                                       \
     .readahead = 64 * 1024 * 1024,                                             \
-    .readahead_threads = 4,                                                    \
     .prefetch = true,                                                          \
     .cache_dir_size = UINT64_C (10) << 30, /* 10G */                           \
     .commit_interval = 5,                                                      \
@@ -42,6 +40,14 @@
 /* clang-format on */
 
 struct params params = PARAMS_DEFAULTS;
+
+/* Adaptive (no upload-threads= / read-ahead-threads=): the least number
+ * of requests in flight, where each starts.
+ */
+#define UPLOAD_THREADS_LEAST 8
+#define READAHEAD_THREADS_LEAST 4
+/* upload-threads-max=, read-ahead-threads-max= when not given. */
+#define THREADS_MAX_DEFAULT 32
 
 /* File parameters are made absolute at once: nbdkit without -f changes
  * directory to / when it forks into the background, after .config.
@@ -81,6 +87,22 @@ parse_bool (const char *key, const char *value, bool *out)
   if (r == -1)
     return -1;
   *out = r;
+  return 0;
+}
+
+/* A count of connections or threads: 1 to 256. */
+static int
+parse_count (const char *key, const char *value, unsigned *out)
+{
+  unsigned n;
+
+  if (nbdkit_parse_unsigned (key, value, &n) == -1)
+    return -1;
+  if (n == 0 || n > 256) {
+    nbdkit_error ("%s=%s: must be from 1 to 256", key, value);
+    return -1;
+  }
+  *out = n;
   return 0;
 }
 
@@ -244,23 +266,17 @@ params_config (const char *key, const char *value)
     }
   } else if (strcmp (key, "stats") == 0)
     return set_path (key, value, &params.stats_file);
-  else if (strcmp (key, "connections") == 0
-           || strcmp (key, "upload-threads") == 0
-           || strcmp (key, "read-ahead-threads") == 0) {
-    unsigned n;
-    if (nbdkit_parse_unsigned (key, value, &n) == -1)
-      return -1;
-    if (n == 0 || n > 256) {
-      nbdkit_error ("%s=%s: must be from 1 to 256", key, value);
-      return -1;
-    }
-    if (key[0] == 'c')
-      params.store_config.connections = n;
-    else if (key[0] == 'u')
-      params.upload_threads = n;
-    else
-      params.readahead_threads = n;
-  } else {
+  else if (strcmp (key, "connections") == 0)
+    return parse_count (key, value, &params.store_config.connections);
+  else if (strcmp (key, "upload-threads") == 0)
+    return parse_count (key, value, &params.upload_threads);
+  else if (strcmp (key, "upload-threads-max") == 0)
+    return parse_count (key, value, &params.upload_threads_max);
+  else if (strcmp (key, "read-ahead-threads") == 0)
+    return parse_count (key, value, &params.readahead_threads);
+  else if (strcmp (key, "read-ahead-threads-max") == 0)
+    return parse_count (key, value, &params.readahead_threads_max);
+  else {
     nbdkit_error ("unknown parameter '%s' (see nbdkit-s3cow-plugin(1))", key);
     return -1;
   }
@@ -280,6 +296,37 @@ params_check_cache_size (uint32_t disk_chunk_size)
     return -1;
   }
   return 0;
+}
+
+/* fixed (upload-threads=, read-ahead-threads=), else from the least
+ * default (or max, if lower) to max.
+ */
+static void
+threads (unsigned fixed, unsigned least, unsigned max, unsigned *lo,
+         unsigned *hi)
+{
+  if (max == 0)
+    max = THREADS_MAX_DEFAULT;
+  if (fixed)
+    *lo = *hi = fixed;
+  else {
+    *lo = least < max ? least : max;
+    *hi = max;
+  }
+}
+
+void
+params_upload_threads (unsigned *least, unsigned *most)
+{
+  threads (params.upload_threads, UPLOAD_THREADS_LEAST,
+           params.upload_threads_max, least, most);
+}
+
+void
+params_readahead_threads (unsigned *least, unsigned *most)
+{
+  threads (params.readahead_threads, READAHEAD_THREADS_LEAST,
+           params.readahead_threads_max, least, most);
 }
 
 double
@@ -343,6 +390,29 @@ params_config_complete (void)
   if ((params.create_size || params.new_disk_size)
       && params_check_cache_size (params.chunk_size) == -1)
     return -1;
+  if (params.upload_threads && params.upload_threads_max) {
+    nbdkit_error ("upload-threads= fixes the uploads in flight and "
+                  "upload-threads-max= bounds them as they adapt: give one "
+                  "of them");
+    return -1;
+  }
+  if (params.readahead_threads && params.readahead_threads_max) {
+    nbdkit_error ("read-ahead-threads= fixes the read-ahead loads in flight "
+                  "and read-ahead-threads-max= bounds them as they adapt: "
+                  "give one of them");
+    return -1;
+  }
+  if (params.store_config.connections == 0) {
+    /* Every upload and read-ahead load in flight, and 16 for the
+     * requests' own loads, commits and the lease.
+     */
+    unsigned lo, up, ra;
+    params_upload_threads (&lo, &up);
+    params_readahead_threads (&lo, &ra);
+    params.store_config.connections = 16 + up + ra;
+    if (params.store_config.connections > 256)
+      params.store_config.connections = 256;
+  }
   /* See "gc-grace" in disk_commit.c: what a commit needs after uploading its
    * chunks again.
    */

@@ -23,9 +23,11 @@ struct params {
   uint64_t new_disk_size; /* new-disk-size=: any name, without export= */
   uint32_t chunk_size;
   uint64_t cache_size;
-  unsigned upload_threads;
+  unsigned upload_threads;     /* fixed; 0: adaptive (params_*_threads) */
+  unsigned upload_threads_max; /* 0: the default */
   uint64_t readahead;
-  unsigned readahead_threads;
+  unsigned readahead_threads;     /* as upload_threads */
+  unsigned readahead_threads_max; /* 0: the default */
   bool prefetch;
   char *cache_dir; /* NULL: no disk tier */
   uint64_t cache_dir_size;
@@ -62,6 +64,12 @@ double params_put_time (void);
 /* retry-time=, or its default (seconds). */
 double params_retry_time (void);
 
+/* The uploads and read-ahead loads in flight: *least (and at first) and
+ * *most (equal: fixed by upload-threads= or read-ahead-threads=).
+ */
+void params_upload_threads (unsigned *least, unsigned *most);
+void params_readahead_threads (unsigned *least, unsigned *most);
+
 #define PARAMS_HELP                                                            \
   "bucket=<BUCKET>      (required) The S3 bucket.\n"                           \
   "export=<DISK>        Serve only this disk (or DISK@SNAPSHOT or\n"           \
@@ -93,11 +101,17 @@ double params_retry_time (void);
   "                     (default: bucket.host on AWS only).\n"                 \
   "timeout=<TIME>       Timeout of one S3 request (default 30s).\n"            \
   "retry-time=<TIME>    Time budget for retrying one S3 call (default 1m).\n"  \
-  "connections=<N>      Parallel S3 connections (default 16).\n"               \
-  "upload-threads=<N>   Background upload threads (default 8).\n"              \
+  "connections=<N>      Parallel S3 connections (default: 16 + the two\n"      \
+  "                     threads maxima below).\n"                              \
+  "upload-threads=<N>   Exactly N uploads in flight (default: 8 and more\n"    \
+  "                     as the store's latency asks).\n"                       \
+  "upload-threads-max=<N>  Uploads in flight at most (default 32).\n"          \
   "read-ahead=<SIZE>    Read-ahead of sequential reads (default 64M; 0: "      \
   "off).\n"                                                                    \
-  "read-ahead-threads=<N>  Threads that read ahead (default 4).\n"             \
+  "read-ahead-threads=<N>  Exactly N read-ahead loads in flight (default:\n"   \
+  "                     4 and more as the store's latency asks).\n"            \
+  "read-ahead-threads-max=<N>  Read-ahead loads in flight at most (default "   \
+  "32).\n"                                                                     \
   "prefetch=on|off      Learn and prefetch working sets (default on).\n"       \
   "commit-interval=<T>  Time between background commits (default 5s).\n"       \
   "gc-grace=<TIME>      The shortest --grace of s3cow gc (default 1h).\n"      \

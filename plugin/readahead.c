@@ -9,11 +9,15 @@
  * loading is pinned and LOADING, so a read or write of that chunk waits on
  * its lock as for any load, and loads it itself if read-ahead failed.
  *
+ * As many loads run at once as the read-ahead controller's target
+ * (workers.c): a thread finding it reached waits, so the loads in flight
+ * follow the store's latency and throughput, not the threads started.
+ *
  * Locking: cache->lock protects the streams (cache_disk->streams,
- * ra_clock, ra_inflight), the queue (cache->raq, ra_head, ra_len) and
- * ra_bytes; readahead_note runs with it held, and a read-ahead thread
- * lets it go only across a chunk's load, holding that entry's exclusive
- * lock and a pin on it.
+ * ra_clock, ra_inflight), the queue (cache->raq, ra_head, ra_len),
+ * ra_bytes and the loads running (ra_running); readahead_note runs with
+ * it held, and a read-ahead thread lets it go only across a chunk's load,
+ * holding that entry's exclusive lock and a pin on it.
  */
 #include <config.h>
 
@@ -25,6 +29,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "stats.h"
+#include "timedwait.h"
 
 #define RA_GAP                                                                 \
   4 /* chunks a stream may skip (requests of                                   \
@@ -133,6 +138,11 @@ readahead_thread (void *arg)
     uint8_t *data, *scratch;
     uint32_t cs;
 
+    /* The target reached (workers.c): wait for a slot. */
+    if (c->ra_running >= c->ra_ctl.target) {
+      pthread_cond_wait (&c->slot, &c->lock);
+      continue;
+    }
     if (c->ra_len == 0) {
       pthread_cond_wait (&c->ra_work, &c->lock);
       continue;
@@ -171,10 +181,14 @@ readahead_thread (void *arg)
       stats_inc (STAT_READAHEAD_LOADS);
     }
     cd->ra_inflight++;
+    if (++c->ra_running > c->ra_peak)
+      c->ra_peak = c->ra_running;
     pthread_mutex_unlock (&c->lock);
 
     uint8_t hash[HASH_LEN];
+    double t0 = monotonic_now ();
     int r = entry_load (e, hash, scratch); /* exclusive since create */
+    double took = monotonic_now () - t0;
     bool self = false;
 
     pthread_mutex_lock (&c->lock);
@@ -194,6 +208,13 @@ readahead_thread (void *arg)
       c->pf_bytes -= cs;
     }
     pthread_rwlock_unlock (&e->rw);
+    /* Only loads from the store measure it (not the tier's, nor zeros).
+     * Work waits when chunks are queued and every slot was busy.
+     */
+    if (r == 1)
+      workers_readahead_done (
+          c, took, cs, c->ra_len > 0 && c->ra_running >= c->ra_ctl.target);
+    c->ra_running--;
     if (self) {
       pthread_cond_broadcast (&c->changed); /* loaded: readers go on */
       tier_write (c, e, hash, e->version);

@@ -233,16 +233,22 @@ put_disk (struct open_disk *od)
 static int
 s3cow_get_ready (void)
 {
+  unsigned up_least, up_most, ra_least, ra_most;
+
   if (store_config_resolve (&params.store_config, &params.store_owned) == -1)
     return -1;
   store = store_open (&params.store_config);
   if (store == NULL || store_check (store) != STORE_OK)
     return -1;
+  params_upload_threads (&up_least, &up_most);
+  params_readahead_threads (&ra_least, &ra_most);
   cache = cache_new (
       &(struct cache_config){ .size = params.cache_size,
-                              .upload_threads = params.upload_threads,
+                              .upload_threads = up_least,
+                              .upload_threads_max = up_most,
                               .readahead = params.readahead,
-                              .readahead_threads = params.readahead_threads,
+                              .readahead_threads = ra_least,
+                              .readahead_threads_max = ra_most,
                               .prefetch
                               = params.prefetch ? params.cache_size / 2 : 0,
                               .tier_dir = params.cache_dir,

@@ -150,6 +150,25 @@ stats_write (const char *path, const struct stats_gauges *g)
            "s3cow_tier_limit_bytes %" PRIu64 "\n",
            g->cache_bytes, g->cache_limit, g->dirty_bytes, g->tier_bytes,
            g->tier_limit);
+  fprintf (fp,
+           "# HELP s3cow_inflight_target Requests kept in flight now, by "
+           "kind.\n"
+           "# TYPE s3cow_inflight_target gauge\n"
+           "s3cow_inflight_target{op=\"readahead\"} %u\n"
+           "s3cow_inflight_target{op=\"upload\"} %u\n"
+           "# HELP s3cow_inflight_peak The most requests in flight at once "
+           "so far, by kind.\n"
+           "# TYPE s3cow_inflight_peak gauge\n"
+           "s3cow_inflight_peak{op=\"readahead\"} %u\n"
+           "s3cow_inflight_peak{op=\"upload\"} %u\n"
+           "# HELP s3cow_inflight_latency_seconds Time one request takes "
+           "(moving mean), by kind.\n"
+           "# TYPE s3cow_inflight_latency_seconds gauge\n"
+           "s3cow_inflight_latency_seconds{op=\"readahead\"} %.6f\n"
+           "s3cow_inflight_latency_seconds{op=\"upload\"} %.6f\n",
+           g->readahead_inflight, g->upload_inflight,
+           g->readahead_inflight_peak, g->upload_inflight_peak,
+           g->readahead_latency, g->upload_latency);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     s3cow_log_error ("stats: %s: %m", path);
     unlink (tmp);

@@ -64,8 +64,14 @@ struct stats_gauges {
   uint64_t cache_bytes; /* chunk buffers + reservations */
   uint64_t cache_limit;
   uint64_t dirty_bytes;
-  uint64_t tier_bytes; /* chunk files in cache-dir= (0: none) */
-  uint64_t tier_limit; /* cache-dir-size (0: no cache-dir=) */
+  uint64_t tier_bytes;              /* chunk files in cache-dir= (0: none) */
+  uint64_t tier_limit;              /* cache-dir-size (0: no cache-dir=) */
+  unsigned readahead_inflight;      /* read-ahead loads to keep in flight */
+  unsigned readahead_inflight_peak; /* the most running at once so far */
+  double readahead_latency;         /* seconds a load takes (moving mean) */
+  unsigned upload_inflight;         /* the same for uploads */
+  unsigned upload_inflight_peak;
+  double upload_latency;
 };
 
 /* Write every counter and the gauges to path, atomically (temp file and

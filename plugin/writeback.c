@@ -18,6 +18,10 @@
  * (chunks_persist), and its new address is recorded in the disk's chunk
  * map here.
  *
+ * As many uploads run at once as the upload controller's target
+ * (workers.c), fed with each upload's time and whether other chunks
+ * were ready and waiting for a slot.
+ *
  * Locking: an upload thread holds cache->lock except across the upload,
  * during which it holds a pin on the entry (state UPLOADING) and either
  * its own copy of the data or the entry's shared lock.  cache_flush waits
@@ -42,7 +46,8 @@
 /* Upload data (NULL: zeros), the content of chunk idx, through scratch
  * (the disk's scratch_size bytes, or NULL: see below), and record it in
  * the map; hash receives its address (zeros: all zero).  The caller keeps
- * data unchanged meanwhile.
+ * data unchanged meanwhile.  1 if uploaded, 0 if no upload was needed
+ * (unchanged, or zeros), -1 on error (logged).
  */
 static int
 upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data,
@@ -82,7 +87,7 @@ upload (struct cache_disk *cd, uint64_t idx, const uint8_t *data,
   stats_inc (r == 1 ? STAT_CHUNK_UPLOADS : STAT_CHUNK_UPLOADS_SKIPPED);
   chunkmap_set (cd->map, idx, hash, since);
   s3cow_debug (cache, "%s: uploaded chunk %" PRIu64, cd->name, idx);
-  return 0;
+  return r;
 }
 
 /* Was e written whole, in one run, since it became dirty?  (L) */
@@ -123,14 +128,20 @@ writeback_thread (void *arg)
   ACQUIRE_LOCK_FOR_CURRENT_SCOPE (&c->lock);
 
   while (!c->stop) {
-    double t = monotonic_now (), wake = t + 1.0;
-    struct entry *e = pick (c, t, &wake);
+    double t = monotonic_now (), wake = t + 1.0, took = -1;
+    struct entry *e;
     uint8_t *copy, *scratch, hash[HASH_LEN];
     uint64_t version, copy_seq;
     uint32_t cs, ss;
     bool self = false;
     int r;
 
+    /* The target reached (workers.c): wait for a slot. */
+    if (c->up_running >= c->up_ctl.target) {
+      pthread_cond_wait (&c->slot, &c->lock);
+      continue;
+    }
+    e = pick (c, t, &wake);
     if (e == NULL) {
       cond_wait_seconds (&c->work, &c->lock, wake - t);
       continue;
@@ -156,10 +167,13 @@ writeback_thread (void *arg)
      * began before it needs no more of this chunk (see below).
      */
     copy_seq = ++c->seq;
+    if (++c->up_running > c->up_peak)
+      c->up_peak = c->up_running;
     pthread_mutex_unlock (&c->lock);
 
     pthread_rwlock_rdlock (&e->rw);
     version = e->version;
+    t = monotonic_now ();
     if (copy) {
       /* Zeroed whole since it was picked: no buffer, the chunk is zeros. */
       if (e->data)
@@ -170,12 +184,18 @@ writeback_thread (void *arg)
       r = upload (e->disk, e->idx, copy, scratch, hash);
     } else
       r = upload (e->disk, e->idx, e->data, scratch, hash);
+    took = monotonic_now () - t;
     pthread_mutex_lock (&c->lock);
+    c->up_running--;
     entry_set_state (e, ENTRY_DIRTY); /* until known to be clean */
     if (copy)
       pool_unreserve (c, copy, cs);
     if (scratch)
       pool_unreserve (c, scratch, ss);
+    if (r == 1)
+      r = 0; /* uploaded */
+    else
+      took = -1; /* no upload, or failed: not a measure of the store */
     if (r == 0 && e->version != version) {
       /* Written during the upload: still dirty, and wanted at once, but
        * only with writes made after copy_seq, so dirty since then for
@@ -210,6 +230,14 @@ writeback_thread (void *arg)
     }
     entry_unpin (e);
     pthread_cond_broadcast (&c->changed);
+    /* Work waits when another chunk is ready and every slot was busy. */
+    if (took >= 0) {
+      t = monotonic_now ();
+      wake = t + 1.0;
+      workers_upload_done (c, took, cs,
+                           c->up_running + 1 >= c->up_ctl.target
+                               && pick (c, t, &wake) != NULL);
+    }
   }
   return NULL;
 }

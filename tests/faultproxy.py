@@ -29,7 +29,11 @@ alive in both directions, and injects faults at configurable rates:
                 every GET, as if it were damaged in the bucket while its
                 ETag still claims the good content
 
-and outages: for N seconds every request is refused (the listening
+and latency: --delay S holds every forwarded response S seconds before
+sending it, as a distant server answers (each connection has its own
+thread, so requests in flight overlap their delays).
+
+And outages: for N seconds every request is refused (the listening
 socket is closed: connection refused), reset, or left hanging (accepted,
 never answered), whichever the outage mode says.
 
@@ -48,7 +52,8 @@ Usage:
 
   faultproxy.py serve --upstream http://127.0.0.1:7480 [--port 0]
         [--control-port 0] [--port-file FILE] [--seed N]
-        [--rate KIND=P ...] [--all P] [--slow-seconds S] [--match RE]
+        [--rate KIND=P ...] [--all P] [--slow-seconds S] [--delay S]
+        [--match RE]
         [--log FILE] [--log-requests] [--stats-file FILE]
      --all P spreads P evenly over every kind but rot.  --match RE limits the
      faults to requests whose "METHOD target" the regular expression
@@ -68,7 +73,8 @@ Usage:
 
   faultproxy.py ctl CONTROL_PORT stats              counts, as JSON
   faultproxy.py ctl CONTROL_PORT set KIND=P ... [all=P] [slow_seconds=S]
-                                     [seed=N] [match=RE] [no_etag=0|1]
+                                     [delay=S] [seed=N] [match=RE]
+                                     [no_etag=0|1]
                                      [max_in_a_row=N]
   faultproxy.py ctl CONTROL_PORT clear              all rates to 0
   faultproxy.py ctl CONTROL_PORT outage SECONDS [refuse|reset|hang]
@@ -120,6 +126,7 @@ class Config:
         self.lock = threading.RLock()   # set_all holds it around set
         self.rates = {k: 0.0 for k in KINDS}
         self.slow_seconds = 5.0
+        self.delay = 0.0                # seconds every response is held
         self.seed = seed
         self.outage_until = 0.0
         self.outage_mode = "reset"
@@ -151,6 +158,11 @@ class Config:
                     self.rates[k] = float(value) / len(TRANSIENT)
             elif key == "slow_seconds":
                 self.slow_seconds = float(value)
+            elif key == "delay":
+                d = float(value)
+                if not 0 <= d <= 60:
+                    raise ValueError("delay=%s: not in [0, 60]" % value)
+                self.delay = d
             elif key == "seed":
                 self.seed = int(value)
                 self.seen = {}
@@ -260,6 +272,7 @@ class Config:
             d["injected"] = sum(self.counts[k] for k in KINDS)
             d["rates"] = dict(self.rates)
             d["slow_seconds"] = self.slow_seconds
+            d["delay"] = self.delay
             d["seed"] = self.seed
             d["match"] = self.match.pattern if self.match else None
             d["no_etag"] = self.no_etag
@@ -576,6 +589,8 @@ class Proxy:
             return False
         cfg.count("forwarded")
         cfg.count("bytes_down", len(rbody))
+        if cfg.delay:
+            time.sleep(cfg.delay)
         has_body = (method == "GET" and 200 <= status < 300 and len(rbody) > 0
                     and header(rheaders, "content-length") is not None)
         if (cfg.no_etag and method == "GET" and 200 <= status < 300
@@ -729,6 +744,7 @@ def cmd_serve(args):
         k, _, v = r.partition("=")
         config.set(k, v)
     config.set("slow_seconds", args.slow_seconds)
+    config.set("delay", args.delay)
     if args.match:
         config.set("match", args.match)
     if args.no_etag:
@@ -809,6 +825,7 @@ def main():
                    metavar="KIND=P")
     s.add_argument("--all", type=float, default=0)
     s.add_argument("--slow-seconds", type=float, default=5.0)
+    s.add_argument("--delay", type=float, default=0.0)
     s.add_argument("--match", metavar="RE")
     s.add_argument("--no-etag", action="store_true",
                    help="strip the ETag of 2xx GET responses (of --match)")

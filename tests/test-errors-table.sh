@@ -202,6 +202,9 @@ case_time_size () {
 case_number () { refused "${store[@]}" export=d timeout=abc; }
 case_connections () { refused "${store[@]}" export=d connections=0; }
 case_upload_threads () { refused "${store[@]}" export=d upload-threads=300; }
+case_threads_fixed_max () {
+  refused "${store[@]}" export=d upload-threads=8 upload-threads-max=16
+}
 case_lease () { refused "${store[@]}" export=d lease=1; }
 case_gc_grace () {
   refused "${store[@]}" export=d gc-grace=60 retry-time=30 timeout=10

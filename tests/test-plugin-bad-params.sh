@@ -7,7 +7,8 @@
 # 32 chunks, malformed endpoints, invalid export names, a missing disk
 # without size=, an existing disk with another size=, size= for a snapshot,
 # a missing snapshot, a wrong secret key, an unknown access key, a missing
-# bucket (S3 and directory store), a refused connection, bad numbers.
+# bucket (S3 and directory store), a refused connection, bad numbers, a
+# fixed and a maximum count of threads together.
 # No secret key, nor the password of an endpoint URL, is ever shown.
 # Then the cache-size check against an existing disk's own chunk size:
 # a cache of 32 of the disk's chunks must be accepted whatever chunk-size=
@@ -114,6 +115,13 @@ expect_refused "size= for a snapshot" \
   "${store[@]}" export=d@s1 size=1M
 expect_refused "connections=0" "connections=0: must be from 1 to 256" \
   "${store[@]}" export=d size=1M connections=0
+expect_refused "upload-threads-max=0" \
+  "upload-threads-max=0: must be from 1 to 256" \
+  "${store[@]}" export=d size=1M upload-threads-max=0
+expect_refused "read-ahead-threads= with read-ahead-threads-max=" \
+  "read-ahead-threads= fixes the read-ahead loads in flight" \
+  "${store[@]}" export=d size=1M read-ahead-threads=4 \
+  read-ahead-threads-max=8
 expect_refused "timeout=abc" \
   "timeout=abc: expected a duration from 0 to 1d" \
   "${store[@]}" export=d size=1M timeout=abc

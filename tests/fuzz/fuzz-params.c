@@ -326,7 +326,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_ASSERT (seconds_ok (params.store_config.timeout));
     FUZZ_ASSERT (seconds_ok (params.store_config.retry_time));
     FUZZ_ASSERT (params.store_config.connections <= 256);
-    FUZZ_ASSERT (params.upload_threads >= 1 && params.upload_threads <= 256);
+    {
+      unsigned lo, hi;
+
+      params_upload_threads (&lo, &hi);
+      FUZZ_ASSERT (lo >= 1 && lo <= hi && hi <= 256);
+      params_readahead_threads (&lo, &hi);
+      FUZZ_ASSERT (lo >= 1 && lo <= hi && hi <= 256);
+    }
     FUZZ_ASSERT (params.compression.codec <= CHUNK_CODEC_ZSTD);
     FUZZ_ASSERT (params.compression.codec != CHUNK_CODEC_ZSTD
                  || (params.compression.level >= 1

@@ -21,6 +21,7 @@ int s3cow_debug_http;
 int s3cow_debug_cache;
 int s3cow_debug_commit;
 int s3cow_debug_lease;
+int s3cow_debug_inflight;
 
 const char *fuzz_log_forbidden[2];
 unsigned long fuzz_log_errors;
