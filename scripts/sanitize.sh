@@ -4,7 +4,8 @@
 #   scripts/sanitize.sh [asan] [tsan] [valgrind]     (default: all three)
 #
 #   asan      build with --enable-sanitizers (AddressSanitizer and
-#             UndefinedBehaviorSanitizer) and run the whole make check
+#             UndefinedBehaviorSanitizer) and run the whole make check,
+#             TEST_JOBS tests at a time (default 1)
 #   tsan      build with --enable-sanitizers=thread and run the concurrency
 #             tests: the lease tests, the crash test, multi-connection
 #   valgrind  memcheck, no error and no leak allowed, on the C unit tests
@@ -38,6 +39,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(realpath -m "${S3COW_SANITIZE_DIR:-$root/build-sanitize}")"
 jobs="$(nproc 2>/dev/null || echo 2)"
+# Tests at a time in the asan pass (make -j): one unless TEST_JOBS says
+# more.  The tsan pass runs one at a time: its tests time leases and
+# takeovers, and ThreadSanitizer slows the server down many times over.
+test_jobs="${TEST_JOBS:-1}"
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(asan tsan valgrind)
 for m in "${modes[@]}"; do
@@ -176,18 +181,19 @@ EOF
   chmod +x "$dir/nbdkit"
 }
 
-# check NAME DIR REPORTS-DIR [TESTS]: make check in DIR, count results and
-# the sanitizer report files written in REPORTS-DIR.
+# check NAME DIR REPORTS-DIR JOBS [TESTS]: make check in DIR, JOBS tests at
+# a time, count results and the sanitizer report files written in
+# REPORTS-DIR.
 check ()
 {
-  local name="$1" dir="$2" reports="$3" tests="${4:-}" status=0
+  local name="$1" dir="$2" reports="$3" jobs="$4" tests="${5:-}" status=0
   local pass=0 fail=0 skip=0 trs r nrep failed_tests=()
   find "$dir" -name '*.trs' -delete
   if [ -n "$tests" ]; then
-    make -C "$dir/tests" check TESTS="$tests" >"$dir/check.log" 2>&1 ||
-      status=$?
+    make -C "$dir/tests" -j"$jobs" check TESTS="$tests" \
+      >"$dir/check.log" 2>&1 || status=$?
   else
-    make -C "$dir" check >"$dir/check.log" 2>&1 || status=$?
+    make -C "$dir" -j"$jobs" check >"$dir/check.log" 2>&1 || status=$?
   fi
   while read -r trs; do
     while read -r r; do
@@ -237,7 +243,7 @@ run_asan ()
   S3COW_TEST_PATH_FIRST="$dir/wrap" \
     ASAN_OPTIONS="detect_leaks=1:log_path=$logs/asan" \
     UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan" \
-    check asan "$dir" "$logs"
+    check asan "$dir" "$logs" "$test_jobs"
 }
 
 # ---- TSan ----------------------------------------------------------------
@@ -263,7 +269,7 @@ EOF
   say "tsan: $tests"
   S3COW_TEST_PATH_FIRST="$dir/wrap" \
     TSAN_OPTIONS="second_deadlock_stack=1:suppressions=$dir/tsan.supp:log_path=$logs/tsan" \
-    check tsan "$dir" "$logs" "$tests"
+    check tsan "$dir" "$logs" 1 "$tests"
 }
 
 # ---- valgrind ------------------------------------------------------------

@@ -11,8 +11,10 @@
 # 3. starts a throw-away Ceph RADOS Gateway (scripts/rgw-start.sh), unless
 #    S3COW_TEST_ENDPOINT names an S3 server already (e.g. MinIO, with
 #    S3COW_TEST_ACCESS_KEY, S3COW_TEST_SECRET_KEY, S3COW_TEST_REGION);
-# 4. make check (TEST_JOBS tests at a time, default 1), prints the logs
-#    of the failed tests, stops the gateway it started;
+# 4. make check, TEST_JOBS tests at a time (default 3: the tests spend
+#    most of their time waiting, on servers, leases and timeouts, so even
+#    2 cores run 3 at once well), prints the logs of the failed tests and
+#    the slowest tests, stops the gateway it started;
 # 5. ends with one line "N passed, N failed, N skipped" and fails if any
 #    test failed or none passed.
 
@@ -22,7 +24,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 build="$root/build"
 jobs="$(nproc 2>/dev/null || echo 2)"
-test_jobs="${TEST_JOBS:-1}"
+test_jobs="${TEST_JOBS:-3}"
 
 say ()
 {
@@ -81,7 +83,9 @@ done
 
 say "make check (-j$test_jobs)"
 check_status=0
+check_start=$SECONDS
 make -j"$test_jobs" check || check_status=$?
+check_seconds=$((SECONDS - check_start))
 
 passed=0
 failed=0
@@ -108,6 +112,19 @@ for log in "${failed_logs[@]}"; do
   echo "======== ${log#"$build"/}"
   cat "$log"
 done
+
+# The slowest tests: each one's time from its .log's birth (the harness
+# makes it as the test starts) to its .trs (written as it ends), where the
+# file system records births.
+slowest="$(find "$build/tests" -name '*.trs' -exec stat -c '%Y %n' {} + |
+  while read -r end trs; do
+    start="$(stat -c %W "${trs%.trs}.log" 2>/dev/null)" || continue
+    [ "$start" -gt 0 ] 2>/dev/null || continue
+    echo "$((end - start)) $(basename "${trs%.trs}")"
+  done | sort -rn | head -n 5 |
+  awk '{ printf "%s%s %d s", (NR > 1 ? ", " : ""), $2, $1 }')"
+echo "make check (-j$test_jobs): $check_seconds s"
+[ -z "$slowest" ] || echo "slowest tests: $slowest"
 
 # --- 5. Summary -----------------------------------------------------------
 

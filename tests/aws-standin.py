@@ -29,6 +29,7 @@ are never logged.
 """
 
 import argparse
+import fcntl
 import hashlib
 import hmac
 import http.server
@@ -66,13 +67,19 @@ def iso(t):
 
 
 def admin(*cmd):
-    subprocess.run(
-        ["radosgw-admin", "-c", args.rgw_conf, "-n", "client.admin"] + list(cmd),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=60,
-    )
+    # The same rewrite of the user can come from another stand-in on this
+    # gateway (tests run in parallel): one at a time across processes too,
+    # by a lock on the gateway's configuration file.
+    with open(args.rgw_conf) as conf:
+        fcntl.flock(conf, fcntl.LOCK_EX)
+        subprocess.run(
+            ["radosgw-admin", "-c", args.rgw_conf, "-n", "client.admin"]
+            + list(cmd),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
 
 
 def mint():

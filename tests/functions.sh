@@ -71,6 +71,13 @@
 # Others: cleanup_fn CMD (run at exit), requires CMD..., requires_s3,
 # fail MESSAGE, make_tmpdir, show_tail FILE LINES.
 #
+# make check runs several tests at once (scripts/test.sh: 3, TEST_JOBS):
+# a test keeps to its own $tmpdir, buckets (new_bucket), Unix sockets and
+# ports the kernel picks (port 0, as faultproxy.py and aws-standin.py
+# do); it never stops processes by name (pkill), never uses a fixed port
+# or path, and polls (wait_for) rather than sleeping for something that
+# must have happened, which a loaded machine can delay.
+#
 # The S3 test server comes from the environment (scripts/test.sh starts a
 # Ceph RGW and sets it): S3COW_TEST_ENDPOINT, S3COW_TEST_ACCESS_KEY,
 # S3COW_TEST_SECRET_KEY, S3COW_TEST_REGION.  tests/Makefile.am sets
