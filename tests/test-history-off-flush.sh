@@ -13,7 +13,7 @@ set -euo pipefail
 requires /usr/bin/python3 nbdkit s3cow
 use_store s3
 
-slow=1.5
+slow=3
 s3cow create d 1M --chunk-size 64K --history 1h
 # A first server commits once and releases the lease: the next one does
 # not claim the head, and its first commit keeps the head it replaces.
