@@ -1,7 +1,9 @@
 /* s3cow: the chunk cache's private header, shared by its files:
  *
- *   cache.c       the core: entries, hash table, LRU and dirty lists, pins,
- *                 load, read, write, attach and detach
+ *   cache.c       the core: create and free, attach and detach, read
+ *                 and write
+ *   entry.c       entries: states, hash table, LRU and dirty lists, pins,
+ *                 create, destroy, load
  *   pool.c        chunk buffers, the memory budget, the filler thread
  *   readahead.c   sequential streams and the read-ahead threads
  *   writeback.c   upload threads, flush, and uploading again (refresh)
